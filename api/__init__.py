@@ -1,0 +1,169 @@
+"""Linli's Flask application. `create_app()` is the only place where the parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, request, send_from_directory
+from sqlalchemy.exc import IntegrityError, OperationalError
+from swagger_ui_bundle import swagger_ui_path
+
+from api.cache import make_store
+from api.config import ConfigError, Settings
+from api.db import db
+from api.errors import error_response, register_error_handlers
+from api.extensions import Api, celery, store
+from api.wechat import make_miniprogram
+
+__all__ = ["ConfigError", "Settings", "create_app"]
+
+API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/api/v1/docs/assets/"
+# Bodies the API reads: JSON unless a view declares otherwise with `accepts(...)`.
+JSON_TYPES = frozenset({"application/json"})
+
+log = logging.getLogger(__name__)
+
+
+def accepts(*mimetypes: str) -> Any:
+    """Declare the request body types a view reads (default: JSON); others get a 415."""
+
+    def decorator(func: Any) -> Any:
+        func._linli_body_types = frozenset(mimetypes)
+        return func
+
+    return decorator
+
+
+def _openapi_config(app: Flask) -> None:
+    app.config.update(
+        API_TITLE="Linli 邻里 API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=DOCS_ASSETS,
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": (
+                    "Backend of the Linli smart-community mini-program. Errors always have the shape "
+                    '`{"code", "message", "errors"}`; lists are cursor-paginated (`?limit=&cursor=` → '
+                    '`{"items", "next_cursor"}`); times are ISO 8601 in Asia/Shanghai.'
+                )
+            },
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+        },
+    )
+
+
+def _check_body_type() -> Response | None:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get("Transfer-Encoding", "")
+    if not has_body or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    allowed = getattr(view, "_linli_body_types", JSON_TYPES)
+    if request.mimetype not in allowed:
+        return error_response("unsupported_media_type", params={"expected": ", ".join(sorted(allowed))})
+    return None
+
+
+def _finish_unit_of_work(response: Response) -> Response:
+    """Commit what a successful request did; anything else is rolled back at teardown."""
+    if response.status_code >= 400:
+        return response
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        log.info("commit refused by a constraint on %s %s", request.method, request.path, exc_info=True)
+        return error_response("conflict")
+    except OperationalError:
+        db.session.rollback()
+        log.exception("database unavailable at commit")
+        return error_response("service_unavailable")
+    return response
+
+
+def _init_celery(app: Flask, settings: Settings) -> None:
+    celery.conf.update(
+        broker_url=settings.redis_url or "memory://",
+        result_backend=settings.redis_url or "cache+memory://",
+        task_always_eager=settings.eager_tasks,
+        task_eager_propagates=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        task_default_queue="linli",
+        timezone="Asia/Shanghai",
+        enable_utc=True,
+        result_expires=3600,
+    )
+    from workers.schedule import BEAT_SCHEDULE
+
+    celery.conf.beat_schedule = BEAT_SCHEDULE
+    import workers.tasks  # noqa: F401  (every domain's tasks, so eager calls find them)
+
+    celery.flask_app = app  # type: ignore[attr-defined]
+    app.extensions["celery"] = celery
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the application. `config` is a `Settings`, overrides of the environment's, or None."""
+    if config is None:
+        settings = Settings.from_env()
+    elif isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env().with_overrides(**config)
+    settings.check_production()
+
+    app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_json_body_bytes,
+        IDEMPOTENCY_TTL_SECONDS=settings.idempotency_ttl_seconds,
+        JSON_SORT_KEYS=False,
+        PROPAGATE_UNEXPECTED=settings.extra.get("PROPAGATE_UNEXPECTED", False),
+        LINLI_ENV=settings.env,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["linli.settings"] = settings
+    app.extensions["linli.miniprogram"] = make_miniprogram(settings)
+    _openapi_config(app)
+
+    db.bind(settings.sqlalchemy_url)
+    store.backend = make_store(settings.redis_url)
+    _init_celery(app, settings)
+
+    api = Api(app)
+    from api.accounts.routes import blueprints as account_blueprints
+    from api.health import blp as health_blp
+
+    for blueprint in account_blueprints:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health_blp)
+
+    @app.get(DOCS_ASSETS + "<path:filename>")
+    def docs_assets(filename: str) -> Response:
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+    register_error_handlers(app)
+    app.before_request(_check_body_type)
+    app.after_request(_finish_unit_of_work)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        db.session.remove()
+
+    from api.cli import register_cli
+
+    register_cli(app)
+    return app

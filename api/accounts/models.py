@@ -1,0 +1,208 @@
+"""Accounts: people, their WeChat identities and staff logins, roles, refresh tokens, and where they live.
+
+Areas form the tree 街道 (subdistrict) → 居委会 (committee) → 小区 (estate) → 楼 (building); rooms
+(室) hang under buildings. Every area carries a materialised `path` ("/KJ/KJ05/KJ05-02/12/") so a
+staff member's scope check is one prefix comparison, not a recursive walk.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.db import Base, IdMixin, TimestampMixin, utcnow
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in cls),
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Role(enum.StrEnum):
+    RESIDENT = "resident"
+    FAMILY = "family"
+    VOLUNTEER = "volunteer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class AreaKind(enum.StrEnum):
+    SUBDISTRICT = "subdistrict"
+    COMMITTEE = "committee"
+    ESTATE = "estate"
+    BUILDING = "building"
+
+
+class HouseholdRelation(enum.StrEnum):
+    OWNER = "owner"
+    TENANT = "tenant"
+    FAMILY = "family"
+
+
+class HouseholdRequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Area(IdMixin, Base):
+    __tablename__ = "areas"
+
+    kind: Mapped[AreaKind] = mapped_column(_enum(AreaKind, "area_kind"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
+    path: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Area | None] = relationship(remote_side="Area.id", lazy="joined", join_depth=3)
+
+    def contains(self, path: str) -> bool:
+        return path.startswith(self.path)
+
+    @property
+    def full_name(self) -> str:
+        names = []
+        node: Area | None = self
+        while node is not None and node.kind != AreaKind.SUBDISTRICT:
+            names.append(node.name)
+            node = node.parent
+        return "".join(reversed(names))
+
+
+class Room(IdMixin, Base):
+    __tablename__ = "rooms"
+    __table_args__ = (UniqueConstraint("building_id", "number"),)
+
+    building_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"))
+    number: Mapped[str] = mapped_column(String(16))
+    floor: Mapped[int]
+
+    building: Mapped[Area] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def path(self) -> str:
+        return self.building.path
+
+    @property
+    def address(self) -> str:
+        return f"{self.building.full_name}{self.number}室"
+
+
+class User(IdMixin, TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (Index("ix_users_wechat_unionid", "wechat_unionid"),)
+
+    nickname: Mapped[str] = mapped_column(String(32), default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(512))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    wechat_unionid: Mapped[str | None] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    staff_area_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"))
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    staff_area: Mapped[Area | None] = relationship(lazy="joined")
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted(r.role.value for r in self.role_rows)
+
+    def has_role(self, *roles: Role | str) -> bool:
+        mine = {r.role for r in self.role_rows}
+        return any(Role(r) in mine for r in roles)
+
+    def grant(self, role: Role) -> None:
+        if not self.has_role(role):
+            self.role_rows.append(UserRole(role=role))
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has_role(Role.STAFF, Role.ADMIN)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class RefreshToken(IdMixin, Base):
+    """One link of a rotating refresh-token chain. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "refresh_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class HouseholdRequest(IdMixin, Base):
+    """A resident asks to be bound to a room; staff of that area approve or reject."""
+
+    __tablename__ = "household_requests"
+    __table_args__ = (
+        Index(
+            "uq_household_requests_pending",
+            "user_id",
+            "room_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index("ix_household_requests_status_created", "status", "created_at", "id"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[HouseholdRelation] = mapped_column(_enum(HouseholdRelation, "household_relation"))
+    status: Mapped[HouseholdRequestStatus] = mapped_column(
+        _enum(HouseholdRequestStatus, "household_request_status"), default=HouseholdRequestStatus.PENDING
+    )
+    note: Mapped[str] = mapped_column(String(200), default="")
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    room: Mapped[Room] = relationship(lazy="joined")
+
+
+class HouseholdMember(IdMixin, Base):
+    __tablename__ = "household_members"
+    __table_args__ = (UniqueConstraint("user_id", "room_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[HouseholdRelation] = mapped_column(_enum(HouseholdRelation, "household_relation"))
+    approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    room: Mapped[Room] = relationship(lazy="joined")

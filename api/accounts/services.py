@@ -1,0 +1,357 @@
+"""Account rules: WeChat and staff login, rotating refresh tokens, profiles, household binding.
+
+Callable without Flask: functions take what they need and work on `db.session`; the caller's unit of
+work commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.accounts.models import (
+    Area,
+    HouseholdMember,
+    HouseholdRelation,
+    HouseholdRequest,
+    HouseholdRequestStatus,
+    RefreshToken,
+    Role,
+    Room,
+    User,
+)
+from api.auth import ensure_in_scope, issue_access_token
+from api.config import Settings
+from api.db import db, new_id, new_token, utcnow
+from api.errors import ApiError, NotFound
+from api.extensions import store
+from api.wechat import MiniProgram
+
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("linli-no-such-user")
+WECHAT_CODE_TTL_SECONDS = 600
+
+
+@dataclass
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+# Tokens -------------------------------------------------------------------------------------------
+
+
+def _new_refresh_token(user: User, family_id: uuid.UUID, settings: Settings) -> str:
+    token = new_token(32)
+    db.session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=_hash_token(token),
+            expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    )
+    return token
+
+
+def issue_tokens(user: User, settings: Settings, *, family_id: uuid.UUID | None = None) -> TokenPair:
+    refresh = _new_refresh_token(user, family_id or new_id(), settings)
+    access = issue_access_token(user, secret=settings.secret_key, ttl_seconds=settings.access_token_ttl_seconds)
+    return TokenPair(access, refresh, settings.access_token_ttl_seconds, user)
+
+
+def revoke_family(family_id: uuid.UUID) -> None:
+    db.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
+    """Rotate: the presented token is spent and a new one of the same family issued.
+
+    Presenting a spent token means it leaked (or a client misbehaved): the whole family is revoked,
+    so the thief's copy and the owner's current one both stop working. The caller must commit even
+    when this raises `refresh_token_reused`, or the revocation would be rolled back.
+    """
+    row = db.session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token)).with_for_update()
+    )
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise ApiError("refresh_token_invalid")
+    if row.used_at is not None:
+        revoke_family(row.family_id)
+        raise ApiError("refresh_token_reused", keep_changes=True)
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise ApiError("refresh_token_invalid")
+    row.used_at = now
+    return issue_tokens(user, settings, family_id=row.family_id)
+
+
+def logout(refresh_token: str) -> None:
+    row = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token)))
+    if row is not None:
+        revoke_family(row.family_id)
+
+
+def purge_expired_refresh_tokens(now: datetime | None = None) -> int:
+    result = db.session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= (now or utcnow())))
+    return result.rowcount or 0
+
+
+# WeChat login -------------------------------------------------------------------------------------
+
+
+def wechat_login(code: str, miniprogram: MiniProgram, settings: Settings) -> TokenPair:
+    """Exchange a `wx.login` code for our tokens, creating the resident on first login."""
+    code_digest = hashlib.sha256(code.encode()).hexdigest()
+    if not store.add_once(f"wxcode:{code_digest}", WECHAT_CODE_TTL_SECONDS):
+        raise ApiError("wechat_code_used", errors={"code": ["already used"]})
+    # In the sandbox the part before '#' names the person: "alice#1" and "alice#2" are one resident.
+    identity_code = code.split("#", 1)[0] if miniprogram.sandbox else code
+    session = miniprogram.code_to_session(identity_code)
+    user = db.session.scalar(select(User).where(User.wechat_openid == session.openid))
+    if user is None:
+        user = User(wechat_openid=session.openid, wechat_unionid=session.unionid, nickname="")
+        user.grant(Role.RESIDENT)
+        db.session.add(user)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # The same person logging in twice at once: the other request created them.
+            db.session.rollback()
+            user = db.session.scalar(select(User).where(User.wechat_openid == session.openid))
+            if user is None:
+                raise
+    elif session.unionid and user.wechat_unionid != session.unionid:
+        user.wechat_unionid = session.unionid
+    if not user.is_active:
+        raise ApiError("account_disabled")
+    user.last_login_at = utcnow()
+    return issue_tokens(user, settings)
+
+
+# Staff login --------------------------------------------------------------------------------------
+
+
+def staff_login(username: str, password: str, settings: Settings) -> TokenPair:
+    """Password login for street staff, with a lockout after repeated failures.
+
+    A failed attempt is counted although the request fails (`keep_changes`).
+    """
+    user = db.session.scalar(select(User).where(User.username == username).with_for_update())
+    now = utcnow()
+    if user is None or user.password_hash is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password + "x")
+        except VerificationError:
+            pass
+        raise ApiError("invalid_credentials")
+    if user.locked_until is not None and user.locked_until > now:
+        retry_after = int((user.locked_until - now).total_seconds()) + 1
+        raise ApiError("account_locked", headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        user.failed_login_count += 1
+        if user.failed_login_count >= settings.staff_lockout_threshold:
+            user.locked_until = now + timedelta(seconds=settings.staff_lockout_seconds)
+            user.failed_login_count = 0
+        raise ApiError("invalid_credentials", keep_changes=True) from None
+    if not user.is_active or not user.is_staff:
+        raise ApiError("account_disabled")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return issue_tokens(user, settings)
+
+
+def create_staff(username: str, password: str, role: Role, area_code: str | None) -> User:
+    if role not in (Role.STAFF, Role.ADMIN):
+        raise ValueError("staff role must be 'staff' or 'admin'")
+    if len(password) < 8:
+        raise ValueError("password must be at least 8 characters")
+    area = None
+    if area_code:
+        area = db.session.scalar(select(Area).where(Area.code == area_code))
+        if area is None:
+            raise ValueError(f"no area with code {area_code!r}")
+    elif role == Role.STAFF:
+        raise ValueError("a staff member needs --area (an admin without one sees the whole subdistrict)")
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, nickname=username)
+        db.session.add(user)
+    user.password_hash = hash_password(password)
+    user.staff_area = area
+    user.grant(role)
+    db.session.flush()
+    return user
+
+
+# Profile ------------------------------------------------------------------------------------------
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def update_profile(
+    user: User,
+    miniprogram: MiniProgram,
+    *,
+    nickname: str | None = None,
+    avatar_url: str | None = None,
+    phone_code: str | None = None,
+) -> User:
+    if nickname is not None:
+        user.nickname = nickname.strip()
+    if avatar_url is not None:
+        user.avatar_url = avatar_url or None
+    if phone_code:
+        user.phone = miniprogram.phone_number(phone_code)
+    return user
+
+
+def households_of(user: User) -> list[HouseholdMember]:
+    return list(
+        db.session.scalars(
+            select(HouseholdMember).where(HouseholdMember.user_id == user.id).order_by(HouseholdMember.created_at)
+        )
+    )
+
+
+# Household binding --------------------------------------------------------------------------------
+
+
+def request_household(user: User, room_id: uuid.UUID, relation: HouseholdRelation, note: str = "") -> HouseholdRequest:
+    room = db.session.get(Room, room_id)
+    if room is None:
+        raise ApiError("validation_failed", errors={"room_id": ["no such room"]})
+    member = db.session.scalar(
+        select(HouseholdMember).where(HouseholdMember.user_id == user.id, HouseholdMember.room_id == room_id)
+    )
+    if member is not None:
+        raise ApiError("already_household_member")
+    pending = db.session.scalar(
+        select(HouseholdRequest).where(
+            HouseholdRequest.user_id == user.id,
+            HouseholdRequest.room_id == room_id,
+            HouseholdRequest.status == HouseholdRequestStatus.PENDING,
+        )
+    )
+    if pending is not None:
+        raise ApiError("household_request_exists")
+    req = HouseholdRequest(user_id=user.id, room_id=room_id, relation=relation, note=note)
+    db.session.add(req)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ApiError("household_request_exists") from None
+    return req
+
+
+def get_own_household_request(user: User, request_id: uuid.UUID) -> HouseholdRequest:
+    req = db.session.get(HouseholdRequest, request_id)
+    if req is None or req.user_id != user.id:
+        raise NotFound()
+    return req
+
+
+def withdraw_household_request(user: User, request_id: uuid.UUID) -> HouseholdRequest:
+    req = get_own_household_request(user, request_id)
+    _ensure_pending(req)
+    req.status = HouseholdRequestStatus.WITHDRAWN
+    req.decided_at = utcnow()
+    return req
+
+
+def _ensure_pending(req: HouseholdRequest) -> None:
+    if req.status != HouseholdRequestStatus.PENDING:
+        raise ApiError("household_request_decided", state=req.status.value)
+
+
+def _locked_request_in_scope(staff: User, request_id: uuid.UUID) -> HouseholdRequest:
+    req = db.session.scalar(select(HouseholdRequest).where(HouseholdRequest.id == request_id).with_for_update())
+    if req is None:
+        raise NotFound()
+    ensure_in_scope(staff, req.room.path)
+    return req
+
+
+def approve_household_request(staff: User, request_id: uuid.UUID) -> HouseholdRequest:
+    req = _locked_request_in_scope(staff, request_id)
+    _ensure_pending(req)
+    req.status = HouseholdRequestStatus.APPROVED
+    req.decided_by_id = staff.id
+    req.decided_at = utcnow()
+    exists = db.session.scalar(
+        select(HouseholdMember).where(HouseholdMember.user_id == req.user_id, HouseholdMember.room_id == req.room_id)
+    )
+    if exists is None:
+        db.session.add(
+            HouseholdMember(user_id=req.user_id, room_id=req.room_id, relation=req.relation, approved_by_id=staff.id)
+        )
+    return req
+
+
+def reject_household_request(staff: User, request_id: uuid.UUID, reason: str) -> HouseholdRequest:
+    req = _locked_request_in_scope(staff, request_id)
+    _ensure_pending(req)
+    req.status = HouseholdRequestStatus.REJECTED
+    req.reject_reason = reason
+    req.decided_by_id = staff.id
+    req.decided_at = utcnow()
+    return req
+
+
+def household_requests_in_scope(staff: User, status: HouseholdRequestStatus | None):
+    """The select() of requests a staff member may see; the route pages through it."""
+    stmt = select(HouseholdRequest).join(HouseholdRequest.room).join(Room.building)
+    if staff.staff_area is not None:
+        stmt = stmt.where(Area.path.startswith(staff.staff_area.path, autoescape=True))
+    elif not staff.has_role(Role.ADMIN):
+        stmt = stmt.where(False)
+    if status is not None:
+        stmt = stmt.where(HouseholdRequest.status == status)
+    return stmt
+
+
+def search_areas(parent_id: uuid.UUID | None, q: str | None):
+    stmt = select(Area)
+    stmt = stmt.where(Area.parent_id == parent_id) if parent_id else stmt.where(Area.parent_id.is_(None))
+    if q:
+        stmt = stmt.where(or_(Area.name.contains(q, autoescape=True), Area.code == q))
+    return stmt
+
+
+def rooms_of_building(building_id: uuid.UUID):
+    return select(Room).where(Room.building_id == building_id)

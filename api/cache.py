@@ -1,0 +1,82 @@
+"""A small shared store for counters and one-time markers (rate limits, used WeChat codes).
+
+Redis when `REDIS_URL` is set, so every gunicorn worker and every host share one view; an in-process
+dictionary on the embedded default, which runs a single process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Store(Protocol):
+    def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Count one hit in the current window; return (hits so far, seconds until the window ends)."""
+
+    def add_once(self, key: str, ttl_seconds: int) -> bool:
+        """Mark `key` for `ttl_seconds`; False when it was already marked."""
+
+    def ping(self) -> bool: ...
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[int, float]] = {}
+
+    def _sweep(self, now: float) -> None:
+        if len(self._values) > 10_000:
+            self._values = {k: v for k, v in self._values.items() if v[1] > now}
+
+    def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            count, expires = self._values.get(key, (0, 0.0))
+            if expires <= now:
+                count, expires = 0, now + window_seconds
+            count += 1
+            self._values[key] = (count, expires)
+            return count, max(1, int(expires - now))
+
+    def add_once(self, key: str, ttl_seconds: int) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            current = self._values.get(key)
+            if current and current[1] > now:
+                return False
+            self._values[key] = (1, now + ttl_seconds)
+            return True
+
+    def ping(self) -> bool:
+        return True
+
+
+class RedisStore:
+    def __init__(self, url: str, prefix: str = "linli:") -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.prefix = prefix
+
+    def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        full = self.prefix + "rl:" + key
+        pipe = self.client.pipeline()
+        pipe.incr(full)
+        pipe.expire(full, window_seconds, nx=True)
+        pipe.ttl(full)
+        count, _, ttl = pipe.execute()
+        return int(count), max(1, int(ttl))
+
+    def add_once(self, key: str, ttl_seconds: int) -> bool:
+        return bool(self.client.set(self.prefix + "once:" + key, b"1", nx=True, ex=ttl_seconds))
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
+
+
+def make_store(redis_url: str) -> Store:
+    return RedisStore(redis_url) if redis_url else MemoryStore()

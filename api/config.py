@@ -1,0 +1,167 @@
+"""Settings, read from environment variables.
+
+With no variable set the service runs on the embedded default: SQLite in the instance folder, media on
+local disk, Celery tasks run eagerly, WeChat in sandbox mode. Each variable switches one part to the
+real thing. `Settings.check_production()` refuses unsafe combinations when `LINLI_ENV=production`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRET_KEY = "linli-dev-secret-key-change-me"
+DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The service refuses to start with these settings."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the deployment wrote."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass
+class Settings:
+    env: str = "development"
+    secret_key: str = DEFAULT_SECRET_KEY
+    instance_path: Path = PROJECT_ROOT / "instance"
+    database_url: str = ""
+    redis_url: str = ""
+    media_root: Path | None = None
+
+    wechat_miniapp_id: str = ""
+    wechat_miniapp_secret: str = ""
+    wechat_oa_app_id: str = ""
+    wechat_oa_secret: str = ""
+    wechat_api_base_url: str = DEFAULT_WECHAT_API_BASE_URL
+    wechat_timeout_seconds: int = 5
+
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "linli"
+    s3_secure: bool = True
+
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    idempotency_ttl_seconds: int = 24 * 3600
+    max_json_body_bytes: int = 1024 * 1024
+    login_rate_limit_per_minute: int = 30
+    staff_lockout_threshold: int = 5
+    staff_lockout_seconds: int = 15 * 60
+    celery_always_eager: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        instance = Path(env.get("LINLI_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        settings = cls(
+            env=(env.get("LINLI_ENV") or "development").strip().lower(),
+            secret_key=env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
+            instance_path=instance,
+            database_url=normalise_database_url(env.get("DATABASE_URL", "")),
+            redis_url=env.get("REDIS_URL", ""),
+            media_root=Path(env["LINLI_MEDIA_ROOT"]) if env.get("LINLI_MEDIA_ROOT") else None,
+            wechat_miniapp_id=env.get("WECHAT_MINIAPP_ID", ""),
+            wechat_miniapp_secret=env.get("WECHAT_MINIAPP_SECRET", ""),
+            wechat_oa_app_id=env.get("WECHAT_OA_APP_ID", ""),
+            wechat_oa_secret=env.get("WECHAT_OA_SECRET", ""),
+            wechat_api_base_url=(env.get("WECHAT_API_BASE_URL") or DEFAULT_WECHAT_API_BASE_URL).rstrip("/"),
+            wechat_timeout_seconds=_int(env, "WECHAT_TIMEOUT_SECONDS", 5),
+            s3_endpoint=env.get("S3_ENDPOINT", ""),
+            s3_access_key=env.get("S3_ACCESS_KEY", ""),
+            s3_secret_key=env.get("S3_SECRET_KEY", ""),
+            s3_bucket=env.get("S3_BUCKET") or "linli",
+            s3_secure=_bool(env.get("S3_SECURE"), default=True),
+            access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900),
+            refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+        )
+        if "CELERY_ALWAYS_EAGER" in env:
+            settings.celery_always_eager = _bool(env["CELERY_ALWAYS_EAGER"])
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        known = {f.name for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in overrides.items():
+            if key in known:
+                values[key] = value
+            else:
+                values["extra"] = {**values["extra"], key: value}
+        return Settings(**values)
+
+    # Derived settings -------------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance_path / 'linli.sqlite3'}"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def wechat_sandbox(self) -> bool:
+        return not (self.wechat_miniapp_id and self.wechat_miniapp_secret)
+
+    @property
+    def eager_tasks(self) -> bool:
+        if self.celery_always_eager is not None:
+            return self.celery_always_eager
+        return not self.redis_url
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_root or self.instance_path / "media"
+
+    @property
+    def uses_s3(self) -> bool:
+        return bool(self.s3_endpoint)
+
+    def check_production(self) -> None:
+        """Refuse to run production on anything meant for a developer's laptop."""
+        if not self.is_production:
+            return
+        problems = []
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY is the development default or shorter than 32 characters")
+        if self.uses_sqlite:
+            problems.append("DATABASE_URL is not set (SQLite is for development only)")
+        if self.wechat_sandbox:
+            problems.append("WECHAT_MINIAPP_ID/WECHAT_MINIAPP_SECRET are not set (WeChat sandbox mode)")
+        if not self.redis_url:
+            problems.append("REDIS_URL is not set (tasks would run inside web requests)")
+        if problems:
+            raise ConfigError(
+                "Refusing to start with LINLI_ENV=production: " + "; ".join(problems) + "."
+            )

@@ -1,0 +1,108 @@
+"""The shared singletons: the smorest Api and Blueprint flavours, Celery, the key-value store.
+
+They are created empty at import time and bound to settings by `create_app`, so domain modules can
+import them (`from api.extensions import Blueprint, celery`) without an application in hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+import flask
+import flask_smorest
+from celery import Celery, Task
+from webargs.flaskparser import FlaskParser
+
+from api.cache import MemoryStore, Store
+from api.errors import ApiError, ErrorSchema, flatten_messages
+
+
+class LinliParser(FlaskParser):
+    """webargs parser that raises our error shape instead of aborting with webargs' own."""
+
+    def _handle_invalid_json_error(
+        self, error: json.JSONDecodeError | UnicodeDecodeError, req: flask.Request, *args: Any, **kwargs: Any
+    ) -> NoReturn:
+        raise ApiError("malformed_json")
+
+    def handle_error(
+        self,
+        error: Any,
+        req: flask.Request,
+        schema: Any,
+        *,
+        error_status_code: int | None,
+        error_headers: Any,
+    ) -> NoReturn:
+        raise ApiError(
+            "validation_failed",
+            status=error_status_code or 422,
+            errors=flatten_messages(error.messages),
+            headers=dict(error_headers or {}),
+        )
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = LinliParser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        # api.errors.register_error_handlers owns every error response.
+        pass
+
+
+
+
+class AppContextTask(Task):
+    """Runs a task inside the Flask app, as one unit of work: commit on success, roll back on error.
+
+    Called eagerly from inside a request, it joins the request's unit of work instead.
+    """
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if flask.has_app_context():
+            return self.run(*args, **kwargs)
+        from api.db import db
+
+        with self.app.flask_app.app_context():
+            try:
+                result = self.run(*args, **kwargs)
+                db.session.commit()
+                return result
+            except BaseException:
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+
+celery = Celery("linli", task_cls=AppContextTask)
+
+
+class _StoreHolder:
+    """Late-bound proxy so modules can hold `store` before the app chooses Redis or memory."""
+
+    def __init__(self) -> None:
+        self.backend: Store = MemoryStore()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+
+store: Any = _StoreHolder()
+
+
+def get_settings() -> Any:
+    """The running app's `Settings`."""
+    return flask.current_app.extensions["linli.settings"]
+
+
+def get_miniprogram() -> Any:
+    """The mini-program WeChat client (live or sandbox) of the running app."""
+    return flask.current_app.extensions["linli.miniprogram"]

@@ -1,0 +1,141 @@
+"""`Idempotency-Key` for creating POSTs: a retry over a weak mobile network returns the first result.
+
+The key is scoped per user and kept 24 h. The first request inserts its key row inside its own
+transaction; a concurrent duplicate blocks on the unique index until the first commits, then replays
+the stored response. A failed first attempt rolls its key back with everything else, so the retry runs
+afresh. The same key with a different body is a 422, never a silent replay of something else.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from flask import Response, current_app, request
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.auth import authenticate
+from api.db import Base, IdMixin, db, utcnow
+from api.errors import ApiError
+
+HEADER = "Idempotency-Key"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class IdempotencyKey(IdMixin, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+def _request_fingerprint() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0")
+    digest.update(request.path.encode())
+    digest.update(b"\0")
+    body = request.get_data(cache=True)
+    try:
+        # Same JSON, different whitespace or key order: still the same request.
+        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        pass
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
+    if row.request_hash != fingerprint:
+        raise ApiError("idempotency_key_mismatch", errors={HEADER: ["used with a different request"]})
+    if row.status_code is None:
+        raise ApiError("idempotency_key_in_use")
+    response = current_app.response_class(row.response_body, status=row.status_code, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(func: F) -> F:
+    """Honour `Idempotency-Key` on this view. Place it under `@blp.route` and above the rest."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return func(*args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > 128:
+            raise ApiError("validation_failed", errors={HEADER: ["must be 1–128 characters"]})
+        user = authenticate()
+        fingerprint = _request_fingerprint()
+        session = db.session
+        now = utcnow()
+        existing = session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
+        )
+        if existing is not None and existing.expires_at > now:
+            return _replay(existing, fingerprint)
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        row = IdempotencyKey(
+            user_id=user.id,
+            key=key,
+            method=request.method,
+            path=request.path[:255],
+            request_hash=fingerprint,
+            expires_at=now + timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"]),
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another request with this key committed first (we waited for it on the unique index).
+            session.rollback()
+            winner = session.scalar(
+                select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
+            )
+            if winner is None:
+                raise ApiError("idempotency_key_in_use") from None
+            return _replay(winner, fingerprint)
+
+        response = current_app.make_response(func(*args, **kwargs))
+        if response.status_code < 400:
+            row.status_code = response.status_code
+            row.response_body = response.get_data(as_text=True)
+            response.headers["Idempotent-Replayed"] = "false"
+        return response
+
+    apidoc = getattr(wrapper, "_apidoc", {})
+    parameters = apidoc.setdefault("manual_doc", {}).setdefault("parameters", [])
+    parameters.append(
+        {
+            "in": "header",
+            "name": HEADER,
+            "required": False,
+            "schema": {"type": "string", "maxLength": 128},
+            "description": "Retry-safe key (per user, 24 h): a retry returns the first response.",
+        }
+    )
+    wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow())))
+    return result.rowcount or 0

@@ -1,0 +1,7 @@
+"""Every domain's models, imported so the metadata is complete (for Alembic and the tests)."""
+
+from api.accounts import models as accounts  # noqa: F401
+from api.db import Base
+from api.idempotency import IdempotencyKey  # noqa: F401
+
+metadata = Base.metadata

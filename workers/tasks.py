@@ -1,0 +1,3 @@
+"""Imports every domain's task module so a worker knows them all."""
+
+from api.accounts import tasks as _accounts_tasks  # noqa: F401

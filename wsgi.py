@@ -1,0 +1,5 @@
+"""WSGI entry point: `gunicorn wsgi:app`, and `flask --app wsgi ...` for the CLI."""
+
+from api import create_app
+
+app = create_app()
