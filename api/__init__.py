@@ -130,11 +130,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_json_body_bytes,
         IDEMPOTENCY_TTL_SECONDS=settings.idempotency_ttl_seconds,
-        JSON_SORT_KEYS=False,
         PROPAGATE_UNEXPECTED=settings.extra.get("PROPAGATE_UNEXPECTED", False),
         LINLI_ENV=settings.env,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["linli.settings"] = settings
     app.extensions["linli.miniprogram"] = make_miniprogram(settings)
     _openapi_config(app)

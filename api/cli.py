@@ -20,7 +20,9 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", (url or current_app.extensions["linli.settings"].sqlalchemy_url).replace("%", "%%"))
+    cfg.set_main_option(
+        "sqlalchemy.url", (url or current_app.extensions["linli.settings"].sqlalchemy_url).replace("%", "%%")
+    )
     return cfg
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-DEFAULT_SECRET_KEY = "linli-dev-secret-key-change-me"
+DEFAULT_SECRET_KEY = "linli-development-secret-key-change-me-in-production"
 DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -162,6 +162,4 @@ class Settings:
         if not self.redis_url:
             problems.append("REDIS_URL is not set (tasks would run inside web requests)")
         if problems:
-            raise ConfigError(
-                "Refusing to start with LINLI_ENV=production: " + "; ".join(problems) + "."
-            )
+            raise ConfigError("Refusing to start with LINLI_ENV=production: " + "; ".join(problems) + ".")

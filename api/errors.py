@@ -55,7 +55,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "该幂等键已用于内容不同的请求",
         "This Idempotency-Key was already used with a different request",
     ),
-    "too_many_requests": (429, "请求过于频繁，请 {retry_after} 秒后再试", "Too many requests; retry in {retry_after} s"),
+    "too_many_requests": (
+        429,
+        "请求过于频繁，请 {retry_after} 秒后再试",
+        "Too many requests; retry in {retry_after} s",
+    ),
     "account_locked": (
         429,
         "登录失败次数过多，账号已临时锁定，请 {retry_after} 秒后再试",

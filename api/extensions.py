@@ -55,8 +55,6 @@ class Api(flask_smorest.Api):
         pass
 
 
-
-
 class AppContextTask(Task):
     """Runs a task inside the Flask app, as one unit of work: commit on success, roll back on error.
 

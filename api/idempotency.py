@@ -8,6 +8,7 @@ afresh. The same key with a different body is a 422, never a silent replay of so
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -51,11 +52,9 @@ def _request_fingerprint() -> str:
     digest.update(request.path.encode())
     digest.update(b"\0")
     body = request.get_data(cache=True)
-    try:
-        # Same JSON, different whitespace or key order: still the same request.
+    # Same JSON, different whitespace or key order: still the same request.
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
-        pass
     digest.update(body)
     return digest.hexdigest()
 

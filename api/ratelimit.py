@@ -9,6 +9,4 @@ from api.extensions import store
 def enforce(bucket: str, identity: str, *, limit: int, window_seconds: int = 60) -> None:
     count, retry_after = store.hit(f"{bucket}:{identity}", window_seconds)
     if count > limit:
-        raise ApiError(
-            "too_many_requests", headers={"Retry-After": str(retry_after)}, retry_after=retry_after
-        )
+        raise ApiError("too_many_requests", headers={"Retry-After": str(retry_after)}, retry_after=retry_after)

@@ -87,7 +87,9 @@ class AreaSchema(Schema):
 
 class AreaListArgs(CursorArgs):
     parent_id = fields.UUID(load_default=None, metadata={"description": "children of this area; roots if absent"})
-    q = fields.String(load_default=None, validate=validate.Length(min=1, max=32), metadata={"description": "name contains"})
+    q = fields.String(
+        load_default=None, validate=validate.Length(min=1, max=32), metadata={"description": "name contains"}
+    )
 
 
 class RoomSchema(Schema):

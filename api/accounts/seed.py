@@ -48,7 +48,7 @@ COMMITTEES: list[tuple[str, list[str]]] = [
     ("松花新村居委会", ["松花新村", "松花新村东块", "松花公寓"]),
     ("鞍山五村居委会", ["鞍山五村", "鞍山五村北块"]),
     ("鞍山六村居委会", ["鞍山六村", "鞍山六村南块"]),
-    ("延吉东路居委会", ["延吉东路小区", "延吉花苑"]),
+    ("延吉东路居委会", ["延吉东路小区", "延吉花苑", "延吉新村"]),
     ("靖宇东路居委会", ["靖宇东路小区", "靖宇花苑", "靖宇公寓"]),
     ("打虎山路居委会", ["打虎山路第一小区", "打虎山路第二小区", "打虎山路第三小区"]),
     ("内江路居委会", ["内江路小区", "内江公寓"]),
@@ -120,7 +120,9 @@ def _seed_areas() -> tuple[int, int]:
         floors, per_floor = shapes[row["code"]]
         for floor in range(1, floors + 1):
             for unit in range(1, per_floor + 1):
-                new_rooms.append({"id": new_id(), "building_id": row["id"], "number": f"{floor}{unit:02d}", "floor": floor})
+                new_rooms.append(
+                    {"id": new_id(), "building_id": row["id"], "number": f"{floor}{unit:02d}", "floor": floor}
+                )
     for start in range(0, len(new_rooms), 5000):
         db.session.execute(insert(Room), new_rooms[start : start + 5000])
     return len(new_areas), len(new_rooms)
@@ -152,7 +154,9 @@ def _seed_people() -> dict[str, Any]:
         db.session.flush()
         room = _room("KJ01-01-001", f"{index}01")
         if index < len(DEMO_RESIDENTS):
-            db.session.add(HouseholdMember(user_id=user.id, room_id=room.id, relation=relation, approved_by_id=admin.id))
+            db.session.add(
+                HouseholdMember(user_id=user.id, room_id=room.id, relation=relation, approved_by_id=admin.id)
+            )
         else:
             # One request left pending, so the staff approval queue has something in it.
             db.session.add(HouseholdRequest(user_id=user.id, room_id=room.id, relation=relation, note="新搬来"))
@@ -168,5 +172,3 @@ def seed_demo() -> dict[str, Any]:
     summary["committees"] = len(COMMITTEES)
     summary["estates"] = sum(len(e) for _, e in COMMITTEES)
     return summary
-
-

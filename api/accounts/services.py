@@ -6,6 +6,7 @@ work commits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -163,10 +164,8 @@ def staff_login(username: str, password: str, settings: Settings) -> TokenPair:
     user = db.session.scalar(select(User).where(User.username == username).with_for_update())
     now = utcnow()
     if user is None or user.password_hash is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password + "x")
-        except VerificationError:
-            pass
         raise ApiError("invalid_credentials")
     if user.locked_until is not None and user.locked_until > now:
         retry_after = int((user.locked_until - now).total_seconds()) + 1
