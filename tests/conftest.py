@@ -27,11 +27,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api import Settings, create_app
-from api.accounts.models import Area, AreaKind, Role, Room, User
 from api.accounts import services
+from api.accounts.models import Area, AreaKind, Role, Room, User
 from api.accounts.services import create_staff
-from api.cli import alembic_config
 from api.cache import MemoryStore
+from api.cli import alembic_config
 from api.db import db, new_id
 from api.extensions import store
 from api.models import metadata

@@ -67,7 +67,7 @@ class Area(IdMixin, Base):
     path: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    parent: Mapped[Area | None] = relationship(remote_side="Area.id", lazy="joined", join_depth=3)
+    parent: Mapped[Area | None] = relationship(remote_side="Area.id")
 
     def contains(self, path: str) -> bool:
         return path.startswith(self.path)

@@ -95,7 +95,9 @@ def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
     when this raises `refresh_token_reused`, or the revocation would be rolled back.
     """
     row = db.session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token)).with_for_update()
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == _hash_token(refresh_token))
+        .with_for_update(of=RefreshToken)
     )
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
@@ -161,7 +163,7 @@ def staff_login(username: str, password: str, settings: Settings) -> TokenPair:
 
     A failed attempt is counted although the request fails (`keep_changes`).
     """
-    user = db.session.scalar(select(User).where(User.username == username).with_for_update())
+    user = db.session.scalar(select(User).where(User.username == username).with_for_update(of=User))
     now = utcnow()
     if user is None or user.password_hash is None:
         with contextlib.suppress(VerificationError):
@@ -299,7 +301,9 @@ def _ensure_pending(req: HouseholdRequest) -> None:
 
 
 def _locked_request_in_scope(staff: User, request_id: uuid.UUID) -> HouseholdRequest:
-    req = db.session.scalar(select(HouseholdRequest).where(HouseholdRequest.id == request_id).with_for_update())
+    req = db.session.scalar(
+        select(HouseholdRequest).where(HouseholdRequest.id == request_id).with_for_update(of=HouseholdRequest)
+    )
     if req is None:
         raise NotFound()
     ensure_in_scope(staff, req.room.path)
