@@ -46,6 +46,12 @@ class LinliParser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = LinliParser()
 
+    def alt_response(self, status_code: Any, response: Any = None, **options: Any) -> Any:
+        """Error responses document the one error shape unless a view says otherwise."""
+        if response is None and "schema" not in options and int(str(status_code)[:3]) >= 400:
+            options["schema"] = ErrorSchema
+        return super().alt_response(status_code, response, **options)
+
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema

@@ -130,14 +130,13 @@ def _app(base_settings: Settings) -> Flask:
 @pytest.fixture
 def app(_app: Flask) -> Iterator[Flask]:
     """The app, with settings a test may change (restored afterwards) and an emptied database after."""
+    # No app context is pushed around the test: a request would reuse it (and its `g`), which
+    # production never does. Tests reach the database through `db.session` directly.
     settings: Settings = _app.extensions["linli.settings"]
     saved = dict(vars(settings))
-    ctx = _app.app_context()
-    ctx.push()
     try:
         yield _app
     finally:
-        ctx.pop()
         vars(settings).update(saved)
         empty_database()
         reset_store()
