@@ -7,6 +7,7 @@ work commits.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -36,8 +37,16 @@ from api.extensions import store
 from api.wechat import MiniProgram
 
 _hasher = PasswordHasher()
-# Verified against when the username does not exist, so both failures take the same time.
-_DUMMY_HASH = _hasher.hash("linli-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username does not exist, so both failures take the same time.
+
+    Computed on first use: hashing is deliberately slow and would slow every process start."""
+    return _hasher.hash("linli-no-such-user")
+
+
 WECHAT_CODE_TTL_SECONDS = 600
 
 
@@ -167,7 +176,7 @@ def staff_login(username: str, password: str, settings: Settings) -> TokenPair:
     now = utcnow()
     if user is None or user.password_hash is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password + "x")
+            _hasher.verify(_dummy_hash(), password + "x")
         raise ApiError("invalid_credentials")
     if user.locked_until is not None and user.locked_until > now:
         retry_after = int((user.locked_until - now).total_seconds()) + 1
