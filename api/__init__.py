@@ -36,6 +36,22 @@ def accepts(*mimetypes: str) -> Any:
     return decorator
 
 
+class MethodOverride:
+    """WSGI middleware: a POST carrying `X-HTTP-Method-Override: PATCH` is routed as a PATCH.
+
+    wx.request cannot send PATCH; only POST may be overridden, and only to PATCH.
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        override = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").strip().upper()
+        if override == "PATCH" and environ.get("REQUEST_METHOD") == "POST":
+            environ["REQUEST_METHOD"] = "PATCH"
+        return self.wsgi_app(environ, start_response)
+
+
 def _openapi_config(app: Flask) -> None:
     app.config.update(
         API_TITLE="Linli 邻里 API",
@@ -125,6 +141,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     settings.check_production()
 
     app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)
+    app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -69,6 +69,7 @@ class Settings:
 
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    refresh_reuse_grace_seconds: int = 20
     idempotency_ttl_seconds: int = 24 * 3600
     max_json_body_bytes: int = 1024 * 1024
     login_rate_limit_per_minute: int = 30

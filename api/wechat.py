@@ -17,7 +17,7 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import requests
 from wechatpy import WeChatClient
@@ -30,20 +30,25 @@ from api.errors import ApiError
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = {40001, 40014, 42001}
-T = TypeVar("T")
+# Our own setup is wrong (appid, app secret, server IP not on the allow-list): for the operators, not the user.
+CONFIG_ERRORS = {40013, 40125, 40164}
 
 
 class RebasedSession(requests.Session):
-    """A requests session that sends what wechatpy addresses to api.weixin.qq.com to `base_url`."""
+    """A requests session that sends what wechatpy addresses to api.weixin.qq.com to `base_url`, and
+    never waits without limit (wechatpy's access-token fetch passes no timeout of its own)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, timeout: float | None = None) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         url = url.decode() if isinstance(url, bytes) else url
-        if url.startswith(DEFAULT_WECHAT_API_BASE_URL):
+        if url.startswith(DEFAULT_WECHAT_API_BASE_URL + "/"):
             url = self.base_url + url[len(DEFAULT_WECHAT_API_BASE_URL) :]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
 
@@ -67,13 +72,15 @@ def make_client(appid: str, secret: str, settings: Settings) -> WeChatClient:
         timeout=settings.wechat_timeout_seconds,
         auto_retry=False,  # we retry once ourselves; wechatpy would retry without bound
     )
-    client._http = RebasedSession(settings.wechat_api_base_url)
+    client._http = RebasedSession(settings.wechat_api_base_url, timeout=settings.wechat_timeout_seconds)
     return client
 
 
 def api_error_for(exc: WeChatClientException) -> ApiError:
     errcode = exc.errcode
-    if errcode in (40029, 40125, 41008):
+    # 40125 (wrong app secret) and 40013 (wrong appid) are our misconfiguration, not the resident's code:
+    # they fall through to `wechat_error` (502), which the operators see.
+    if errcode in (40029, 41008):
         return ApiError("wechat_code_invalid", errors={"code": [str(exc.errmsg or errcode)]})
     if errcode == 40163:
         return ApiError("wechat_code_used", errors={"code": ["code been used"]})
@@ -86,11 +93,19 @@ def api_error_for(exc: WeChatClientException) -> ApiError:
     return ApiError("wechat_error", errcode=errcode)
 
 
-def call_wechat(client: WeChatClient, call: Callable[[], T]) -> T:
-    """Run one WeChat call; refresh the access token and retry once when WeChat says it expired."""
+def call_wechat(client: WeChatClient, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one WeChat call; refresh the access token and retry once when WeChat says it expired.
+
+    An answer that is not a JSON object (an HTML page from a proxy, an empty body) is `wechat_unavailable`:
+    wechatpy hands back the raw `Response` then.
+    """
     for attempt in (1, 2):
         try:
-            return call()
+            result = call()
+            if not isinstance(result, dict):
+                log.warning("WeChat answered with something that is not a JSON object: %.200r", result)
+                raise ApiError("wechat_unavailable")
+            return result
         except WeChatClientException as exc:
             if exc.errcode in TOKEN_ERRORS and attempt == 1:
                 log.info("WeChat access token rejected (%s); fetching a new one", exc.errcode)
@@ -101,7 +116,8 @@ def call_wechat(client: WeChatClient, call: Callable[[], T]) -> T:
                 except requests.RequestException as net_exc:
                     raise ApiError("wechat_unavailable") from net_exc
                 continue
-            log.warning("WeChat call failed: errcode=%s errmsg=%s", exc.errcode, exc.errmsg)
+            level = logging.ERROR if exc.errcode in CONFIG_ERRORS else logging.WARNING
+            log.log(level, "WeChat call failed: errcode=%s errmsg=%s", exc.errcode, exc.errmsg)
             raise api_error_for(exc) from exc
         except requests.RequestException as exc:
             log.warning("WeChat unreachable: %s", exc)
@@ -131,7 +147,23 @@ class LiveMiniProgram:
         self.client = make_client(settings.wechat_miniapp_id, settings.wechat_miniapp_secret, settings)
 
     def code_to_session(self, code: str) -> WechatSession:
-        result = call_wechat(self.client, lambda: self.client.wxa.code_to_session(code))
+        # Not `client.wxa.code_to_session`: wechatpy would add an access token to the query, fetching one
+        # first — jscode2session is authorised by appid and secret alone, and login must neither wait on
+        # nor fail with the token endpoint, nor put a token in a URL that does not need it. A None param
+        # is left out by requests, and tells wechatpy not to add its own.
+        params = {
+            "appid": self.client.appid,
+            "secret": self.client.secret,
+            "js_code": code,
+            "grant_type": "authorization_code",
+            "access_token": None,
+        }
+        result = call_wechat(
+            self.client,
+            lambda: self.client.get(
+                "sns/jscode2session", params=params, api_base_url=DEFAULT_WECHAT_API_BASE_URL + "/"
+            ),
+        )
         if not result.get("openid"):
             raise ApiError("wechat_code_invalid", errors={"code": ["no openid returned"]})
         return WechatSession(result["openid"], result.get("unionid"), result.get("session_key"))

@@ -68,9 +68,30 @@ def test_refresh_rotates_the_pair_and_the_new_access_token_works(client, residen
     assert all(fresh["refresh_token"] not in (row.token_hash, str(row.id)) for row in stored), "stored hashed"
 
 
+def spent_a_minute_ago() -> None:
+    db.session.execute(
+        RefreshToken.__table__.update()
+        .where(RefreshToken.used_at.is_not(None))
+        .values(used_at=utcnow() - timedelta(minutes=1))
+    )
+    db.session.commit()
+
+
+def test_a_retry_right_after_a_lost_refresh_answer_keeps_the_session(client, resident):
+    """The phone refreshed, the answer was lost on the 4G line, and it tries again at once."""
+    first = client.post("/api/v1/auth/refresh", json={"refresh_token": resident["refresh_token"]})
+    retry = client.post("/api/v1/auth/refresh", json={"refresh_token": resident["refresh_token"]})
+
+    assert first.status_code == retry.status_code == 200
+    fresh = retry.get_json()
+    assert client.get("/api/v1/me", headers=bearer(fresh["access_token"])).status_code == 200
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code == 200
+
+
 def test_reusing_a_rotated_refresh_token_ends_the_whole_session(client, resident):
     stolen = resident["refresh_token"]
     rotated = client.post("/api/v1/auth/refresh", json={"refresh_token": stolen}).get_json()
+    spent_a_minute_ago()
 
     replay = client.post("/api/v1/auth/refresh", json={"refresh_token": stolen})
     assert replay.status_code == 401
@@ -86,7 +107,8 @@ def test_another_device_session_survives_a_reuse_on_one_device(client, world):
     phone = wechat_login(client, "zhaoliu#1")
     tablet = wechat_login(client, "zhaoliu#2")
     client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})
-    client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})
+    spent_a_minute_ago()
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code == 401
 
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": tablet["refresh_token"]}).status_code == 200
 

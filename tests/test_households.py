@@ -172,3 +172,15 @@ def test_profile_changes_are_kept_and_the_phone_is_masked(client, world, residen
     assert me["nickname"] == "老张"
     assert me["avatar_url"] == "https://example.org/a.png"
     assert me["phone"] is not None and "****" in me["phone"]
+
+
+def test_the_mini_program_can_patch_through_a_post_with_a_method_override(client, world, resident):
+    response = client.post(
+        "/api/v1/me",
+        json={"nickname": "老张"},
+        headers={**resident["headers"], "X-HTTP-Method-Override": "PATCH"},
+    )
+    assert response.status_code == 200
+    assert client.get("/api/v1/me", headers=resident["headers"]).get_json()["nickname"] == "老张"
+    plain_post = client.post("/api/v1/me", json={"nickname": "x"}, headers=resident["headers"])
+    assert plain_post.status_code == 405

@@ -33,7 +33,7 @@ class StaffLoginArgs(Schema):
 
 class HouseholdSchema(Schema):
     room_id = fields.UUID(required=True)
-    address = fields.Function(lambda m: m.room.address, required=True)
+    address = fields.Function(lambda m: m.room.address, required=True, metadata={"type": "string"})
     relation = fields.Enum(HouseholdRelation, by_value=True, required=True)
     since = DateTime(attribute="created_at", required=True)
 
@@ -42,13 +42,15 @@ class UserSchema(Schema):
     id = fields.UUID(required=True)
     nickname = fields.String(required=True)
     avatar_url = fields.String(allow_none=True, required=True)
-    phone = fields.Method("masked_phone", allow_none=True, required=True, metadata={"example": "138****5678"})
+    phone = fields.Method(
+        "masked_phone", allow_none=True, required=True, metadata={"type": "string", "example": "138****5678"}
+    )
     roles = fields.List(fields.String(), required=True)
     scope = fields.Function(
         lambda u: u.staff_area.code if u.staff_area else None,
         allow_none=True,
         required=True,
-        metadata={"description": "area code a staff member acts within"},
+        metadata={"type": "string", "description": "area code a staff member acts within"},
     )
     created_at = DateTime(required=True)
 
@@ -63,7 +65,7 @@ class MeSchema(UserSchema):
 class TokenSchema(Schema):
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)
-    token_type = fields.Constant("Bearer", required=True)
+    token_type = fields.Constant("Bearer", required=True, metadata={"type": "string", "enum": ["Bearer"]})
     expires_in = fields.Integer(required=True, metadata={"description": "seconds the access token lives"})
     user = fields.Nested(UserSchema, required=True)
 
@@ -109,7 +111,7 @@ class HouseholdRequestArgs(Schema):
 class HouseholdRequestSchema(Schema):
     id = fields.UUID(required=True)
     room_id = fields.UUID(required=True)
-    address = fields.Function(lambda r: r.room.address, required=True)
+    address = fields.Function(lambda r: r.room.address, required=True, metadata={"type": "string"})
     relation = fields.Enum(HouseholdRelation, by_value=True, required=True)
     status = fields.Enum(HouseholdRequestStatus, by_value=True, required=True)
     note = fields.String(required=True)

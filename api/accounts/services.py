@@ -99,9 +99,10 @@ def revoke_family(family_id: uuid.UUID) -> None:
 def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
     """Rotate: the presented token is spent and a new one of the same family issued.
 
-    Presenting a spent token means it leaked (or a client misbehaved): the whole family is revoked,
-    so the thief's copy and the owner's current one both stop working. The caller must commit even
-    when this raises `refresh_token_reused`, or the revocation would be rolled back.
+    Presenting a token spent longer ago than `refresh_reuse_grace_seconds` means it leaked (or a
+    client misbehaved): the whole family is revoked, so the thief's copy and the owner's current one
+    both stop working. The caller must commit even when this raises `refresh_token_reused`, or the
+    revocation would be rolled back.
     """
     row = db.session.scalar(
         select(RefreshToken)
@@ -111,13 +112,15 @@ def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise ApiError("refresh_token_invalid")
-    if row.used_at is not None:
+    if row.used_at is not None and now - row.used_at > timedelta(seconds=settings.refresh_reuse_grace_seconds):
         revoke_family(row.family_id)
         raise ApiError("refresh_token_reused", keep_changes=True)
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise ApiError("refresh_token_invalid")
-    row.used_at = now
+    # Within the grace period a second use is the same phone retrying after the first answer was lost
+    # on a weak network: it gets a pair of the same family instead of losing the whole session.
+    row.used_at = row.used_at or now
     return issue_tokens(user, settings, family_id=row.family_id)
 
 
