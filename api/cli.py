@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from api.accounts.models import Role
 from api.config import PROJECT_ROOT
@@ -73,6 +73,7 @@ def db_check() -> None:
 
 
 @click.command("create-staff")
+@with_appcontext
 @click.argument("username")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
@@ -91,6 +92,7 @@ def create_staff_command(username: str, password: str, role: str, area_code: str
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command() -> None:
     """Load the demo subdistrict (idempotent): committees, estates, buildings, rooms, staff, residents."""
     from api.accounts.seed import seed_demo
@@ -102,6 +104,7 @@ def seed_demo_command() -> None:
 
 
 @click.command("export-contract")
+@with_appcontext
 @click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT / "miniprogram_contract")
 def export_contract_command(out: Path) -> None:
     """Write miniprogram_contract/openapi.json and the TypeScript types generated from it."""
