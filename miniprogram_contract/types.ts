@@ -232,7 +232,7 @@ export interface WechatLoginArgs {
 export interface Operations {
   /**
    * Household requests in my area (pending by default), newest first.
-   * operationId: getAdminHouseholdRequests · tags: admin-accounts · requires a bearer token
+   * operationId: adminListHouseholdRequests · tags: admin-accounts · requires a bearer token
    */
   "GET /api/v1/admin/household-requests": {
     request: {
@@ -257,7 +257,7 @@ export interface Operations {
   };
   /**
    * Approve: the applicant becomes a member of the household.
-   * operationId: postAdminHouseholdRequestsByRequestIdApprove · tags: admin-accounts · requires a bearer token
+   * operationId: approveHouseholdRequest · tags: admin-accounts · requires a bearer token
    */
   "POST /api/v1/admin/household-requests/{request_id}/approve": {
     request: {
@@ -270,7 +270,7 @@ export interface Operations {
   };
   /**
    * Reject with a reason the resident will see.
-   * operationId: postAdminHouseholdRequestsByRequestIdReject · tags: admin-accounts · requires a bearer token
+   * operationId: rejectHouseholdRequest · tags: admin-accounts · requires a bearer token
    */
   "POST /api/v1/admin/household-requests/{request_id}/reject": {
     request: {
@@ -284,7 +284,7 @@ export interface Operations {
   };
   /**
    * Browse the area tree: roots, or the children of `parent_id`; `q` filters by name.
-   * operationId: getAreas · tags: areas · requires a bearer token
+   * operationId: listAreas · tags: areas · requires a bearer token
    */
   "GET /api/v1/areas": {
     request: {
@@ -319,7 +319,7 @@ export interface Operations {
   };
   /**
    * Rooms of a building, in number order.
-   * operationId: getAreasByAreaIdRooms · tags: areas · requires a bearer token
+   * operationId: listRooms · tags: areas · requires a bearer token
    */
   "GET /api/v1/areas/{area_id}/rooms": {
     request: {
@@ -346,7 +346,7 @@ export interface Operations {
   };
   /**
    * End the session this refresh token belongs to (on this device).
-   * operationId: postAuthLogout · tags: auth
+   * operationId: logout · tags: auth
    */
   "POST /api/v1/auth/logout": {
     request: {
@@ -356,7 +356,7 @@ export interface Operations {
   };
   /**
    * Trade a refresh token for a new pair. Each refresh token works once; reuse ends the session.
-   * operationId: postAuthRefresh · tags: auth
+   * operationId: refresh · tags: auth
    */
   "POST /api/v1/auth/refresh": {
     request: {
@@ -366,7 +366,7 @@ export interface Operations {
   };
   /**
    * Password login for street staff.
-   * operationId: postAuthStaffLogin · tags: auth
+   * operationId: staffLogin · tags: auth
    */
   "POST /api/v1/auth/staff-login": {
     request: {
@@ -376,7 +376,7 @@ export interface Operations {
   };
   /**
    * Log in with the code from `wx.login()`; the first login creates the resident.
-   * operationId: postAuthWechatLogin · tags: auth
+   * operationId: wechatLogin · tags: auth
    */
   "POST /api/v1/auth/wechat-login": {
     request: {
@@ -404,7 +404,7 @@ export interface Operations {
   };
   /**
    * My household binding requests, newest first.
-   * operationId: getMeHouseholdRequests · tags: me · requires a bearer token
+   * operationId: listHouseholdRequests · tags: me · requires a bearer token
    */
   "GET /api/v1/me/household-requests": {
     request: {
@@ -427,7 +427,7 @@ export interface Operations {
   };
   /**
    * Ask to be bound to a room; staff of its area decide.
-   * operationId: postMeHouseholdRequests · tags: me · requires a bearer token · honours Idempotency-Key
+   * operationId: createHouseholdRequest · tags: me · requires a bearer token · honours Idempotency-Key
    */
   "POST /api/v1/me/household-requests": {
     request: {
@@ -437,7 +437,7 @@ export interface Operations {
   };
   /**
    * Withdraw a request that is still pending.
-   * operationId: postMeHouseholdRequestsByRequestIdWithdraw · tags: me · requires a bearer token
+   * operationId: withdrawHouseholdRequest · tags: me · requires a bearer token
    */
   "POST /api/v1/me/household-requests/{request_id}/withdraw": {
     request: {
@@ -468,38 +468,38 @@ export interface OperationMeta {
 }
 
 export const OPERATIONS = {
-  "GET /api/v1/admin/household-requests": { method: "GET", path: "/api/v1/admin/household-requests", operationId: "getAdminHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
-  "POST /api/v1/admin/household-requests/{request_id}/approve": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/approve", operationId: "postAdminHouseholdRequestsByRequestIdApprove", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
-  "POST /api/v1/admin/household-requests/{request_id}/reject": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/reject", operationId: "postAdminHouseholdRequestsByRequestIdReject", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
-  "GET /api/v1/areas": { method: "GET", path: "/api/v1/areas", operationId: "getAreas", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
-  "GET /api/v1/areas/{area_id}/rooms": { method: "GET", path: "/api/v1/areas/{area_id}/rooms", operationId: "getAreasByAreaIdRooms", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
-  "POST /api/v1/auth/logout": { method: "POST", path: "/api/v1/auth/logout", operationId: "postAuthLogout", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [204] },
-  "POST /api/v1/auth/refresh": { method: "POST", path: "/api/v1/auth/refresh", operationId: "postAuthRefresh", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
-  "POST /api/v1/auth/staff-login": { method: "POST", path: "/api/v1/auth/staff-login", operationId: "postAuthStaffLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
-  "POST /api/v1/auth/wechat-login": { method: "POST", path: "/api/v1/auth/wechat-login", operationId: "postAuthWechatLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/household-requests": { method: "GET", path: "/api/v1/admin/household-requests", operationId: "adminListHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/household-requests/{request_id}/approve": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/approve", operationId: "approveHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/household-requests/{request_id}/reject": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/reject", operationId: "rejectHouseholdRequest", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/areas": { method: "GET", path: "/api/v1/areas", operationId: "listAreas", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/areas/{area_id}/rooms": { method: "GET", path: "/api/v1/areas/{area_id}/rooms", operationId: "listRooms", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/auth/logout": { method: "POST", path: "/api/v1/auth/logout", operationId: "logout", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [204] },
+  "POST /api/v1/auth/refresh": { method: "POST", path: "/api/v1/auth/refresh", operationId: "refresh", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/auth/staff-login": { method: "POST", path: "/api/v1/auth/staff-login", operationId: "staffLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/auth/wechat-login": { method: "POST", path: "/api/v1/auth/wechat-login", operationId: "wechatLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me": { method: "GET", path: "/api/v1/me", operationId: "getMe", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "PATCH /api/v1/me": { method: "PATCH", path: "/api/v1/me", operationId: "patchMe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
-  "GET /api/v1/me/household-requests": { method: "GET", path: "/api/v1/me/household-requests", operationId: "getMeHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
-  "POST /api/v1/me/household-requests": { method: "POST", path: "/api/v1/me/household-requests", operationId: "postMeHouseholdRequests", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
-  "POST /api/v1/me/household-requests/{request_id}/withdraw": { method: "POST", path: "/api/v1/me/household-requests/{request_id}/withdraw", operationId: "postMeHouseholdRequestsByRequestIdWithdraw", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/household-requests": { method: "GET", path: "/api/v1/me/household-requests", operationId: "listHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/household-requests": { method: "POST", path: "/api/v1/me/household-requests", operationId: "createHouseholdRequest", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/me/household-requests/{request_id}/withdraw": { method: "POST", path: "/api/v1/me/household-requests/{request_id}/withdraw", operationId: "withdrawHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
 } as const satisfies { readonly [K in OperationKey]: OperationMeta };
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
-  getAdminHouseholdRequests: "GET /api/v1/admin/household-requests",
-  getAreas: "GET /api/v1/areas",
-  getAreasByAreaIdRooms: "GET /api/v1/areas/{area_id}/rooms",
+  adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
+  approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
+  createHouseholdRequest: "POST /api/v1/me/household-requests",
   getMe: "GET /api/v1/me",
-  getMeHouseholdRequests: "GET /api/v1/me/household-requests",
+  listAreas: "GET /api/v1/areas",
+  listHouseholdRequests: "GET /api/v1/me/household-requests",
+  listRooms: "GET /api/v1/areas/{area_id}/rooms",
+  logout: "POST /api/v1/auth/logout",
   patchMe: "PATCH /api/v1/me",
-  postAdminHouseholdRequestsByRequestIdApprove: "POST /api/v1/admin/household-requests/{request_id}/approve",
-  postAdminHouseholdRequestsByRequestIdReject: "POST /api/v1/admin/household-requests/{request_id}/reject",
-  postAuthLogout: "POST /api/v1/auth/logout",
-  postAuthRefresh: "POST /api/v1/auth/refresh",
-  postAuthStaffLogin: "POST /api/v1/auth/staff-login",
-  postAuthWechatLogin: "POST /api/v1/auth/wechat-login",
-  postMeHouseholdRequests: "POST /api/v1/me/household-requests",
-  postMeHouseholdRequestsByRequestIdWithdraw: "POST /api/v1/me/household-requests/{request_id}/withdraw",
+  refresh: "POST /api/v1/auth/refresh",
+  rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
+  staffLogin: "POST /api/v1/auth/staff-login",
+  wechatLogin: "POST /api/v1/auth/wechat-login",
+  withdrawHouseholdRequest: "POST /api/v1/me/household-requests/{request_id}/withdraw",
 } as const satisfies Record<string, OperationKey>;
 
 export type OperationId = keyof typeof OPERATION_IDS;

@@ -128,3 +128,14 @@ def test_docs_are_served_without_internet(client):
         served = client.get(f"/api/v1/docs/assets/{asset}")
         assert served.status_code == 200
         assert len(served.data) > 10_000
+
+
+def test_every_operation_has_a_unique_name_for_generated_clients(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    names = [
+        operation["operationId"]
+        for path in spec["paths"].values()
+        for method, operation in path.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    assert len(names) == len(set(names)) > 10
