@@ -18,6 +18,9 @@ class Store(Protocol):
     def add_once(self, key: str, ttl_seconds: int) -> bool:
         """Mark `key` for `ttl_seconds`; False when it was already marked."""
 
+    def release(self, key: str) -> None:
+        """Forget a mark made by `add_once`."""
+
     def ping(self) -> bool: ...
 
 
@@ -51,6 +54,10 @@ class MemoryStore:
             self._values[key] = (1, now + ttl_seconds)
             return True
 
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
     def ping(self) -> bool:
         return True
 
@@ -73,6 +80,9 @@ class RedisStore:
 
     def add_once(self, key: str, ttl_seconds: int) -> bool:
         return bool(self.client.set(self.prefix + "once:" + key, b"1", nx=True, ex=ttl_seconds))
+
+    def release(self, key: str) -> None:
+        self.client.delete(self.prefix + "once:" + key)
 
     def ping(self) -> bool:
         return bool(self.client.ping())

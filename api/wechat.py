@@ -60,7 +60,8 @@ def _token_storage(settings: Settings) -> Any:
         import redis
         from wechatpy.session.redisstorage import RedisStorage
 
-        return RedisStorage(redis.Redis.from_url(settings.redis_url), prefix="linli:wechat")
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return RedisStorage(client, prefix="linli:wechat")
     return _memory_token_storage
 
 

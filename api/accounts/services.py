@@ -48,6 +48,7 @@ def _dummy_hash() -> str:
 
 
 WECHAT_CODE_TTL_SECONDS = 600
+WECHAT_TRANSIENT_ERRORS = frozenset({"wechat_busy", "wechat_rate_limited", "wechat_unavailable"})
 
 
 @dataclass
@@ -140,12 +141,18 @@ def purge_expired_refresh_tokens(now: datetime | None = None) -> int:
 
 def wechat_login(code: str, miniprogram: MiniProgram, settings: Settings) -> TokenPair:
     """Exchange a `wx.login` code for our tokens, creating the resident on first login."""
-    code_digest = hashlib.sha256(code.encode()).hexdigest()
-    if not store.add_once(f"wxcode:{code_digest}", WECHAT_CODE_TTL_SECONDS):
+    marker = f"wxcode:{hashlib.sha256(code.encode()).hexdigest()}"
+    if not store.add_once(marker, WECHAT_CODE_TTL_SECONDS):
         raise ApiError("wechat_code_used", errors={"code": ["already used"]})
     # In the sandbox the part before '#' names the person: "alice#1" and "alice#2" are one resident.
     identity_code = code.split("#", 1)[0] if miniprogram.sandbox else code
-    session = miniprogram.code_to_session(identity_code)
+    try:
+        session = miniprogram.code_to_session(identity_code)
+    except ApiError as exc:
+        if exc.code in WECHAT_TRANSIENT_ERRORS:
+            # WeChat never looked at the code: the mini-program may retry with it.
+            store.release(marker)
+        raise
     user = db.session.scalar(select(User).where(User.wechat_openid == session.openid))
     if user is None:
         user = User(wechat_openid=session.openid, wechat_unionid=session.unionid, nickname="")
