@@ -12,14 +12,38 @@ from typing import Any, NoReturn
 import flask
 import flask_smorest
 from celery import Celery, Task
+from marshmallow import ValidationError
 from webargs.flaskparser import FlaskParser
 
 from api.cache import MemoryStore, Store
-from api.errors import ApiError, ErrorSchema, flatten_messages
+from api.errors import ApiError, ErrorSchema, flatten_messages, wants_english
+
+
+def _fields_with_nul(data: Any, prefix: str = "") -> list[str]:
+    """Names (dotted for nested JSON) of the string values in `data` that contain a NUL character."""
+    if isinstance(data, str):
+        return [prefix or "_body"] if "\x00" in data else []
+    if isinstance(data, list | tuple):
+        return [name for item in data for name in _fields_with_nul(item, prefix)]
+    if hasattr(data, "keys"):
+        found = []
+        for key in data:
+            found += _fields_with_nul(data[key], f"{prefix}.{key}" if prefix else str(key))
+        return found
+    return []
 
 
 class LinliParser(FlaskParser):
     """webargs parser that raises our error shape instead of aborting with webargs' own."""
+
+    def pre_load(self, location_data: Any, *, schema: Any, req: flask.Request, location: str) -> Any:
+        # No text the API stores or searches may hold NUL: PostgreSQL refuses it in text columns and
+        # parameters, which would turn the request into a 500 instead of a 422.
+        names = _fields_with_nul(location_data)
+        if names:
+            message = "must not contain NUL characters" if wants_english() else "不能包含 NUL 字符"
+            raise ValidationError({name: [message] for name in names})
+        return location_data
 
     def _handle_invalid_json_error(
         self, error: json.JSONDecodeError | UnicodeDecodeError, req: flask.Request, *args: Any, **kwargs: Any

@@ -91,12 +91,3 @@ def test_gunicorn_serves_the_api_on_the_embedded_default(served):
     assert status == 200 and spec["info"]["title"].startswith("Linli")
     status, missing = _get(served + "/api/v1/nope")
     assert status == 404 and missing["code"] == "not_found"
-
-
-def test_the_worker_module_knows_every_beat_job(tmp_path):
-    script = "import workers; print(sorted(workers.celery.conf.beat_schedule))"
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=_env(tmp_path), capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    assert "purge-expired-credentials" in result.stdout
