@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -17,6 +18,9 @@ from api.extensions import Api, celery, store
 from api.wechat import make_miniprogram
 
 __all__ = ["ConfigError", "Settings", "create_app"]
+
+# Each domain's routes module exposes `blueprints`; add a domain here.
+DOMAIN_ROUTES = ("api.accounts.routes",)
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/api/v1/docs/assets/"
@@ -161,11 +165,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     _init_celery(app, settings)
 
     api = Api(app)
-    from api.accounts.routes import blueprints as account_blueprints
+    for module_name in DOMAIN_ROUTES:
+        for blueprint in importlib.import_module(module_name).blueprints:
+            api.register_blueprint(blueprint)
     from api.health import blp as health_blp
 
-    for blueprint in account_blueprints:
-        api.register_blueprint(blueprint)
     app.register_blueprint(health_blp)
 
     @app.get(DOCS_ASSETS + "<path:filename>")
