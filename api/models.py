@@ -3,5 +3,6 @@
 from api.accounts import models as accounts  # noqa: F401
 from api.db import Base
 from api.idempotency import IdempotencyKey  # noqa: F401
+from api.notifications import models as notifications  # noqa: F401
 
 metadata = Base.metadata

@@ -77,7 +77,17 @@ def make_client(appid: str, secret: str, settings: Settings) -> WeChatClient:
     return client
 
 
-def api_error_for(exc: WeChatClientException) -> ApiError:
+class WechatCallError(Exception):
+    """A WeChat call that did not succeed: `errcode` from WeChat, or None when WeChat could not be
+    reached or answered something that is not a JSON object."""
+
+    def __init__(self, errcode: int | None, errmsg: str) -> None:
+        super().__init__(f"{errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+def api_error_for(exc: WechatCallError | WeChatClientException) -> ApiError:
     errcode = exc.errcode
     # 40125 (wrong app secret) and 40013 (wrong appid) are our misconfiguration, not the resident's code:
     # they fall through to `wechat_error` (502), which the operators see.
@@ -94,18 +104,18 @@ def api_error_for(exc: WeChatClientException) -> ApiError:
     return ApiError("wechat_error", errcode=errcode)
 
 
-def call_wechat(client: WeChatClient, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def call_wechat_raw(client: WeChatClient, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one WeChat call; refresh the access token and retry once when WeChat says it expired.
 
-    An answer that is not a JSON object (an HTML page from a proxy, an empty body) is `wechat_unavailable`:
-    wechatpy hands back the raw `Response` then.
+    Raises `WechatCallError`. An answer that is not a JSON object (an HTML page from a proxy, an empty
+    body) counts as unreachable: wechatpy hands back the raw `Response` then.
     """
     for attempt in (1, 2):
         try:
             result = call()
             if not isinstance(result, dict):
                 log.warning("WeChat answered with something that is not a JSON object: %.200r", result)
-                raise ApiError("wechat_unavailable")
+                raise WechatCallError(None, "answer is not a JSON object")
             return result
         except WeChatClientException as exc:
             if exc.errcode in TOKEN_ERRORS and attempt == 1:
@@ -113,17 +123,25 @@ def call_wechat(client: WeChatClient, call: Callable[[], dict[str, Any]]) -> dic
                 try:
                     client.fetch_access_token()
                 except WeChatClientException as token_exc:
-                    raise api_error_for(token_exc) from token_exc
+                    raise WechatCallError(token_exc.errcode, str(token_exc.errmsg)) from token_exc
                 except requests.RequestException as net_exc:
-                    raise ApiError("wechat_unavailable") from net_exc
+                    raise WechatCallError(None, f"unreachable: {type(net_exc).__name__}") from net_exc
                 continue
             level = logging.ERROR if exc.errcode in CONFIG_ERRORS else logging.WARNING
             log.log(level, "WeChat call failed: errcode=%s errmsg=%s", exc.errcode, exc.errmsg)
-            raise api_error_for(exc) from exc
+            raise WechatCallError(exc.errcode, str(exc.errmsg)) from exc
         except requests.RequestException as exc:
             log.warning("WeChat unreachable: %s", exc)
-            raise ApiError("wechat_unavailable") from exc
+            raise WechatCallError(None, f"unreachable: {type(exc).__name__}") from exc
     raise AssertionError("unreachable")
+
+
+def call_wechat(client: WeChatClient, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`call_wechat_raw` for request handlers: failures become the `ApiError` a client can act on."""
+    try:
+        return call_wechat_raw(client, call)
+    except WechatCallError as exc:
+        raise api_error_for(exc) from exc
 
 
 @dataclass(frozen=True)
