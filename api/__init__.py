@@ -20,7 +20,10 @@ from api.wechat import make_miniprogram
 __all__ = ["ConfigError", "Settings", "create_app"]
 
 # Each domain's routes module exposes `blueprints`; add a domain here.
-DOMAIN_ROUTES = ("api.accounts.routes",)
+DOMAIN_ROUTES = (
+    "api.accounts.routes",
+    "api.notifications.routes",
+)
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/api/v1/docs/assets/"

@@ -7,6 +7,7 @@ real thing. `Settings.check_production()` refuses unsafe combinations when `LINL
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -66,6 +67,8 @@ class Settings:
     s3_secret_key: str = ""
     s3_bucket: str = "linli"
     s3_secure: bool = True
+    s3_region: str = "us-east-1"
+    s3_public_url: str = ""
 
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
@@ -76,6 +79,10 @@ class Settings:
     staff_lockout_threshold: int = 5
     staff_lockout_seconds: int = 15 * 60
     celery_always_eager: bool | None = None
+    # "<kind>.<channel>" -> the template id in the subdistrict's own WeChat accounts.
+    wechat_template_ids: dict[str, str] = field(default_factory=dict)
+    notification_max_attempts: int = 8
+    notification_retry_base_seconds: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -100,9 +107,19 @@ class Settings:
             s3_secret_key=env.get("S3_SECRET_KEY", ""),
             s3_bucket=env.get("S3_BUCKET") or "linli",
             s3_secure=_bool(env.get("S3_SECURE"), default=True),
+            s3_region=env.get("S3_REGION") or "us-east-1",
+            s3_public_url=env.get("S3_PUBLIC_URL", "").rstrip("/"),
             access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900),
             refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
         )
+        if env.get("WECHAT_TEMPLATE_IDS"):
+            try:
+                ids = json.loads(env["WECHAT_TEMPLATE_IDS"])
+            except ValueError as exc:
+                raise ConfigError("WECHAT_TEMPLATE_IDS must be a JSON object") from exc
+            if not isinstance(ids, dict) or not all(isinstance(v, str) for v in ids.values()):
+                raise ConfigError('WECHAT_TEMPLATE_IDS must map "<kind>.<channel>" to template id strings')
+            settings.wechat_template_ids = ids
         if "CELERY_ALWAYS_EAGER" in env:
             settings.celery_always_eager = _bool(env["CELERY_ALWAYS_EAGER"])
         return settings

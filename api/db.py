@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator, Uuid
 
 NAMING_CONVENTION = {
@@ -117,6 +117,10 @@ class Database:
         self.engine = make_engine(url)
         self._factory.configure(bind=self.engine)
         return self.engine
+
+    def new_session(self) -> Session:
+        """A session of its own, outside the request's unit of work (e.g. for work done after commit)."""
+        return self._factory()
 
     @property
     def dialect(self) -> str:

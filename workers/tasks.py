@@ -1,3 +1,4 @@
 """Imports every domain's task module so a worker knows them all."""
 
 from api.accounts import tasks as _accounts_tasks  # noqa: F401
+from api.notifications import tasks as _notifications_tasks  # noqa: F401

@@ -81,9 +81,7 @@ class DeliveryAttempt(IdMixin, Base):
 
     __tablename__ = "delivery_attempts"
 
-    notification_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
-    )
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
     channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
     outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome, "attempt_outcome"))
     errcode: Mapped[int | None]
