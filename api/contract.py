@@ -80,7 +80,9 @@ def openapi_json(document: Mapping[str, Any]) -> str:
 
 
 def write_contract(app: Flask, out: Path) -> list[Path]:
-    """Write openapi.json, types.ts and errors.ts into `out`; return the paths written."""
+    """Write openapi.json, types.ts, errors.ts and templates.json into `out`; return the paths written."""
+    from api.notifications.catalogue import describe
+
     document = openapi_document(app)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,6 +90,8 @@ def write_contract(app: Flask, out: Path) -> list[Path]:
         "openapi.json": openapi_json(document),
         "types.ts": types_ts(document),
         "errors.ts": errors_ts(MESSAGES),
+        # The message catalogue's template ids: what to ask wx.requestSubscribeMessage for.
+        "templates.json": json.dumps(describe(), ensure_ascii=False, indent=2, sort_keys=True) + "\n",
     }
     written = []
     for name, text in files.items():

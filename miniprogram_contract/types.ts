@@ -47,6 +47,22 @@ export interface AreaPage {
   next_cursor: string | null;
 }
 
+export interface Attempt {
+  channel: "official_account" | "subscribe" | "sandbox";
+  outcome: "sent" | "retry" | "refused" | "skipped";
+  errcode: number | null;
+  errmsg: string | null;
+  /** what was (or would be) sent */
+  payload: Record<string, unknown> | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  attempted_at: string;
+}
+
+export interface Credits {
+  /** one-time subscription credits left, per subscribe template id */
+  credits: Record<string, number>;
+}
+
 export interface Error {
   /** stable machine-readable code */
   code: string;
@@ -100,6 +116,10 @@ export interface HouseholdRequestPage {
   next_cursor: string | null;
 }
 
+export interface Marked {
+  marked: number;
+}
+
 export interface Me {
   /** format: uuid */
   id: string;
@@ -119,6 +139,60 @@ export interface Me {
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
   households: Household[];
+}
+
+export interface Message {
+  /** format: uuid */
+  id: string;
+  kind: string;
+  urgency: "low" | "normal" | "high" | "critical";
+  title: string;
+  body: string;
+  /** mini-program page to open */
+  page: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  read_at: string | null;
+  delivery_status: "pending" | "sent" | "inbox_only" | "failed";
+  delivered_via: "official_account" | "subscribe" | "sandbox" | null;
+}
+
+export interface MessagePage {
+  items: Message[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface OutboxMessage {
+  /** format: uuid */
+  id: string;
+  kind: string;
+  urgency: "low" | "normal" | "high" | "critical";
+  title: string;
+  body: string;
+  /** mini-program page to open */
+  page: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  read_at: string | null;
+  delivery_status: "pending" | "sent" | "inbox_only" | "failed";
+  delivered_via: "official_account" | "subscribe" | "sandbox" | null;
+  /** format: uuid */
+  user_id: string;
+  attempt_count: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  next_attempt_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  sent_at: string | null;
+  attempts: Attempt[];
+}
+
+export interface OutboxMessagePage {
+  items: OutboxMessage[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface PaginationMetadata {
@@ -189,6 +263,15 @@ export interface StaffLoginArgs {
   password: string;
 }
 
+export interface SubscriptionAnswersArgs {
+  /**
+   * max length 200
+   * default: null
+   */
+  errMsg?: string | null;
+  [key: string]: unknown;
+}
+
 export interface Token {
   access_token: string;
   refresh_token: string;
@@ -197,6 +280,10 @@ export interface Token {
   /** seconds the access token lives */
   expires_in: number;
   user: User;
+}
+
+export interface UnreadCount {
+  unread: number;
 }
 
 export interface User {
@@ -281,6 +368,36 @@ export interface Operations {
       body: RejectArgs;
     };
     response: AdminHouseholdRequest;
+  };
+  /**
+   * Messages to people in my area with every delivery attempt (in the sandbox: what would be sent).
+   * operationId: listOutbox · tags: admin-notifications · requires a bearer token
+   */
+  "GET /api/v1/admin/notifications": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "pending" | "sent" | "inbox_only" | "failed" | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        user_id?: string | null;
+      };
+    };
+    response: OutboxMessagePage;
   };
   /**
    * Browse the area tree: roots, or the children of `parent_id`; `q` filters by name.
@@ -448,6 +565,78 @@ export interface Operations {
     };
     response: HouseholdRequest;
   };
+  /**
+   * My inbox, newest first: every message sent to me, whatever happened on WeChat.
+   * operationId: listMessages · tags: me-messages · requires a bearer token
+   */
+  "GET /api/v1/me/messages": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: false */
+        unread_only?: boolean;
+      };
+    };
+    response: MessagePage;
+  };
+  /**
+   * Mark every message read.
+   * operationId: markAllMessagesRead · tags: me-messages · requires a bearer token
+   */
+  "POST /api/v1/me/messages/read-all": {
+    request: Record<string, never>;
+    response: Marked;
+  };
+  /**
+   * How many messages I have not read (the badge on the tab bar).
+   * operationId: countUnreadMessages · tags: me-messages · requires a bearer token
+   */
+  "GET /api/v1/me/messages/unread-count": {
+    request: Record<string, never>;
+    response: UnreadCount;
+  };
+  /**
+   * Mark one message read (again is harmless).
+   * operationId: markMessageRead · tags: me-messages · requires a bearer token
+   */
+  "POST /api/v1/me/messages/{message_id}/read": {
+    request: {
+      path: {
+        /** format: uuid */
+        message_id: string;
+      };
+    };
+    response: Message;
+  };
+  /**
+   * My subscription credits per subscribe template.
+   * operationId: getSubscriptions · tags: me-messages · requires a bearer token
+   */
+  "GET /api/v1/me/subscriptions": {
+    request: Record<string, never>;
+    response: Credits;
+  };
+  /**
+   * Report what `wx.requestSubscribeMessage` resolved with; each "accept" is one message allowed.
+   * operationId: recordSubscriptions · tags: me-messages · requires a bearer token
+   */
+  "POST /api/v1/me/subscriptions": {
+    request: {
+      body: SubscriptionAnswersArgs;
+    };
+    response: Credits;
+  };
 }
 
 export type OperationKey = keyof Operations;
@@ -471,6 +660,7 @@ export const OPERATIONS = {
   "GET /api/v1/admin/household-requests": { method: "GET", path: "/api/v1/admin/household-requests", operationId: "adminListHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/approve": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/approve", operationId: "approveHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/reject": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/reject", operationId: "rejectHouseholdRequest", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/notifications": { method: "GET", path: "/api/v1/admin/notifications", operationId: "listOutbox", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/areas": { method: "GET", path: "/api/v1/areas", operationId: "listAreas", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/areas/{area_id}/rooms": { method: "GET", path: "/api/v1/areas/{area_id}/rooms", operationId: "listRooms", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/auth/logout": { method: "POST", path: "/api/v1/auth/logout", operationId: "logout", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [204] },
@@ -482,19 +672,32 @@ export const OPERATIONS = {
   "GET /api/v1/me/household-requests": { method: "GET", path: "/api/v1/me/household-requests", operationId: "listHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/household-requests": { method: "POST", path: "/api/v1/me/household-requests", operationId: "createHouseholdRequest", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/me/household-requests/{request_id}/withdraw": { method: "POST", path: "/api/v1/me/household-requests/{request_id}/withdraw", operationId: "withdrawHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/messages": { method: "GET", path: "/api/v1/me/messages", operationId: "listMessages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/messages/read-all": { method: "POST", path: "/api/v1/me/messages/read-all", operationId: "markAllMessagesRead", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/messages/unread-count": { method: "GET", path: "/api/v1/me/messages/unread-count", operationId: "countUnreadMessages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/messages/{message_id}/read": { method: "POST", path: "/api/v1/me/messages/{message_id}/read", operationId: "markMessageRead", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/subscriptions": { method: "GET", path: "/api/v1/me/subscriptions", operationId: "getSubscriptions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/subscriptions": { method: "POST", path: "/api/v1/me/subscriptions", operationId: "recordSubscriptions", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
 } as const satisfies { readonly [K in OperationKey]: OperationMeta };
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
   approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
+  countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
   getMe: "GET /api/v1/me",
+  getSubscriptions: "GET /api/v1/me/subscriptions",
   listAreas: "GET /api/v1/areas",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
+  listMessages: "GET /api/v1/me/messages",
+  listOutbox: "GET /api/v1/admin/notifications",
   listRooms: "GET /api/v1/areas/{area_id}/rooms",
   logout: "POST /api/v1/auth/logout",
+  markAllMessagesRead: "POST /api/v1/me/messages/read-all",
+  markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
   patchMe: "PATCH /api/v1/me",
+  recordSubscriptions: "POST /api/v1/me/subscriptions",
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
   staffLogin: "POST /api/v1/auth/staff-login",

@@ -34,7 +34,7 @@ from api.errors import MESSAGES
 from .conftest import project_root
 
 CONTRACT = project_root() / "miniprogram_contract"
-GENERATED = ("openapi.json", "types.ts", "errors.ts")
+GENERATED = ("openapi.json", "types.ts", "errors.ts", "templates.json")
 HAND_WRITTEN = ("client.ts", "wx.d.ts", "tsconfig.json")
 
 
