@@ -272,6 +272,11 @@ export interface SubscriptionAnswersArgs {
   [key: string]: unknown;
 }
 
+export interface TemplateCatalogue {
+  /** per message kind: page, channels, and template ids with their fields */
+  kinds: Record<string, Record<string, unknown>>;
+}
+
 export interface Token {
   access_token: string;
   refresh_token: string;
@@ -566,6 +571,15 @@ export interface Operations {
     response: HouseholdRequest;
   };
   /**
+   * The message catalogue with this deployment's template ids: what to ask
+   * `wx.requestSubscribeMessage` for before an action whose outcome the resident wants to hear about.
+   * operationId: listMessageTemplates · tags: me-messages · requires a bearer token
+   */
+  "GET /api/v1/me/message-templates": {
+    request: Record<string, never>;
+    response: TemplateCatalogue;
+  };
+  /**
    * My inbox, newest first: every message sent to me, whatever happened on WeChat.
    * operationId: listMessages · tags: me-messages · requires a bearer token
    */
@@ -672,6 +686,7 @@ export const OPERATIONS = {
   "GET /api/v1/me/household-requests": { method: "GET", path: "/api/v1/me/household-requests", operationId: "listHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/household-requests": { method: "POST", path: "/api/v1/me/household-requests", operationId: "createHouseholdRequest", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/me/household-requests/{request_id}/withdraw": { method: "POST", path: "/api/v1/me/household-requests/{request_id}/withdraw", operationId: "withdrawHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/message-templates": { method: "GET", path: "/api/v1/me/message-templates", operationId: "listMessageTemplates", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/messages": { method: "GET", path: "/api/v1/me/messages", operationId: "listMessages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/messages/read-all": { method: "POST", path: "/api/v1/me/messages/read-all", operationId: "markAllMessagesRead", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/messages/unread-count": { method: "GET", path: "/api/v1/me/messages/unread-count", operationId: "countUnreadMessages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -690,6 +705,7 @@ export const OPERATION_IDS = {
   getSubscriptions: "GET /api/v1/me/subscriptions",
   listAreas: "GET /api/v1/areas",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
+  listMessageTemplates: "GET /api/v1/me/message-templates",
   listMessages: "GET /api/v1/me/messages",
   listOutbox: "GET /api/v1/admin/notifications",
   listRooms: "GET /api/v1/areas/{area_id}/rooms",

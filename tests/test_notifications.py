@@ -125,6 +125,17 @@ def test_accepted_subscriptions_become_credits(client, world, resident):
     assert again[HOUSEHOLD_TEMPLATE] == 2
 
 
+def test_the_mini_program_learns_the_deployments_template_ids(client, world, resident, settings):
+    settings.wechat_template_ids = {"household_request_decided.subscribe": "real-id-from-mp-console"}
+    kinds = client.get("/api/v1/me/message-templates", headers=resident["headers"]).get_json()["kinds"]
+
+    assert kinds["household_request_decided"]["subscribe"]["template_id"] == "real-id-from-mp-console"
+    assert kinds["device_alert"]["official_account"]["template_id"] == ALERT_OA_TEMPLATE
+    answer = {"real-id-from-mp-console": "accept"}
+    credits = client.post("/api/v1/me/subscriptions", json=answer, headers=resident["headers"]).get_json()["credits"]
+    assert credits["real-id-from-mp-console"] == 1
+
+
 @pytest.mark.parametrize("answer", [{"no-such-template": "accept"}, {HOUSEHOLD_TEMPLATE: "maybe"}])
 def test_a_wrong_subscription_report_is_refused(client, world, resident, answer):
     response = client.post("/api/v1/me/subscriptions", json=answer, headers=resident["headers"])

@@ -9,6 +9,7 @@ from api.auth import current_user, login_required, staff_required
 from api.errors import ApiError
 from api.extensions import Blueprint, get_settings
 from api.notifications import schemas, services
+from api.notifications.catalogue import describe
 from api.notifications.models import Notification
 from api.pagination import page_of, paginate
 
@@ -75,6 +76,15 @@ def record_subscriptions(args: dict[str, Any]) -> Any:
 def get_subscriptions() -> Any:
     """My subscription credits per subscribe template."""
     return {"credits": services.subscription_credits(current_user(), get_settings())}
+
+
+@me_blp.route("/message-templates", methods=["GET"])
+@login_required()
+@me_blp.response(200, schemas.TemplateCatalogueSchema)
+def list_message_templates() -> Any:
+    """The message catalogue with this deployment's template ids: what to ask
+    `wx.requestSubscribeMessage` for before an action whose outcome the resident wants to hear about."""
+    return {"kinds": describe(get_settings().wechat_template_ids)}
 
 
 @admin_blp.route("/notifications", methods=["GET"])

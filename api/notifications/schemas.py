@@ -55,6 +55,15 @@ class CreditsSchema(Schema):
     )
 
 
+class TemplateCatalogueSchema(Schema):
+    kinds = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        required=True,
+        metadata={"description": "per message kind: page, channels, and template ids with their fields"},
+    )
+
+
 class AttemptSchema(Schema):
     channel = fields.Enum(Channel, by_value=True, required=True)
     outcome = fields.Enum(AttemptOutcome, by_value=True, required=True)
