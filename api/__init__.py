@@ -15,6 +15,7 @@ from api.config import ConfigError, Settings
 from api.db import db
 from api.errors import error_response, register_error_handlers
 from api.extensions import Api, celery, store
+from api.media.storage import make_storage
 from api.wechat import make_miniprogram
 
 __all__ = ["ConfigError", "Settings", "create_app"]
@@ -23,6 +24,7 @@ __all__ = ["ConfigError", "Settings", "create_app"]
 DOMAIN_ROUTES = (
     "api.accounts.routes",
     "api.notifications.routes",
+    "api.media.routes",
 )
 
 API_PREFIX = "/api/v1"
@@ -161,6 +163,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["linli.settings"] = settings
     app.extensions["linli.miniprogram"] = make_miniprogram(settings)
+    app.extensions["linli.storage"] = make_storage(settings)
     _openapi_config(app)
 
     db.bind(settings.sqlalchemy_url)

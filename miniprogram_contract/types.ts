@@ -141,6 +141,84 @@ export interface Me {
   households: Household[];
 }
 
+export interface Media {
+  /** format: uuid */
+  id: string;
+  status: "pending_upload" | "ready";
+  content_type: string;
+  /** bytes of the stored photo */
+  size: number | null;
+  width: number | null;
+  height: number | null;
+  /** the photo, without EXIF/GPS; valid until `url_expires_at`; null until ready */
+  url: string | null;
+  /** a JPEG at most 400 px on its longer side; null until it is made */
+  thumbnail_url: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  url_expires_at: string | null;
+  attached: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface MediaLocalUploadArgs {
+  /** min length 1; max length 255 */
+  key: string;
+  /** min length 1; max length 64 */
+  "Content-Type": string;
+  /** min length 1; max length 2048 */
+  policy: string;
+  /** min length 1; max length 128 */
+  signature: string;
+  /** format: binary (a local file path for `wx.uploadFile`) */
+  file: string;
+}
+
+export interface MediaUploadArgs {
+  /**
+   * the photo: JPEG, PNG or WebP, at most 10 MB (`wx.uploadFile` with `name: 'file'`)
+   * format: binary (a local file path for `wx.uploadFile`)
+   */
+  file: string;
+}
+
+export interface MediaUploadForm {
+  /** `wx.uploadFile({url})` */
+  url: string;
+  /**
+   * `wx.uploadFile({name})`
+   * default: "file"
+   */
+  file_field: string;
+  /** `wx.uploadFile({formData})`, sent as is */
+  form_data: Record<string, string>;
+}
+
+export interface MediaUploadTicket {
+  /**
+   * the photo; `POST /media/{id}/complete` after uploading
+   * format: uuid
+   */
+  id: string;
+  status: "pending_upload" | "ready";
+  upload: MediaUploadForm;
+  /**
+   * upload before this time
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  expires_at: string;
+}
+
+export interface MediaUploadTicketArgs {
+  /** type of the photo to upload; the ticket accepts only this type */
+  content_type: "image/jpeg" | "image/png" | "image/webp";
+  /**
+   * size of the file in bytes (`wx.getFileInfo`); at most 10 MB
+   * minimum 1
+   */
+  size: number;
+}
+
 export interface Message {
   /** format: uuid */
   id: string;
@@ -651,6 +729,99 @@ export interface Operations {
     };
     response: Credits;
   };
+  /**
+   * Upload a photo the way `wx.uploadFile` sends it. It is stored without EXIF or GPS data, turned upright;
+   * only you can see it until it is attached to something (a report, an order…). The thumbnail follows.
+   * operationId: uploadMedia · tags: media · requires a bearer token
+   */
+  "POST /api/v1/media": {
+    request: {
+      /** sent as multipart/form-data */
+      body: MediaUploadArgs;
+    };
+    response: Media;
+  };
+  /**
+   * Local-disk storage: a file behind a signed URL from this API (`url`, `thumbnail_url`). Not a URL to build.
+   * operationId: getMediaFile · tags: media
+   */
+  "GET /api/v1/media/files/{key}": {
+    request: {
+      path: {
+        key: string;
+      };
+      query: {
+        expires: number;
+        /** min length 1; max length 128 */
+        signature: string;
+      };
+    };
+    response: undefined;
+  };
+  /**
+   * Local-disk storage: where an upload ticket's `url` points; takes the ticket's `form_data` and the
+   * file, like S3 takes a presigned POST. Not a URL to build.
+   * operationId: localUpload · tags: media
+   */
+  "POST /api/v1/media/local-uploads": {
+    request: {
+      /** sent as multipart/form-data */
+      body: MediaLocalUploadArgs;
+    };
+    response: undefined;
+  };
+  /**
+   * Upload straight to storage: `wx.uploadFile({url, name: file_field, formData: form_data})` before
+   * `expires_at`, then `POST /media/{id}/complete`. The ticket admits one file of this type, ≤ 10 MB.
+   * operationId: createUploadTicket · tags: media · requires a bearer token
+   */
+  "POST /api/v1/media/upload-tickets": {
+    request: {
+      body: MediaUploadTicketArgs;
+    };
+    response: MediaUploadTicket;
+  };
+  /**
+   * A photo with fresh URLs (valid for minutes), for its uploader, or for whoever may see the record it
+   * is attached to.
+   * operationId: getMedia · tags: media · requires a bearer token
+   */
+  "GET /api/v1/media/{media_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        media_id: string;
+      };
+    };
+    response: Media;
+  };
+  /**
+   * Take back a photo you uploaded and have not attached to anything yet.
+   * operationId: deleteMedia · tags: media · requires a bearer token
+   */
+  "DELETE /api/v1/media/{media_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        media_id: string;
+      };
+    };
+    response: undefined;
+  };
+  /**
+   * Check what was uploaded with the ticket (a real photo, ≤ 10 MB), strip its EXIF/GPS data and make it
+   * ready to attach. Calling it again after success returns the same photo.
+   * operationId: completeUpload · tags: media · requires a bearer token
+   */
+  "POST /api/v1/media/{media_id}/complete": {
+    request: {
+      path: {
+        /** format: uuid */
+        media_id: string;
+      };
+    };
+    response: Media;
+  };
 }
 
 export type OperationKey = keyof Operations;
@@ -693,15 +864,27 @@ export const OPERATIONS = {
   "POST /api/v1/me/messages/{message_id}/read": { method: "POST", path: "/api/v1/me/messages/{message_id}/read", operationId: "markMessageRead", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/subscriptions": { method: "GET", path: "/api/v1/me/subscriptions", operationId: "getSubscriptions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/subscriptions": { method: "POST", path: "/api/v1/me/subscriptions", operationId: "recordSubscriptions", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/media": { method: "POST", path: "/api/v1/media", operationId: "uploadMedia", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [201] },
+  "GET /api/v1/media/files/{key}": { method: "GET", path: "/api/v1/media/files/{key}", operationId: "getMediaFile", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/media/local-uploads": { method: "POST", path: "/api/v1/media/local-uploads", operationId: "localUpload", auth: false, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [204] },
+  "POST /api/v1/media/upload-tickets": { method: "POST", path: "/api/v1/media/upload-tickets", operationId: "createUploadTicket", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/media/{media_id}": { method: "GET", path: "/api/v1/media/{media_id}", operationId: "getMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "DELETE /api/v1/media/{media_id}": { method: "DELETE", path: "/api/v1/media/{media_id}", operationId: "deleteMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
+  "POST /api/v1/media/{media_id}/complete": { method: "POST", path: "/api/v1/media/{media_id}/complete", operationId: "completeUpload", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
 } as const satisfies { readonly [K in OperationKey]: OperationMeta };
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
   approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
+  completeUpload: "POST /api/v1/media/{media_id}/complete",
   countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
+  createUploadTicket: "POST /api/v1/media/upload-tickets",
+  deleteMedia: "DELETE /api/v1/media/{media_id}",
   getMe: "GET /api/v1/me",
+  getMedia: "GET /api/v1/media/{media_id}",
+  getMediaFile: "GET /api/v1/media/files/{key}",
   getSubscriptions: "GET /api/v1/me/subscriptions",
   listAreas: "GET /api/v1/areas",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
@@ -709,6 +892,7 @@ export const OPERATION_IDS = {
   listMessages: "GET /api/v1/me/messages",
   listOutbox: "GET /api/v1/admin/notifications",
   listRooms: "GET /api/v1/areas/{area_id}/rooms",
+  localUpload: "POST /api/v1/media/local-uploads",
   logout: "POST /api/v1/auth/logout",
   markAllMessagesRead: "POST /api/v1/me/messages/read-all",
   markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
@@ -717,6 +901,7 @@ export const OPERATION_IDS = {
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
   staffLogin: "POST /api/v1/auth/staff-login",
+  uploadMedia: "POST /api/v1/media",
   wechatLogin: "POST /api/v1/auth/wechat-login",
   withdrawHouseholdRequest: "POST /api/v1/me/household-requests/{request_id}/withdraw",
 } as const satisfies Record<string, OperationKey>;

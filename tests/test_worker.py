@@ -6,54 +6,43 @@ app built with the same DATABASE_URL and REDIS_URL and tasks *not* eager, so eve
 the broker and every result comes back through the result backend.
 
 `create_app` rebinds process-wide singletons (the database engine, the key-value store, the Celery
-app's configuration and its Flask app); `_process_globals_restored` puts back whatever the session's
-app had set, so the tests that follow still run on their eager, session-wide app.
+app's configuration and its Flask app); `process_globals_restored` puts back whatever the session's
+app had set, so the tests that follow still run on their eager, session-wide app. The worker, its
+database and that guard live in tests/worker_support.py (shared with tests/test_notifications_worker.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import kombu.pools
 import pytest
-from alembic import command
-from celery.exceptions import TimeoutError as CeleryTimeout
-from celery.result import AsyncResult, EagerResult
+from celery.result import EagerResult
 from flask import Flask
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
 from api import Settings, create_app
 from api.accounts.models import RefreshToken, User
 from api.accounts.tasks import ping
-from api.cli import alembic_config
 from api.config import PROJECT_ROOT
 from api.db import db, new_id, utcnow
 from api.extensions import celery, store
 from api.idempotency import IdempotencyKey
+from tests.worker_support import (
+    READY_TIMEOUT,
+    SECRET_KEY,
+    Worker,
+    deployment_env,
+    migrated_database,
+    process_globals_restored,
+)
 from workers.schedule import BEAT_SCHEDULE
-
-SECRET_KEY = "worker-test-secret-key-that-is-long-enough-for-hs256"
-PASSED_ON = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
-READY_TIMEOUT = 60
-RESULT_TIMEOUT = 30
-
-
-def _deployment_env(**linli: str) -> dict[str, str]:
-    return {**{k: os.environ[k] for k in PASSED_ON if k in os.environ}, "PYTHONUNBUFFERED": "1", **linli}
-
 
 # ----------------------------------------------------------------------------------------------------
 # The beat schedule (no services needed)
@@ -69,7 +58,7 @@ def test_the_beat_schedule_of_the_worker_entry_point_lists_the_purge_job(tmp_pat
         "print(json.dumps({name: [entry['task'], entry['task'] in app.tasks, str(entry['schedule'])]"
         " for name, entry in schedule.items()}))\n"
     )
-    env = _deployment_env(LINLI_INSTANCE_PATH=str(tmp_path))
+    env = deployment_env(LINLI_INSTANCE_PATH=str(tmp_path))
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -88,7 +77,7 @@ def test_process_globals_restored_undoes_what_create_app_changes(tmp_path):
         return db.engine, store.backend, dict(celery.conf.changes), celery.__dict__.get("flask_app")
 
     before = snapshot()
-    with _process_globals_restored():
+    with process_globals_restored():
         other = create_app(
             Settings(
                 env="test",
@@ -113,117 +102,24 @@ def test_process_globals_restored_undoes_what_create_app_changes(tmp_path):
 @pytest.fixture(scope="module")
 def worker_database(pg_url: str) -> Iterator[str]:
     """A PostgreSQL database for the worker and this module only, migrated to head."""
-    server = make_url(pg_url)
-    name = f"linli_worker_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        command.upgrade(alembic_config(url), "head")
+    with migrated_database(pg_url) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-class Worker:
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.process = process
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else "(no log)"
-
-    def result(self, result: AsyncResult, timeout: float = RESULT_TIMEOUT) -> Any:
-        """The task's return value; fails with the worker's log if it dies or does not answer in time."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"the worker exited with {self.process.returncode}:\n{self.log()}", pytrace=False)
-            with contextlib.suppress(CeleryTimeout):
-                return result.get(timeout=1, propagate=True)
-            if time.monotonic() > deadline:
-                pytest.fail(f"no result for {result.id} within {timeout} s; worker log:\n{self.log()}", pytrace=False)
-
-    @contextlib.contextmanager
-    def log_on_failure(self) -> Iterator[None]:
-        try:
-            yield
-        except pytest.fail.Exception:
-            raise  # raised by `result()`, with the log in its message
-        except BaseException:
-            print(f"----- worker log -----\n{self.log()}")
-            raise
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # warm shutdown
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def worker(worker_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     instance = tmp_path_factory.mktemp("worker-instance")
-    log_path = instance / "worker.log"
-    env = _deployment_env(
+    env = deployment_env(
         DATABASE_URL=worker_database,
         REDIS_URL=redis_url,
         SECRET_KEY=SECRET_KEY,
         LINLI_INSTANCE_PATH=str(instance),
     )
-    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "--concurrency=1"]
-    argv += ["-Q", "linli", "--loglevel=INFO", "-n", f"linli-test-{uuid.uuid4().hex[:8]}@%h"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    running = Worker(process, log_path)
+    running = Worker.start(env, instance / "worker.log")
     try:
         yield running
     finally:
         running.stop()
-
-
-def _drop_celery_connections() -> None:
-    """Celery caches its broker pool and result backend at first use; after a reconfiguration they
-    would still talk to the old broker (private attributes: Celery has no public way to do this)."""
-    kombu.pools.reset()
-    celery._pool = None
-    amqp = celery.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
-    celery._backend_cache = None
-    celery._local.__dict__.pop("backend", None)
-
-
-@contextlib.contextmanager
-def _process_globals_restored() -> Iterator[None]:
-    engine = db.engine
-    backend = store.backend
-    conf = dict(celery.conf.changes)
-    flask_app = celery.__dict__.get("flask_app")
-    _drop_celery_connections()
-    try:
-        yield
-    finally:
-        db.session.remove()
-        if db.engine is not None and db.engine is not engine:
-            db.engine.dispose()
-        db.engine = engine
-        db._factory.configure(bind=engine)
-        store.backend = backend
-        changes = celery.conf.changes
-        changes.clear()
-        changes.update(conf)
-        if flask_app is None:
-            celery.__dict__.pop("flask_app", None)
-        else:
-            celery.flask_app = flask_app
-        _drop_celery_connections()
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +135,7 @@ def sender(
         redis_url=redis_url,
         celery_always_eager=False,
     )
-    with _process_globals_restored():
+    with process_globals_restored():
         app = create_app(settings)
         assert celery.conf.task_always_eager is False
         with worker.log_on_failure():

@@ -13,4 +13,12 @@ BEAT_SCHEDULE = {
         "task": "accounts.purge_expired_credentials",
         "schedule": crontab(minute=17),
     },
+    "purge-unattached-media": {
+        "task": "media.purge_unattached",
+        "schedule": crontab(minute=43),
+    },
+    "sweep-thumbnails": {
+        "task": "media.sweep_thumbnails",
+        "schedule": 600.0,
+    },
 }
