@@ -119,6 +119,9 @@ class User(IdMixin, TimestampMixin, Base):
     failed_login_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # What event eligibility rules ask about (age 60+, party members); set by staff or the resident.
+    birth_year: Mapped[int | None]
+    is_party_member: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
