@@ -24,6 +24,7 @@ __all__ = ["ConfigError", "Settings", "create_app"]
 DOMAIN_ROUTES = (
     "api.accounts.routes",
     "api.notifications.routes",
+    "api.events.routes",
     "api.media.routes",
 )
 

@@ -15,6 +15,10 @@ from typing import Any
 
 DEFAULT_SECRET_KEY = "linli-development-secret-key-change-me-in-production"
 DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
+# Live streaming (api/live): development stand-ins; production leaves them empty unless set (live answers 503).
+DEV_LIVE_PUSH_KEY = "linli-dev-live-push-key"
+DEV_LIVE_PLAY_KEY = "linli-dev-live-play-key"
+DEV_LIVE_CALLBACK_SECRET = "linli-dev-live-callback-secret"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,7 +86,23 @@ class Settings:
     # "<kind>.<channel>" -> the template id in the subdistrict's own WeChat accounts.
     wechat_template_ids: dict[str, str] = field(default_factory=dict)
     notification_max_attempts: int = 8
+    # Events: missing this many confirmed events within the window suspends booking for a while.
+    no_show_limit: int = 3
+    no_show_window_days: int = 90
+    no_show_suspension_days: int = 30
     notification_retry_base_seconds: int = 30
+    # Live streams (api/live): Tencent Cloud CSS-style signed push/play URLs and the stream server's callbacks.
+    live_push_domain: str = "livepush.linli.localhost"
+    live_play_domain: str = "liveplay.linli.localhost"
+    live_push_key: str = DEV_LIVE_PUSH_KEY
+    live_play_key: str = DEV_LIVE_PLAY_KEY
+    live_app_name: str = "live"
+    live_callback_secret: str = DEV_LIVE_CALLBACK_SECRET
+    live_replay_base_url: str = ""  # where recordings are served; empty: https://<play domain>/replays
+    live_play_url_ttl_seconds: int = 2 * 3600
+    live_push_url_grace_seconds: int = 6 * 3600
+    live_heartbeat_cap_seconds: int = 60
+    live_heartbeat_rate_limit_per_minute: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -111,6 +131,9 @@ class Settings:
             s3_public_url=env.get("S3_PUBLIC_URL", "").rstrip("/"),
             access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900),
             refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+            no_show_limit=_int(env, "EVENTS_NO_SHOW_LIMIT", 3),
+            no_show_window_days=_int(env, "EVENTS_NO_SHOW_WINDOW_DAYS", 90),
+            no_show_suspension_days=_int(env, "EVENTS_NO_SHOW_SUSPENSION_DAYS", 30),
         )
         if env.get("WECHAT_TEMPLATE_IDS"):
             try:
@@ -122,6 +145,15 @@ class Settings:
             settings.wechat_template_ids = ids
         if "CELERY_ALWAYS_EAGER" in env:
             settings.celery_always_eager = _bool(env["CELERY_ALWAYS_EAGER"])
+        settings.live_push_domain = env.get("LIVE_PUSH_DOMAIN") or settings.live_push_domain
+        settings.live_play_domain = env.get("LIVE_PLAY_DOMAIN") or settings.live_play_domain
+        settings.live_app_name = env.get("LIVE_APP_NAME") or settings.live_app_name
+        settings.live_replay_base_url = env.get("LIVE_REPLAY_BASE_URL", "").rstrip("/")
+        # Signing keys and the callback secret: development stand-ins, never in production.
+        dev = not settings.is_production
+        settings.live_push_key = env.get("LIVE_PUSH_KEY") or (DEV_LIVE_PUSH_KEY if dev else "")
+        settings.live_play_key = env.get("LIVE_PLAY_KEY") or (DEV_LIVE_PLAY_KEY if dev else "")
+        settings.live_callback_secret = env.get("LIVE_CALLBACK_SECRET") or (DEV_LIVE_CALLBACK_SECRET if dev else "")
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -58,9 +58,110 @@ export interface Attempt {
   attempted_at: string;
 }
 
+export interface Attendee {
+  /** format: uuid */
+  booking_id: string;
+  /** format: uuid */
+  user_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  nickname: string;
+  /** read-only: sent by the server, ignored in requests */
+  phone: string | null;
+  status: "confirmed" | "waitlisted" | "cancelled";
+  party_size: number;
+  waitlist_seq: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checked_in_at: string | null;
+}
+
+export interface AttendeePage {
+  items: Attendee[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface Booking {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  event_id: string;
+  status: "confirmed" | "waitlisted" | "cancelled";
+  party_size: number;
+  /**
+   * 1 = next
+   * read-only: sent by the server, ignored in requests
+   */
+  position: number | null;
+  /**
+   * render as a QR code; present only when confirmed
+   * read-only: sent by the server, ignored in requests
+   */
+  ticket: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  confirmed_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  cancelled_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checked_in_at: string | null;
+  event: BookingEvent;
+}
+
+export interface BookingArgs {
+  /**
+   * 1 + companions
+   * minimum 1; maximum 20
+   * default: 1
+   */
+  party_size?: number;
+}
+
+export interface BookingEvent {
+  /** format: uuid */
+  id: string;
+  title: string;
+  venue: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  status: "draft" | "published" | "cancelled";
+}
+
+export interface BookingPage {
+  items: Booking[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CancelEventArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface CheckInArgs {
+  /** min length 1; max length 200 */
+  ticket: string;
+}
+
 export interface Credits {
   /** one-time subscription credits left, per subscribe template id */
   credits: Record<string, number>;
+}
+
+export interface Eligibility {
+  /** residents of these areas */
+  area_ids?: string[];
+  /**
+   * minimum 1; maximum 120
+   * default: null
+   */
+  min_age?: number | null;
+  /** default: false */
+  party_members_only?: boolean;
 }
 
 export interface Error {
@@ -70,6 +171,160 @@ export interface Error {
   message: string;
   /** problems per field; empty when none */
   errors: Record<string, string[]>;
+}
+
+export interface Estimate {
+  /** which likeness was used */
+  based_on: string | null;
+  time_slot: string;
+  audience: string;
+  sample_size: number;
+  expected_fill_rate: number | null;
+  expected_no_show_rate: number | null;
+  expected_confirmed_seats: number | null;
+  expected_attendance: number | null;
+  past_events_with_waitlist: number;
+  explanation: string;
+  sample: EstimateSample[];
+}
+
+export interface EstimateSample {
+  /** format: uuid */
+  id: string;
+  title: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  capacity: number;
+  confirmed_seats: number;
+  checked_in: number;
+  waitlisted: number;
+}
+
+export interface Event {
+  /** format: uuid */
+  id: string;
+  title: string;
+  description: string;
+  category: "culture" | "sports" | "health" | "party" | "volunteer" | "other";
+  venue: string;
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+  /** read-only: sent by the server, ignored in requests */
+  cover_url: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  booking_opens_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  booking_closes_at: string;
+  capacity: number;
+  seats_left: number;
+  waitlist_limit: number;
+  waitlist_count: number;
+  max_companions: number;
+  cancel_cutoff_minutes: number;
+  eligibility: Eligibility;
+  status: "draft" | "published" | "cancelled";
+  cancel_reason: string | null;
+}
+
+export interface EventCreateArgs {
+  /** min length 1; max length 64 */
+  title: string;
+  /**
+   * max length 5000
+   * default: ""
+   */
+  description?: string;
+  category: "culture" | "sports" | "health" | "party" | "volunteer" | "other";
+  /** min length 1; max length 128 */
+  venue: string;
+  /**
+   * organising area (default: my own)
+   * format: uuid
+   */
+  area_id?: string;
+  /** format: uuid */
+  cover_media_id?: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  booking_opens_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  booking_closes_at: string;
+  /** minimum 1; maximum 100000 */
+  capacity: number;
+  /** minimum 0; maximum 100000 */
+  waitlist_limit: number;
+  /**
+   * minimum 0; maximum 10
+   * default: 0
+   */
+  max_companions?: number;
+  /**
+   * minimum 0; maximum 43200
+   * default: 120
+   */
+  cancel_cutoff_minutes?: number;
+  eligibility?: Eligibility;
+}
+
+export interface EventFigures {
+  capacity: number;
+  confirmed_bookings: number;
+  confirmed_seats: number;
+  seats_left: number;
+  waitlisted: number;
+  cancelled: number;
+  checked_in: number;
+  /** null until the event ends */
+  no_shows: number | null;
+}
+
+export interface EventPage {
+  items: Event[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface EventPatchArgs {
+  /** min length 1; max length 64 */
+  title?: string;
+  /** max length 5000 */
+  description?: string;
+  category?: "culture" | "sports" | "health" | "party" | "volunteer" | "other";
+  /** min length 1; max length 128 */
+  venue?: string;
+  /**
+   * organising area (default: my own)
+   * format: uuid
+   */
+  area_id?: string;
+  /** format: uuid */
+  cover_media_id?: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at?: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at?: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  booking_opens_at?: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  booking_closes_at?: string;
+  /** minimum 1; maximum 100000 */
+  capacity?: number;
+  /** minimum 0; maximum 100000 */
+  waitlist_limit?: number;
+  /** minimum 0; maximum 10 */
+  max_companions?: number;
+  /** minimum 0; maximum 43200 */
+  cancel_cutoff_minutes?: number;
+  eligibility?: Eligibility;
 }
 
 export interface Household {
@@ -401,6 +656,175 @@ export interface WechatLoginArgs {
 
 export interface Operations {
   /**
+   * Events of my area, drafts included, newest first.
+   * operationId: adminListEvents · tags: admin-events · requires a bearer token
+   */
+  "GET /api/v1/admin/events": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "draft" | "published" | "cancelled" | null;
+      };
+    };
+    response: EventPage;
+  };
+  /**
+   * Create an event as a draft.
+   * operationId: adminCreateEvent · tags: admin-events · requires a bearer token
+   */
+  "POST /api/v1/admin/events": {
+    request: {
+      body: EventCreateArgs;
+    };
+    response: Event;
+  };
+  /**
+   * One event of my area, drafts included.
+   * operationId: adminGetEvent · tags: admin-events · requires a bearer token
+   */
+  "GET /api/v1/admin/events/{event_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: Event;
+  };
+  /**
+   * Edit an event; raising capacity fills seats from the waitlist at once.
+   * operationId: adminUpdateEvent · tags: admin-events · requires a bearer token
+   */
+  "PATCH /api/v1/admin/events/{event_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: EventPatchArgs;
+    };
+    response: Event;
+  };
+  /**
+   * Confirmed and waitlisted bookings, in booking order.
+   * operationId: adminListAttendance · tags: admin-events · requires a bearer token
+   */
+  "GET /api/v1/admin/events/{event_id}/attendance": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AttendeePage;
+  };
+  /**
+   * The attendance list as CSV (UTF-8 with BOM, so Excel opens the Chinese correctly).
+   * operationId: adminExportAttendance · tags: admin-events · requires a bearer token
+   */
+  "GET /api/v1/admin/events/{event_id}/attendance.csv": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: string;
+  };
+  /**
+   * Cancel an event: every booking is released and its holder told the reason.
+   * operationId: adminCancelEvent · tags: admin-events · requires a bearer token
+   */
+  "POST /api/v1/admin/events/{event_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: CancelEventArgs;
+    };
+    response: Event;
+  };
+  /**
+   * Admit a ticket holder, once.
+   * operationId: adminCheckIn · tags: admin-events · requires a bearer token
+   */
+  "POST /api/v1/admin/events/{event_id}/check-ins": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: CheckInArgs;
+    };
+    response: Attendee;
+  };
+  /**
+   * 热门程度预估: expected fill and no-show rates from past events like this one, with the figures used.
+   * operationId: adminEstimateEvent · tags: admin-events · requires a bearer token
+   */
+  "GET /api/v1/admin/events/{event_id}/estimate": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: Estimate;
+  };
+  /**
+   * Booked, waitlisted, checked in, no-shows.
+   * operationId: adminEventFigures · tags: admin-events · requires a bearer token
+   */
+  "GET /api/v1/admin/events/{event_id}/figures": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: EventFigures;
+  };
+  /**
+   * Make a draft visible and bookable (within its window).
+   * operationId: adminPublishEvent · tags: admin-events · requires a bearer token
+   */
+  "POST /api/v1/admin/events/{event_id}/publish": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: Event;
+  };
+  /**
    * Household requests in my area (pending by default), newest first.
    * operationId: adminListHouseholdRequests · tags: admin-accounts · requires a bearer token
    */
@@ -585,6 +1009,102 @@ export interface Operations {
     response: Token;
   };
   /**
+   * One of my bookings, with its ticket when confirmed.
+   * operationId: getMyBooking · tags: bookings · requires a bearer token
+   */
+  "GET /api/v1/bookings/{booking_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+    };
+    response: Booking;
+  };
+  /**
+   * Cancel my booking; the seat goes to the first on the waitlist at once.
+   * operationId: cancelMyBooking · tags: bookings · requires a bearer token
+   */
+  "POST /api/v1/bookings/{booking_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+    };
+    response: Booking;
+  };
+  /**
+   * Published events, soonest first; filter by category, committee, dates, or what can be booked now.
+   * operationId: listEvents · tags: events · requires a bearer token
+   */
+  "GET /api/v1/events": {
+    request: {
+      query?: {
+        /**
+         * a committee or estate: its events
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /** default: false */
+        bookable_now?: boolean;
+        /** default: null */
+        category?: "culture" | "sports" | "health" | "party" | "volunteer" | "other" | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_from?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_until?: string | null;
+      };
+    };
+    response: EventPage;
+  };
+  /**
+   * One event with seats left, booking window and eligibility.
+   * operationId: getEvent · tags: events · requires a bearer token
+   */
+  "GET /api/v1/events/{event_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: Event;
+  };
+  /**
+   * Book a seat: confirmed while seats last, then waitlisted (promoted automatically when one frees).
+   * operationId: bookEvent · tags: events · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/events/{event_id}/bookings": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: BookingArgs;
+    };
+    response: Booking;
+  };
+  /**
    * My profile, roles and households. The phone number is always masked.
    * operationId: getMe · tags: me · requires a bearer token
    */
@@ -601,6 +1121,29 @@ export interface Operations {
       body: ProfilePatchArgs;
     };
     response: Me;
+  };
+  /**
+   * My bookings, newest first.
+   * operationId: listMyBookings · tags: bookings · requires a bearer token
+   */
+  "GET /api/v1/me/bookings": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: BookingPage;
   };
   /**
    * My household binding requests, newest first.
@@ -842,6 +1385,17 @@ export interface OperationMeta {
 }
 
 export const OPERATIONS = {
+  "GET /api/v1/admin/events": { method: "GET", path: "/api/v1/admin/events", operationId: "adminListEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/events": { method: "POST", path: "/api/v1/admin/events", operationId: "adminCreateEvent", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/events/{event_id}": { method: "GET", path: "/api/v1/admin/events/{event_id}", operationId: "adminGetEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/events/{event_id}": { method: "PATCH", path: "/api/v1/admin/events/{event_id}", operationId: "adminUpdateEvent", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/events/{event_id}/attendance": { method: "GET", path: "/api/v1/admin/events/{event_id}/attendance", operationId: "adminListAttendance", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/events/{event_id}/attendance.csv": { method: "GET", path: "/api/v1/admin/events/{event_id}/attendance.csv", operationId: "adminExportAttendance", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/events/{event_id}/cancel": { method: "POST", path: "/api/v1/admin/events/{event_id}/cancel", operationId: "adminCancelEvent", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/events/{event_id}/check-ins": { method: "POST", path: "/api/v1/admin/events/{event_id}/check-ins", operationId: "adminCheckIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/events/{event_id}/estimate": { method: "GET", path: "/api/v1/admin/events/{event_id}/estimate", operationId: "adminEstimateEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/events/{event_id}/figures": { method: "GET", path: "/api/v1/admin/events/{event_id}/figures", operationId: "adminEventFigures", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/events/{event_id}/publish": { method: "POST", path: "/api/v1/admin/events/{event_id}/publish", operationId: "adminPublishEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/household-requests": { method: "GET", path: "/api/v1/admin/household-requests", operationId: "adminListHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/approve": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/approve", operationId: "approveHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/reject": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/reject", operationId: "rejectHouseholdRequest", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
@@ -852,8 +1406,14 @@ export const OPERATIONS = {
   "POST /api/v1/auth/refresh": { method: "POST", path: "/api/v1/auth/refresh", operationId: "refresh", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/auth/staff-login": { method: "POST", path: "/api/v1/auth/staff-login", operationId: "staffLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/auth/wechat-login": { method: "POST", path: "/api/v1/auth/wechat-login", operationId: "wechatLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/bookings/{booking_id}": { method: "GET", path: "/api/v1/bookings/{booking_id}", operationId: "getMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/bookings/{booking_id}/cancel", operationId: "cancelMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/events": { method: "GET", path: "/api/v1/events", operationId: "listEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/events/{event_id}": { method: "GET", path: "/api/v1/events/{event_id}", operationId: "getEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/events/{event_id}/bookings": { method: "POST", path: "/api/v1/events/{event_id}/bookings", operationId: "bookEvent", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200, 201] },
   "GET /api/v1/me": { method: "GET", path: "/api/v1/me", operationId: "getMe", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "PATCH /api/v1/me": { method: "PATCH", path: "/api/v1/me", operationId: "patchMe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/bookings": { method: "GET", path: "/api/v1/me/bookings", operationId: "listMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/household-requests": { method: "GET", path: "/api/v1/me/household-requests", operationId: "listHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/household-requests": { method: "POST", path: "/api/v1/me/household-requests", operationId: "createHouseholdRequest", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/me/household-requests/{request_id}/withdraw": { method: "POST", path: "/api/v1/me/household-requests/{request_id}/withdraw", operationId: "withdrawHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -875,21 +1435,38 @@ export const OPERATIONS = {
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
+  adminCancelEvent: "POST /api/v1/admin/events/{event_id}/cancel",
+  adminCheckIn: "POST /api/v1/admin/events/{event_id}/check-ins",
+  adminCreateEvent: "POST /api/v1/admin/events",
+  adminEstimateEvent: "GET /api/v1/admin/events/{event_id}/estimate",
+  adminEventFigures: "GET /api/v1/admin/events/{event_id}/figures",
+  adminExportAttendance: "GET /api/v1/admin/events/{event_id}/attendance.csv",
+  adminGetEvent: "GET /api/v1/admin/events/{event_id}",
+  adminListAttendance: "GET /api/v1/admin/events/{event_id}/attendance",
+  adminListEvents: "GET /api/v1/admin/events",
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
+  adminPublishEvent: "POST /api/v1/admin/events/{event_id}/publish",
+  adminUpdateEvent: "PATCH /api/v1/admin/events/{event_id}",
   approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
+  bookEvent: "POST /api/v1/events/{event_id}/bookings",
+  cancelMyBooking: "POST /api/v1/bookings/{booking_id}/cancel",
   completeUpload: "POST /api/v1/media/{media_id}/complete",
   countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
   createUploadTicket: "POST /api/v1/media/upload-tickets",
   deleteMedia: "DELETE /api/v1/media/{media_id}",
+  getEvent: "GET /api/v1/events/{event_id}",
   getMe: "GET /api/v1/me",
   getMedia: "GET /api/v1/media/{media_id}",
   getMediaFile: "GET /api/v1/media/files/{key}",
+  getMyBooking: "GET /api/v1/bookings/{booking_id}",
   getSubscriptions: "GET /api/v1/me/subscriptions",
   listAreas: "GET /api/v1/areas",
+  listEvents: "GET /api/v1/events",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
   listMessageTemplates: "GET /api/v1/me/message-templates",
   listMessages: "GET /api/v1/me/messages",
+  listMyBookings: "GET /api/v1/me/bookings",
   listOutbox: "GET /api/v1/admin/notifications",
   listRooms: "GET /api/v1/areas/{area_id}/rooms",
   localUpload: "POST /api/v1/media/local-uploads",

@@ -5,6 +5,10 @@ from __future__ import annotations
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
+    "event-reminders": {
+        "task": "events.send_reminders",
+        "schedule": 300.0,
+    },
     "sweep-notifications": {
         "task": "notifications.sweep",
         "schedule": 60.0,

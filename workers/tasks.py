@@ -3,3 +3,4 @@
 from api.accounts import tasks as _accounts_tasks  # noqa: F401
 from api.media import tasks as _media_tasks  # noqa: F401
 from api.notifications import tasks as _notifications_tasks  # noqa: F401
+from api.events import tasks as _events_tasks  # noqa: F401
