@@ -25,6 +25,7 @@ DOMAIN_ROUTES = (
     "api.accounts.routes",
     "api.notifications.routes",
     "api.events.routes",
+    "api.live.routes",
     "api.media.routes",
 )
 

@@ -4,6 +4,7 @@ from api.accounts import models as accounts  # noqa: F401
 from api.db import Base
 from api.events import models as events  # noqa: F401
 from api.idempotency import IdempotencyKey  # noqa: F401
+from api.live import models as live  # noqa: F401
 from api.media import models as media  # noqa: F401
 from api.notifications import models as notifications  # noqa: F401
 

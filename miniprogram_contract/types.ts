@@ -7,6 +7,28 @@
 
 // ---- schemas --------------------------------------------------------------------------------------
 
+export interface AdminEventLive {
+  /** format: uuid */
+  event_id: string;
+  /** `scheduled` (not started), `live` (on air: play `play`), `ended` (no replay yet), `replay_ready` (play `replays`) */
+  status: "scheduled" | "live" | "ended" | "replay_ready";
+  stream_name: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  scheduled_start: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  started_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ended_at: string | null;
+  /** publishes so far (reconnects count) */
+  publish_count: number;
+  /** null if cancelled */
+  push: Push | Record<string, unknown> | null;
+  /** preview while live */
+  play: Play | Record<string, unknown> | null;
+  replays: Replay[];
+  figures: FiguresByMode;
+}
+
 export interface AdminHouseholdRequest {
   /** format: uuid */
   id: string;
@@ -164,6 +186,15 @@ export interface Eligibility {
   party_members_only?: boolean;
 }
 
+export interface EnableLiveArgs {
+  /**
+   * default: the event's start
+   * format: date-time (ISO 8601 with offset), sent as a string
+   * default: null
+   */
+  scheduled_start?: string | null;
+}
+
 export interface Error {
   /** stable machine-readable code */
   code: string;
@@ -285,6 +316,30 @@ export interface EventFigures {
   checked_in: number;
   /** null until the event ends */
   no_shows: number | null;
+  /** unique viewers: live and replay */
+  viewers: Record<string, number>;
+}
+
+export interface EventLive {
+  /** format: uuid */
+  event_id: string;
+  /** `scheduled` (not started), `live` (on air: play `play`), `ended` (no replay yet), `replay_ready` (play `replays`) */
+  status: "scheduled" | "live" | "ended" | "replay_ready";
+  /**
+   * when the stream is scheduled to start
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  started_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ended_at: string | null;
+  /** while live */
+  play: Play | Record<string, unknown> | null;
+  replay_available: boolean;
+  replays: Replay[];
+  /** post a heartbeat this often while playing */
+  heartbeat_interval_seconds: number;
 }
 
 export interface EventPage {
@@ -325,6 +380,49 @@ export interface EventPatchArgs {
   /** minimum 0; maximum 43200 */
   cancel_cutoff_minutes?: number;
   eligibility?: Eligibility;
+}
+
+export interface Figures {
+  unique_viewers: number;
+  /** in the busiest minute */
+  peak_concurrent_viewers: number;
+  /**
+   * the busiest minute
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  peak_at: string | null;
+  /** total, one decimal */
+  watch_minutes: number;
+  watch_seconds: number;
+}
+
+export interface FiguresByMode {
+  live: Figures;
+  replay: Figures;
+}
+
+export interface Heartbeat {
+  /** viewing time this heartbeat added */
+  counted_seconds: number;
+  /** this playback's total so far */
+  watched_seconds: number;
+  status: "scheduled" | "live" | "ended" | "replay_ready";
+  next_heartbeat_in: number;
+}
+
+export interface HeartbeatArgs {
+  /**
+   * made up by the client for each playback (e.g. a UUID), kept while it lasts
+   * min length 1; max length 64; pattern "^[A-Za-z0-9_-]+$"
+   */
+  play_id: string;
+  mode: "live" | "replay";
+  /**
+   * playback position (replays: where to resume)
+   * minimum 0; maximum 604800
+   * default: null
+   */
+  position_seconds?: number | null;
 }
 
 export interface Household {
@@ -545,6 +643,20 @@ export interface PaginationMetadata {
   next_page?: number;
 }
 
+export interface Play {
+  /** HLS (.m3u8), for the `video` component */
+  hls: string;
+  /** HTTP-FLV, for `live-player` */
+  flv: string;
+  /** RTMP, for `live-player` */
+  rtmp: string;
+  /**
+   * ask again for fresh URLs after this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  expires_at: string;
+}
+
 export interface ProfilePatchArgs {
   /** min length 1; max length 32 */
   nickname?: string;
@@ -560,6 +672,17 @@ export interface ProfilePatchArgs {
   phone_code?: string;
 }
 
+export interface Push {
+  /** the whole RTMP push URL */
+  url: string;
+  /** OBS 'Server' (服务器) */
+  server: string;
+  /** OBS 'Stream Key' (串流密钥) */
+  stream_key: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
+}
+
 export interface RefreshArgs {
   /** min length 1; max length 256 */
   refresh_token: string;
@@ -568,6 +691,17 @@ export interface RefreshArgs {
 export interface RejectArgs {
   /** min length 1; max length 200 */
   reason: string;
+}
+
+export interface Replay {
+  /** format: uuid */
+  id: string;
+  url: string;
+  duration_seconds: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  recorded_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
 }
 
 export interface Room {
@@ -594,6 +728,74 @@ export interface StaffLoginArgs {
    * write-only: accepted in requests, never returned
    */
   password: string;
+}
+
+export interface StreamCallbackAnswer {
+  /** 0: allowed (what SRS expects) */
+  code: number;
+  msg: string;
+}
+
+export interface StreamCallbackArgs {
+  /**
+   * `on_publish`, `on_unpublish`, `on_dvr` (others are allowed and ignored)
+   * min length 1; max length 32
+   */
+  action: string;
+  /** default: null */
+  client_id?: string | null;
+  /** default: null */
+  server_id?: string | null;
+  /**
+   * max length 64
+   * default: null
+   */
+  ip?: string | null;
+  /**
+   * max length 255
+   * default: null
+   */
+  vhost?: string | null;
+  /**
+   * max length 64
+   * default: null
+   */
+  app?: string | null;
+  /**
+   * max length 128
+   * default: null
+   */
+  stream?: string | null;
+  /**
+   * max length 2048
+   * default: null
+   */
+  param?: string | null;
+  /**
+   * max length 2048
+   * default: null
+   */
+  tcUrl?: string | null;
+  /**
+   * max length 1024
+   * default: null
+   */
+  cwd?: string | null;
+  /**
+   * max length 1024
+   * default: null
+   */
+  file?: string | null;
+  /**
+   * seconds, if known
+   * default: null
+   */
+  duration?: number | null;
+  /**
+   * bytes, if known
+   * default: null
+   */
+  file_size?: number | null;
 }
 
 export interface SubscriptionAnswersArgs {
@@ -810,6 +1012,34 @@ export interface Operations {
       };
     };
     response: EventFigures;
+  };
+  /**
+   * The push URL (signed, valid until hours after the scheduled end), status, replays and viewing
+   * figures — unique viewers, peak concurrent viewers and watch minutes, live and replay apart.
+   * operationId: adminGetEventLive · tags: admin-live · requires a bearer token
+   */
+  "GET /api/v1/admin/events/{event_id}/live": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: AdminEventLive;
+  };
+  /**
+   * Give the event a live stream (once; asking again returns it): its push URL for the encoder.
+   * operationId: adminEnableEventLive · tags: admin-live · requires a bearer token
+   */
+  "POST /api/v1/admin/events/{event_id}/live": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: EnableLiveArgs;
+    };
+    response: AdminEventLive;
   };
   /**
    * Make a draft visible and bookable (within its window).
@@ -1105,6 +1335,51 @@ export interface Operations {
     response: Booking;
   };
   /**
+   * What to play now: live URLs while on air, replays once recorded, or when the stream starts.
+   * operationId: getEventLive · tags: live · requires a bearer token
+   */
+  "GET /api/v1/events/{event_id}/live": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+    };
+    response: EventLive;
+  };
+  /**
+   * Post while playing, every `heartbeat_interval_seconds`; viewing time counts the clock, not the posts.
+   * operationId: postLiveHeartbeat · tags: live · requires a bearer token
+   */
+  "POST /api/v1/events/{event_id}/live/heartbeats": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: HeartbeatArgs;
+    };
+    response: Heartbeat;
+  };
+  /**
+   * SRS `http_hooks` (`on_publish`, `on_unpublish`, `on_dvr`): 200 `{"code": 0}` allows; anything else refuses.
+   * operationId: postStreamCallback · tags: live-callbacks
+   */
+  "POST /api/v1/live/callbacks": {
+    request: {
+      query?: {
+        /** the shared callback secret (`LIVE_CALLBACK_SECRET`), in the hook URL */
+        secret?: string;
+      };
+      headers?: {
+        /** or the same secret in a header (from a proxy) */
+        "X-Linli-Callback-Secret"?: string;
+      };
+      body: StreamCallbackArgs;
+    };
+    response: StreamCallbackAnswer;
+  };
+  /**
    * My profile, roles and households. The phone number is always masked.
    * operationId: getMe · tags: me · requires a bearer token
    */
@@ -1395,6 +1670,8 @@ export const OPERATIONS = {
   "POST /api/v1/admin/events/{event_id}/check-ins": { method: "POST", path: "/api/v1/admin/events/{event_id}/check-ins", operationId: "adminCheckIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/events/{event_id}/estimate": { method: "GET", path: "/api/v1/admin/events/{event_id}/estimate", operationId: "adminEstimateEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/events/{event_id}/figures": { method: "GET", path: "/api/v1/admin/events/{event_id}/figures", operationId: "adminEventFigures", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/events/{event_id}/live": { method: "GET", path: "/api/v1/admin/events/{event_id}/live", operationId: "adminGetEventLive", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/events/{event_id}/live": { method: "POST", path: "/api/v1/admin/events/{event_id}/live", operationId: "adminEnableEventLive", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200, 201] },
   "POST /api/v1/admin/events/{event_id}/publish": { method: "POST", path: "/api/v1/admin/events/{event_id}/publish", operationId: "adminPublishEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/household-requests": { method: "GET", path: "/api/v1/admin/household-requests", operationId: "adminListHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/approve": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/approve", operationId: "approveHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -1411,6 +1688,9 @@ export const OPERATIONS = {
   "GET /api/v1/events": { method: "GET", path: "/api/v1/events", operationId: "listEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/events/{event_id}": { method: "GET", path: "/api/v1/events/{event_id}", operationId: "getEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/events/{event_id}/bookings": { method: "POST", path: "/api/v1/events/{event_id}/bookings", operationId: "bookEvent", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200, 201] },
+  "GET /api/v1/events/{event_id}/live": { method: "GET", path: "/api/v1/events/{event_id}/live", operationId: "getEventLive", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/events/{event_id}/live/heartbeats": { method: "POST", path: "/api/v1/events/{event_id}/live/heartbeats", operationId: "postLiveHeartbeat", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/live/callbacks": { method: "POST", path: "/api/v1/live/callbacks", operationId: "postStreamCallback", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me": { method: "GET", path: "/api/v1/me", operationId: "getMe", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "PATCH /api/v1/me": { method: "PATCH", path: "/api/v1/me", operationId: "patchMe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me/bookings": { method: "GET", path: "/api/v1/me/bookings", operationId: "listMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -1438,10 +1718,12 @@ export const OPERATION_IDS = {
   adminCancelEvent: "POST /api/v1/admin/events/{event_id}/cancel",
   adminCheckIn: "POST /api/v1/admin/events/{event_id}/check-ins",
   adminCreateEvent: "POST /api/v1/admin/events",
+  adminEnableEventLive: "POST /api/v1/admin/events/{event_id}/live",
   adminEstimateEvent: "GET /api/v1/admin/events/{event_id}/estimate",
   adminEventFigures: "GET /api/v1/admin/events/{event_id}/figures",
   adminExportAttendance: "GET /api/v1/admin/events/{event_id}/attendance.csv",
   adminGetEvent: "GET /api/v1/admin/events/{event_id}",
+  adminGetEventLive: "GET /api/v1/admin/events/{event_id}/live",
   adminListAttendance: "GET /api/v1/admin/events/{event_id}/attendance",
   adminListEvents: "GET /api/v1/admin/events",
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
@@ -1456,6 +1738,7 @@ export const OPERATION_IDS = {
   createUploadTicket: "POST /api/v1/media/upload-tickets",
   deleteMedia: "DELETE /api/v1/media/{media_id}",
   getEvent: "GET /api/v1/events/{event_id}",
+  getEventLive: "GET /api/v1/events/{event_id}/live",
   getMe: "GET /api/v1/me",
   getMedia: "GET /api/v1/media/{media_id}",
   getMediaFile: "GET /api/v1/media/files/{key}",
@@ -1474,6 +1757,8 @@ export const OPERATION_IDS = {
   markAllMessagesRead: "POST /api/v1/me/messages/read-all",
   markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
   patchMe: "PATCH /api/v1/me",
+  postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
+  postStreamCallback: "POST /api/v1/live/callbacks",
   recordSubscriptions: "POST /api/v1/me/subscriptions",
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",

@@ -332,6 +332,7 @@ def test_figures_attendance_and_csv(client, world, published, kj01_staff):
     figures = client.get(f"/api/v1/admin/events/{event_id}/figures", headers=kj01_staff["headers"]).get_json()
     assert (figures["confirmed_seats"], figures["waitlisted"], figures["checked_in"]) == (2, 1, 1)
     assert figures["no_shows"] is None  # not over yet
+    assert figures["viewers"] == {"live": 0, "replay": 0}
     attendance = client.get(f"/api/v1/admin/events/{event_id}/attendance", headers=kj01_staff["headers"]).get_json()
     assert [row["status"] for row in attendance["items"]] == ["confirmed", "confirmed", "waitlisted"]
     exported = client.get(f"/api/v1/admin/events/{event_id}/attendance.csv", headers=kj01_staff["headers"])

@@ -1,6 +1,6 @@
 """Imports every domain's task module so a worker knows them all."""
 
 from api.accounts import tasks as _accounts_tasks  # noqa: F401
+from api.events import tasks as _events_tasks  # noqa: F401
 from api.media import tasks as _media_tasks  # noqa: F401
 from api.notifications import tasks as _notifications_tasks  # noqa: F401
-from api.events import tasks as _events_tasks  # noqa: F401

@@ -173,6 +173,12 @@ class EventFiguresSchema(Schema):
     cancelled = fields.Integer(required=True)
     checked_in = fields.Integer(required=True)
     no_shows = fields.Integer(allow_none=True, required=True, metadata={"description": "null until the event ends"})
+    viewers = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "unique viewers: live and replay"},
+    )
 
 
 class AdminEventListArgs(CursorArgs):

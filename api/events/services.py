@@ -242,8 +242,11 @@ def suspended_until(user: User, settings: Settings, now: datetime) -> datetime |
 
 def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -> BookingResult:
     """Book a seat (or a place on the waitlist). A second attempt returns the first booking."""
-    now = utcnow()
     event = _lock_event(event_id)
+    # The clock is read once the lock is ours, so `created_at` follows the order seats and waitlist
+    # numbers are handed out in; read before, a request that waited on the lock was dated before
+    # bookings served ahead of it (报名时间 earlier than someone ahead of it on the waitlist).
+    now = utcnow()
     if event.status == EventStatus.DRAFT:
         raise NotFound()
     existing = _active_booking(event.id, user.id)
@@ -333,11 +336,11 @@ def _release(event: Event, booking: Booking, now: datetime) -> None:
 
 def cancel_booking(user: User, booking_id: uuid.UUID, settings: Settings) -> Booking:
     """Cancel my booking (until the event's cut-off); a freed seat goes to the waitlist at once."""
-    now = utcnow()
     booking = db.session.get(Booking, booking_id)
     if booking is None or booking.user_id != user.id:
         raise NotFound()
     event = _lock_event(booking.event_id)
+    now = utcnow()  # under the lock, as in `book`: a promotion is never dated before the booking it confirms
     db.session.refresh(booking)
     if booking.status == BookingStatus.CANCELLED:
         return booking
@@ -599,7 +602,19 @@ def figures(staff: User, event_id: uuid.UUID, now: datetime | None = None) -> di
         "cancelled": cancelled,
         "checked_in": checked_in,
         "no_shows": bookings - checked_in if ended else None,
+        "viewers": _viewers(event),
     }
+
+
+def _viewers(event: Event) -> dict[str, int]:
+    """Unique viewers of the event's live stream and of its replays (0 without a live session)."""
+    from api.live.models import LiveSession
+    from api.live.services import figures_of
+
+    session_id = db.session.scalar(select(LiveSession.id).where(LiveSession.event_id == event.id))
+    if session_id is None:
+        return {"live": 0, "replay": 0}
+    return {mode: figures.unique_viewers for mode, figures in figures_of(session_id).items()}
 
 
 # ------------------------------------------------------------------------------------------------
