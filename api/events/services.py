@@ -242,6 +242,12 @@ def suspended_until(user: User, settings: Settings, now: datetime) -> datetime |
 
 def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -> BookingResult:
     """Book a seat (or a place on the waitlist). A second attempt returns the first booking."""
+    # What does not depend on seats is worked out before the lock, so the rush queues for less time.
+    unlocked = db.session.get(Event, event_id)
+    if unlocked is None:
+        raise NotFound()
+    reasons = ineligibility(unlocked, user, utcnow())
+    until = suspended_until(user, settings, utcnow())
     event = _lock_event(event_id)
     # The clock is read once the lock is ours, so `created_at` follows the order seats and waitlist
     # numbers are handed out in; read before, a request that waited on the lock was dated before
@@ -266,10 +272,8 @@ def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -
             errors={"party_size": [f"at most {event.max_companions + 1}"]},
             limit=event.max_companions + 1,
         )
-    reasons = ineligibility(event, user, now)
     if reasons:
         raise ApiError("not_eligible", errors={"eligibility": reasons})
-    until = suspended_until(user, settings, now)
     if until is not None:
         raise ApiError("booking_suspended", until=local_text(until), limit=settings.no_show_limit)
 
