@@ -134,6 +134,8 @@ class Settings:
             no_show_limit=_int(env, "EVENTS_NO_SHOW_LIMIT", 3),
             no_show_window_days=_int(env, "EVENTS_NO_SHOW_WINDOW_DAYS", 90),
             no_show_suspension_days=_int(env, "EVENTS_NO_SHOW_SUSPENSION_DAYS", 30),
+            notification_max_attempts=_int(env, "NOTIFICATION_MAX_ATTEMPTS", 8),
+            notification_retry_base_seconds=_int(env, "NOTIFICATION_RETRY_BASE_SECONDS", 30),
         )
         if env.get("WECHAT_TEMPLATE_IDS"):
             try:
