@@ -78,7 +78,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """Redis for the services pass (a database index of its own, flushed between tests)."""
+    """Redis for the services pass (a database index of its own; the store's keys are deleted between tests)."""
     if not REDIS_URL:
         _unavailable("LINLI_TEST_REDIS_URL is not set")
     import redis
@@ -165,7 +165,12 @@ def reset_store() -> None:
     if isinstance(store.backend, MemoryStore):
         store.backend = MemoryStore()
     else:
-        store.backend.client.flushdb()
+        # Only the store's own keys: a FLUSHDB would also take the Celery queue from under a worker of
+        # another test run on the same Redis database.
+        backend = store.backend
+        keys = list(backend.client.scan_iter(match=backend.prefix + "*", count=1000))
+        if keys:
+            backend.client.delete(*keys)
 
 
 @pytest.fixture

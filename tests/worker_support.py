@@ -110,6 +110,12 @@ class Worker:
         if self.process.poll() is not None:
             pytest.fail(f"the worker exited with {self.process.returncode}:\n{self.log()}", pytrace=False)
 
+    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+        """Until the worker consumes from its queue (`<nodename> ready.` in its log). A task sent before
+        then waits in the broker for seconds, where anything else using that Redis database (another test
+        session's FLUSHDB) can take it away."""
+        wait_until(lambda: f"{self.nodename} ready." in self.log(), timeout, "the worker to be ready", self)
+
     def result(self, result: AsyncResult, timeout: float = RESULT_TIMEOUT) -> Any:
         """The task's return value; fails with the worker's log if it dies or does not answer in time."""
         deadline = time.monotonic() + timeout
