@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.models import Area, HouseholdMember, Role, Room, User
 from api.config import Settings
-from api.db import db, utcnow
+from api.db import db, new_id, utcnow
 from api.errors import ApiError, NotFound
 from api.notifications.catalogue import CATALOGUE, MessageKind, render, template_data, template_id
 from api.notifications.models import (
@@ -104,6 +104,7 @@ def notify(
     ctx = _jsonable(context or {})
     now = utcnow()
     message = Notification(
+        id=new_id(),
         user_id=user.id,
         kind=kind,
         urgency=urgency or entry.urgency,
@@ -113,11 +114,13 @@ def notify(
         context=ctx,
         dedupe_key=dedupe_key,
         status=DeliveryStatus.PENDING,
+        attempt_count=0,
         next_attempt_at=now,
         created_at=now,
     )
+    # No flush: the id is ours already, and an alarm storm notifying thousands in one transaction then
+    # writes them in a few multi-row INSERTs at commit instead of one round trip each.
     db.session.add(message)
-    db.session.flush()
     db.session.info.setdefault(_OUTBOX_KEY, []).append(message.id)
     return message
 
@@ -128,22 +131,46 @@ def notify(
 _ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
-def _enqueue(notification_id: uuid.UUID, countdown: float | None = None) -> None:
+def _enqueue(notification_id: uuid.UUID, countdown: float | None = None, producer: Any = None) -> bool:
     """Hand a row to the workers. A broker outage is logged, not raised: the sweep will find the row."""
     from api.notifications.tasks import deliver_notification
 
     try:
         deliver_notification.apply_async(
-            args=[str(notification_id)], countdown=countdown, retry=True, retry_policy=_ENQUEUE_RETRY_POLICY
+            args=[str(notification_id)],
+            countdown=countdown,
+            retry=True,
+            retry_policy=_ENQUEUE_RETRY_POLICY,
+            producer=producer,
         )
     except Exception:
         log.warning("could not enqueue notification %s; the sweep will deliver it", notification_id, exc_info=True)
+        return False
+    return True
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
-    for notification_id in session.info.pop(_OUTBOX_KEY, []):
-        _enqueue(notification_id)
+    from api.extensions import celery
+
+    ids = session.info.pop(_OUTBOX_KEY, [])
+    if len(ids) <= 1 or celery.conf.task_always_eager:
+        for notification_id in ids:
+            _enqueue(notification_id)
+        return
+    # Many messages in one commit (an alarm storm, an event cancelled): one producer for all of them, and
+    # after the first refusal the rest are left to the sweep rather than each waiting on a dead broker.
+    handled = 0  # enqueued, or refused and logged by _enqueue
+    try:
+        with celery.producer_or_acquire() as producer:
+            for notification_id in ids:
+                handled += 1
+                if not _enqueue(notification_id, producer=producer):
+                    break
+    except Exception:
+        log.debug("the broker connection failed while enqueueing", exc_info=True)
+    for notification_id in ids[handled:]:
+        log.warning("could not enqueue notification %s; the sweep will deliver it", notification_id)
 
 
 @event.listens_for(Session, "after_rollback")
