@@ -27,6 +27,10 @@ DOMAIN_ROUTES = (
     "api.events.routes",
     "api.live.routes",
     "api.media.routes",
+    "api.incidents.routes",
+    "api.eldercare.routes",
+    "api.devices.routes",
+    "api.alerts.routes",
 )
 
 API_PREFIX = "/api/v1"
@@ -179,6 +183,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from api.health import blp as health_blp
 
     app.register_blueprint(health_blp)
+    # Open311 GeoReport v2: a plain blueprint (JSON and XML), outside the OpenAPI document.
+    from api.open311.routes import blp as open311_blp
+
+    app.register_blueprint(open311_blp)
 
     @app.get(DOCS_ASSETS + "<path:filename>")
     def docs_assets(filename: str) -> Response:

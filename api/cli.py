@@ -1,4 +1,5 @@
-"""Command-line tools: `flask --app wsgi db upgrade`, `create-staff`, `seed-demo`, `export-contract`."""
+"""Command-line tools: `flask --app wsgi db upgrade`, `create-staff`, `seed-demo`, `export-contract`,
+`create-open311-key`, `revoke-open311-keys`."""
 
 from __future__ import annotations
 
@@ -103,6 +104,34 @@ def seed_demo_command() -> None:
         click.echo(f"{key}: {value}")
 
 
+@click.command("create-open311-key")
+@with_appcontext
+@click.argument("name")
+def create_open311_key_command(name: str) -> None:
+    """Issue an Open311 API key to the partner system NAME; the key is printed once and stored only hashed."""
+    from api.open311.services import issue_key
+
+    try:
+        key, plain = issue_key(name)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Open311 key for {key.name!r} (id {key.id}); it is shown only now, keep it safe:")
+    click.echo(plain)
+
+
+@click.command("revoke-open311-keys")
+@with_appcontext
+@click.argument("name")
+def revoke_open311_keys_command(name: str) -> None:
+    """Revoke every active Open311 API key of the partner system NAME."""
+    from api.open311.services import revoke_keys
+
+    count = revoke_keys(name)
+    db.session.commit()
+    click.echo(f"revoked {count} Open311 key(s) of {name!r}")
+
+
 @click.command("export-contract")
 @with_appcontext
 @click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT / "miniprogram_contract")
@@ -119,3 +148,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(export_contract_command)
+    app.cli.add_command(create_open311_key_command)
+    app.cli.add_command(revoke_open311_keys_command)

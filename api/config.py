@@ -19,6 +19,10 @@ DEFAULT_WECHAT_API_BASE_URL = "https://api.weixin.qq.com"
 DEV_LIVE_PUSH_KEY = "linli-dev-live-push-key"
 DEV_LIVE_PLAY_KEY = "linli-dev-live-play-key"
 DEV_LIVE_CALLBACK_SECRET = "linli-dev-live-callback-secret"
+# Eldercare (api/eldercare): the Official Account message push token of development; production sets its own.
+DEV_WECHAT_OA_TOKEN = "linli-dev-oa-token"
+# Device alerts (api/alerts): the IoT platform's development signing secret; production has none unless set.
+DEV_IOT_PLATFORM_SECRETS = {"linli-dev": "linli-dev-iot-secret"}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +44,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def parse_bounds(value: str) -> tuple[float, float, float, float]:
+    """`INCIDENTS_BOUNDS` "min_lat,min_lng,max_lat,max_lng" as numbers, or a ConfigError."""
+    try:
+        min_lat, min_lng, max_lat, max_lng = (float(part) for part in value.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"INCIDENTS_BOUNDS must be 'min_lat,min_lng,max_lat,max_lng', got {value!r}") from exc
+    if not (-90 <= min_lat < max_lat <= 90 and -180 <= min_lng < max_lng <= 180):
+        raise ConfigError(f"INCIDENTS_BOUNDS is not a box on the globe: {value!r}")
+    return min_lat, min_lng, max_lat, max_lng
 
 
 def normalise_database_url(url: str) -> str:
@@ -103,6 +118,27 @@ class Settings:
     live_push_url_grace_seconds: int = 6 * 3600
     live_heartbeat_cap_seconds: int = 60
     live_heartbeat_rate_limit_per_minute: int = 20
+    # Eldercare (api/eldercare): family invite codes and Official Account link codes live this long;
+    # WECHAT_OA_TOKEN is the token configured for the OA message push (signature check).
+    eldercare_invite_ttl_hours: int = 24
+    oa_link_ttl_minutes: int = 30
+    wechat_oa_token: str = DEV_WECHAT_OA_TOKEN
+    # Device alerts (api/alerts): per-platform HMAC secrets, replay window, escalation and quiet hours.
+    iot_platform_secrets: dict[str, str] = field(default_factory=lambda: dict(DEV_IOT_PLATFORM_SECRETS))
+    iot_replay_window_seconds: int = 300
+    alerts_critical_escalate_seconds: int = 180
+    alerts_warning_escalate_seconds: int = 1800
+    alerts_repeat_window_seconds: int = 3600
+    alerts_quiet_hours: str = "22-7"
+    alerts_daytime_hours: str = "8-20"
+    # Open311 GeoReport v2 (api/open311): creating requests per partner key per minute; the discovery contact.
+    open311_post_rate_limit_per_minute: int = 60
+    open311_contact: str = "控江路街道城市运行管理中心"
+    # Incidents (api/incidents): where reports may be (min_lat,min_lng,max_lat,max_lng around 控江路街道),
+    # how long a resolved case waits for feedback before it closes itself, reports per resident per hour.
+    incidents_bounds: str = "31.265,121.515,31.300,121.555"
+    incidents_auto_close_days: int = 7
+    incidents_reports_per_hour: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -156,6 +192,31 @@ class Settings:
         settings.live_push_key = env.get("LIVE_PUSH_KEY") or (DEV_LIVE_PUSH_KEY if dev else "")
         settings.live_play_key = env.get("LIVE_PLAY_KEY") or (DEV_LIVE_PLAY_KEY if dev else "")
         settings.live_callback_secret = env.get("LIVE_CALLBACK_SECRET") or (DEV_LIVE_CALLBACK_SECRET if dev else "")
+        settings.wechat_oa_token = env.get("WECHAT_OA_TOKEN") or (DEV_WECHAT_OA_TOKEN if dev else "")
+        settings.eldercare_invite_ttl_hours = _int(env, "ELDERCARE_INVITE_TTL_HOURS", 24)
+        settings.oa_link_ttl_minutes = _int(env, "OA_LINK_TTL_MINUTES", 30)
+        if env.get("IOT_PLATFORM_SECRETS"):
+            try:
+                secrets = json.loads(env["IOT_PLATFORM_SECRETS"])
+            except ValueError as exc:
+                raise ConfigError("IOT_PLATFORM_SECRETS must be a JSON object") from exc
+            if not isinstance(secrets, dict) or not all(isinstance(v, str) and v for v in secrets.values()):
+                raise ConfigError("IOT_PLATFORM_SECRETS must map platform names to non-empty secret strings")
+            settings.iot_platform_secrets = secrets
+        else:
+            settings.iot_platform_secrets = dict(DEV_IOT_PLATFORM_SECRETS) if dev else {}
+        settings.iot_replay_window_seconds = _int(env, "IOT_REPLAY_WINDOW_SECONDS", 300)
+        settings.alerts_critical_escalate_seconds = _int(env, "ALERTS_CRITICAL_ESCALATE_SECONDS", 180)
+        settings.alerts_warning_escalate_seconds = _int(env, "ALERTS_WARNING_ESCALATE_SECONDS", 1800)
+        settings.alerts_repeat_window_seconds = _int(env, "ALERTS_REPEAT_WINDOW_SECONDS", 3600)
+        settings.alerts_quiet_hours = env.get("ALERTS_QUIET_HOURS") or settings.alerts_quiet_hours
+        settings.alerts_daytime_hours = env.get("ALERTS_DAYTIME_HOURS") or settings.alerts_daytime_hours
+        settings.open311_post_rate_limit_per_minute = _int(env, "OPEN311_POST_RATE_LIMIT_PER_MINUTE", 60)
+        settings.open311_contact = env.get("OPEN311_CONTACT") or settings.open311_contact
+        settings.incidents_bounds = env.get("INCIDENTS_BOUNDS") or settings.incidents_bounds
+        parse_bounds(settings.incidents_bounds)  # refuse to start with a box that cannot be read
+        settings.incidents_auto_close_days = _int(env, "INCIDENTS_AUTO_CLOSE_DAYS", 7)
+        settings.incidents_reports_per_hour = _int(env, "INCIDENTS_REPORTS_PER_HOUR", 20)
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

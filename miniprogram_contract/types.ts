@@ -53,6 +53,233 @@ export interface AdminHouseholdRequestPage {
   next_cursor: string | null;
 }
 
+export interface AdminIncidentDetail {
+  /** format: uuid */
+  id: string;
+  /** read-only: sent by the server, ignored in requests */
+  category: string;
+  /** read-only: sent by the server, ignored in requests */
+  category_name: string;
+  status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  status_note: string | null;
+  description: string;
+  lat: number | null;
+  lng: number | null;
+  address: string | null;
+  /** format: uuid */
+  area_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string | null;
+  /** format: uuid */
+  merged_into_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  updated_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+  source: string;
+  escalation_level: number;
+  overdue: boolean;
+  /** format: uuid */
+  assigned_unit_id: string | null;
+  /** format: uuid */
+  assignee_id: string | null;
+  reopen_count: number;
+  /** read-only: sent by the server, ignored in requests */
+  photos: Record<string, unknown>[];
+  /**
+   * the handler's closing photos
+   * read-only: sent by the server, ignored in requests
+   */
+  result_photos: Record<string, unknown>[];
+  /** read-only: sent by the server, ignored in requests */
+  timeline: Record<string, unknown>[];
+  attributes: Record<string, unknown>;
+  feedback_score: number | null;
+  feedback_comment: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  can_give_feedback: boolean;
+  reporter: Record<string, unknown> | null | Reporter;
+  /** format: uuid */
+  partner_id: string | null;
+  external_media_urls: string[];
+  /** read-only: sent by the server, ignored in requests */
+  allowed_actions: string[];
+}
+
+export interface AdminIncidentSummary {
+  /** format: uuid */
+  id: string;
+  /** read-only: sent by the server, ignored in requests */
+  category: string;
+  /** read-only: sent by the server, ignored in requests */
+  category_name: string;
+  status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  status_note: string | null;
+  description: string;
+  lat: number | null;
+  lng: number | null;
+  address: string | null;
+  /** format: uuid */
+  area_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string | null;
+  /** format: uuid */
+  merged_into_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  updated_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+  source: string;
+  escalation_level: number;
+  overdue: boolean;
+  /** format: uuid */
+  assigned_unit_id: string | null;
+  /** format: uuid */
+  assignee_id: string | null;
+  reopen_count: number;
+}
+
+export interface AdminIncidentSummaryPage {
+  items: AdminIncidentSummary[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface Alert {
+  /** format: uuid */
+  id: string;
+  /** the rule */
+  type: "smoke" | "gas" | "arc_fault" | "water_leak" | "sos" | "fall" | "blood_pressure" | "door_inactivity" | "tamper" | "low_battery" | "offline";
+  /** read-only: sent by the server, ignored in requests */
+  type_name: string;
+  severity: "critical" | "warning" | "notice";
+  status: "open" | "acknowledged" | "resolved";
+  /** format: uuid */
+  device_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  device_serial: string;
+  /** read-only: sent by the server, ignored in requests */
+  device_type: string;
+  /** format: uuid */
+  elder_id: string | null;
+  /** events of this incident so far */
+  count: number;
+  /** latest reading, if any */
+  value: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  first_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_at: string;
+  /** steps of the chain taken */
+  escalation_level: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  next_escalation_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  acknowledged_at: string | null;
+  /** format: uuid */
+  acknowledged_by_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: uuid */
+  resolved_by_id: string | null;
+  resolution: "false_alarm" | "handled" | "hospitalised" | "other" | null;
+  resolution_note: string | null;
+}
+
+export interface AlertDetail {
+  /** format: uuid */
+  id: string;
+  /** the rule */
+  type: "smoke" | "gas" | "arc_fault" | "water_leak" | "sos" | "fall" | "blood_pressure" | "door_inactivity" | "tamper" | "low_battery" | "offline";
+  /** read-only: sent by the server, ignored in requests */
+  type_name: string;
+  severity: "critical" | "warning" | "notice";
+  status: "open" | "acknowledged" | "resolved";
+  /** format: uuid */
+  device_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  device_serial: string;
+  /** read-only: sent by the server, ignored in requests */
+  device_type: string;
+  /** format: uuid */
+  elder_id: string | null;
+  /** events of this incident so far */
+  count: number;
+  /** latest reading, if any */
+  value: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  first_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_at: string;
+  /** steps of the chain taken */
+  escalation_level: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  next_escalation_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  acknowledged_at: string | null;
+  /** format: uuid */
+  acknowledged_by_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: uuid */
+  resolved_by_id: string | null;
+  resolution: "false_alarm" | "handled" | "hospitalised" | "other" | null;
+  resolution_note: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  address: string;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: string | null;
+  steps: AlertStep[];
+}
+
+export interface AlertPage {
+  items: Alert[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface AlertStats {
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  from: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  to: string;
+  total: number;
+  by_type: Record<string, number>;
+  by_severity: Record<string, number>;
+  acknowledged: number;
+  ack_seconds_p50: number | null;
+  ack_seconds_p90: number | null;
+  resolved: number;
+  false_alarms: number;
+  /** of resolved alerts */
+  false_alarm_rate: number | null;
+}
+
+export interface AlertStep {
+  /** format: uuid */
+  id: string;
+  kind: "notified_contact" | "escalated_staff" | "volunteers_requested" | "no_contact" | "acknowledged" | "resolved";
+  level: number;
+  /** format: uuid */
+  user_id: string | null;
+  note: string;
+  notification_ids: string[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+}
+
 export interface Area {
   /** format: uuid */
   id: string;
@@ -102,6 +329,53 @@ export interface AttendeePage {
   items: Attendee[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface AttributeValue {
+  key: string;
+  name: string;
+}
+
+export interface Binding {
+  /** format: uuid */
+  id: string;
+  elder: BindingElder;
+  /** format: uuid */
+  user_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  nickname: string;
+  /** read-only: sent by the server, ignored in requests */
+  phone: string | null;
+  relation: string;
+  /** contact order, 1 first; 0 until confirmed */
+  position: number;
+  status: "requested" | "confirmed" | "revoked";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  requested_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  confirmed_at: string | null;
+}
+
+export interface BindingElder {
+  /** format: uuid */
+  id: string;
+  name: string;
+  /** read-only: sent by the server, ignored in requests */
+  address: string;
+}
+
+export interface BindingList {
+  items: Binding[];
+}
+
+export interface BindingRequestArgs {
+  /** min length 4; max length 16 */
+  code: string;
+  /**
+   * e.g. 子女、配偶、孙辈、兄弟姐妹、其他亲属、邻居、朋友、监护人
+   * min length 1; max length 16
+   */
+  relation: string;
 }
 
 export interface Booking {
@@ -164,14 +438,308 @@ export interface CancelEventArgs {
   reason: string;
 }
 
+export interface CategoryAttribute {
+  code: string;
+  datatype: "string" | "number" | "datetime" | "text" | "singlevaluelist" | "multivaluelist";
+  required: boolean;
+  description: string;
+  values?: AttributeValue[];
+}
+
 export interface CheckInArgs {
   /** min length 1; max length 200 */
   ticket: string;
 }
 
+export interface Consent {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  elder_id: string;
+  given_by: string;
+  device_types: string[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  recorded_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  withdrawn_at: string | null;
+}
+
+export interface ConsentArgs {
+  /**
+   * who consented: 本人, or the guardian's name and relation
+   * min length 1; max length 64
+   */
+  given_by: string;
+  /**
+   * device types covered, or ["*"] for all
+   * min items 1; max items 9
+   */
+  device_types: ("*" | "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor")[];
+}
+
+export interface ConsentList {
+  items: Consent[];
+}
+
+export interface ConsentWithdrawal {
+  consent: Consent;
+  /** devices no longer watching the elder */
+  devices_unbound: number;
+}
+
+export interface ContactOrderArgs {
+  /** confirmed bindings, first first */
+  binding_ids: string[];
+}
+
 export interface Credits {
   /** one-time subscription credits left, per subscribe template id */
   credits: Record<string, number>;
+}
+
+export interface Device {
+  /** format: uuid */
+  id: string;
+  serial: string;
+  type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
+  status: "active" | "offline" | "retired";
+  /** format: uuid */
+  room_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  address: string | null;
+  /** format: uuid */
+  elder_id: string | null;
+  /** format: date (ISO 8601), sent as a string */
+  installed_on: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_seen_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_activity_at: string | null;
+  battery_percent: number | null;
+  heartbeat_interval_seconds: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  retired_at: string | null;
+}
+
+export interface DeviceCreateArgs {
+  /** min length 1; max length 64 */
+  serial: string;
+  type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
+  /**
+   * the home it is installed in
+   * format: uuid
+   * default: null
+   */
+  room_id?: string | null;
+  /**
+   * the elder it watches (needs their consent)
+   * format: uuid
+   * default: null
+   */
+  elder_id?: string | null;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  installed_on?: string | null;
+  /**
+   * default: by type
+   * minimum 60; maximum 604800
+   * default: null
+   */
+  heartbeat_interval_seconds?: number | null;
+}
+
+export interface DevicePage {
+  items: Device[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface DevicePatchArgs {
+  /** format: uuid */
+  room_id?: string | null;
+  /**
+   * null unbinds; an id binds (consent needed)
+   * format: uuid
+   */
+  elder_id?: string | null;
+  /** format: date (ISO 8601), sent as a string */
+  installed_on?: string | null;
+  /** minimum 60; maximum 604800 */
+  heartbeat_interval_seconds?: number;
+}
+
+export interface DutyShift {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  user_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  user_name: string;
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+}
+
+export interface DutyShiftArgs {
+  /** format: uuid */
+  user_id: string;
+  /** format: uuid */
+  area_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+}
+
+export interface DutyShiftPage {
+  items: DutyShift[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface Elder {
+  /** format: uuid */
+  id: string;
+  name: string;
+  /** format: uuid */
+  room_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  address: string;
+  birth_year: number | null;
+  conditions: string;
+  /** read-only: sent by the server, ignored in requests */
+  phone: string | null;
+  status: "pending" | "active" | "inactive";
+  /** read-only: sent by the server, ignored in requests */
+  has_account: boolean;
+  door_inactivity_hours: number;
+  bp_systolic_max: number;
+  bp_diastolic_max: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  approved_at: string | null;
+  reject_reason: string | null;
+}
+
+export interface ElderCreateArgs {
+  /** min length 1; max length 32 */
+  name: string;
+  /**
+   * the elder's home
+   * format: uuid
+   */
+  room_id: string;
+  /**
+   * minimum 1900; maximum 2010
+   * default: null
+   */
+  birth_year?: number | null;
+  /**
+   * care-relevant conditions
+   * max length 500
+   * default: ""
+   */
+  conditions?: string;
+  /**
+   * pattern "^\\+?[0-9-]{5,20}$"
+   * default: null
+   */
+  phone?: string | null;
+  /**
+   * the elder's own account
+   * format: uuid
+   * default: null
+   */
+  user_id?: string | null;
+  /**
+   * minimum 2; maximum 168
+   * default: null
+   */
+  door_inactivity_hours?: number | null;
+  /**
+   * minimum 90; maximum 250
+   * default: null
+   */
+  bp_systolic_max?: number | null;
+  /**
+   * minimum 50; maximum 150
+   * default: null
+   */
+  bp_diastolic_max?: number | null;
+}
+
+export interface ElderPage {
+  items: Elder[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface ElderPatchArgs {
+  /** min length 1; max length 32 */
+  name?: string;
+  /** format: uuid */
+  room_id?: string;
+  /** format: uuid */
+  user_id?: string | null;
+  /** minimum 1900; maximum 2010 */
+  birth_year?: number | null;
+  /** max length 500 */
+  conditions?: string;
+  /** pattern "^\\+?[0-9-]{5,20}$" */
+  phone?: string | null;
+  status?: "pending" | "active" | "inactive";
+  /** minimum 2; maximum 168 */
+  door_inactivity_hours?: number;
+  /** minimum 90; maximum 250 */
+  bp_systolic_max?: number;
+  /** minimum 50; maximum 150 */
+  bp_diastolic_max?: number;
+}
+
+export interface ElderRegisterArgs {
+  /** min length 1; max length 32 */
+  name: string;
+  /**
+   * the elder's home
+   * format: uuid
+   */
+  room_id: string;
+  /**
+   * minimum 1900; maximum 2010
+   * default: null
+   */
+  birth_year?: number | null;
+  /**
+   * care-relevant conditions
+   * max length 500
+   * default: ""
+   */
+  conditions?: string;
+  /**
+   * pattern "^\\+?[0-9-]{5,20}$"
+   * default: null
+   */
+  phone?: string | null;
+  /**
+   * I register myself (the account is mine)
+   * default: false
+   */
+  is_self?: boolean;
+}
+
+export interface ElderRejectArgs {
+  /** min length 1; max length 200 */
+  reason: string;
 }
 
 export interface Eligibility {
@@ -382,6 +950,16 @@ export interface EventPatchArgs {
   eligibility?: Eligibility;
 }
 
+export interface FeedbackArgs {
+  /** minimum 1; maximum 5 */
+  score: number;
+  /**
+   * max length 200
+   * default: null
+   */
+  comment?: string | null;
+}
+
 export interface Figures {
   unique_viewers: number;
   /** in the busiest minute */
@@ -399,6 +977,32 @@ export interface Figures {
 export interface FiguresByMode {
   live: Figures;
   replay: Figures;
+}
+
+export interface HandlingUnit {
+  /** format: uuid */
+  id: string;
+  name: string;
+  kind: "property_company" | "grid" | "city_department";
+  /** format: uuid */
+  area_id: string | null;
+}
+
+export interface HandlingUnitArgs {
+  /** min length 1; max length 64 */
+  name: string;
+  kind: "property_company" | "grid" | "city_department";
+  /**
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+}
+
+export interface HandlingUnitPage {
+  items: HandlingUnit[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface Heartbeat {
@@ -467,6 +1071,254 @@ export interface HouseholdRequestPage {
   items: HouseholdRequest[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface ImportResult {
+  received: number;
+  created: number;
+  updated: number;
+  failed: number;
+  errors: ImportRowError[];
+  /** more than 1,000 bad rows */
+  errors_truncated: boolean;
+}
+
+export interface ImportRowError {
+  /** line number in the file (header is line 1) */
+  line: number;
+  serial: string | null;
+  errors: Record<string, string[]>;
+}
+
+export interface IncidentCategory {
+  /** e.g. "env.dumping" */
+  code: string;
+  /**
+   * null for a top-level category (大类)
+   * read-only: sent by the server, ignored in requests
+   */
+  parent_code: string | null;
+  name_zh: string;
+  name_en: string;
+  /** 办结时限, counted from acceptance */
+  time_limit_hours: number;
+  photo_required: boolean;
+  attributes: CategoryAttribute[];
+}
+
+export interface IncidentCreateArgs {
+  /**
+   * min length 1; max length 64
+   * example: "env.dumping"
+   */
+  category: string;
+  /** max length 2000 */
+  description: string;
+  location: Location;
+  /**
+   * uploaded photos (POST /media), at most 9
+   * max items 9
+   */
+  media_ids?: string[];
+  /** the category's extra fields, by attribute code */
+  attributes?: Record<string, unknown>;
+  /**
+   * the estate or committee it is in; default: the reporter's home estate
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+}
+
+export interface IncidentCreated {
+  /** format: uuid */
+  id: string;
+  /** read-only: sent by the server, ignored in requests */
+  category: string;
+  /** read-only: sent by the server, ignored in requests */
+  category_name: string;
+  status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  status_note: string | null;
+  description: string;
+  lat: number | null;
+  lng: number | null;
+  address: string | null;
+  /** format: uuid */
+  area_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string | null;
+  /** format: uuid */
+  merged_into_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  updated_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+  /** open reports of the same category within ~50 m in the last 24 h */
+  possible_duplicates: PossibleDuplicate[];
+}
+
+export interface IncidentDetail {
+  /** format: uuid */
+  id: string;
+  /** read-only: sent by the server, ignored in requests */
+  category: string;
+  /** read-only: sent by the server, ignored in requests */
+  category_name: string;
+  status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  status_note: string | null;
+  description: string;
+  lat: number | null;
+  lng: number | null;
+  address: string | null;
+  /** format: uuid */
+  area_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string | null;
+  /** format: uuid */
+  merged_into_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  updated_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  photos: Record<string, unknown>[];
+  /**
+   * the handler's closing photos
+   * read-only: sent by the server, ignored in requests
+   */
+  result_photos: Record<string, unknown>[];
+  /** read-only: sent by the server, ignored in requests */
+  timeline: Record<string, unknown>[];
+  attributes: Record<string, unknown>;
+  feedback_score: number | null;
+  feedback_comment: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  can_give_feedback: boolean;
+}
+
+export interface IncidentSummary {
+  /** format: uuid */
+  id: string;
+  /** read-only: sent by the server, ignored in requests */
+  category: string;
+  /** read-only: sent by the server, ignored in requests */
+  category_name: string;
+  status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  status_note: string | null;
+  description: string;
+  lat: number | null;
+  lng: number | null;
+  address: string | null;
+  /** format: uuid */
+  area_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string | null;
+  /** format: uuid */
+  merged_into_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  updated_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+}
+
+export interface IncidentSummaryPage {
+  items: IncidentSummary[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface Invite {
+  code: string;
+  /** what the mini-program shows as a QR */
+  qr_payload: string;
+  /** format: uuid */
+  elder_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
+}
+
+export interface IotBatchResult {
+  results: IotItemResult[];
+  counts: Record<string, number>;
+  alerts_opened: number;
+}
+
+export interface IotEvent {
+  /** format: uuid */
+  id: string;
+  platform: string;
+  event_id: string;
+  type: string;
+  value: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  occurred_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  received_at: string;
+}
+
+export interface IotEventItem {
+  device_serial: string;
+  /** open, smoke, heartbeat, blood_pressure … */
+  type: string;
+  /**
+   * {battery} or {systolic, diastolic, pulse}
+   * default: null
+   */
+  value?: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  occurred_at: string;
+  /** the platform's id; a re-push is a duplicate */
+  event_id: string;
+}
+
+export interface IotEventPage {
+  items: IotEvent[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface IotItemResult {
+  event_id: string | null;
+  status: "accepted" | "duplicate" | "unknown_device" | "invalid" | "unsupported_type";
+  errors?: Record<string, string[]>;
+  /** the alert this event opened or counts on */
+  alert_id?: string;
+}
+
+export interface Location {
+  /**
+   * minimum -90.0; maximum 90.0
+   * default: null
+   */
+  lat?: number | null;
+  /**
+   * minimum -180.0; maximum 180.0
+   * default: null
+   */
+  lng?: number | null;
+  /**
+   * max length 200
+   * default: null
+   */
+  address?: string | null;
 }
 
 export interface Marked {
@@ -572,6 +1424,14 @@ export interface MediaUploadTicketArgs {
   size: number;
 }
 
+export interface MergeArgs {
+  /**
+   * the surviving case
+   * format: uuid
+   */
+  into: string;
+}
+
 export interface Message {
   /** format: uuid */
   id: string;
@@ -593,6 +1453,71 @@ export interface MessagePage {
   items: Message[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface MyDevice {
+  /** format: uuid */
+  id: string;
+  serial: string;
+  type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
+  status: "active" | "offline" | "retired";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_seen_at: string | null;
+  battery_percent: number | null;
+}
+
+export interface MyElder {
+  /** format: uuid */
+  id: string;
+  name: string;
+  /** format: uuid */
+  room_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  address: string;
+  birth_year: number | null;
+  conditions: string;
+  /** read-only: sent by the server, ignored in requests */
+  phone: string | null;
+  status: "pending" | "active" | "inactive";
+  /** read-only: sent by the server, ignored in requests */
+  has_account: boolean;
+  door_inactivity_hours: number;
+  bp_systolic_max: number;
+  bp_diastolic_max: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  approved_at: string | null;
+  reject_reason: string | null;
+  relation: string;
+  /** my place in the contact order */
+  position: number;
+  devices: MyDevice[];
+  recent_alerts: RecentAlert[];
+}
+
+export interface MyElders {
+  items: MyElder[];
+}
+
+export interface OaLink {
+  /** send it to the Official Account as a message */
+  code: string;
+  /** scene_str of the OA follow QR code */
+  scene: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
+  /** already linked before this code */
+  linked: boolean;
+}
+
+export interface OaLinkStatus {
+  linked: boolean;
+}
+
+export interface OaSandboxConfirmArgs {
+  /** min length 4; max length 16 */
+  code: string;
 }
 
 export interface OutboxMessage {
@@ -657,6 +1582,17 @@ export interface Play {
   expires_at: string;
 }
 
+export interface PossibleDuplicate {
+  /** format: uuid */
+  id: string;
+  status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  address: string | null;
+  lat: number | null;
+  lng: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
 export interface ProfilePatchArgs {
   /** min length 1; max length 32 */
   nickname?: string;
@@ -683,6 +1619,26 @@ export interface Push {
   expires_at: string;
 }
 
+export interface RecentAlert {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  device_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  rule: string;
+  /** read-only: sent by the server, ignored in requests */
+  severity: string;
+  /** read-only: sent by the server, ignored in requests */
+  status: string;
+  count: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  first_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  acknowledged_at: string | null;
+}
+
 export interface RefreshArgs {
   /** min length 1; max length 256 */
   refresh_token: string;
@@ -702,6 +1658,20 @@ export interface Replay {
   recorded_at: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   expires_at: string;
+}
+
+export interface Reporter {
+  /** format: uuid */
+  id: string;
+  nickname: string;
+  /** read-only: sent by the server, ignored in requests */
+  phone: string | null;
+}
+
+export interface ResolveArgs {
+  resolution: "false_alarm" | "handled" | "hospitalised" | "other";
+  /** min length 1; max length 1000 */
+  note: string;
 }
 
 export interface Room {
@@ -728,6 +1698,33 @@ export interface StaffLoginArgs {
    * write-only: accepted in requests, never returned
    */
   password: string;
+}
+
+export interface Stats {
+  group_by: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  from: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  to: string;
+  rows: StatsRow[];
+  total: StatsRow;
+}
+
+export interface StatsRow {
+  /** committee code or category code */
+  key: string;
+  name: string;
+  received: number;
+  closed: number;
+  rejected: number;
+  /** closed / (received − rejected) */
+  closure_rate: number | null;
+  median_handling_hours: number | null;
+  p90_handling_hours: number | null;
+  overdue: number;
+  feedback_count: number;
+  /** scores ≥ 4 / scores */
+  satisfaction_rate: number | null;
 }
 
 export interface StreamCallbackAnswer {
@@ -822,6 +1819,45 @@ export interface Token {
   user: User;
 }
 
+export interface TransitionArgs {
+  action: "accept" | "reclassify" | "reject" | "dispatch" | "start" | "resolve" | "close" | "reopen";
+  /**
+   * max length 500
+   * default: null
+   */
+  reason?: string | null;
+  /**
+   * max length 500
+   * default: null
+   */
+  note?: string | null;
+  /**
+   * reclassify: the new code
+   * default: null
+   */
+  category?: string | null;
+  /**
+   * accept/reclassify: its area
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+  /**
+   * dispatch: a handling unit
+   * format: uuid
+   * default: null
+   */
+  unit_id?: string | null;
+  /**
+   * dispatch: a person
+   * format: uuid
+   * default: null
+   */
+  assignee_id?: string | null;
+  /** max items 9 */
+  media_ids?: string[];
+}
+
 export interface UnreadCount {
   unread: number;
 }
@@ -857,6 +1893,471 @@ export interface WechatLoginArgs {
 // ---- operations -----------------------------------------------------------------------------------
 
 export interface Operations {
+  /**
+   * The alert board of my area, newest first: live (open, unacknowledged, escalated) or history.
+   * operationId: adminListAlerts · tags: admin-alerts · requires a bearer token
+   */
+  "GET /api/v1/admin/alerts": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        device_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * first event at or after
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        from?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        severity?: "critical" | "warning" | "notice" | null;
+        /**
+         * open (not resolved) · unacknowledged · escalated (past the first contact) · acknowledged · resolved
+         * default: null
+         */
+        status?: "open" | "unacknowledged" | "escalated" | "acknowledged" | "resolved" | null;
+        /**
+         * first event before
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        to?: string | null;
+        /** default: null */
+        type?: "smoke" | "gas" | "arc_fault" | "water_leak" | "sos" | "fall" | "blood_pressure" | "door_inactivity" | "tamper" | "low_battery" | "offline" | null;
+      };
+    };
+    response: AlertPage;
+  };
+  /**
+   * Alerts by type and severity, time to acknowledge (p50/p90 seconds), false-alarm rate.
+   * operationId: adminAlertStats · tags: admin-alerts · requires a bearer token
+   */
+  "GET /api/v1/admin/alerts/stats": {
+    request: {
+      query?: {
+        /**
+         * default: 30 days ago
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        from?: string | null;
+        /**
+         * default: now
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        to?: string | null;
+      };
+    };
+    response: AlertStats;
+  };
+  /**
+   * One alert of my area with its timeline.
+   * operationId: adminGetAlert · tags: admin-alerts · requires a bearer token
+   */
+  "GET /api/v1/admin/alerts/{alert_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        alert_id: string;
+      };
+    };
+    response: AlertDetail;
+  };
+  /**
+   * Devices of my area, newest first; filter by type, status, area, elder, low battery, offline.
+   * operationId: adminListDevices · tags: admin-devices · requires a bearer token
+   */
+  "GET /api/v1/admin/devices": {
+    request: {
+      query?: {
+        /**
+         * a committee, estate or building
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * battery under 20 %
+         * default: false
+         */
+        low_battery?: boolean;
+        /**
+         * missed their heartbeat
+         * default: false
+         */
+        offline?: boolean;
+        /** default: null */
+        status?: "active" | "offline" | "retired" | null;
+        /** default: null */
+        type?: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor" | null;
+      };
+    };
+    response: DevicePage;
+  };
+  /**
+   * Register a device, in a home and optionally watching an elder (only with their consent).
+   * operationId: adminCreateDevice · tags: admin-devices · requires a bearer token
+   */
+  "POST /api/v1/admin/devices": {
+    request: {
+      body: DeviceCreateArgs;
+    };
+    response: Device;
+  };
+  /**
+   * Upsert devices by serial from a CSV (UTF-8 or GB18030). Good rows are kept; each bad row is reported
+   * with its line number. A row with an elder needs that elder's consent for the device type.
+   * operationId: adminImportDevices · tags: admin-devices · requires a bearer token
+   */
+  "POST /api/v1/admin/devices/import": {
+    request: {
+      /** sent as multipart/form-data */
+      body: {
+        /** format: binary (a local file path for `wx.uploadFile`) */
+        file?: string;
+      };
+    };
+    response: ImportResult;
+  };
+  /**
+   * One device of my area.
+   * operationId: adminGetDevice · tags: admin-devices · requires a bearer token
+   */
+  "GET /api/v1/admin/devices/{device_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        device_id: string;
+      };
+    };
+    response: Device;
+  };
+  /**
+   * Move a device, bind it to an elder (refused without their consent) or unbind it (`elder_id: null`).
+   * operationId: adminUpdateDevice · tags: admin-devices · requires a bearer token
+   */
+  "PATCH /api/v1/admin/devices/{device_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        device_id: string;
+      };
+      body: DevicePatchArgs;
+    };
+    response: Device;
+  };
+  /**
+   * Everything a device reported, newest first.
+   * operationId: adminListDeviceEvents · tags: admin-alerts · requires a bearer token
+   */
+  "GET /api/v1/admin/devices/{device_id}/events": {
+    request: {
+      path: {
+        /** format: uuid */
+        device_id: string;
+      };
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: IotEventPage;
+  };
+  /**
+   * Take a device out of service (its history stays).
+   * operationId: adminRetireDevice · tags: admin-devices · requires a bearer token
+   */
+  "POST /api/v1/admin/devices/{device_id}/retire": {
+    request: {
+      path: {
+        /** format: uuid */
+        device_id: string;
+      };
+    };
+    response: Device;
+  };
+  /**
+   * Duty shifts of my area (who is told when a family does not answer), newest first.
+   * operationId: adminListDutyShifts · tags: admin-alerts · requires a bearer token
+   */
+  "GET /api/v1/admin/duty-shifts": {
+    request: {
+      query?: {
+        /**
+         * only shifts covering this moment
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        active_at?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: DutyShiftPage;
+  };
+  /**
+   * Put a staff member or grid worker on duty for an area.
+   * operationId: adminCreateDutyShift · tags: admin-alerts · requires a bearer token
+   */
+  "POST /api/v1/admin/duty-shifts": {
+    request: {
+      body: DutyShiftArgs;
+    };
+    response: DutyShift;
+  };
+  /**
+   * Remove a duty shift.
+   * operationId: adminDeleteDutyShift · tags: admin-alerts · requires a bearer token
+   */
+  "DELETE /api/v1/admin/duty-shifts/{shift_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        shift_id: string;
+      };
+    };
+    response: undefined;
+  };
+  /**
+   * Elders of my area, newest first; filter by status (pending: the approval queue), area, name.
+   * operationId: adminListElders · tags: admin-eldercare · requires a bearer token
+   */
+  "GET /api/v1/admin/elders": {
+    request: {
+      query?: {
+        /**
+         * a committee, estate or building
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * name contains
+         * max length 32
+         * default: null
+         */
+        q?: string | null;
+        /** default: null */
+        status?: "pending" | "active" | "inactive" | null;
+      };
+    };
+    response: ElderPage;
+  };
+  /**
+   * Register an elder of my area (active at once).
+   * operationId: adminCreateElder · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders": {
+    request: {
+      body: ElderCreateArgs;
+    };
+    response: Elder;
+  };
+  /**
+   * One elder of my area.
+   * operationId: adminGetElder · tags: admin-eldercare · requires a bearer token
+   */
+  "GET /api/v1/admin/elders/{elder_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: Elder;
+  };
+  /**
+   * Edit a profile: home, conditions, phone, alert thresholds, status.
+   * operationId: adminUpdateElder · tags: admin-eldercare · requires a bearer token
+   */
+  "PATCH /api/v1/admin/elders/{elder_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+      body: ElderPatchArgs;
+    };
+    response: Elder;
+  };
+  /**
+   * Approve a resident's registration; the registrant is told.
+   * operationId: adminApproveElder · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders/{elder_id}/approve": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: Elder;
+  };
+  /**
+   * The consent record of an elder, newest first (withdrawn ones included).
+   * operationId: adminListElderConsents · tags: admin-eldercare · requires a bearer token
+   */
+  "GET /api/v1/admin/elders/{elder_id}/consents": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: ConsentList;
+  };
+  /**
+   * Record that the elder (or their guardian) agreed to monitoring by these device types.
+   * operationId: adminRecordElderConsent · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders/{elder_id}/consents": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+      body: ConsentArgs;
+    };
+    response: Consent;
+  };
+  /**
+   * Withdraw a consent; devices no other consent covers are unbound from the elder at once.
+   * operationId: adminWithdrawElderConsent · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw": {
+    request: {
+      path: {
+        /** format: uuid */
+        consent_id: string;
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: ConsentWithdrawal;
+  };
+  /**
+   * Set the emergency contact order: every confirmed binding id, first contact first.
+   * operationId: adminOrderElderContacts · tags: admin-eldercare · requires a bearer token
+   */
+  "PUT /api/v1/admin/elders/{elder_id}/contacts": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+      body: ContactOrderArgs;
+    };
+    response: BindingList;
+  };
+  /**
+   * The elder's family in contact order, then the requests waiting.
+   * operationId: adminListElderBindings · tags: admin-eldercare · requires a bearer token
+   */
+  "GET /api/v1/admin/elders/{elder_id}/family-bindings": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: BindingList;
+  };
+  /**
+   * On the elder's behalf: a short-lived family invite code and QR payload.
+   * operationId: adminCreateElderInvite · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders/{elder_id}/invites": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: Invite;
+  };
+  /**
+   * Reject a resident's registration with a reason; the registrant is told.
+   * operationId: adminRejectElder · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders/{elder_id}/reject": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+      body: ElderRejectArgs;
+    };
+    response: Elder;
+  };
   /**
    * Events of my area, drafts included, newest first.
    * operationId: adminListEvents · tags: admin-events · requires a bearer token
@@ -1055,6 +2556,65 @@ export interface Operations {
     response: Event;
   };
   /**
+   * On the elder's behalf: accept a family member.
+   * operationId: adminConfirmBinding · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/family-bindings/{binding_id}/confirm": {
+    request: {
+      path: {
+        /** format: uuid */
+        binding_id: string;
+      };
+    };
+    response: Binding;
+  };
+  /**
+   * On the elder's behalf: refuse a request to bind.
+   * operationId: adminDeclineBinding · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/family-bindings/{binding_id}/decline": {
+    request: {
+      path: {
+        /** format: uuid */
+        binding_id: string;
+      };
+    };
+    response: Binding;
+  };
+  /**
+   * Property companies, grids and city departments that cases in my area can be dispatched to.
+   * operationId: adminListHandlingUnits · tags: admin-incidents · requires a bearer token
+   */
+  "GET /api/v1/admin/handling-units": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: HandlingUnitPage;
+  };
+  /**
+   * Add a handling unit serving an area of mine.
+   * operationId: adminCreateHandlingUnit · tags: admin-incidents · requires a bearer token
+   */
+  "POST /api/v1/admin/handling-units": {
+    request: {
+      body: HandlingUnitArgs;
+    };
+    response: HandlingUnit;
+  };
+  /**
    * Household requests in my area (pending by default), newest first.
    * operationId: adminListHouseholdRequests · tags: admin-accounts · requires a bearer token
    */
@@ -1107,6 +2667,103 @@ export interface Operations {
     response: AdminHouseholdRequest;
   };
   /**
+   * The triage queue of my area, newest first; filter by status, category, committee, overdue.
+   * operationId: adminListIncidents · tags: admin-incidents · requires a bearer token
+   */
+  "GET /api/v1/admin/incidents": {
+    request: {
+      query?: {
+        /**
+         * a committee or estate
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /**
+         * a category code (a parent: all its leaves)
+         * default: null
+         */
+        category?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        overdue?: boolean | null;
+        /** default: null */
+        status?: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected" | null;
+      };
+    };
+    response: AdminIncidentSummaryPage;
+  };
+  /**
+   * Received, closed, closure rate, median/p90 handling hours, overdue and satisfaction, per committee
+   * or category, for cases received in [from, to) within my area.
+   * operationId: adminIncidentStats · tags: admin-incidents · requires a bearer token
+   */
+  "GET /api/v1/admin/incidents/stats": {
+    request: {
+      query: {
+        /** format: date-time (ISO 8601 with offset), sent as a string */
+        from: string;
+        /** default: "committee" */
+        group_by?: "committee" | "category";
+        /** format: date-time (ISO 8601 with offset), sent as a string */
+        to: string;
+      };
+    };
+    response: Stats;
+  };
+  /**
+   * One case with its full timeline (who did what, when), the reporter (phone masked) and allowed actions.
+   * operationId: adminGetIncident · tags: admin-incidents · requires a bearer token
+   */
+  "GET /api/v1/admin/incidents/{incident_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        incident_id: string;
+      };
+    };
+    response: AdminIncidentDetail;
+  };
+  /**
+   * Merge this duplicate into another case: its reporter follows the survivor; this one is closed.
+   * operationId: adminMergeIncident · tags: admin-incidents · requires a bearer token
+   */
+  "POST /api/v1/admin/incidents/{incident_id}/merge": {
+    request: {
+      path: {
+        /** format: uuid */
+        incident_id: string;
+      };
+      body: MergeArgs;
+    };
+    response: AdminIncidentDetail;
+  };
+  /**
+   * Move a case through its cycle: accept, reclassify, reject, dispatch, start, resolve, close, reopen.
+   * operationId: adminTransitionIncident · tags: admin-incidents · requires a bearer token
+   */
+  "POST /api/v1/admin/incidents/{incident_id}/transitions": {
+    request: {
+      path: {
+        /** format: uuid */
+        incident_id: string;
+      };
+      body: TransitionArgs;
+    };
+    response: AdminIncidentDetail;
+  };
+  /**
    * Messages to people in my area with every delivery attempt (in the sandbox: what would be sent).
    * operationId: listOutbox · tags: admin-notifications · requires a bearer token
    */
@@ -1135,6 +2792,46 @@ export interface Operations {
       };
     };
     response: OutboxMessagePage;
+  };
+  /**
+   * One alert with its timeline (the page the WeChat message opens).
+   * operationId: alertsGetAlert · tags: alerts · requires a bearer token
+   */
+  "GET /api/v1/alerts/{alert_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        alert_id: string;
+      };
+    };
+    response: AlertDetail;
+  };
+  /**
+   * "I am on it": stops the escalation. Acknowledging again is harmless and answers the same.
+   * operationId: alertsAcknowledge · tags: alerts · requires a bearer token
+   */
+  "POST /api/v1/alerts/{alert_id}/ack": {
+    request: {
+      path: {
+        /** format: uuid */
+        alert_id: string;
+      };
+    };
+    response: AlertDetail;
+  };
+  /**
+   * Close the incident: false alarm, handled, hospitalised or other, with a note.
+   * operationId: alertsResolve · tags: alerts · requires a bearer token
+   */
+  "POST /api/v1/alerts/{alert_id}/resolve": {
+    request: {
+      path: {
+        /** format: uuid */
+        alert_id: string;
+      };
+      body: ResolveArgs;
+    };
+    response: AlertDetail;
   };
   /**
    * Browse the area tree: roots, or the children of `parent_id`; `q` filters by name.
@@ -1265,6 +2962,78 @@ export interface Operations {
     response: Booking;
   };
   /**
+   * Elders I registered, and my own elder profile; newest first.
+   * operationId: eldercareListMyRegistrations · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/elders": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: ElderPage;
+  };
+  /**
+   * Register myself (`is_self`) or a relative as an elder to look after; staff of the area approve.
+   * operationId: eldercareRegisterElder · tags: eldercare · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/elders": {
+    request: {
+      body: ElderRegisterArgs;
+    };
+    response: Elder;
+  };
+  /**
+   * One elder I registered (with the registration's state), or my own profile.
+   * operationId: eldercareGetMyRegistration · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/elders/{elder_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: Elder;
+  };
+  /**
+   * As the elder: my family, in contact order, then the requests waiting for me.
+   * operationId: eldercareListElderBindings · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/elders/{elder_id}/family-bindings": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: BindingList;
+  };
+  /**
+   * As the elder: a short-lived code (and QR payload) a family member scans to ask to bind.
+   * operationId: eldercareCreateInvite · tags: eldercare · requires a bearer token
+   */
+  "POST /api/v1/elders/{elder_id}/invites": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: Invite;
+  };
+  /**
    * Published events, soonest first; filter by category, committee, dates, or what can be booked now.
    * operationId: listEvents · tags: events · requires a bearer token
    */
@@ -1362,6 +3131,118 @@ export interface Operations {
     response: Heartbeat;
   };
   /**
+   * As a family member: use an invite code; the elder (or staff) then confirms. A code works once.
+   * operationId: eldercareRequestBinding · tags: eldercare · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/family-bindings": {
+    request: {
+      body: BindingRequestArgs;
+    };
+    response: Binding;
+  };
+  /**
+   * As the elder: accept a family member; they become my last contact and receive my alerts.
+   * operationId: eldercareConfirmBinding · tags: eldercare · requires a bearer token
+   */
+  "POST /api/v1/family-bindings/{binding_id}/confirm": {
+    request: {
+      path: {
+        /** format: uuid */
+        binding_id: string;
+      };
+    };
+    response: Binding;
+  };
+  /**
+   * As the elder: refuse a request to bind.
+   * operationId: eldercareDeclineBinding · tags: eldercare · requires a bearer token
+   */
+  "POST /api/v1/family-bindings/{binding_id}/decline": {
+    request: {
+      path: {
+        /** format: uuid */
+        binding_id: string;
+      };
+    };
+    response: Binding;
+  };
+  /**
+   * As a family member: stop looking after this elder (or withdraw my request).
+   * operationId: eldercareLeaveBinding · tags: eldercare · requires a bearer token
+   */
+  "POST /api/v1/family-bindings/{binding_id}/leave": {
+    request: {
+      path: {
+        /** format: uuid */
+        binding_id: string;
+      };
+    };
+    response: Binding;
+  };
+  /**
+   * The two-level catalogue (大类 → 小类) with each time limit, photo rule and extra fields.
+   * operationId: incidentsListCategories · tags: incidents · requires a bearer token
+   */
+  "GET /api/v1/incident-categories": {
+    request: Record<string, never>;
+    response: IncidentCategory[];
+  };
+  /**
+   * Report a problem with photos and a location; nearby open reports of the same kind are listed.
+   * operationId: incidentsCreate · tags: incidents · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/incidents": {
+    request: {
+      body: IncidentCreateArgs;
+    };
+    response: IncidentCreated;
+  };
+  /**
+   * One of my reports: its photos, the timeline of what was done, and the handler's closing photos.
+   * operationId: incidentsGet · tags: incidents · requires a bearer token
+   */
+  "GET /api/v1/incidents/{incident_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        incident_id: string;
+      };
+    };
+    response: IncidentDetail;
+  };
+  /**
+   * Rate the result (1–5): 1–2 sends the case back for handling, 3–5 closes it.
+   * operationId: incidentsGiveFeedback · tags: incidents · requires a bearer token
+   */
+  "POST /api/v1/incidents/{incident_id}/feedback": {
+    request: {
+      path: {
+        /** format: uuid */
+        incident_id: string;
+      };
+      body: FeedbackArgs;
+    };
+    response: IncidentDetail;
+  };
+  /**
+   * A batch of up to 1,000 device events; a result per item (accepted, duplicate, unknown_device,
+   * invalid, unsupported_type) — a bad item never fails the batch.
+   * operationId: iotIngestEvents · tags: iot
+   */
+  "POST /api/v1/iot/events": {
+    request: {
+      headers: {
+        "X-Linli-Platform": string;
+        /** hex HMAC-SHA256(platform secret, "<timestamp>.<raw body>") */
+        "X-Linli-Signature": string;
+        /** unix seconds; refused outside ±IOT_REPLAY_WINDOW_SECONDS */
+        "X-Linli-Timestamp": string;
+      };
+      body: IotEventItem[];
+    };
+    response: IotBatchResult;
+  };
+  /**
    * SRS `http_hooks` (`on_publish`, `on_unpublish`, `on_dvr`): 200 `{"code": 0}` allows; anything else refuses.
    * operationId: postStreamCallback · tags: live-callbacks
    */
@@ -1398,6 +3279,29 @@ export interface Operations {
     response: Me;
   };
   /**
+   * Alerts of the elders I look after (confirmed bindings), newest first.
+   * operationId: alertsListMine · tags: alerts · requires a bearer token
+   */
+  "GET /api/v1/me/alerts": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AlertPage;
+  };
+  /**
    * My bookings, newest first.
    * operationId: listMyBookings · tags: bookings · requires a bearer token
    */
@@ -1419,6 +3323,35 @@ export interface Operations {
       };
     };
     response: BookingPage;
+  };
+  /**
+   * The elders I look after, each with their devices (status, last seen, battery) and recent alerts.
+   * operationId: eldercareListMyElders · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/me/elders": {
+    request: Record<string, never>;
+    response: MyElders;
+  };
+  /**
+   * One elder I look after, with devices and recent alerts.
+   * operationId: eldercareGetMyElder · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/me/elders/{elder_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: MyElder;
+  };
+  /**
+   * My bindings as a family member: confirmed ones and requests still waiting.
+   * operationId: eldercareListMyBindings · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/me/family-bindings": {
+    request: Record<string, never>;
+    response: BindingList;
   };
   /**
    * My household binding requests, newest first.
@@ -1465,6 +3398,29 @@ export interface Operations {
       };
     };
     response: HouseholdRequest;
+  };
+  /**
+   * Reports I filed or follow (merged into another), newest first.
+   * operationId: incidentsListMine · tags: incidents · requires a bearer token
+   */
+  "GET /api/v1/me/incidents": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: IncidentSummaryPage;
   };
   /**
    * The message catalogue with this deployment's template ids: what to ask
@@ -1528,6 +3484,33 @@ export interface Operations {
       };
     };
     response: Message;
+  };
+  /**
+   * Whether my Official Account identity is linked (template messages reach me).
+   * operationId: eldercareGetOfficialAccountLink · tags: eldercare · requires a bearer token
+   */
+  "GET /api/v1/me/official-account": {
+    request: Record<string, never>;
+    response: OaLinkStatus;
+  };
+  /**
+   * Follow-and-bind: a code to send to the Official Account (or the scene of its follow QR code).
+   * operationId: eldercareStartOfficialAccountLink · tags: eldercare · requires a bearer token
+   */
+  "POST /api/v1/me/official-account/link": {
+    request: Record<string, never>;
+    response: OaLink;
+  };
+  /**
+   * SANDBOX ONLY (no Official Account configured, never in production): act as if I had followed
+   * the Official Account with this code, so the flow can be tried without WeChat.
+   * operationId: eldercareSandboxConfirmOfficialAccountLink · tags: eldercare · requires a bearer token
+   */
+  "POST /api/v1/me/official-account/link/sandbox-confirm": {
+    request: {
+      body: OaSandboxConfirmArgs;
+    };
+    response: OaLinkStatus;
   };
   /**
    * My subscription credits per subscribe template.
@@ -1640,6 +3623,24 @@ export interface Operations {
     };
     response: Media;
   };
+  /**
+   * WeChat's server check when the push URL is configured: answer `echostr` if the signature holds.
+   * operationId: wechatOfficialAccountVerify · tags: wechat-official-account
+   */
+  "GET /api/v1/wechat/official-account/events": {
+    request: Record<string, never>;
+    response: string;
+  };
+  /**
+   * Messages and events WeChat pushes (plaintext mode): a follow or scan with a `link_<code>` scene, or
+   * a text with the link code, links the follower's openid to the user who asked for the code; a follow
+   * without one links by unionid (`cgi-bin/user/info`) when it matches a mini-program user.
+   * operationId: wechatOfficialAccountPush · tags: wechat-official-account
+   */
+  "POST /api/v1/wechat/official-account/events": {
+    request: Record<string, never>;
+    response: string;
+  };
 }
 
 export type OperationKey = keyof Operations;
@@ -1660,6 +3661,31 @@ export interface OperationMeta {
 }
 
 export const OPERATIONS = {
+  "GET /api/v1/admin/alerts": { method: "GET", path: "/api/v1/admin/alerts", operationId: "adminListAlerts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/alerts/stats": { method: "GET", path: "/api/v1/admin/alerts/stats", operationId: "adminAlertStats", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/alerts/{alert_id}": { method: "GET", path: "/api/v1/admin/alerts/{alert_id}", operationId: "adminGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/devices": { method: "GET", path: "/api/v1/admin/devices", operationId: "adminListDevices", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/devices": { method: "POST", path: "/api/v1/admin/devices", operationId: "adminCreateDevice", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/devices/import": { method: "POST", path: "/api/v1/admin/devices/import", operationId: "adminImportDevices", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [200] },
+  "GET /api/v1/admin/devices/{device_id}": { method: "GET", path: "/api/v1/admin/devices/{device_id}", operationId: "adminGetDevice", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/devices/{device_id}": { method: "PATCH", path: "/api/v1/admin/devices/{device_id}", operationId: "adminUpdateDevice", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/devices/{device_id}/events": { method: "GET", path: "/api/v1/admin/devices/{device_id}/events", operationId: "adminListDeviceEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/devices/{device_id}/retire": { method: "POST", path: "/api/v1/admin/devices/{device_id}/retire", operationId: "adminRetireDevice", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/duty-shifts": { method: "GET", path: "/api/v1/admin/duty-shifts", operationId: "adminListDutyShifts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/duty-shifts": { method: "POST", path: "/api/v1/admin/duty-shifts", operationId: "adminCreateDutyShift", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "DELETE /api/v1/admin/duty-shifts/{shift_id}": { method: "DELETE", path: "/api/v1/admin/duty-shifts/{shift_id}", operationId: "adminDeleteDutyShift", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
+  "GET /api/v1/admin/elders": { method: "GET", path: "/api/v1/admin/elders", operationId: "adminListElders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/elders": { method: "POST", path: "/api/v1/admin/elders", operationId: "adminCreateElder", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/elders/{elder_id}": { method: "GET", path: "/api/v1/admin/elders/{elder_id}", operationId: "adminGetElder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/elders/{elder_id}": { method: "PATCH", path: "/api/v1/admin/elders/{elder_id}", operationId: "adminUpdateElder", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/elders/{elder_id}/approve": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/approve", operationId: "adminApproveElder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/elders/{elder_id}/consents": { method: "GET", path: "/api/v1/admin/elders/{elder_id}/consents", operationId: "adminListElderConsents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/elders/{elder_id}/consents": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/consents", operationId: "adminRecordElderConsent", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw", operationId: "adminWithdrawElderConsent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PUT /api/v1/admin/elders/{elder_id}/contacts": { method: "PUT", path: "/api/v1/admin/elders/{elder_id}/contacts", operationId: "adminOrderElderContacts", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/elders/{elder_id}/family-bindings": { method: "GET", path: "/api/v1/admin/elders/{elder_id}/family-bindings", operationId: "adminListElderBindings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/elders/{elder_id}/invites": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/invites", operationId: "adminCreateElderInvite", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
+  "POST /api/v1/admin/elders/{elder_id}/reject": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/reject", operationId: "adminRejectElder", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/events": { method: "GET", path: "/api/v1/admin/events", operationId: "adminListEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/events": { method: "POST", path: "/api/v1/admin/events", operationId: "adminCreateEvent", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/admin/events/{event_id}": { method: "GET", path: "/api/v1/admin/events/{event_id}", operationId: "adminGetEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -1673,10 +3699,22 @@ export const OPERATIONS = {
   "GET /api/v1/admin/events/{event_id}/live": { method: "GET", path: "/api/v1/admin/events/{event_id}/live", operationId: "adminGetEventLive", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/events/{event_id}/live": { method: "POST", path: "/api/v1/admin/events/{event_id}/live", operationId: "adminEnableEventLive", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200, 201] },
   "POST /api/v1/admin/events/{event_id}/publish": { method: "POST", path: "/api/v1/admin/events/{event_id}/publish", operationId: "adminPublishEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/family-bindings/{binding_id}/confirm": { method: "POST", path: "/api/v1/admin/family-bindings/{binding_id}/confirm", operationId: "adminConfirmBinding", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/family-bindings/{binding_id}/decline": { method: "POST", path: "/api/v1/admin/family-bindings/{binding_id}/decline", operationId: "adminDeclineBinding", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/handling-units": { method: "GET", path: "/api/v1/admin/handling-units", operationId: "adminListHandlingUnits", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/handling-units": { method: "POST", path: "/api/v1/admin/handling-units", operationId: "adminCreateHandlingUnit", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/admin/household-requests": { method: "GET", path: "/api/v1/admin/household-requests", operationId: "adminListHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/approve": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/approve", operationId: "approveHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/household-requests/{request_id}/reject": { method: "POST", path: "/api/v1/admin/household-requests/{request_id}/reject", operationId: "rejectHouseholdRequest", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/incidents": { method: "GET", path: "/api/v1/admin/incidents", operationId: "adminListIncidents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/incidents/stats": { method: "GET", path: "/api/v1/admin/incidents/stats", operationId: "adminIncidentStats", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/incidents/{incident_id}": { method: "GET", path: "/api/v1/admin/incidents/{incident_id}", operationId: "adminGetIncident", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/incidents/{incident_id}/merge": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/merge", operationId: "adminMergeIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/incidents/{incident_id}/transitions": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/transitions", operationId: "adminTransitionIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/notifications": { method: "GET", path: "/api/v1/admin/notifications", operationId: "listOutbox", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/alerts/{alert_id}/ack": { method: "POST", path: "/api/v1/alerts/{alert_id}/ack", operationId: "alertsAcknowledge", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/alerts/{alert_id}/resolve": { method: "POST", path: "/api/v1/alerts/{alert_id}/resolve", operationId: "alertsResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/areas": { method: "GET", path: "/api/v1/areas", operationId: "listAreas", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/areas/{area_id}/rooms": { method: "GET", path: "/api/v1/areas/{area_id}/rooms", operationId: "listRooms", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/auth/logout": { method: "POST", path: "/api/v1/auth/logout", operationId: "logout", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [204] },
@@ -1685,23 +3723,45 @@ export const OPERATIONS = {
   "POST /api/v1/auth/wechat-login": { method: "POST", path: "/api/v1/auth/wechat-login", operationId: "wechatLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/bookings/{booking_id}": { method: "GET", path: "/api/v1/bookings/{booking_id}", operationId: "getMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/bookings/{booking_id}/cancel", operationId: "cancelMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/elders": { method: "GET", path: "/api/v1/elders", operationId: "eldercareListMyRegistrations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/elders": { method: "POST", path: "/api/v1/elders", operationId: "eldercareRegisterElder", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/elders/{elder_id}": { method: "GET", path: "/api/v1/elders/{elder_id}", operationId: "eldercareGetMyRegistration", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/elders/{elder_id}/family-bindings": { method: "GET", path: "/api/v1/elders/{elder_id}/family-bindings", operationId: "eldercareListElderBindings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/elders/{elder_id}/invites": { method: "POST", path: "/api/v1/elders/{elder_id}/invites", operationId: "eldercareCreateInvite", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
   "GET /api/v1/events": { method: "GET", path: "/api/v1/events", operationId: "listEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/events/{event_id}": { method: "GET", path: "/api/v1/events/{event_id}", operationId: "getEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/events/{event_id}/bookings": { method: "POST", path: "/api/v1/events/{event_id}/bookings", operationId: "bookEvent", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200, 201] },
   "GET /api/v1/events/{event_id}/live": { method: "GET", path: "/api/v1/events/{event_id}/live", operationId: "getEventLive", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/events/{event_id}/live/heartbeats": { method: "POST", path: "/api/v1/events/{event_id}/live/heartbeats", operationId: "postLiveHeartbeat", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/family-bindings": { method: "POST", path: "/api/v1/family-bindings", operationId: "eldercareRequestBinding", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/family-bindings/{binding_id}/confirm": { method: "POST", path: "/api/v1/family-bindings/{binding_id}/confirm", operationId: "eldercareConfirmBinding", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/family-bindings/{binding_id}/decline": { method: "POST", path: "/api/v1/family-bindings/{binding_id}/decline", operationId: "eldercareDeclineBinding", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/family-bindings/{binding_id}/leave": { method: "POST", path: "/api/v1/family-bindings/{binding_id}/leave", operationId: "eldercareLeaveBinding", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/incident-categories": { method: "GET", path: "/api/v1/incident-categories", operationId: "incidentsListCategories", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/incidents": { method: "POST", path: "/api/v1/incidents", operationId: "incidentsCreate", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/incidents/{incident_id}": { method: "GET", path: "/api/v1/incidents/{incident_id}", operationId: "incidentsGet", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/incidents/{incident_id}/feedback": { method: "POST", path: "/api/v1/incidents/{incident_id}/feedback", operationId: "incidentsGiveFeedback", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/iot/events": { method: "POST", path: "/api/v1/iot/events", operationId: "iotIngestEvents", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/live/callbacks": { method: "POST", path: "/api/v1/live/callbacks", operationId: "postStreamCallback", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me": { method: "GET", path: "/api/v1/me", operationId: "getMe", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "PATCH /api/v1/me": { method: "PATCH", path: "/api/v1/me", operationId: "patchMe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/alerts": { method: "GET", path: "/api/v1/me/alerts", operationId: "alertsListMine", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/bookings": { method: "GET", path: "/api/v1/me/bookings", operationId: "listMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/elders": { method: "GET", path: "/api/v1/me/elders", operationId: "eldercareListMyElders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/elders/{elder_id}": { method: "GET", path: "/api/v1/me/elders/{elder_id}", operationId: "eldercareGetMyElder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/family-bindings": { method: "GET", path: "/api/v1/me/family-bindings", operationId: "eldercareListMyBindings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/household-requests": { method: "GET", path: "/api/v1/me/household-requests", operationId: "listHouseholdRequests", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/household-requests": { method: "POST", path: "/api/v1/me/household-requests", operationId: "createHouseholdRequest", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/me/household-requests/{request_id}/withdraw": { method: "POST", path: "/api/v1/me/household-requests/{request_id}/withdraw", operationId: "withdrawHouseholdRequest", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/incidents": { method: "GET", path: "/api/v1/me/incidents", operationId: "incidentsListMine", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/message-templates": { method: "GET", path: "/api/v1/me/message-templates", operationId: "listMessageTemplates", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/messages": { method: "GET", path: "/api/v1/me/messages", operationId: "listMessages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/messages/read-all": { method: "POST", path: "/api/v1/me/messages/read-all", operationId: "markAllMessagesRead", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/messages/unread-count": { method: "GET", path: "/api/v1/me/messages/unread-count", operationId: "countUnreadMessages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/messages/{message_id}/read": { method: "POST", path: "/api/v1/me/messages/{message_id}/read", operationId: "markMessageRead", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/official-account": { method: "GET", path: "/api/v1/me/official-account", operationId: "eldercareGetOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/official-account/link": { method: "POST", path: "/api/v1/me/official-account/link", operationId: "eldercareStartOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
+  "POST /api/v1/me/official-account/link/sandbox-confirm": { method: "POST", path: "/api/v1/me/official-account/link/sandbox-confirm", operationId: "eldercareSandboxConfirmOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me/subscriptions": { method: "GET", path: "/api/v1/me/subscriptions", operationId: "getSubscriptions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/subscriptions": { method: "POST", path: "/api/v1/me/subscriptions", operationId: "recordSubscriptions", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/media": { method: "POST", path: "/api/v1/media", operationId: "uploadMedia", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [201] },
@@ -1711,24 +3771,64 @@ export const OPERATIONS = {
   "GET /api/v1/media/{media_id}": { method: "GET", path: "/api/v1/media/{media_id}", operationId: "getMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "DELETE /api/v1/media/{media_id}": { method: "DELETE", path: "/api/v1/media/{media_id}", operationId: "deleteMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
   "POST /api/v1/media/{media_id}/complete": { method: "POST", path: "/api/v1/media/{media_id}/complete", operationId: "completeUpload", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/wechat/official-account/events": { method: "GET", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountVerify", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/wechat/official-account/events": { method: "POST", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountPush", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
 } as const satisfies { readonly [K in OperationKey]: OperationMeta };
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
+  adminAlertStats: "GET /api/v1/admin/alerts/stats",
+  adminApproveElder: "POST /api/v1/admin/elders/{elder_id}/approve",
   adminCancelEvent: "POST /api/v1/admin/events/{event_id}/cancel",
   adminCheckIn: "POST /api/v1/admin/events/{event_id}/check-ins",
+  adminConfirmBinding: "POST /api/v1/admin/family-bindings/{binding_id}/confirm",
+  adminCreateDevice: "POST /api/v1/admin/devices",
+  adminCreateDutyShift: "POST /api/v1/admin/duty-shifts",
+  adminCreateElder: "POST /api/v1/admin/elders",
+  adminCreateElderInvite: "POST /api/v1/admin/elders/{elder_id}/invites",
   adminCreateEvent: "POST /api/v1/admin/events",
+  adminCreateHandlingUnit: "POST /api/v1/admin/handling-units",
+  adminDeclineBinding: "POST /api/v1/admin/family-bindings/{binding_id}/decline",
+  adminDeleteDutyShift: "DELETE /api/v1/admin/duty-shifts/{shift_id}",
   adminEnableEventLive: "POST /api/v1/admin/events/{event_id}/live",
   adminEstimateEvent: "GET /api/v1/admin/events/{event_id}/estimate",
   adminEventFigures: "GET /api/v1/admin/events/{event_id}/figures",
   adminExportAttendance: "GET /api/v1/admin/events/{event_id}/attendance.csv",
+  adminGetAlert: "GET /api/v1/admin/alerts/{alert_id}",
+  adminGetDevice: "GET /api/v1/admin/devices/{device_id}",
+  adminGetElder: "GET /api/v1/admin/elders/{elder_id}",
   adminGetEvent: "GET /api/v1/admin/events/{event_id}",
   adminGetEventLive: "GET /api/v1/admin/events/{event_id}/live",
+  adminGetIncident: "GET /api/v1/admin/incidents/{incident_id}",
+  adminImportDevices: "POST /api/v1/admin/devices/import",
+  adminIncidentStats: "GET /api/v1/admin/incidents/stats",
+  adminListAlerts: "GET /api/v1/admin/alerts",
   adminListAttendance: "GET /api/v1/admin/events/{event_id}/attendance",
+  adminListDeviceEvents: "GET /api/v1/admin/devices/{device_id}/events",
+  adminListDevices: "GET /api/v1/admin/devices",
+  adminListDutyShifts: "GET /api/v1/admin/duty-shifts",
+  adminListElderBindings: "GET /api/v1/admin/elders/{elder_id}/family-bindings",
+  adminListElderConsents: "GET /api/v1/admin/elders/{elder_id}/consents",
+  adminListElders: "GET /api/v1/admin/elders",
   adminListEvents: "GET /api/v1/admin/events",
+  adminListHandlingUnits: "GET /api/v1/admin/handling-units",
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
+  adminListIncidents: "GET /api/v1/admin/incidents",
+  adminMergeIncident: "POST /api/v1/admin/incidents/{incident_id}/merge",
+  adminOrderElderContacts: "PUT /api/v1/admin/elders/{elder_id}/contacts",
   adminPublishEvent: "POST /api/v1/admin/events/{event_id}/publish",
+  adminRecordElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents",
+  adminRejectElder: "POST /api/v1/admin/elders/{elder_id}/reject",
+  adminRetireDevice: "POST /api/v1/admin/devices/{device_id}/retire",
+  adminTransitionIncident: "POST /api/v1/admin/incidents/{incident_id}/transitions",
+  adminUpdateDevice: "PATCH /api/v1/admin/devices/{device_id}",
+  adminUpdateElder: "PATCH /api/v1/admin/elders/{elder_id}",
   adminUpdateEvent: "PATCH /api/v1/admin/events/{event_id}",
+  adminWithdrawElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw",
+  alertsAcknowledge: "POST /api/v1/alerts/{alert_id}/ack",
+  alertsGetAlert: "GET /api/v1/alerts/{alert_id}",
+  alertsListMine: "GET /api/v1/me/alerts",
+  alertsResolve: "POST /api/v1/alerts/{alert_id}/resolve",
   approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
   bookEvent: "POST /api/v1/events/{event_id}/bookings",
   cancelMyBooking: "POST /api/v1/bookings/{booking_id}/cancel",
@@ -1737,6 +3837,21 @@ export const OPERATION_IDS = {
   createHouseholdRequest: "POST /api/v1/me/household-requests",
   createUploadTicket: "POST /api/v1/media/upload-tickets",
   deleteMedia: "DELETE /api/v1/media/{media_id}",
+  eldercareConfirmBinding: "POST /api/v1/family-bindings/{binding_id}/confirm",
+  eldercareCreateInvite: "POST /api/v1/elders/{elder_id}/invites",
+  eldercareDeclineBinding: "POST /api/v1/family-bindings/{binding_id}/decline",
+  eldercareGetMyElder: "GET /api/v1/me/elders/{elder_id}",
+  eldercareGetMyRegistration: "GET /api/v1/elders/{elder_id}",
+  eldercareGetOfficialAccountLink: "GET /api/v1/me/official-account",
+  eldercareLeaveBinding: "POST /api/v1/family-bindings/{binding_id}/leave",
+  eldercareListElderBindings: "GET /api/v1/elders/{elder_id}/family-bindings",
+  eldercareListMyBindings: "GET /api/v1/me/family-bindings",
+  eldercareListMyElders: "GET /api/v1/me/elders",
+  eldercareListMyRegistrations: "GET /api/v1/elders",
+  eldercareRegisterElder: "POST /api/v1/elders",
+  eldercareRequestBinding: "POST /api/v1/family-bindings",
+  eldercareSandboxConfirmOfficialAccountLink: "POST /api/v1/me/official-account/link/sandbox-confirm",
+  eldercareStartOfficialAccountLink: "POST /api/v1/me/official-account/link",
   getEvent: "GET /api/v1/events/{event_id}",
   getEventLive: "GET /api/v1/events/{event_id}/live",
   getMe: "GET /api/v1/me",
@@ -1744,6 +3859,12 @@ export const OPERATION_IDS = {
   getMediaFile: "GET /api/v1/media/files/{key}",
   getMyBooking: "GET /api/v1/bookings/{booking_id}",
   getSubscriptions: "GET /api/v1/me/subscriptions",
+  incidentsCreate: "POST /api/v1/incidents",
+  incidentsGet: "GET /api/v1/incidents/{incident_id}",
+  incidentsGiveFeedback: "POST /api/v1/incidents/{incident_id}/feedback",
+  incidentsListCategories: "GET /api/v1/incident-categories",
+  incidentsListMine: "GET /api/v1/me/incidents",
+  iotIngestEvents: "POST /api/v1/iot/events",
   listAreas: "GET /api/v1/areas",
   listEvents: "GET /api/v1/events",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
@@ -1765,6 +3886,8 @@ export const OPERATION_IDS = {
   staffLogin: "POST /api/v1/auth/staff-login",
   uploadMedia: "POST /api/v1/media",
   wechatLogin: "POST /api/v1/auth/wechat-login",
+  wechatOfficialAccountPush: "POST /api/v1/wechat/official-account/events",
+  wechatOfficialAccountVerify: "GET /api/v1/wechat/official-account/events",
   withdrawHouseholdRequest: "POST /api/v1/me/household-requests/{request_id}/withdraw",
 } as const satisfies Record<string, OperationKey>;
 

@@ -5,6 +5,20 @@ from __future__ import annotations
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
+    "escalate-alerts": {
+        "task": "alerts.escalate",
+        "schedule": 30.0,
+    },
+    "sweep-alert-devices": {
+        "task": "alerts.sweep_devices",
+        "schedule": 300.0,
+    },
+    # Incidents: escalate overdue cases (level 1 at due, level 2 at due + half the limit) and
+    # auto-close resolved cases unrated for INCIDENTS_AUTO_CLOSE_DAYS; idempotent (SKIP LOCKED).
+    "incidents-sla-sweep": {
+        "task": "incidents.sla_sweep",
+        "schedule": 300.0,
+    },
     "event-reminders": {
         "task": "events.send_reminders",
         "schedule": 300.0,

@@ -35,6 +35,8 @@ class Role(enum.StrEnum):
     VOLUNTEER = "volunteer"
     STAFF = "staff"
     ADMIN = "admin"
+    GRID_WORKER = "grid_worker"  # 网格员: handles dispatched incidents and device alerts on the ground
+    SUPERVISOR = "supervisor"  # 督办: receives SLA escalations of the cases in their area
 
 
 class AreaKind(enum.StrEnum):

@@ -1,0 +1,219 @@
+"""Routes of device alerts: the IoT platform's signed ingestion, family members' and staff's alerts
+(acknowledge, resolve), the staff board, per-device history, statistics and duty shifts.
+Thin: parse, authorise, call a service, serialise."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import request
+
+from api.alerts import ingestion, schemas, services
+from api.alerts.models import Alert, DutyShift, IotEvent
+from api.auth import current_user, login_required, staff_required
+from api.db import utcnow
+from api.errors import ApiError
+from api.extensions import Blueprint, get_settings
+from api.pagination import CursorArgs, page_of, paginate
+
+iot_blp = Blueprint("iot", __name__, url_prefix="/api/v1/iot", description="The IoT platform's signed event batches")
+alerts_blp = Blueprint("alerts", __name__, url_prefix="/api/v1", description="Device alerts for families and staff")
+admin_alerts_blp = Blueprint(
+    "admin-alerts", __name__, url_prefix="/api/v1/admin", description="Staff: alert board, device history, duty"
+)
+
+_SIGNATURE_PARAMETERS = [
+    {"in": "header", "name": ingestion.PLATFORM_HEADER, "required": True, "schema": {"type": "string"}},
+    {
+        "in": "header",
+        "name": ingestion.TIMESTAMP_HEADER,
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "unix seconds; refused outside ±IOT_REPLAY_WINDOW_SECONDS",
+    },
+    {
+        "in": "header",
+        "name": ingestion.SIGNATURE_HEADER,
+        "required": True,
+        "schema": {"type": "string"},
+        "description": 'hex HMAC-SHA256(platform secret, "<timestamp>.<raw body>")',
+    },
+]
+
+
+@iot_blp.route("/events", methods=["POST"])
+@iot_blp.doc(
+    parameters=_SIGNATURE_PARAMETERS,
+    requestBody={
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "maxItems": ingestion.MAX_BATCH, "items": schemas.IotEventItemSchema}
+            }
+        },
+    },
+)
+@iot_blp.response(200, schemas.IotBatchResultSchema)
+@iot_blp.alt_response(401, description="Signature missing or wrong, or timestamp outside the window")
+@iot_blp.alt_response(409, description="This signed batch was received before (replay)")
+@iot_blp.alt_response(413, description="More than 1,000 events")
+@iot_blp.alt_response(422, description="The body is not a JSON array")
+@iot_blp.alt_response(503, description="No platform secret configured")
+def iot_ingest_events() -> Any:
+    """A batch of up to 1,000 device events; a result per item (accepted, duplicate, unknown_device,
+    invalid, unsupported_type) — a bad item never fails the batch."""
+    settings, now = get_settings(), utcnow()
+    body = request.get_data(cache=True)
+    platform = ingestion.verify(request.headers, body, settings, now)
+    try:
+        try:
+            items = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError("iot_batch_invalid") from exc
+        if not isinstance(items, list):
+            raise ApiError("iot_batch_invalid")
+        result = ingestion.ingest(platform, items, settings, now)
+    except Exception:
+        ingestion.forget(platform, request.headers)  # nothing was kept: the platform may send it again
+        raise
+    return {"results": result.results, "counts": result.counts, "alerts_opened": result.alerts_opened}
+
+
+@alerts_blp.route("/me/alerts", methods=["GET"])
+@login_required()
+@alerts_blp.arguments(CursorArgs, location="query")
+@alerts_blp.response(200, page_of(schemas.AlertSchema))
+def alerts_list_mine(args: dict[str, Any]) -> Any:
+    """Alerts of the elders I look after (confirmed bindings), newest first."""
+    stmt = services.family_alerts(current_user())
+    return paginate(stmt, order_by=(Alert.id,), limit=args["limit"], cursor=args["cursor"])
+
+
+@alerts_blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
+@login_required()
+@alerts_blp.response(200, schemas.AlertDetailSchema)
+@alerts_blp.alt_response(403, description="Staff of another area")
+@alerts_blp.alt_response(404, description="No such alert, or not of an elder you look after")
+def alerts_get_alert(alert_id: uuid.UUID) -> Any:
+    """One alert with its timeline (the page the WeChat message opens)."""
+    return services.alert_for(current_user(), alert_id)
+
+
+@alerts_blp.route("/alerts/<uuid:alert_id>/ack", methods=["POST"])
+@login_required()
+@alerts_blp.response(200, schemas.AlertDetailSchema)
+@alerts_blp.alt_response(403, description="Staff of another area")
+@alerts_blp.alt_response(404, description="No such alert, or not of an elder you look after")
+def alerts_acknowledge(alert_id: uuid.UUID) -> Any:
+    """ "I am on it": stops the escalation. Acknowledging again is harmless and answers the same."""
+    return services.acknowledge(current_user(), alert_id, utcnow())
+
+
+@alerts_blp.route("/alerts/<uuid:alert_id>/resolve", methods=["POST"])
+@login_required()
+@alerts_blp.arguments(schemas.ResolveArgs)
+@alerts_blp.response(200, schemas.AlertDetailSchema)
+@alerts_blp.alt_response(403, description="Staff of another area")
+@alerts_blp.alt_response(404, description="No such alert, or not of an elder you look after")
+@alerts_blp.alt_response(409, description="Already resolved")
+@alerts_blp.alt_response(422, description="Resolution or note missing")
+def alerts_resolve(args: dict[str, Any], alert_id: uuid.UUID) -> Any:
+    """Close the incident: false alarm, handled, hospitalised or other, with a note."""
+    return services.resolve(current_user(), alert_id, args["resolution"], args["note"].strip(), utcnow())
+
+
+# Staff ------------------------------------------------------------------------------------------
+
+
+@admin_alerts_blp.route("/alerts", methods=["GET"])
+@staff_required
+@admin_alerts_blp.arguments(schemas.AdminAlertListArgs, location="query")
+@admin_alerts_blp.response(200, page_of(schemas.AlertSchema))
+def admin_list_alerts(args: dict[str, Any]) -> Any:
+    """The alert board of my area, newest first: live (open, unacknowledged, escalated) or history."""
+    filters = services.BoardFilters(
+        status=args["status"],
+        severity=args["severity"],
+        rule=args["type"],
+        elder_id=args["elder_id"],
+        device_id=args["device_id"],
+        since=args["since"],
+        until=args["until"],
+    )
+    stmt = services.staff_alerts(current_user(), filters)
+    return paginate(stmt, order_by=(Alert.id,), limit=args["limit"], cursor=args["cursor"])
+
+
+@admin_alerts_blp.route("/alerts/stats", methods=["GET"])
+@staff_required
+@admin_alerts_blp.arguments(schemas.StatsArgs, location="query")
+@admin_alerts_blp.response(200, schemas.AlertStatsSchema)
+def admin_alert_stats(args: dict[str, Any]) -> Any:
+    """Alerts by type and severity, time to acknowledge (p50/p90 seconds), false-alarm rate."""
+    until = args["until"] or utcnow()
+    since = args["since"] or until - timedelta(days=30)
+    if since >= until:
+        raise ApiError("validation_failed", errors={"from": ["must be before to"]})
+    return services.stats(current_user(), since, until)
+
+
+@admin_alerts_blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
+@staff_required
+@admin_alerts_blp.response(200, schemas.AlertDetailSchema)
+@admin_alerts_blp.alt_response(403, description="Outside my area")
+@admin_alerts_blp.alt_response(404, description="No such alert")
+def admin_get_alert(alert_id: uuid.UUID) -> Any:
+    """One alert of my area with its timeline."""
+    return services.staff_alert(current_user(), alert_id)
+
+
+@admin_alerts_blp.route("/devices/<uuid:device_id>/events", methods=["GET"])
+@staff_required
+@admin_alerts_blp.arguments(CursorArgs, location="query")
+@admin_alerts_blp.response(200, page_of(schemas.IotEventSchema))
+@admin_alerts_blp.alt_response(403, description="Outside my area")
+@admin_alerts_blp.alt_response(404, description="No such device")
+def admin_list_device_events(args: dict[str, Any], device_id: uuid.UUID) -> Any:
+    """Everything a device reported, newest first."""
+    stmt = services.device_events(current_user(), device_id)
+    return paginate(stmt, order_by=(IotEvent.occurred_at, IotEvent.id), limit=args["limit"], cursor=args["cursor"])
+
+
+@admin_alerts_blp.route("/duty-shifts", methods=["GET"])
+@staff_required
+@admin_alerts_blp.arguments(schemas.DutyShiftListArgs, location="query")
+@admin_alerts_blp.response(200, page_of(schemas.DutyShiftSchema))
+def admin_list_duty_shifts(args: dict[str, Any]) -> Any:
+    """Duty shifts of my area (who is told when a family does not answer), newest first."""
+    stmt = services.duty_shifts(current_user(), args["active_at"])
+    return paginate(stmt, order_by=(DutyShift.id,), limit=args["limit"], cursor=args["cursor"])
+
+
+@admin_alerts_blp.route("/duty-shifts", methods=["POST"])
+@staff_required
+@admin_alerts_blp.arguments(schemas.DutyShiftArgs)
+@admin_alerts_blp.response(201, schemas.DutyShiftSchema)
+@admin_alerts_blp.alt_response(403, description="Area outside my scope")
+@admin_alerts_blp.alt_response(
+    422, description="Unknown area, not a staff member or grid worker, or ends before it starts"
+)
+def admin_create_duty_shift(args: dict[str, Any]) -> Any:
+    """Put a staff member or grid worker on duty for an area."""
+    return services.create_duty_shift(current_user(), args)
+
+
+@admin_alerts_blp.route("/duty-shifts/<uuid:shift_id>", methods=["DELETE"])
+@staff_required
+@admin_alerts_blp.response(204)
+@admin_alerts_blp.alt_response(403, description="Area outside my scope")
+@admin_alerts_blp.alt_response(404, description="No such shift")
+def admin_delete_duty_shift(shift_id: uuid.UUID) -> Any:
+    """Remove a duty shift."""
+    services.delete_duty_shift(current_user(), shift_id)
+    return None
+
+
+blueprints = [iot_blp, alerts_blp, admin_alerts_blp]

@@ -1,0 +1,721 @@
+"""Alert rules in action: open one alert per incident, tell people in contact order, escalate what
+nobody acknowledges, acknowledge and resolve, and the staff board, history and statistics.
+
+`raise_alerts` is the one way an alert opens or repeats (ingestion and the sweeps call it): a single
+`INSERT … ON CONFLICT DO UPDATE` against the partial unique index "one unresolved alert per (device,
+rule)" — a repeat only counts, and only the statement that *inserted* the row tells anyone. Telling
+people is `notify(...)` in the same transaction (the outbox), so an alert that commits is delivered.
+
+The chain of an alert is: its elder's confirmed family contacts in order (only for an active elder who
+consented to that kind of device), then the grid workers and staff on duty for its area (or, when no
+shift covers it, the staff whose scope contains it), then volunteers nearby — there is no volunteer
+domain yet, so that step is recorded on the timeline and the staff in scope are told volunteers are
+needed. Level N means N steps were taken; the beat job takes the next one under a row lock (`SKIP
+LOCKED`), and `notify`'s dedupe key `alert:<id>:level:<n>` keeps each step to one message even so.
+Notices never escalate; acknowledging stops the chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from api import sqlstats
+from api.accounts.models import Area, Role, Room, User, UserRole
+from api.alerts import rules
+from api.alerts.models import (
+    Alert,
+    AlertRule,
+    AlertStatus,
+    AlertStep,
+    DutyShift,
+    IotEvent,
+    Resolution,
+    Severity,
+    StepKind,
+)
+from api.auth import ensure_in_scope
+from api.config import Settings
+from api.db import db, new_id
+from api.devices.models import Device, DeviceStatus
+from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding
+from api.errors import ApiError, NotFound
+from api.notifications.models import Notification
+from api.notifications.services import notify
+
+log = logging.getLogger(__name__)
+
+ALERT_KIND = "device_alert"  # the catalogue's kind: Official Account template first, then subscribe, inbox
+GRID_WORKER = getattr(Role, "GRID_WORKER", None)  # added by the incidents domain's migration
+ESCALATION_BATCH = 200
+SWEEP_BATCH = 2000
+AUTO_CLOSED_NOTE = "已确认的报警超过重复窗口后再次触发，系统结案并开启新报警"
+BACK_ONLINE_NOTE = "设备恢复在线"
+
+
+def dialect_insert(table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite both)."""
+    return (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(table)
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """`/KJ/KJ01/KJ01-01/` → [`/KJ/`, `/KJ/KJ01/`, `/KJ/KJ01/KJ01-01/`]: the areas containing it."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+# ------------------------------------------------------------------------------------------------
+# Opening and repeating alerts
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Raise:
+    """Events of one device that hit one rule (already grouped: one row per (device, rule))."""
+
+    device_id: uuid.UUID
+    rule: AlertRule
+    severity: Severity
+    elder_id: uuid.UUID | None
+    room_id: uuid.UUID | None
+    area_path: str
+    first_at: datetime
+    last_at: datetime
+    count: int = 1
+    value: Any = None
+
+
+@dataclass
+class Raised:
+    alert_id: uuid.UUID
+    created: bool
+
+
+def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict[tuple[uuid.UUID, AlertRule], Raised]:
+    """Open an alert per (device, rule), or count the repeats on the one already open; notify for new ones."""
+    if not raises:
+        return {}
+    table = Alert.__table__
+    pairs = [(r.device_id, r.rule.value) for r in raises]
+    # An acknowledged alert whose incident went quiet longer than the window is over: a new event is a new
+    # incident, so that alert is closed here and the upsert below opens (and notifies) a fresh one.
+    window_start = now - timedelta(seconds=settings.alerts_repeat_window_seconds)
+    closed = (
+        db.session.execute(
+            update(table)
+            .where(
+                tuple_(table.c.device_id, table.c.rule).in_(pairs),
+                table.c.status == AlertStatus.ACKNOWLEDGED.value,
+                table.c.last_at < window_start,
+            )
+            .values(
+                status=AlertStatus.RESOLVED.value,
+                resolution=Resolution.OTHER.value,
+                resolution_note=AUTO_CLOSED_NOTE,
+                resolved_at=now,
+                next_escalation_at=None,
+            )
+            .returning(table.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    for alert_id in closed:
+        db.session.add(AlertStep(alert_id=alert_id, kind=StepKind.RESOLVED, note=AUTO_CLOSED_NOTE[:200], at=now))
+
+    rows = []
+    # In (device, rule) order: concurrent batches upserting the same alerts lock them in the same order.
+    for r in sorted(raises, key=lambda r: (r.device_id, r.rule.value)):
+        delay = rules.escalation_delay(
+            r.severity, settings.alerts_critical_escalate_seconds, settings.alerts_warning_escalate_seconds
+        )
+        rows.append(
+            {
+                "id": new_id(),
+                "device_id": r.device_id,
+                "elder_id": r.elder_id,
+                "room_id": r.room_id,
+                "area_path": r.area_path,
+                "rule": r.rule.value,
+                "severity": r.severity.value,
+                "status": AlertStatus.OPEN.value,
+                "count": r.count,
+                "value": r.value,
+                "first_at": r.first_at,
+                "last_at": r.last_at,
+                "escalation_level": 0,
+                "next_escalation_at": now + timedelta(seconds=delay) if delay is not None else None,
+                "created_at": now,
+            }
+        )
+    stmt = dialect_insert(table).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.device_id, table.c.rule],
+        # A literal, exactly the index's predicate: with a bound parameter PostgreSQL cannot match the partial
+        # index once psycopg prepares the statement (its 5th run), and refuses the ON CONFLICT.
+        index_where=text("status <> 'resolved'"),
+        set_={
+            "count": table.c.count + stmt.excluded.count,
+            "last_at": case((stmt.excluded.last_at > table.c.last_at, stmt.excluded.last_at), else_=table.c.last_at),
+            "value": func.coalesce(stmt.excluded.value, table.c.value),
+        },
+    ).returning(table.c.id, table.c.device_id, table.c.rule, table.c.count)
+    wanted = {(r.device_id, r.rule): r.count for r in raises}
+    result: dict[tuple[uuid.UUID, AlertRule], Raised] = {}
+    for alert_id, device_id, rule, count in db.session.execute(stmt):
+        key = (device_id, AlertRule(rule))
+        # The row holds exactly this batch's count only when this statement inserted it.
+        result[key] = Raised(alert_id, created=count == wanted[key])
+    created_ids = [r.alert_id for r in result.values() if r.created]
+    if created_ids:
+        alerts = db.session.scalars(
+            select(Alert).where(Alert.id.in_(created_ids)).execution_options(populate_existing=True)
+        ).all()
+        for alert in alerts:
+            advance(alert, settings, now)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# The chain: contacts, staff on duty, volunteers
+# ------------------------------------------------------------------------------------------------
+
+
+def contacts_for(alert: Alert) -> list[User]:
+    """The elder's family contacts in order — only for an active elder who consented to this device."""
+    if alert.elder_id is None:
+        return []
+    from api.eldercare import services as eldercare
+
+    elder = db.session.get(Elder, alert.elder_id)
+    if elder is None or elder.status != ElderStatus.ACTIVE:
+        return []
+    if not eldercare.has_consent(elder.id, alert.device.type.value):
+        return []
+    return list(eldercare.contacts_in_order(elder.id))
+
+
+def _responder_roles() -> list[Role]:
+    return [Role.STAFF, GRID_WORKER] if GRID_WORKER is not None else [Role.STAFF]
+
+
+def responders_for(area_path: str, now: datetime) -> list[User]:
+    """Grid workers and staff on duty for the area now; else staff (and grid workers) whose scope holds it;
+    else the subdistrict's admins."""
+    on_duty, in_scope, admins = _responder_index(now)
+    paths = set(ancestor_paths(area_path) or ["/"])
+    for candidates in (on_duty, in_scope):
+        found = {user.id: user for path, user in candidates if path in paths}
+        if found:
+            return list(found.values())
+    return admins
+
+
+def _responder_index(now: datetime) -> tuple[list[tuple[str, User]], list[tuple[str, User]], list[User]]:
+    """Everyone who may be told, with the area they answer for — three queries per moment `now`, kept for the
+    session, rather than three per alert (an alarm storm opens hundreds of alerts in one batch)."""
+    cache = db.session.info.setdefault("alerts.responders", {})
+    if now in cache:
+        return cache[now]
+    on_duty = db.session.execute(
+        select(Area.path, User)
+        .join(DutyShift, DutyShift.area_id == Area.id)
+        .join(User, User.id == DutyShift.user_id)
+        .where(DutyShift.starts_at <= now, DutyShift.ends_at > now, User.is_active)
+        .order_by(User.id)
+    ).all()
+    in_scope = db.session.execute(
+        select(Area.path, User)
+        .join(User, User.staff_area_id == Area.id)
+        .where(User.is_active, User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(_responder_roles()))))
+        .order_by(User.id)
+    ).all()
+    admins = db.session.scalars(
+        select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.ADMIN, User.is_active)
+        .order_by(User.id)
+    ).all()
+    cache.clear()  # one moment at a time: a later `now` sees shifts as they are then
+    cache[now] = ([tuple(r) for r in on_duty], [tuple(r) for r in in_scope], list(admins))
+    return cache[now]
+
+
+@dataclass
+class Stage:
+    kind: StepKind
+    contact: User | None = None
+    position: int = 0
+
+
+def stages_of(alert: Alert) -> list[Stage]:
+    stages = [Stage(StepKind.NOTIFIED_CONTACT, c, i + 1) for i, c in enumerate(contacts_for(alert))]
+    if alert.severity != Severity.NOTICE:
+        stages += [Stage(StepKind.ESCALATED_STAFF), Stage(StepKind.VOLUNTEERS_REQUESTED)]
+    return stages
+
+
+def message_context(alert: Alert, note: str = "") -> dict[str, Any]:
+    device = alert.device
+    elder = db.session.get(Elder, alert.elder_id) if alert.elder_id else None
+    room = device.room if device.room is not None else (elder.room if elder is not None else None)
+    return {
+        "alert_id": str(alert.id),
+        "elder_name": elder.name if elder is not None else "住户",
+        "device_type": rules.DEVICE_NAMES_ZH.get(device.type.value, device.type.value),
+        "alert_type": rules.RULE_NAMES_ZH[alert.rule] + note,
+        "occurred_at": alert.first_at,
+        "address": room.address if room is not None else "",
+        "severity": alert.severity.value,
+    }
+
+
+def _tell(
+    users: list[User], alert: Alert, level: int, settings: Settings, now: datetime, note: str = ""
+) -> list[Notification]:
+    context = message_context(alert, note)
+    # Level 1 is taken by the statement that inserted the alert, so nothing can have been sent for it yet;
+    # later levels (the beat job) carry a dedupe key as a second guard beside the row lock.
+    dedupe_key = f"alert:{alert.id}:level:{level}" if level > 1 else None
+    sent = []
+    for user in users:
+        message = notify(user, ALERT_KIND, context, dedupe_key=dedupe_key)
+        # Quiet hours hold notices (never warnings or alarms) until they end; the outbox sweep sends them then.
+        if alert.severity == Severity.NOTICE and rules.within(now, settings.alerts_quiet_hours):
+            message.next_attempt_at = rules.end_of(now, settings.alerts_quiet_hours)
+        sent.append(message)
+    return sent
+
+
+def advance(alert: Alert, settings: Settings, now: datetime) -> AlertStep | None:
+    """Take the alert's next step (level N → N+1) and schedule the one after; None when none is left."""
+    stages = stages_of(alert)
+    level = alert.escalation_level
+    if level >= len(stages):
+        alert.next_escalation_at = None
+        if level == 0:  # nobody at all to tell: say so on the timeline, once
+            alert.escalation_level = 1
+            step = AlertStep(alert_id=alert.id, kind=StepKind.NO_CONTACT, level=1, note="无可通知的联系人", at=now)
+            db.session.add(step)
+            return step
+        return None
+    stage = stages[level]
+    level += 1
+    if stage.kind == StepKind.NOTIFIED_CONTACT:
+        assert stage.contact is not None
+        messages = _tell([stage.contact], alert, level, settings, now)
+        note = f"第{stage.position}联系人"
+        user_id: uuid.UUID | None = stage.contact.id
+    elif stage.kind == StepKind.ESCALATED_STAFF:
+        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, "（家属未确认）")
+        note = f"通知值班网格员/工作人员 {len(messages)} 人"
+        user_id = None
+    else:
+        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, "·需志愿者上门")
+        note = f"请求附近志愿者上门（已通知工作人员 {len(messages)} 人）"
+        user_id = None
+    step = AlertStep(
+        alert_id=alert.id,
+        kind=stage.kind,
+        level=level,
+        user_id=user_id,
+        notification_ids=[str(m.id) for m in messages],
+        note=note,
+        at=now,
+    )
+    db.session.add(step)
+    alert.escalation_level = level
+    delay = rules.escalation_delay(
+        alert.severity, settings.alerts_critical_escalate_seconds, settings.alerts_warning_escalate_seconds
+    )
+    alert.next_escalation_at = now + timedelta(seconds=delay) if delay is not None and level < len(stages) else None
+    return step
+
+
+def escalate_due(settings: Settings, now: datetime, batch: int = ESCALATION_BATCH) -> int:
+    """Take the next step of every unacknowledged alert whose time has come; returns how many steps.
+
+    Rows are locked `SKIP LOCKED`: two beat runs at once share the work instead of doubling it.
+    """
+    alerts = db.session.scalars(
+        select(Alert)
+        .where(Alert.status == AlertStatus.OPEN, Alert.next_escalation_at <= now)
+        .order_by(Alert.next_escalation_at)
+        .limit(batch)
+        .with_for_update(of=Alert, skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    steps = 0
+    for alert in alerts:
+        if advance(alert, settings, now) is not None:
+            steps += 1
+    db.session.flush()
+    return steps
+
+
+# ------------------------------------------------------------------------------------------------
+# Sweeps: devices that went quiet, doors that stayed shut
+# ------------------------------------------------------------------------------------------------
+
+
+def _older_than(column: Any, now: datetime, seconds: Any) -> Any:
+    """`column < now - seconds`, where `seconds` may be a column expression (per-row intervals)."""
+    if db.dialect == "postgresql":
+        return column < literal(now) - func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
+    return (func.julianday(stamp) - func.julianday(column)) * 86400.0 > seconds
+
+
+def _raises_for(device_ids: list[uuid.UUID], hit: tuple[AlertRule, Severity], now: datetime) -> list[Raise]:
+    rows = db.session.execute(
+        select(Device.id, Device.elder_id, Device.room_id, Area.path, Device.last_seen_at)
+        .outerjoin(Room, Room.id == Device.room_id)
+        .outerjoin(Area, Area.id == Room.building_id)
+        .where(Device.id.in_(device_ids))
+    ).all()
+    return [
+        Raise(device_id, hit[0], hit[1], elder_id, room_id, path or "", now, now)
+        for device_id, elder_id, room_id, path, _seen in rows
+    ]
+
+
+def sweep_offline(settings: Settings, now: datetime) -> int:
+    """Devices silent for twice their heartbeat interval go offline, with a notice alert each."""
+    due = db.session.scalars(
+        select(Device.id)
+        .where(
+            Device.status == DeviceStatus.ACTIVE,
+            Device.last_seen_at.is_not(None),
+            _older_than(Device.last_seen_at, now, Device.heartbeat_interval_seconds * 2),
+        )
+        .limit(SWEEP_BATCH)
+    ).all()
+    if not due:
+        return 0
+    gone = db.session.scalars(
+        update(Device)
+        .where(Device.id.in_(due), Device.status == DeviceStatus.ACTIVE)
+        .values(status=DeviceStatus.OFFLINE)
+        .returning(Device.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    raise_alerts(_raises_for(list(gone), rules.OFFLINE, now), settings, now)
+    return len(gone)
+
+
+def sweep_door_inactivity(settings: Settings, now: datetime) -> int:
+    """In the daytime only: door sensors of active elders with no opening for the elder's N hours."""
+    if not rules.within(now, settings.alerts_daytime_hours):
+        return 0
+    # One alert per quiet stretch: not while one is unresolved, nor again after it was resolved (the family
+    # said what happened) until the door has opened since.
+    already = (
+        select(Alert.id)
+        .where(
+            Alert.device_id == Device.id,
+            Alert.rule == AlertRule.DOOR_INACTIVITY,
+            (Alert.status != AlertStatus.RESOLVED) | (Alert.first_at >= Device.last_activity_at),
+        )
+        .exists()
+    )
+    due = db.session.scalars(
+        select(Device.id)
+        .join(Elder, Elder.id == Device.elder_id)
+        .where(
+            Device.type == "door_sensor",
+            Device.status == DeviceStatus.ACTIVE,
+            Elder.status == ElderStatus.ACTIVE,
+            Device.last_activity_at.is_not(None),
+            _older_than(Device.last_activity_at, now, Elder.door_inactivity_hours * 3600),
+            ~already,
+        )
+        .limit(SWEEP_BATCH)
+    ).all()
+    if not due:
+        return 0
+    raise_alerts(_raises_for(list(due), rules.DOOR_INACTIVITY, now), settings, now)
+    return len(due)
+
+
+def back_online(device_ids: list[uuid.UUID], now: datetime) -> int:
+    """Offline devices that spoke again are active, and their offline alerts resolved (set-based)."""
+    if not device_ids:
+        return 0
+    db.session.execute(
+        update(Device)
+        .where(Device.id.in_(device_ids), Device.status == DeviceStatus.OFFLINE)
+        .values(status=DeviceStatus.ACTIVE)
+        .execution_options(synchronize_session=False)
+    )
+    resolved = db.session.scalars(
+        update(Alert)
+        .where(Alert.device_id.in_(device_ids), Alert.rule == AlertRule.OFFLINE, Alert.status != AlertStatus.RESOLVED)
+        .values(
+            status=AlertStatus.RESOLVED,
+            resolution=Resolution.HANDLED,
+            resolution_note=BACK_ONLINE_NOTE,
+            resolved_at=now,
+            next_escalation_at=None,
+        )
+        .returning(Alert.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for alert_id in resolved:
+        db.session.add(AlertStep(alert_id=alert_id, kind=StepKind.RESOLVED, note=BACK_ONLINE_NOTE, at=now))
+    return len(resolved)
+
+
+# ------------------------------------------------------------------------------------------------
+# Acknowledging and resolving
+# ------------------------------------------------------------------------------------------------
+
+
+def is_responder(user: User) -> bool:
+    return user.is_staff or (GRID_WORKER is not None and user.has_role(GRID_WORKER))
+
+
+def _bound(user: User, elder_id: uuid.UUID | None) -> bool:
+    if elder_id is None:
+        return False
+    from api.eldercare import services as eldercare
+
+    return bool(eldercare.is_bound(user, elder_id))
+
+
+def alert_for(user: User, alert_id: uuid.UUID, *, lock: bool = False) -> Alert:
+    """The alert, if `user` may see it: a confirmed family member of its elder, or staff in scope.
+
+    Anyone else gets a 404 (a family member learns nothing of other elders' alerts); staff of another
+    area get `out_of_scope`.
+    """
+    stmt = select(Alert).where(Alert.id == alert_id).execution_options(populate_existing=True)
+    if lock:
+        stmt = stmt.with_for_update(of=Alert)
+    alert = db.session.scalar(stmt)
+    if alert is None:
+        raise NotFound()
+    if _bound(user, alert.elder_id):
+        return alert
+    if is_responder(user):
+        ensure_in_scope(user, alert.area_path)
+        return alert
+    raise NotFound()
+
+
+def acknowledge(user: User, alert_id: uuid.UUID, now: datetime) -> Alert:
+    """ "I am on it": stops the escalation. Acknowledging again (or a resolved alert) changes nothing."""
+    alert = alert_for(user, alert_id, lock=True)
+    if alert.status == AlertStatus.OPEN:
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.acknowledged_by_id = user.id
+        alert.acknowledged_at = now
+        alert.next_escalation_at = None
+        db.session.add(AlertStep(alert_id=alert.id, kind=StepKind.ACKNOWLEDGED, user_id=user.id, at=now))
+        db.session.flush()
+        db.session.expire(alert, ["steps"])
+    return alert
+
+
+def resolve(user: User, alert_id: uuid.UUID, resolution: Resolution, note: str, now: datetime) -> Alert:
+    """Close the incident with what happened; resolving an unacknowledged alert acknowledges it too."""
+    alert = alert_for(user, alert_id, lock=True)
+    if alert.status == AlertStatus.RESOLVED:
+        raise ApiError("alert_resolved", at=alert.resolved_at.isoformat() if alert.resolved_at else "")
+    if alert.acknowledged_at is None:  # the resolution is the answer: one step on the timeline, not two
+        alert.acknowledged_by_id = user.id
+        alert.acknowledged_at = now
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_by_id = user.id
+    alert.resolved_at = now
+    alert.resolution = resolution
+    alert.resolution_note = note
+    alert.next_escalation_at = None
+    db.session.add(
+        AlertStep(
+            alert_id=alert.id, kind=StepKind.RESOLVED, user_id=user.id, note=f"{resolution.value}: {note}"[:200], at=now
+        )
+    )
+    db.session.flush()
+    db.session.expire(alert, ["steps"])
+    return alert
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading: families, staff, the eldercare domain
+# ------------------------------------------------------------------------------------------------
+
+
+def my_elder_ids(user: User) -> Select[tuple[uuid.UUID]]:
+    return select(FamilyBinding.elder_id).where(
+        FamilyBinding.user_id == user.id, FamilyBinding.status == BindingStatus.CONFIRMED
+    )
+
+
+def family_alerts(user: User) -> Select[tuple[Alert]]:
+    return select(Alert).where(Alert.elder_id.in_(my_elder_ids(user)))
+
+
+def recent_alerts_for(elder_ids: list[uuid.UUID], limit: int = 5) -> dict[uuid.UUID, list[Alert]]:
+    """The newest `limit` alerts of each elder, in one query (a window function)."""
+    out: dict[uuid.UUID, list[Alert]] = {elder_id: [] for elder_id in elder_ids}
+    if not elder_ids:
+        return out
+    ranked = (
+        select(Alert.id, func.row_number().over(partition_by=Alert.elder_id, order_by=Alert.id.desc()).label("n"))
+        .where(Alert.elder_id.in_(elder_ids))
+        .subquery()
+    )
+    alerts = db.session.scalars(
+        select(Alert).join(ranked, ranked.c.id == Alert.id).where(ranked.c.n <= limit).order_by(Alert.id.desc())
+    ).all()
+    for alert in alerts:
+        out[alert.elder_id].append(alert)  # type: ignore[index]
+    return out
+
+
+def _scoped(staff: User, path_column: Any) -> Any:
+    if staff.staff_area is not None:
+        return path_column.startswith(staff.staff_area.path, autoescape=True)
+    return literal(True) if staff.has_role(Role.ADMIN) else literal(False)
+
+
+@dataclass
+class BoardFilters:
+    status: str | None = None  # open (not resolved) | unacknowledged | escalated | acknowledged | resolved
+    severity: Severity | None = None
+    rule: AlertRule | None = None
+    elder_id: uuid.UUID | None = None
+    device_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def staff_alerts(staff: User, filters: BoardFilters) -> Select[tuple[Alert]]:
+    """The board of the staff member's area: live (open, unacknowledged, escalated) or history."""
+    stmt = select(Alert).where(_scoped(staff, Alert.area_path))
+    status = filters.status
+    if status == "open":
+        stmt = stmt.where(Alert.status != AlertStatus.RESOLVED)
+    elif status == "unacknowledged":
+        stmt = stmt.where(Alert.status == AlertStatus.OPEN)
+    elif status == "escalated":
+        # Past the first contact: the family did not answer in time (or there was no family to tell).
+        stmt = stmt.where(Alert.status != AlertStatus.RESOLVED, Alert.escalation_level > 1)
+    elif status in ("acknowledged", "resolved"):
+        stmt = stmt.where(Alert.status == AlertStatus(status))
+    if filters.severity is not None:
+        stmt = stmt.where(Alert.severity == filters.severity)
+    if filters.rule is not None:
+        stmt = stmt.where(Alert.rule == filters.rule)
+    if filters.elder_id is not None:
+        stmt = stmt.where(Alert.elder_id == filters.elder_id)
+    if filters.device_id is not None:
+        stmt = stmt.where(Alert.device_id == filters.device_id)
+    if filters.since is not None:
+        stmt = stmt.where(Alert.first_at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(Alert.first_at < filters.until)
+    return stmt
+
+
+def staff_alert(staff: User, alert_id: uuid.UUID) -> Alert:
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound()
+    ensure_in_scope(staff, alert.area_path)
+    return alert
+
+
+def device_events(staff: User, device_id: uuid.UUID) -> Select[tuple[IotEvent]]:
+    device = db.session.get(Device, device_id)
+    if device is None:
+        raise NotFound()
+    ensure_in_scope(staff, device.room.path if device.room is not None else "")
+    return select(IotEvent).where(IotEvent.device_id == device_id)
+
+
+def stats(staff: User, since: datetime, until: datetime) -> dict[str, Any]:
+    """Alerts by type and severity, time to acknowledge (p50/p90, seconds), false-alarm rate — in SQL."""
+    scope = and_(_scoped(staff, Alert.area_path), Alert.first_at >= since, Alert.first_at < until)
+    by_type = db.session.execute(
+        select(Alert.rule, Alert.severity, func.count()).where(scope).group_by(Alert.rule, Alert.severity)
+    ).all()
+    resolved, false_alarms = db.session.execute(
+        select(
+            func.count().filter(Alert.status == AlertStatus.RESOLVED),
+            func.count().filter(Alert.resolution == Resolution.FALSE_ALARM),
+        ).where(scope)
+    ).one()
+    ack = sqlstats.seconds_between(Alert.acknowledged_at, Alert.first_at)
+    acked = and_(scope, Alert.acknowledged_at.is_not(None))
+    n = db.session.scalar(select(func.count()).select_from(Alert).where(acked))
+    p50, p90 = sqlstats.percentiles(lambda *columns: select(*columns).where(acked), ack).get(None, (None, None))
+    total = sum(count for _rule, _severity, count in by_type)
+    types: dict[str, int] = {}
+    severities: dict[str, int] = {}
+    for rule, severity, count in by_type:
+        types[AlertRule(rule).value] = types.get(AlertRule(rule).value, 0) + count
+        severities[Severity(severity).value] = severities.get(Severity(severity).value, 0) + count
+    return {
+        "from": since,
+        "to": until,
+        "total": total,
+        "by_type": dict(sorted(types.items())),
+        "by_severity": dict(sorted(severities.items())),
+        "acknowledged": n,
+        "ack_seconds_p50": round(float(p50), 1) if p50 is not None else None,
+        "ack_seconds_p90": round(float(p90), 1) if p90 is not None else None,
+        "resolved": resolved,
+        "false_alarms": false_alarms,
+        "false_alarm_rate": round(false_alarms / resolved, 4) if resolved else None,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Duty shifts
+# ------------------------------------------------------------------------------------------------
+
+
+def duty_shifts(staff: User, active_at: datetime | None) -> Select[tuple[DutyShift]]:
+    stmt = select(DutyShift).join(Area, Area.id == DutyShift.area_id).where(_scoped(staff, Area.path))
+    if active_at is not None:
+        stmt = stmt.where(DutyShift.starts_at <= active_at, DutyShift.ends_at > active_at)
+    return stmt
+
+
+def create_duty_shift(staff: User, args: dict[str, Any]) -> DutyShift:
+    area = db.session.get(Area, args["area_id"])
+    if area is None:
+        raise ApiError("validation_failed", errors={"area_id": ["unknown area"]})
+    ensure_in_scope(staff, area.path)
+    person = db.session.get(User, args["user_id"])
+    if person is None or not is_responder(person):
+        raise ApiError("validation_failed", errors={"user_id": ["not a staff member or grid worker"]})
+    if args["ends_at"] <= args["starts_at"]:
+        raise ApiError("validation_failed", errors={"ends_at": ["must be after starts_at"]})
+    shift = DutyShift(
+        user_id=person.id,
+        area_id=area.id,
+        starts_at=args["starts_at"],
+        ends_at=args["ends_at"],
+        created_by_id=staff.id,
+    )
+    db.session.add(shift)
+    db.session.flush()
+    return shift
+
+
+def delete_duty_shift(staff: User, shift_id: uuid.UUID) -> None:
+    shift = db.session.get(DutyShift, shift_id)
+    if shift is None:
+        raise NotFound()
+    ensure_in_scope(staff, shift.area.path)
+    db.session.delete(shift)
+    db.session.flush()

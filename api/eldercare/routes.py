@@ -1,0 +1,475 @@
+"""Routes of eldercare: residents register elders and bind as family; elders confirm their family;
+staff manage profiles, consent, invites and contact order; the Official Account pushes its messages.
+Thin: parse, authorise, call a service, serialise."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from flask import Response, request
+
+from api import accepts, ratelimit
+from api.auth import current_user, login_required, staff_required
+from api.devices import services as devices
+from api.eldercare import schemas, services
+from api.eldercare.models import Elder
+from api.extensions import Blueprint, get_settings
+from api.idempotency import idempotent
+from api.pagination import CursorArgs, page_of, paginate
+
+log = logging.getLogger(__name__)
+
+elders_blp = Blueprint(
+    "eldercare", __name__, url_prefix="/api/v1", description="智慧养老: elders, family bindings, my elders"
+)
+admin_blp = Blueprint(
+    "admin-eldercare", __name__, url_prefix="/api/v1/admin", description="Staff: elders, consent, family bindings"
+)
+oa_blp = Blueprint(
+    "wechat-official-account",
+    __name__,
+    url_prefix="/api/v1/wechat/official-account",
+    description="The Official Account's message and event push (follow-and-bind)",
+)
+XML_TYPES = ("text/xml", "application/xml")
+BINDING_ATTEMPTS_PER_MINUTE = 10
+
+
+def _invite_view(invite: Any) -> dict[str, Any]:
+    return {
+        "code": invite.code,
+        "qr_payload": services.qr_payload(invite),
+        "elder_id": invite.elder_id,
+        "expires_at": invite.expires_at,
+    }
+
+
+# Residents and the elders themselves ------------------------------------------------------------
+
+
+@elders_blp.route("/elders", methods=["POST"])
+@login_required()
+@idempotent
+@elders_blp.arguments(schemas.ElderRegisterArgs)
+@elders_blp.response(201, schemas.ElderSchema)
+@elders_blp.alt_response(422, description="Bad fields or no such room")
+def eldercare_register_elder(args: dict[str, Any]) -> Any:
+    """Register myself (`is_self`) or a relative as an elder to look after; staff of the area approve."""
+    return services.register_elder(current_user(), args)
+
+
+@elders_blp.route("/elders", methods=["GET"])
+@login_required()
+@elders_blp.arguments(CursorArgs, location="query")
+@elders_blp.response(200, page_of(schemas.ElderSchema))
+def eldercare_list_my_registrations(args: dict[str, Any]) -> Any:
+    """Elders I registered, and my own elder profile; newest first."""
+    stmt = services.my_registrations(current_user())
+    return paginate(stmt, order_by=(Elder.id,), limit=args["limit"], cursor=args["cursor"])
+
+
+@elders_blp.route("/elders/<uuid:elder_id>", methods=["GET"])
+@login_required()
+@elders_blp.response(200, schemas.ElderSchema)
+@elders_blp.alt_response(404, description="Not an elder I registered or am")
+def eldercare_get_my_registration(elder_id: uuid.UUID) -> Any:
+    """One elder I registered (with the registration's state), or my own profile."""
+    return services.visible_registration(current_user(), elder_id)
+
+
+@elders_blp.route("/elders/<uuid:elder_id>/invites", methods=["POST"])
+@login_required()
+@elders_blp.response(201, schemas.InviteSchema)
+@elders_blp.alt_response(404, description="Not my own elder profile")
+@elders_blp.alt_response(409, description="The profile is not active")
+def eldercare_create_invite(elder_id: uuid.UUID) -> Any:
+    """As the elder: a short-lived code (and QR payload) a family member scans to ask to bind."""
+    user = current_user()
+    return _invite_view(services.create_invite(user, services.own_elder(user, elder_id), get_settings()))
+
+
+@elders_blp.route("/elders/<uuid:elder_id>/family-bindings", methods=["GET"])
+@login_required()
+@elders_blp.response(200, schemas.BindingListSchema)
+@elders_blp.alt_response(404, description="Not my own elder profile")
+def eldercare_list_elder_bindings(elder_id: uuid.UUID) -> Any:
+    """As the elder: my family, in contact order, then the requests waiting for me."""
+    elder = services.own_elder(current_user(), elder_id)
+    return {"items": services.bindings_of_elder(elder.id)}
+
+
+@elders_blp.route("/family-bindings", methods=["POST"])
+@login_required()
+@idempotent
+@elders_blp.arguments(schemas.BindingRequestArgs)
+@elders_blp.response(201, schemas.BindingSchema)
+@elders_blp.alt_response(404, description="Unknown invite code")
+@elders_blp.alt_response(409, description="Code already used, already bound, or binding myself")
+@elders_blp.alt_response(410, description="Code expired")
+@elders_blp.alt_response(429, description="Too many attempts")
+def eldercare_request_binding(args: dict[str, Any]) -> Any:
+    """As a family member: use an invite code; the elder (or staff) then confirms. A code works once."""
+    user = current_user()
+    # Codes are short enough to read out over the phone: keep anyone from guessing through them.
+    ratelimit.enforce("family-binding", str(user.id), limit=BINDING_ATTEMPTS_PER_MINUTE)
+    return services.request_binding(user, args["code"], args["relation"])
+
+
+@elders_blp.route("/family-bindings/<uuid:binding_id>/confirm", methods=["POST"])
+@login_required()
+@elders_blp.response(200, schemas.BindingSchema)
+@elders_blp.alt_response(404, description="Not a request to bind to me")
+@elders_blp.alt_response(409, description="Already decided")
+def eldercare_confirm_binding(binding_id: uuid.UUID) -> Any:
+    """As the elder: accept a family member; they become my last contact and receive my alerts."""
+    user = current_user()
+    return services.confirm_binding(user, services.binding_for_elder_user(user, binding_id))
+
+
+@elders_blp.route("/family-bindings/<uuid:binding_id>/decline", methods=["POST"])
+@login_required()
+@elders_blp.response(200, schemas.BindingSchema)
+@elders_blp.alt_response(404, description="Not a request to bind to me")
+@elders_blp.alt_response(409, description="Already decided")
+def eldercare_decline_binding(binding_id: uuid.UUID) -> Any:
+    """As the elder: refuse a request to bind."""
+    user = current_user()
+    return services.decline_binding(user, services.binding_for_elder_user(user, binding_id))
+
+
+@elders_blp.route("/family-bindings/<uuid:binding_id>/leave", methods=["POST"])
+@login_required()
+@elders_blp.response(200, schemas.BindingSchema)
+@elders_blp.alt_response(404, description="Not my binding")
+@elders_blp.alt_response(409, description="Already ended")
+def eldercare_leave_binding(binding_id: uuid.UUID) -> Any:
+    """As a family member: stop looking after this elder (or withdraw my request)."""
+    return services.leave_binding(current_user(), binding_id)
+
+
+@elders_blp.route("/me/family-bindings", methods=["GET"])
+@login_required()
+@elders_blp.response(200, schemas.BindingListSchema)
+def eldercare_list_my_bindings() -> Any:
+    """My bindings as a family member: confirmed ones and requests still waiting."""
+    return {"items": services.my_bindings(current_user())}
+
+
+def _recent_alerts(elder_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    # The alert engine provides this; until it is wired in, families see their devices without alerts.
+    try:
+        from api.alerts.services import recent_alerts_for
+    except ImportError:
+        return {}
+    return recent_alerts_for(elder_ids, limit=5)
+
+
+@elders_blp.route("/me/elders", methods=["GET"])
+@login_required()
+@elders_blp.response(200, schemas.MyEldersSchema)
+def eldercare_list_my_elders() -> Any:
+    """The elders I look after, each with their devices (status, last seen, battery) and recent alerts."""
+    user = current_user()
+    elders = services.elders_of(user)
+    ids = [e.id for e in elders]
+    bindings = {b.elder_id: b for b in services.my_bindings(user)}
+    watching = devices.devices_of_elders(ids)
+    alerts = _recent_alerts(ids)
+    return {
+        "items": [
+            _MyElder(e, bindings[e.id], watching.get(e.id, []), alerts.get(e.id, []))
+            for e in elders
+            if e.id in bindings
+        ]
+    }
+
+
+@elders_blp.route("/me/elders/<uuid:elder_id>", methods=["GET"])
+@login_required()
+@elders_blp.response(200, schemas.MyElderSchema)
+@elders_blp.alt_response(404, description="Not an elder I look after (confirmed)")
+def eldercare_get_my_elder(elder_id: uuid.UUID) -> Any:
+    """One elder I look after, with devices and recent alerts."""
+    user = current_user()
+    binding = services.my_binding_to(user, elder_id)
+    elder = binding.elder
+    return _MyElder(
+        elder,
+        binding,
+        devices.devices_of_elders([elder.id]).get(elder.id, []),
+        _recent_alerts([elder.id]).get(elder.id, []),
+    )
+
+
+class _MyElder:
+    """An elder as a family member sees it: the profile, my place among the contacts, devices and alerts."""
+
+    def __init__(self, elder: Elder, binding: Any, devices: list[Any], alerts: list[Any]) -> None:
+        self._elder = elder
+        self.relation = binding.relation
+        self.position = binding.position
+        self.devices = devices
+        self.recent_alerts = alerts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._elder, name)
+
+
+# Official Account identity ----------------------------------------------------------------------
+
+
+@elders_blp.route("/me/official-account", methods=["GET"])
+@login_required()
+@elders_blp.response(200, schemas.OaLinkStatusSchema)
+def eldercare_get_official_account_link() -> Any:
+    """Whether my Official Account identity is linked (template messages reach me)."""
+    return services.oa_link_status(current_user())
+
+
+@elders_blp.route("/me/official-account/link", methods=["POST"])
+@login_required()
+@elders_blp.response(201, schemas.OaLinkSchema)
+def eldercare_start_official_account_link() -> Any:
+    """Follow-and-bind: a code to send to the Official Account (or the scene of its follow QR code)."""
+    user = current_user()
+    linked = user.wechat_oa_openid is not None
+    link = services.start_oa_link(user, get_settings())
+    return {
+        "code": link.code,
+        "scene": services.OA_SCENE_PREFIX + link.code,
+        "expires_at": link.expires_at,
+        "linked": linked,
+    }
+
+
+@elders_blp.route("/me/official-account/link/sandbox-confirm", methods=["POST"])
+@login_required()
+@elders_blp.arguments(schemas.OaSandboxConfirmArgs)
+@elders_blp.response(200, schemas.OaLinkStatusSchema)
+@elders_blp.alt_response(404, description="Not in sandbox mode (an Official Account is configured)")
+def eldercare_sandbox_confirm_official_account_link(args: dict[str, Any]) -> Any:
+    """SANDBOX ONLY (no Official Account configured, never in production): act as if I had followed
+    the Official Account with this code, so the flow can be tried without WeChat."""
+    user = current_user()
+    services.sandbox_confirm_oa_link(get_settings(), user, args["code"])
+    return services.oa_link_status(user)
+
+
+def _signed() -> None:
+    services.check_oa_signature(
+        get_settings(),
+        request.args.get("signature", ""),
+        request.args.get("timestamp", ""),
+        request.args.get("nonce", ""),
+    )
+
+
+@oa_blp.route("/events", methods=["GET"])
+@oa_blp.doc(
+    responses={
+        "200": {"description": "echostr, as WeChat asks", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    }
+)
+@oa_blp.alt_response(403, description="Bad signature")
+@oa_blp.alt_response(503, description="WECHAT_OA_TOKEN is not set")
+def wechat_official_account_verify() -> Any:
+    """WeChat's server check when the push URL is configured: answer `echostr` if the signature holds."""
+    _signed()
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@oa_blp.route("/events", methods=["POST"])
+@accepts(*XML_TYPES, "text/plain")
+@oa_blp.doc(
+    responses={
+        "200": {
+            "description": "`success`, or an XML text reply",
+            "content": {"text/xml": {"schema": {"type": "string"}}},
+        }
+    }
+)
+@oa_blp.alt_response(403, description="Bad signature")
+@oa_blp.alt_response(503, description="WECHAT_OA_TOKEN is not set")
+def wechat_official_account_push() -> Any:
+    """Messages and events WeChat pushes (plaintext mode): a follow or scan with a `link_<code>` scene, or
+    a text with the link code, links the follower's openid to the user who asked for the code; a follow
+    without one links by unionid (`cgi-bin/user/info`) when it matches a mini-program user."""
+    from wechatpy import parse_message
+    from wechatpy.replies import create_reply
+
+    _signed()
+    try:
+        message = parse_message(request.get_data(as_text=True))
+    except Exception:  # malformed XML is the sender's problem: never a 500 back to WeChat
+        log.warning("unreadable Official Account push")
+        return Response("success", mimetype="text/plain")
+    outcome = services.handle_oa_message(get_settings(), message)
+    if outcome.reply is None:
+        return Response("success", mimetype="text/plain")
+    return Response(create_reply(outcome.reply, message).render(), mimetype="text/xml")
+
+
+# Staff -------------------------------------------------------------------------------------------
+
+
+@admin_blp.route("/elders", methods=["GET"])
+@staff_required
+@admin_blp.arguments(schemas.ElderListArgs, location="query")
+@admin_blp.response(200, page_of(schemas.ElderSchema))
+def admin_list_elders(args: dict[str, Any]) -> Any:
+    """Elders of my area, newest first; filter by status (pending: the approval queue), area, name."""
+    stmt = services.staff_elders(current_user(), status=args["status"], area_id=args["area_id"], q=args["q"])
+    return paginate(stmt, order_by=(Elder.id,), limit=args["limit"], cursor=args["cursor"])
+
+
+@admin_blp.route("/elders", methods=["POST"])
+@staff_required
+@admin_blp.arguments(schemas.ElderCreateArgs)
+@admin_blp.response(201, schemas.ElderSchema)
+@admin_blp.alt_response(403, description="The home is outside my area")
+def admin_create_elder(args: dict[str, Any]) -> Any:
+    """Register an elder of my area (active at once)."""
+    return services.create_elder(current_user(), args)
+
+
+@admin_blp.route("/elders/<uuid:elder_id>", methods=["GET"])
+@staff_required
+@admin_blp.response(200, schemas.ElderSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+def admin_get_elder(elder_id: uuid.UUID) -> Any:
+    """One elder of my area."""
+    return services.staff_elder(current_user(), elder_id)
+
+
+@admin_blp.route("/elders/<uuid:elder_id>", methods=["PATCH"])
+@staff_required
+@admin_blp.arguments(schemas.ElderPatchArgs)
+@admin_blp.response(200, schemas.ElderSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+@admin_blp.alt_response(409, description="A pending registration is decided with approve/reject")
+def admin_update_elder(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
+    """Edit a profile: home, conditions, phone, alert thresholds, status."""
+    return services.update_elder(current_user(), elder_id, args)
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/approve", methods=["POST"])
+@staff_required
+@admin_blp.response(200, schemas.ElderSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+@admin_blp.alt_response(409, description="Not pending")
+def admin_approve_elder(elder_id: uuid.UUID) -> Any:
+    """Approve a resident's registration; the registrant is told."""
+    return services.approve_elder(current_user(), elder_id)
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/reject", methods=["POST"])
+@staff_required
+@admin_blp.arguments(schemas.ElderRejectArgs)
+@admin_blp.response(200, schemas.ElderSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+@admin_blp.alt_response(409, description="Not pending")
+def admin_reject_elder(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
+    """Reject a resident's registration with a reason; the registrant is told."""
+    return services.reject_elder(current_user(), elder_id, args["reason"])
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/consents", methods=["GET"])
+@staff_required
+@admin_blp.response(200, schemas.ConsentListSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+def admin_list_elder_consents(elder_id: uuid.UUID) -> Any:
+    """The consent record of an elder, newest first (withdrawn ones included)."""
+    elder = services.staff_elder(current_user(), elder_id)
+    return {"items": services.consents_of(elder.id)}
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/consents", methods=["POST"])
+@staff_required
+@admin_blp.arguments(schemas.ConsentArgs)
+@admin_blp.response(201, schemas.ConsentSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+@admin_blp.alt_response(409, description="The elder is inactive")
+def admin_record_elder_consent(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
+    """Record that the elder (or their guardian) agreed to monitoring by these device types."""
+    return services.record_consent(current_user(), elder_id, args["given_by"], args["device_types"])
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/consents/<uuid:consent_id>/withdraw", methods=["POST"])
+@staff_required
+@admin_blp.response(200, schemas.ConsentWithdrawalSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder or consent")
+@admin_blp.alt_response(409, description="Already withdrawn")
+def admin_withdraw_elder_consent(elder_id: uuid.UUID, consent_id: uuid.UUID) -> Any:
+    """Withdraw a consent; devices no other consent covers are unbound from the elder at once."""
+    return services.withdraw_consent(current_user(), elder_id, consent_id)
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/invites", methods=["POST"])
+@staff_required
+@admin_blp.response(201, schemas.InviteSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+@admin_blp.alt_response(409, description="The profile is not active")
+def admin_create_elder_invite(elder_id: uuid.UUID) -> Any:
+    """On the elder's behalf: a short-lived family invite code and QR payload."""
+    staff = current_user()
+    return _invite_view(services.create_invite(staff, services.staff_elder(staff, elder_id), get_settings()))
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/family-bindings", methods=["GET"])
+@staff_required
+@admin_blp.response(200, schemas.BindingListSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+def admin_list_elder_bindings(elder_id: uuid.UUID) -> Any:
+    """The elder's family in contact order, then the requests waiting."""
+    elder = services.staff_elder(current_user(), elder_id)
+    return {"items": services.bindings_of_elder(elder.id)}
+
+
+@admin_blp.route("/elders/<uuid:elder_id>/contacts", methods=["PUT"])
+@staff_required
+@admin_blp.arguments(schemas.ContactOrderArgs)
+@admin_blp.response(200, schemas.BindingListSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such elder")
+@admin_blp.alt_response(422, description="Not exactly the elder's confirmed bindings")
+def admin_order_elder_contacts(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
+    """Set the emergency contact order: every confirmed binding id, first contact first."""
+    return {"items": services.reorder_contacts(current_user(), elder_id, args["binding_ids"])}
+
+
+@admin_blp.route("/family-bindings/<uuid:binding_id>/confirm", methods=["POST"])
+@staff_required
+@admin_blp.response(200, schemas.BindingSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such binding")
+@admin_blp.alt_response(409, description="Already decided")
+def admin_confirm_binding(binding_id: uuid.UUID) -> Any:
+    """On the elder's behalf: accept a family member."""
+    staff = current_user()
+    return services.confirm_binding(staff, services.binding_for_staff(staff, binding_id))
+
+
+@admin_blp.route("/family-bindings/<uuid:binding_id>/decline", methods=["POST"])
+@staff_required
+@admin_blp.response(200, schemas.BindingSchema)
+@admin_blp.alt_response(403, description="Outside my area")
+@admin_blp.alt_response(404, description="No such binding")
+@admin_blp.alt_response(409, description="Already decided")
+def admin_decline_binding(binding_id: uuid.UUID) -> Any:
+    """On the elder's behalf: refuse a request to bind."""
+    staff = current_user()
+    return services.decline_binding(staff, services.binding_for_staff(staff, binding_id))
+
+
+blueprints = [elders_blp, admin_blp, oa_blp]
