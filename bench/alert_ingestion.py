@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import os
 import random
 import secrets
@@ -374,6 +375,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # The fake WeChat server is werkzeug's: keep its access log out of the figures.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from sqlalchemy.engine import make_url
 
     from tests.fake_wechat import FakeWechat

@@ -683,6 +683,24 @@ def test_a_door_shut_for_a_day_raises_a_warning_in_the_daytime_only(home, settin
     assert services.sweep_door_inactivity(settings, noon_next_day + timedelta(days=1, hours=4)) == 1
 
 
+def test_a_door_sensor_that_never_saw_the_door_open_counts_from_its_installation(home, settings):
+    db.session.execute(
+        Device.__table__.update()
+        .where(Device.id == home.devices["DOOR-1"])
+        .values(last_activity_at=None, created_at=SHANGHAI_NOON - timedelta(hours=25))
+    )
+    db.session.commit()
+    assert services.sweep_door_inactivity(settings, SHANGHAI_NOON - timedelta(hours=2)) == 0  # not a day yet
+    assert services.sweep_door_inactivity(settings, SHANGHAI_NOON) == 1
+    commit()
+    alert = db.session.scalar(select(Alert).where(Alert.rule == AlertRule.DOOR_INACTIVITY))
+    assert alert.severity == Severity.WARNING
+    assert len(messages_to(home.daughter)) == 1
+    alert.status = AlertStatus.RESOLVED  # "the sensor is on the balcony door": not raised again
+    commit()
+    assert services.sweep_door_inactivity(settings, SHANGHAI_NOON + timedelta(hours=3)) == 0
+
+
 def test_the_door_threshold_is_the_elders_own(home, settings):
     db.session.execute(Elder.__table__.update().values(door_inactivity_hours=48))
     db.session.execute(

@@ -413,6 +413,9 @@ def sweep_door_inactivity(settings: Settings, now: datetime) -> int:
     """In the daytime only: door sensors of active elders with no opening for the elder's N hours."""
     if not rules.within(now, settings.alerts_daytime_hours):
         return 0
+    # A sensor that has never seen the door open counts from its registration: silence from the first day
+    # is the same warning sign as silence after years of daily openings.
+    quiet_since = func.coalesce(Device.last_activity_at, Device.created_at)
     # One alert per quiet stretch: not while one is unresolved, nor again after it was resolved (the family
     # said what happened) until the door has opened since.
     already = (
@@ -420,7 +423,7 @@ def sweep_door_inactivity(settings: Settings, now: datetime) -> int:
         .where(
             Alert.device_id == Device.id,
             Alert.rule == AlertRule.DOOR_INACTIVITY,
-            (Alert.status != AlertStatus.RESOLVED) | (Alert.first_at >= Device.last_activity_at),
+            (Alert.status != AlertStatus.RESOLVED) | (Alert.first_at >= quiet_since),
         )
         .exists()
     )
@@ -431,8 +434,7 @@ def sweep_door_inactivity(settings: Settings, now: datetime) -> int:
             Device.type == "door_sensor",
             Device.status == DeviceStatus.ACTIVE,
             Elder.status == ElderStatus.ACTIVE,
-            Device.last_activity_at.is_not(None),
-            _older_than(Device.last_activity_at, now, Elder.door_inactivity_hours * 3600),
+            _older_than(quiet_since, now, Elder.door_inactivity_hours * 3600),
             ~already,
         )
         .limit(SWEEP_BATCH)
