@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import jwt
 from flask import current_app, g, request
+from sqlalchemy.orm import joinedload
 
 from api.accounts.models import Role, User
 from api.db import db, new_id, utcnow
@@ -81,7 +82,8 @@ def authenticate() -> User:
         user_id = uuid.UUID(claims["sub"])
     except (ValueError, TypeError) as exc:
         raise ApiError("token_invalid") from exc
-    user = db.session.get(User, user_id)
+    # Roles in the same query: every authorised request reads them.
+    user = db.session.get(User, user_id, options=[joinedload(User.role_rows)])
     if user is None:
         raise ApiError("token_invalid")
     if not user.is_active:
