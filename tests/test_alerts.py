@@ -286,6 +286,36 @@ def test_a_replayed_batch_is_refused_and_stores_nothing_twice(client, home):
     assert db.session.scalar(select(func.count()).select_from(IotEvent)) == 1
 
 
+def test_a_batch_whose_commit_failed_can_be_sent_again_as_it_was(client, home):
+    """The database goes away at commit: the platform's identical retry must not be refused as a replay."""
+    from sqlalchemy import event as orm_event
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    failures = []
+
+    def database_gone_once(session):
+        if not failures:
+            failures.append(session)
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    body = json.dumps([event("SMK-1", "smoke")]).encode()
+    headers = signed(body)
+    orm_event.listen(Session, "before_commit", database_gone_once)
+    try:
+        first = client.post("/api/v1/iot/events", data=body, headers=headers)
+    finally:
+        orm_event.remove(Session, "before_commit", database_gone_once)
+    assert first.status_code == 503 and first.get_json()["code"] == "service_unavailable"
+    assert db.session.scalar(select(func.count()).select_from(Alert)) == 0
+
+    again = client.post("/api/v1/iot/events", data=body, headers=headers)
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["counts"]["accepted"] == 1
+    assert db.session.scalar(select(func.count()).select_from(Alert)) == 1
+    assert len(messages_to(home.daughter)) == 1
+
+
 def test_without_a_platform_secret_ingestion_refuses_to_work(client, home, settings):
     settings.iot_platform_secrets = {}
     response = push(client, [event("SMK-1", "smoke")])

@@ -10,11 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import request
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.alerts import ingestion, schemas, services
 from api.alerts.models import Alert, DutyShift, IotEvent
 from api.auth import current_user, login_required, staff_required
-from api.db import utcnow
+from api.db import db, utcnow
 from api.errors import ApiError
 from api.extensions import Blueprint, get_settings
 from api.pagination import CursorArgs, page_of, paginate
@@ -76,6 +77,13 @@ def iot_ingest_events() -> Any:
         if not isinstance(items, list):
             raise ApiError("iot_batch_invalid")
         result = ingestion.ingest(platform, items, settings, now)
+        # Committed here rather than after the response: a batch whose commit fails must be re-sendable,
+        # so its signature is forgotten below — or an identical retry would be refused as a replay.
+        db.session.commit()
+    except (IntegrityError, OperationalError) as exc:
+        db.session.rollback()
+        ingestion.forget(platform, request.headers)
+        raise ApiError("conflict" if isinstance(exc, IntegrityError) else "service_unavailable") from exc
     except Exception:
         ingestion.forget(platform, request.headers)  # nothing was kept: the platform may send it again
         raise
