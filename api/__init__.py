@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request, send_from_directory
 from sqlalchemy.exc import IntegrityError, OperationalError
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cache import make_store
 from api.config import ConfigError, Settings
@@ -157,6 +158,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)
     app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Behind nginx every request comes from the proxy: without this, per-address limits (login) would
+        # put every resident of the subdistrict in one bucket. Only as many hops as are really ours.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -95,6 +95,8 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600
     max_json_body_bytes: int = 1024 * 1024
     login_rate_limit_per_minute: int = 30
+    # Reverse proxies in front of gunicorn (nginx, a load balancer) whose X-Forwarded-For/-Proto to trust.
+    trusted_proxies: int = 0
     staff_lockout_threshold: int = 5
     staff_lockout_seconds: int = 15 * 60
     celery_always_eager: bool | None = None
@@ -170,6 +172,8 @@ class Settings:
             no_show_limit=_int(env, "EVENTS_NO_SHOW_LIMIT", 3),
             no_show_window_days=_int(env, "EVENTS_NO_SHOW_WINDOW_DAYS", 90),
             no_show_suspension_days=_int(env, "EVENTS_NO_SHOW_SUSPENSION_DAYS", 30),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+            login_rate_limit_per_minute=_int(env, "LOGIN_RATE_LIMIT_PER_MINUTE", 30),
             notification_max_attempts=_int(env, "NOTIFICATION_MAX_ATTEMPTS", 8),
             notification_retry_base_seconds=_int(env, "NOTIFICATION_RETRY_BASE_SECONDS", 30),
         )

@@ -258,3 +258,27 @@ def test_login_is_rate_limited_per_client_address(client, world, settings):
     limited = client.post("/api/v1/auth/wechat-login", json={"code": "p9#1"})
     assert limited.get_json()["code"] == "too_many_requests"
     assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_behind_a_trusted_proxy_each_resident_has_their_own_login_limit(app, world):
+    """nginx forwards every request from one address: the limit must follow X-Forwarded-For instead."""
+    from api import create_app
+    from tests.worker_support import process_globals_restored
+
+    settings = app.extensions["linli.settings"].with_overrides(trusted_proxies=1, login_rate_limit_per_minute=2)
+    with process_globals_restored():
+        client = create_app(settings).test_client()
+
+        def login(code: str, address: str) -> int:
+            return client.post(
+                "/api/v1/auth/wechat-login",
+                json={"code": code},
+                headers={"X-Forwarded-For": address},
+                environ_base={"REMOTE_ADDR": "10.0.0.2"},  # the proxy
+            ).status_code
+
+        first = [login(f"a{i}#1", "203.0.113.7") for i in range(3)]
+        other = login("b1#1", "198.51.100.20")
+
+    assert first == [200, 200, 429]
+    assert other == 200  # another phone behind the same proxy is not throttled by the first
