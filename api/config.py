@@ -120,6 +120,8 @@ class Settings:
     live_push_url_grace_seconds: int = 6 * 3600
     live_heartbeat_cap_seconds: int = 60
     live_heartbeat_rate_limit_per_minute: int = 20
+    # A session still "live" this long after its event's end lost its on_unpublish (the stream server died).
+    live_abandoned_after_seconds: int = 2 * 3600
     # Eldercare (api/eldercare): family invite codes and Official Account link codes live this long;
     # WECHAT_OA_TOKEN is the token configured for the OA message push (signature check).
     eldercare_invite_ttl_hours: int = 24
@@ -173,6 +175,7 @@ class Settings:
             no_show_window_days=_int(env, "EVENTS_NO_SHOW_WINDOW_DAYS", 90),
             no_show_suspension_days=_int(env, "EVENTS_NO_SHOW_SUSPENSION_DAYS", 30),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+            live_abandoned_after_seconds=_int(env, "LIVE_ABANDONED_AFTER_SECONDS", 2 * 3600),
             login_rate_limit_per_minute=_int(env, "LOGIN_RATE_LIMIT_PER_MINUTE", 30),
             notification_max_attempts=_int(env, "NOTIFICATION_MAX_ATTEMPTS", 8),
             notification_retry_base_seconds=_int(env, "NOTIFICATION_RETRY_BASE_SECONDS", 30),

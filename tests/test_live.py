@@ -727,3 +727,44 @@ def test_a_bad_heartbeat_names_the_field(client, on_air, clock, resident, body, 
 def test_watching_needs_a_login(client, on_air):
     assert client.get(f"/api/v1/events/{on_air.event_id}/live").status_code == 401
     assert client.post(f"/api/v1/events/{on_air.event_id}/live/heartbeats", json={}).status_code == 401
+
+
+# ----------------------------------------------------------------------------------------------------
+# A stream server that died without its on_unpublish
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_a_stream_whose_server_never_said_it_ended_is_ended_two_hours_after_the_event(
+    client, resident, on_air, clock, app
+):
+    from api.live import services as live_services
+    from api.live.tasks import end_abandoned
+
+    on_air.publish()  # … and then the stream server crashes: no on_unpublish ever comes
+    event_ends = T0 + timedelta(minutes=30, hours=2)
+
+    assert live_services.end_abandoned(7200, event_ends + timedelta(minutes=90)) == 0  # may be running late
+    db.session.commit()
+    assert session_row(on_air.event_id).status == LiveStatus.LIVE
+
+    assert live_services.end_abandoned(7200, event_ends + timedelta(hours=2, minutes=1)) == 1
+    db.session.commit()
+    assert session_row(on_air.event_id).status == LiveStatus.ENDED
+    assert watch(client, resident, on_air.event_id).get_json()["status"] == "ended"
+
+    # The beat task finds nothing left to end; an encoder still pushing goes live again on its next publish.
+    with app.app_context():
+        assert end_abandoned.apply().get() == 0
+    on_air.publish(client_id="after-restart")
+    assert session_row(on_air.event_id).status == LiveStatus.LIVE
+
+
+def test_an_abandoned_stream_with_a_recording_shows_its_replay(client, resident, on_air, clock):
+    from api.live import services as live_services
+
+    on_air.publish()
+    on_air.dvr()
+    assert live_services.end_abandoned(7200, T0 + timedelta(hours=5)) == 1
+    db.session.commit()
+    answer = watch(client, resident, on_air.event_id).get_json()
+    assert answer["status"] == "replay_ready" and len(answer["replays"]) == 1

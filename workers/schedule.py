@@ -23,6 +23,10 @@ BEAT_SCHEDULE = {
         "task": "events.send_reminders",
         "schedule": 300.0,
     },
+    "end-abandoned-live-sessions": {
+        "task": "live.end_abandoned",
+        "schedule": 600.0,
+    },
     "sweep-notifications": {
         "task": "notifications.sweep",
         "schedule": 60.0,

@@ -434,6 +434,26 @@ def on_unpublish(payload: Mapping[str, Any], provider: StreamProvider, now: date
     return session
 
 
+def end_abandoned(after_seconds: int, now: datetime, batch: int = 200) -> int:
+    """End sessions still "live" `after_seconds` past their event's end: the stream server went away
+    without its on_unpublish, and residents would otherwise be shown a live stream that is not there.
+    A later on_publish (the encoder was really still on) makes the session live again."""
+    cutoff = now - timedelta(seconds=after_seconds)
+    sessions = db.session.scalars(
+        select(LiveSession)
+        .join(Event, Event.id == LiveSession.event_id)
+        .where(LiveSession.status == LiveStatus.LIVE, Event.ends_at < cutoff)
+        .order_by(LiveSession.id)
+        .limit(batch)
+        .with_for_update(of=LiveSession, skip_locked=True)
+    ).all()
+    for session in sessions:
+        session.status = LiveStatus.REPLAY_READY if _has_replays(session) else LiveStatus.ENDED
+        session.ended_at = now
+        session.publisher_client_id = None
+    return len(sessions)
+
+
 def _replay_path(payload: Mapping[str, Any], app: str) -> str:
     file = _text(payload, "file")
     if file.startswith(("https://", "http://")):
