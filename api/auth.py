@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload
 from api.accounts.models import Role, User
 from api.db import db, new_id, utcnow
 from api.errors import ApiError
+from api.extensions import store
 
 ALGORITHM = "HS256"
 AUDIENCE = "linli-api"
@@ -29,9 +30,14 @@ ISSUER = "linli"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def issue_access_token(user: User, *, secret: str, ttl_seconds: int) -> str:
+def ended_session_key(session_id: str) -> str:
+    """The store's mark of a login session ended (logout, or a stolen refresh token detected)."""
+    return f"ended-session:{session_id}"
+
+
+def issue_access_token(user: User, *, secret: str, ttl_seconds: int, session_id: uuid.UUID | None = None) -> str:
     now = utcnow()
-    claims = {
+    claims: dict[str, Any] = {
         "sub": str(user.id),
         "roles": user.roles,
         "scope": user.staff_area.code if user.staff_area is not None else None,
@@ -42,6 +48,9 @@ def issue_access_token(user: User, *, secret: str, ttl_seconds: int) -> str:
         "aud": AUDIENCE,
         "iss": ISSUER,
     }
+    if session_id is not None:
+        # The refresh-token family: ending the session also stops its access tokens before they expire.
+        claims["sid"] = session_id.hex
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -78,6 +87,9 @@ def authenticate() -> User:
     if token is None:
         raise ApiError("unauthorized", headers={"WWW-Authenticate": "Bearer"})
     claims = decode_access_token(token, secret=current_app.config["SECRET_KEY"])
+    session_id = claims.get("sid")
+    if isinstance(session_id, str) and store.marked(ended_session_key(session_id)):
+        raise ApiError("session_ended", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     try:
         user_id = uuid.UUID(claims["sub"])
     except (ValueError, TypeError) as exc:

@@ -21,6 +21,9 @@ class Store(Protocol):
     def release(self, key: str) -> None:
         """Forget a mark made by `add_once`."""
 
+    def marked(self, key: str) -> bool:
+        """Whether `add_once` marked `key` and the mark has not expired."""
+
     def ping(self) -> bool: ...
 
 
@@ -58,6 +61,11 @@ class MemoryStore:
         with self._lock:
             self._values.pop(key, None)
 
+    def marked(self, key: str) -> bool:
+        with self._lock:
+            current = self._values.get(key)
+            return current is not None and current[1] > time.monotonic()
+
     def ping(self) -> bool:
         return True
 
@@ -83,6 +91,9 @@ class RedisStore:
 
     def release(self, key: str) -> None:
         self.client.delete(self.prefix + "once:" + key)
+
+    def marked(self, key: str) -> bool:
+        return bool(self.client.exists(self.prefix + "once:" + key))
 
     def ping(self) -> bool:
         return bool(self.client.ping())

@@ -23,6 +23,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "malformed_json": (400, "请求体不是有效的 JSON", "The request body is not valid JSON"),
     "unauthorized": (401, "请先登录", "Authentication is required"),
     "token_invalid": (401, "登录凭证无效", "The access token is invalid"),
+    "session_ended": (401, "已退出登录，请重新登录", "This session has ended: log in again"),
     "token_expired": (401, "登录已过期，请重新登录", "The access token has expired"),
     "refresh_token_invalid": (401, "刷新凭证无效或已过期，请重新登录", "The refresh token is invalid or expired"),
     "refresh_token_reused": (

@@ -9,6 +9,7 @@ export const ERRORS = {
   malformed_json: { status: 400, zh: "请求体不是有效的 JSON", en: "The request body is not valid JSON" },
   unauthorized: { status: 401, zh: "请先登录", en: "Authentication is required" },
   token_invalid: { status: 401, zh: "登录凭证无效", en: "The access token is invalid" },
+  session_ended: { status: 401, zh: "已退出登录，请重新登录", en: "This session has ended: log in again" },
   token_expired: { status: 401, zh: "登录已过期，请重新登录", en: "The access token has expired" },
   refresh_token_invalid: { status: 401, zh: "刷新凭证无效或已过期，请重新登录", en: "The refresh token is invalid or expired" },
   refresh_token_reused: { status: 401, zh: "刷新凭证已被使用，为保护账号安全已退出所有相关登录，请重新登录", en: "The refresh token was already used; its whole session family has been revoked" },

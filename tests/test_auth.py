@@ -101,6 +101,9 @@ def test_reusing_a_rotated_refresh_token_ends_the_whole_session(client, resident
     after = client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert after.status_code == 401
     assert after.get_json()["code"] == "refresh_token_invalid"
+    # … nor use an access token the session issued, for the minutes it would still have had.
+    me = client.get("/api/v1/me", headers=bearer(rotated["access_token"]))
+    assert me.status_code == 401 and me.get_json()["code"] == "session_ended"
 
 
 def test_another_device_session_survives_a_reuse_on_one_device(client, world):
@@ -113,12 +116,18 @@ def test_another_device_session_survives_a_reuse_on_one_device(client, world):
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": tablet["refresh_token"]}).status_code == 200
 
 
-def test_logout_revokes_the_refresh_token(client, resident):
+def test_logout_revokes_the_refresh_token_and_the_sessions_access_token(client, resident):
+    other_phone = wechat_login(client, "zhangsan#other-phone")
+    assert client.get("/api/v1/me", headers=resident["headers"]).status_code == 200
     assert client.post("/api/v1/auth/logout", json={"refresh_token": resident["refresh_token"]}).status_code == 204
 
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": resident["refresh_token"]})
     assert response.status_code == 401
     assert response.get_json()["code"] == "refresh_token_invalid"
+    me = client.get("/api/v1/me", headers=resident["headers"])
+    assert me.status_code == 401 and me.get_json()["code"] == "session_ended"
+    # Logging out on one phone leaves the same person's other phone signed in.
+    assert client.get("/api/v1/me", headers=bearer(other_phone["access_token"])).status_code == 200
 
 
 def test_an_expired_refresh_token_is_refused(client, resident):

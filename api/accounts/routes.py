@@ -78,7 +78,7 @@ def refresh(args: dict[str, Any]) -> Any:
 @auth_blp.response(204)
 def logout(args: dict[str, Any]) -> None:
     """End the session this refresh token belongs to (on this device)."""
-    services.logout(args["refresh_token"])
+    services.logout(args["refresh_token"], get_settings())
 
 
 @me_blp.route("", methods=["GET"])

@@ -29,7 +29,7 @@ from api.accounts.models import (
     Room,
     User,
 )
-from api.auth import ensure_in_scope, issue_access_token
+from api.auth import ended_session_key, ensure_in_scope, issue_access_token
 from api.config import Settings
 from api.db import db, new_id, new_token, utcnow
 from api.errors import ApiError, NotFound
@@ -84,17 +84,23 @@ def _new_refresh_token(user: User, family_id: uuid.UUID, settings: Settings) -> 
 
 
 def issue_tokens(user: User, settings: Settings, *, family_id: uuid.UUID | None = None) -> TokenPair:
-    refresh = _new_refresh_token(user, family_id or new_id(), settings)
-    access = issue_access_token(user, secret=settings.secret_key, ttl_seconds=settings.access_token_ttl_seconds)
+    family_id = family_id or new_id()
+    refresh = _new_refresh_token(user, family_id, settings)
+    access = issue_access_token(
+        user, secret=settings.secret_key, ttl_seconds=settings.access_token_ttl_seconds, session_id=family_id
+    )
     return TokenPair(access, refresh, settings.access_token_ttl_seconds, user)
 
 
-def revoke_family(family_id: uuid.UUID) -> None:
+def revoke_family(family_id: uuid.UUID, settings: Settings) -> None:
+    """End a login session: its refresh tokens in the database, its access tokens (still unexpired) in
+    the store, for as long as they could live."""
     db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    store.add_once(ended_session_key(family_id.hex), settings.access_token_ttl_seconds + 60)
 
 
 def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
@@ -114,7 +120,7 @@ def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise ApiError("refresh_token_invalid")
     if row.used_at is not None and now - row.used_at > timedelta(seconds=settings.refresh_reuse_grace_seconds):
-        revoke_family(row.family_id)
+        revoke_family(row.family_id, settings)
         raise ApiError("refresh_token_reused", keep_changes=True)
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
@@ -125,10 +131,10 @@ def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
     return issue_tokens(user, settings, family_id=row.family_id)
 
 
-def logout(refresh_token: str) -> None:
+def logout(refresh_token: str, settings: Settings) -> None:
     row = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token)))
     if row is not None:
-        revoke_family(row.family_id)
+        revoke_family(row.family_id, settings)
 
 
 def purge_expired_refresh_tokens(now: datetime | None = None) -> int:
