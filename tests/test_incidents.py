@@ -639,3 +639,42 @@ def test_two_staff_accepting_at_once_apply_the_transition_once(app, resident, kj
     db.session.remove()
     accepts = db.session.scalar(select(func.count()).select_from(IncidentEvent).where(IncidentEvent.action == "accept"))
     assert accepts == 1
+
+
+@pytest.mark.services
+def test_two_beat_runs_at_once_escalate_an_overdue_case_once(app, client, resident, kj01_staff, catalogue, world):
+    """Two beat schedulers (a deployment mistake, or a slow run overlapping the next): one message per level."""
+    import threading
+
+    boss = create_staff("kj01-boss", STAFF_PASSWORD, Role.STAFF, "KJ01")
+    boss.grant(Role.SUPERVISOR)
+    db.session.commit()
+    case = filed(client, resident, category="traffic.fire_lane")["id"]
+    place(case, world)
+    act(client, kj01_staff, case, "accept")
+    due = db.session.get(Incident, uuid.UUID(case)).due_at
+    db.session.remove()
+
+    barrier = threading.Barrier(2)
+    escalated = []
+
+    def beat_run():
+        with app.app_context():
+            barrier.wait()
+            escalated.append(services.escalate_overdue(now=due + timedelta(minutes=1)))
+            db.session.commit()
+            db.session.remove()
+
+    runs = [threading.Thread(target=beat_run) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+
+    assert sorted(escalated) == [0, 1]
+    messages = db.session.scalars(select(Notification.user_id).where(Notification.kind == "incident_overdue")).all()
+    assert messages == [boss.id]
+    escalations = db.session.scalar(
+        select(func.count()).select_from(IncidentEvent).where(IncidentEvent.action == "escalate")
+    )
+    assert escalations == 1
