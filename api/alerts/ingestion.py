@@ -28,7 +28,7 @@ from api.accounts.models import Area, Room
 from api.alerts import rules, services
 from api.alerts.models import AlertRule, IotEvent
 from api.config import Settings
-from api.db import db, new_id
+from api.db import db, insert_on_conflict, new_id
 from api.devices.models import Device, DeviceStatus
 from api.eldercare.models import Elder
 from api.errors import ApiError
@@ -270,7 +270,7 @@ def _store_events(
     # rows a statement) from one cached compilation — a `.values(rows)` statement would be compiled anew for
     # every batch, which cost more than the database's work.
     stmt = (
-        services.dialect_insert(table)
+        insert_on_conflict(table)
         .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.event_id])
         .returning(table.c.event_id)
     )

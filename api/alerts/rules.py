@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from api.alerts.models import AlertRule, Severity
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from api.fields import LOCAL_TZ
 
 HEARTBEAT = "heartbeat"
 DOOR_OPEN = "open"
@@ -150,7 +148,7 @@ def parse_hours(spec: str) -> tuple[int, int]:
 def within(moment: datetime, spec: str) -> bool:
     """Whether `moment` falls in the local-time hours `spec` (start inclusive, end exclusive)."""
     start, end = parse_hours(spec)
-    hour = moment.astimezone(SHANGHAI).hour
+    hour = moment.astimezone(LOCAL_TZ).hour
     if start == end:
         return False
     return start <= hour < end if start < end else (hour >= start or hour < end)
@@ -159,10 +157,10 @@ def within(moment: datetime, spec: str) -> bool:
 def end_of(moment: datetime, spec: str) -> datetime:
     """When the hours `spec` that `moment` is in end (the next `end:00` local time)."""
     _, end = parse_hours(spec)
-    local = moment.astimezone(SHANGHAI)
-    candidate = datetime.combine(local.date(), time(end), SHANGHAI)
+    local = moment.astimezone(LOCAL_TZ)
+    candidate = datetime.combine(local.date(), time(end), LOCAL_TZ)
     if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), time(end), SHANGHAI)
+        candidate = datetime.combine(local.date() + timedelta(days=1), time(end), LOCAL_TZ)
     return candidate
 
 

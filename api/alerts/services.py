@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from api import sqlstats
 from api.accounts.models import Area, Role, Room, User, UserRole
@@ -42,7 +41,7 @@ from api.alerts.models import (
 )
 from api.auth import ensure_in_scope
 from api.config import Settings
-from api.db import db, new_id
+from api.db import db, insert_on_conflict, new_id
 from api.devices.models import Device, DeviceStatus
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding
 from api.errors import ApiError, NotFound
@@ -57,11 +56,6 @@ ESCALATION_BATCH = 200
 SWEEP_BATCH = 2000
 AUTO_CLOSED_NOTE = "已确认的报警超过重复窗口后再次触发，系统结案并开启新报警"
 BACK_ONLINE_NOTE = "设备恢复在线"
-
-
-def dialect_insert(table: Any) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite both)."""
-    return (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(table)
 
 
 def ancestor_paths(path: str) -> list[str]:
@@ -154,7 +148,7 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
                 "created_at": now,
             }
         )
-    stmt = dialect_insert(table).values(rows)
+    stmt = insert_on_conflict(table).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.device_id, table.c.rule],
         # A literal, exactly the index's predicate: with a bound parameter PostgreSQL cannot match the partial

@@ -25,11 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from api.accounts.models import User
 from api.auth import ensure_in_scope
-from api.db import db, new_id
+from api.db import db, insert_on_conflict, new_id
 from api.errors import ApiError, NotFound
 from api.events.models import Event, EventStatus
 from api.live.models import LiveSession, LiveStatus, ReplayFile, ViewerMinute, ViewingMode, ViewingSession
@@ -256,11 +255,6 @@ def resident_view(
 # Heartbeats ----------------------------------------------------------------------------------------
 
 
-def _insert(model: type[Any]) -> Any:
-    """INSERT … ON CONFLICT for the bound database (PostgreSQL, or SQLite ≥ 3.24)."""
-    return (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(model)
-
-
 def _minute_of(epoch_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch_seconds - epoch_seconds % 60, UTC)
 
@@ -277,7 +271,7 @@ def _count_minutes(session_id: uuid.UUID, user_id: uuid.UUID, mode: ViewingMode,
         shares[_minute_of(minute_start)] = min(end_s, minute_start + 60) - max(start_s, minute_start)
         minute_start += 60
     for minute, share in shares.items():
-        stmt = _insert(ViewerMinute).values(
+        stmt = insert_on_conflict(ViewerMinute).values(
             live_session_id=session_id, mode=mode, minute=minute, user_id=user_id, seconds=min(share, 60)
         )
         total = ViewerMinute.seconds + stmt.excluded.seconds
@@ -320,7 +314,7 @@ def heartbeat(
         raise ApiError("replay_not_available")
 
     inserted = db.session.execute(
-        _insert(ViewingSession)
+        insert_on_conflict(ViewingSession)
         .values(
             id=new_id(),
             live_session_id=session.id,
