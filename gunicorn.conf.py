@@ -17,4 +17,8 @@ keepalive = 5
 preload_app = False
 accesslog = "-"
 errorlog = "-"
+# The longest request line gunicorn can take (its default is 4094): what is longer is refused by gunicorn
+# itself with a plain-text 414 before the app can answer in its error shape, so the proxy in front must
+# refuse it first (nginx does at 8 KB, `large_client_header_buffers`; see the README).
+limit_request_line = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -7,15 +7,16 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, request, send_from_directory
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.cache import make_store
 from api.config import ConfigError, Settings
 from api.db import db
-from api.errors import error_response, register_error_handlers
+from api.errors import error_response, is_outage, register_error_handlers, unavailable_response
 from api.extensions import Api, celery, store
+from api.hygiene import LinliRequest
 from api.media.storage import make_storage
 from api.wechat import make_miniprogram
 
@@ -115,10 +116,12 @@ def _finish_unit_of_work(response: Response) -> Response:
         db.session.rollback()
         log.info("commit refused by a constraint on %s %s", request.method, request.path, exc_info=True)
         return error_response("conflict")
-    except OperationalError:
+    except Exception as exc:
         db.session.rollback()
-        log.exception("database unavailable at commit")
-        return error_response("service_unavailable")
+        if not is_outage(exc):
+            raise
+        log.warning("database unavailable at commit on %s %s: %s", request.method, request.path, exc)
+        return unavailable_response()
     return response
 
 
@@ -157,6 +160,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     settings.check_production()
 
     app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)
+    app.request_class = LinliRequest
     app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # Behind nginx every request comes from the proxy: without this, per-address limits (login) would

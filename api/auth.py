@@ -16,23 +16,18 @@ from typing import Any, TypeVar
 
 import jwt
 from flask import current_app, g, request
+from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
-from api.accounts.models import Role, User
+from api.accounts.models import RefreshToken, Role, User
 from api.db import db, new_id, utcnow
 from api.errors import ApiError
-from api.extensions import store
 
 ALGORITHM = "HS256"
 AUDIENCE = "linli-api"
 ISSUER = "linli"
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def ended_session_key(session_id: str) -> str:
-    """The store's mark of a login session ended (logout, or a stolen refresh token detected)."""
-    return f"ended-session:{session_id}"
 
 
 def issue_access_token(user: User, *, secret: str, ttl_seconds: int, session_id: uuid.UUID | None = None) -> str:
@@ -87,17 +82,34 @@ def authenticate() -> User:
     if token is None:
         raise ApiError("unauthorized", headers={"WWW-Authenticate": "Bearer"})
     claims = decode_access_token(token, secret=current_app.config["SECRET_KEY"])
-    session_id = claims.get("sid")
-    if isinstance(session_id, str) and store.marked(ended_session_key(session_id)):
-        raise ApiError("session_ended", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     try:
         user_id = uuid.UUID(claims["sub"])
-    except (ValueError, TypeError) as exc:
+        session_id = uuid.UUID(hex=claims["sid"]) if "sid" in claims else None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ApiError("token_invalid") from exc
-    # Roles in the same query: every authorised request reads them.
-    user = db.session.get(User, user_id, options=[joinedload(User.role_rows)])
-    if user is None:
+    # The user, their roles and whether this login session was ended (logout, a stolen refresh token) in
+    # one query. Ended sessions are read from the database, where logging out revokes the session's
+    # refresh tokens, not from Redis: a Redis restart or outage neither lets an ended session back in
+    # nor locks anyone out.
+    ended = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+        if session_id is not None
+        else false()
+    )
+    row = (
+        db.session.execute(
+            select(User, ended.label("ended")).where(User.id == user_id).options(joinedload(User.role_rows))
+        )
+        .unique()
+        .first()
+    )
+    if row is None:
         raise ApiError("token_invalid")
+    user, session_ended = row
+    if session_ended:
+        raise ApiError("session_ended", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if not user.is_active:
         raise ApiError("account_disabled")
     g.user = user

@@ -412,9 +412,39 @@ def handle_api_error(exc: ApiError) -> Response:
     return error_response(exc.code, status=exc.status, errors=exc.errors, headers=exc.headers, params=exc.params)
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A part underneath is unreachable (the database, Redis, the broker), not a bug: the client should
+    retry, so it gets a 503 — an IoT platform re-sends on a 503 and may drop an alarm on a 500."""
+    from kombu.exceptions import OperationalError as BrokerError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.OperationalError | sa.InterfaceError | sa.TimeoutError):
+        return True
+    if isinstance(exc, sa.DBAPIError) and exc.connection_invalidated:
+        return True
+    from api.cache import StoreUnavailable
+
+    return isinstance(exc, RedisConnectionError | RedisTimeout | BrokerError | StoreUnavailable)
+
+
+def unavailable_response() -> Response:
+    return error_response("service_unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if is_outage(exc):
+        from api.db import db
+
+        log.warning("service unavailable on %s %s: %s", request.method, request.path, exc)
+        db.session.rollback()
+        return unavailable_response()
     log.exception("unhandled error on %s %s", request.method, request.path)
     if current_app.config.get("PROPAGATE_UNEXPECTED"):
         raise exc

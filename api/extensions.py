@@ -13,37 +13,34 @@ import flask
 import flask_smorest
 from celery import Celery, Task
 from marshmallow import ValidationError
-from webargs.flaskparser import FlaskParser
+from webargs import missing
+from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.multidictproxy import MultiDictProxy
 
 from api.cache import MemoryStore, Store
-from api.errors import ApiError, ErrorSchema, flatten_messages, wants_english
-
-
-def _fields_with_nul(data: Any, prefix: str = "") -> list[str]:
-    """Names (dotted for nested JSON) of the string values in `data` that contain a NUL character."""
-    if isinstance(data, str):
-        return [prefix or "_body"] if "\x00" in data else []
-    if isinstance(data, list | tuple):
-        return [name for item in data for name in _fields_with_nul(item, prefix)]
-    if hasattr(data, "keys"):
-        found = []
-        for key in data:
-            found += _fields_with_nul(data[key], f"{prefix}.{key}" if prefix else str(key))
-        return found
-    return []
+from api.errors import ApiError, ErrorSchema, flatten_messages
+from api.hygiene import check_strings
 
 
 class LinliParser(FlaskParser):
     """webargs parser that raises our error shape instead of aborting with webargs' own."""
 
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        # Through the request's own parser (api.hygiene): one depth limit and one text check for every
+        # reader of JSON, and the parsed body cached for whoever reads it next.
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return missing
+        return req.get_json(force=True)
+
     def pre_load(self, location_data: Any, *, schema: Any, req: flask.Request, location: str) -> Any:
-        # No text the API stores or searches may hold NUL: PostgreSQL refuses it in text columns and
-        # parameters, which would turn the request into a 500 instead of a 422.
-        names = _fields_with_nul(location_data)
-        if names:
-            message = "must not contain NUL characters" if wants_english() else "不能包含 NUL 字符"
-            raise ValidationError({name: [message] for name in names})
-        return location_data
+        # JSON was checked as it was parsed; query strings and forms are checked here. Headers are left to
+        # the fields that read them (HTTP servers refuse control characters in them already).
+        if location not in ("query", "querystring", "form", "view_args"):
+            return location_data
+        cleaned, errors = check_strings(location_data)
+        if errors:
+            raise ValidationError(errors)
+        return MultiDictProxy(cleaned, schema) if isinstance(location_data, MultiDictProxy) else cleaned
 
     def _handle_invalid_json_error(
         self, error: json.JSONDecodeError | UnicodeDecodeError, req: flask.Request, *args: Any, **kwargs: Any

@@ -1,18 +1,83 @@
-"""Field types shared by every domain's schemas.
+"""Field types shared by every domain's schemas, and the one Shanghai time zone.
 
 Times are stored in UTC and presented in Asia/Shanghai with their offset ("2026-11-23T17:03:00+08:00");
-a client may send any offset, and a time without one is refused rather than guessed.
+a client may send any offset, and a time without one is refused rather than guessed. A time (or a
+date) must lie in the years 1900–2200: anything further out cannot be converted between time zones
+at the edges of the calendar, and nothing a community does happens there.
+
+Text: every string a client sends is checked at the edge (`api.hygiene`); a `Text` field adds what only
+the field knows — whether it may hold line breaks and how long it may be.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from marshmallow import fields
+from marshmallow import ValidationError, fields, validate
+
+from api.hygiene import message
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+MIN_YEAR = 1900
+MAX_YEAR = 2200
+# One day inside the limits on each side: converting between any two offsets (±14 h) never leaves them.
+EARLIEST = datetime(MIN_YEAR, 1, 2, tzinfo=UTC)
+LATEST = datetime(MAX_YEAR, 12, 30, tzinfo=UTC)
+
+SINGLE_LINE_MAX = 200
+MULTILINE_MAX = 5000
+
+
+class TimeOutOfRange(ValueError):
+    """A time outside the years the API accepts; its message says which years those are."""
+
+
+def _range_message() -> str:
+    from api.errors import wants_english
+
+    if wants_english():
+        return f"must be between the years {MIN_YEAR} and {MAX_YEAR}"
+    return f"时间须在 {MIN_YEAR} 年至 {MAX_YEAR} 年之间"
+
+
+def parse_aware(value: str) -> datetime:
+    """An ISO 8601 time with an offset, in UTC; ValueError (with a message a client can act on) otherwise."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise ValueError("needs a UTC offset")
+    return to_utc(parsed)
+
+
+def to_utc(value: datetime) -> datetime:
+    """`value` in UTC, or ValueError when it lies outside the years the API accepts."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise TimeOutOfRange(_range_message())
+    try:
+        converted = value.astimezone(UTC)
+    except OverflowError as exc:
+        raise TimeOutOfRange(_range_message()) from exc
+    if not EARLIEST <= converted <= LATEST:
+        raise TimeOutOfRange(_range_message())
+    return converted
+
+
+def clamp(value: datetime) -> datetime:
+    """Keep a computed time inside the accepted range (statistics windows, defaults), never overflowing."""
+    return min(max(value, EARLIEST), LATEST)
+
+
+def shift(value: datetime, delta: timedelta) -> datetime:
+    """`value + delta`, clamped to the accepted range instead of overflowing at the edge of the calendar."""
+    try:
+        return clamp(value + delta)
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
 
 
 class DateTime(fields.AwareDateTime):
@@ -24,4 +89,36 @@ class DateTime(fields.AwareDateTime):
         return value.astimezone(LOCAL_TZ).isoformat()
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return to_utc(parsed)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class Date(fields.Date):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+            raise ValidationError(_range_message())
+        return parsed
+
+
+class Text(fields.String):
+    """A string a person typed. Single-line unless `multiline=True` (tabs and line breaks refused), and
+    never longer than `max_length` (200 characters single-line, 5,000 multi-line, unless a `Length`
+    validator says otherwise). Surrounding whitespace is kept: trimming is a domain decision."""
+
+    def __init__(self, *args: Any, multiline: bool = False, max_length: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+        has_length = any(isinstance(v, validate.Length) and v.max is not None for v in self.validators)
+        if not has_length:
+            limit = max_length or (MULTILINE_MAX if multiline else SINGLE_LINE_MAX)
+            self.validators.append(validate.Length(max=limit))
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not self.multiline and ("\n" in text or "\r" in text or "\t" in text):
+            raise ValidationError(message("newline"))
+        return text

@@ -9,7 +9,9 @@ BY key DESC LIMIT n+1` — an index range scan, never an OFFSET over a large tab
 from __future__ import annotations
 
 import base64
+import enum
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from api.db import db
 from api.errors import ApiError
+from api.fields import Text, to_utc
+from api.hygiene import text_problem
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -32,7 +36,7 @@ class CursorArgs(Schema):
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"page size, 1–{MAX_LIMIT}"},
     )
-    cursor = fields.String(
+    cursor = Text(
         load_default=None,
         validate=validate.Length(max=512),
         metadata={"description": "`next_cursor` of the previous page"},
@@ -51,9 +55,7 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
             (Schema,),
             {
                 "items": fields.List(fields.Nested(item_schema), required=True),
-                "next_cursor": fields.String(
-                    required=True, allow_none=True, metadata={"description": "null on the last page"}
-                ),
+                "next_cursor": Text(required=True, allow_none=True, metadata={"description": "null on the last page"}),
             },
         )
     return _page_schemas[item_schema]
@@ -76,11 +78,24 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         if "t" in value:
-            return datetime.fromisoformat(value["t"])
+            return to_utc(datetime.fromisoformat(value["t"]))
         if "u" in value:
             return uuid.UUID(hex=value["u"])
         raise ValueError("unknown cursor value")
     return value
+
+
+def _comparable(value: Any) -> bool:
+    """A value the database can compare with a column: cursors come from clients, who may forge them."""
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return text_problem(value) is None
+    return isinstance(value, dict)
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -88,14 +103,38 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+def _python_type(column: Any) -> type | None:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _fits(value: Any, column: Any) -> bool:
+    """A decoded cursor value of the type its column holds (a forged cursor must not reach the database)."""
+    expected = _python_type(column)
+    if expected is None or value is None:
+        return True
+    if issubclass(expected, enum.Enum):
+        return isinstance(value, str | expected)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+
+
+def decode_cursor(cursor: str, arity: int, columns: list[Any] | None = None) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != arity:
             raise ValueError("wrong arity")
-        return [_decode_value(v) for v in values]
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if not all(_comparable(v) for v in values):
+            raise ValueError("a value no column can hold")
+        decoded = [_decode_value(v) for v in values]
+        if columns is not None and not all(_fits(v, c) for v, c in zip(decoded, columns, strict=True)):
+            raise ValueError("a value of another type than its column")
+        return decoded
+    except (ValueError, TypeError, RecursionError, AttributeError) as exc:
         raise ApiError("invalid_cursor", errors={"cursor": ["invalid"]}) from exc
 
 
@@ -120,7 +159,7 @@ def paginate(
     """Run `stmt` one page at a time. `order_by` must end in a unique column (the id)."""
     columns = list(order_by)
     if cursor:
-        stmt = stmt.where(_after(columns, decode_cursor(cursor, len(columns)), descending))
+        stmt = stmt.where(_after(columns, decode_cursor(cursor, len(columns), columns), descending))
     ordering = [c.desc() for c in columns] if descending else [c.asc() for c in columns]
     rows = list(db.session.scalars(stmt.order_by(*ordering).limit(limit + 1)))
     next_cursor = None

@@ -12,6 +12,7 @@ export interface AdminEventLive {
   event_id: string;
   /** `scheduled` (not started), `live` (on air: play `play`), `ended` (no replay yet), `replay_ready` (play `replays`) */
   status: "scheduled" | "live" | "ended" | "replay_ready";
+  /** max length 200 */
   stream_name: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   scheduled_start: string;
@@ -38,7 +39,9 @@ export interface AdminHouseholdRequest {
   address: string;
   relation: "owner" | "tenant" | "family";
   status: "pending" | "approved" | "rejected" | "withdrawn";
+  /** max length 200 */
   note: string;
+  /** max length 200 */
   reject_reason: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -49,7 +52,10 @@ export interface AdminHouseholdRequest {
 
 export interface AdminHouseholdRequestPage {
   items: AdminHouseholdRequest[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -61,10 +67,13 @@ export interface AdminIncidentDetail {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  /** max length 200 */
   status_note: string | null;
+  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
+  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -82,6 +91,7 @@ export interface AdminIncidentDetail {
   resolved_at: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   closed_at: string | null;
+  /** max length 200 */
   source: string;
   escalation_level: number;
   overdue: boolean;
@@ -101,6 +111,7 @@ export interface AdminIncidentDetail {
   timeline: Record<string, unknown>[];
   attributes: Record<string, unknown>;
   feedback_score: number | null;
+  /** max length 200 */
   feedback_comment: string | null;
   /** read-only: sent by the server, ignored in requests */
   can_give_feedback: boolean;
@@ -120,10 +131,13 @@ export interface AdminIncidentSummary {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  /** max length 200 */
   status_note: string | null;
+  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
+  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -141,6 +155,7 @@ export interface AdminIncidentSummary {
   resolved_at: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   closed_at: string | null;
+  /** max length 200 */
   source: string;
   escalation_level: number;
   overdue: boolean;
@@ -153,7 +168,10 @@ export interface AdminIncidentSummary {
 
 export interface AdminIncidentSummaryPage {
   items: AdminIncidentSummary[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -195,6 +213,7 @@ export interface Alert {
   /** format: uuid */
   resolved_by_id: string | null;
   resolution: "false_alarm" | "handled" | "hospitalised" | "other" | null;
+  /** max length 200 */
   resolution_note: string | null;
 }
 
@@ -236,6 +255,7 @@ export interface AlertDetail {
   /** format: uuid */
   resolved_by_id: string | null;
   resolution: "false_alarm" | "handled" | "hospitalised" | "other" | null;
+  /** max length 200 */
   resolution_note: string | null;
   /** read-only: sent by the server, ignored in requests */
   address: string;
@@ -246,7 +266,10 @@ export interface AlertDetail {
 
 export interface AlertPage {
   items: Alert[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -274,6 +297,7 @@ export interface AlertStep {
   level: number;
   /** format: uuid */
   user_id: string | null;
+  /** max length 200 */
   note: string;
   notification_ids: string[];
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -284,7 +308,9 @@ export interface Area {
   /** format: uuid */
   id: string;
   kind: "subdistrict" | "committee" | "estate" | "building";
+  /** max length 200 */
   code: string;
+  /** max length 200 */
   name: string;
   /** format: uuid */
   parent_id: string | null;
@@ -292,7 +318,10 @@ export interface Area {
 
 export interface AreaPage {
   items: Area[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -300,6 +329,7 @@ export interface Attempt {
   channel: "official_account" | "subscribe" | "sandbox";
   outcome: "sent" | "retry" | "refused" | "skipped";
   errcode: number | null;
+  /** max length 200 */
   errmsg: string | null;
   /** what was (or would be) sent */
   payload: Record<string, unknown> | null;
@@ -327,12 +357,17 @@ export interface Attendee {
 
 export interface AttendeePage {
   items: Attendee[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
 export interface AttributeValue {
+  /** max length 200 */
   key: string;
+  /** max length 200 */
   name: string;
 }
 
@@ -346,6 +381,7 @@ export interface Binding {
   nickname: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
+  /** max length 200 */
   relation: string;
   /** contact order, 1 first; 0 until confirmed */
   position: number;
@@ -359,6 +395,7 @@ export interface Binding {
 export interface BindingElder {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   name: string;
   /** read-only: sent by the server, ignored in requests */
   address: string;
@@ -418,7 +455,9 @@ export interface BookingArgs {
 export interface BookingEvent {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   title: string;
+  /** max length 200 */
   venue: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   starts_at: string;
@@ -429,7 +468,10 @@ export interface BookingEvent {
 
 export interface BookingPage {
   items: Booking[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -439,9 +481,12 @@ export interface CancelEventArgs {
 }
 
 export interface CategoryAttribute {
+  /** max length 200 */
   code: string;
+  /** max length 200 */
   datatype: "string" | "number" | "datetime" | "text" | "singlevaluelist" | "multivaluelist";
   required: boolean;
+  /** max length 200 */
   description: string;
   values?: AttributeValue[];
 }
@@ -456,6 +501,7 @@ export interface Consent {
   id: string;
   /** format: uuid */
   elder_id: string;
+  /** max length 200 */
   given_by: string;
   device_types: string[];
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -500,6 +546,7 @@ export interface Credits {
 export interface Device {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   serial: string;
   type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
   status: "active" | "offline" | "retired";
@@ -554,7 +601,10 @@ export interface DeviceCreateArgs {
 
 export interface DevicePage {
   items: Device[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -602,19 +652,24 @@ export interface DutyShiftArgs {
 
 export interface DutyShiftPage {
   items: DutyShift[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
 export interface Elder {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   name: string;
   /** format: uuid */
   room_id: string;
   /** read-only: sent by the server, ignored in requests */
   address: string;
   birth_year: number | null;
+  /** max length 200 */
   conditions: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
@@ -628,6 +683,7 @@ export interface Elder {
   created_at: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   approved_at: string | null;
+  /** max length 200 */
   reject_reason: string | null;
 }
 
@@ -651,7 +707,7 @@ export interface ElderCreateArgs {
    */
   conditions?: string;
   /**
-   * pattern "^\\+?[0-9-]{5,20}$"
+   * max length 200; pattern "^\\+?[0-9-]{5,20}$"
    * default: null
    */
   phone?: string | null;
@@ -680,7 +736,10 @@ export interface ElderCreateArgs {
 
 export interface ElderPage {
   items: Elder[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -695,7 +754,7 @@ export interface ElderPatchArgs {
   birth_year?: number | null;
   /** max length 500 */
   conditions?: string;
-  /** pattern "^\\+?[0-9-]{5,20}$" */
+  /** max length 200; pattern "^\\+?[0-9-]{5,20}$" */
   phone?: string | null;
   status?: "pending" | "active" | "inactive";
   /** minimum 2; maximum 168 */
@@ -726,7 +785,7 @@ export interface ElderRegisterArgs {
    */
   conditions?: string;
   /**
-   * pattern "^\\+?[0-9-]{5,20}$"
+   * max length 200; pattern "^\\+?[0-9-]{5,20}$"
    * default: null
    */
   phone?: string | null;
@@ -773,9 +832,14 @@ export interface Error {
 }
 
 export interface Estimate {
-  /** which likeness was used */
+  /**
+   * which likeness was used
+   * max length 200
+   */
   based_on: string | null;
+  /** max length 200 */
   time_slot: string;
+  /** max length 200 */
   audience: string;
   sample_size: number;
   expected_fill_rate: number | null;
@@ -783,6 +847,7 @@ export interface Estimate {
   expected_confirmed_seats: number | null;
   expected_attendance: number | null;
   past_events_with_waitlist: number;
+  /** max length 200 */
   explanation: string;
   sample: EstimateSample[];
 }
@@ -790,6 +855,7 @@ export interface Estimate {
 export interface EstimateSample {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   title: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   starts_at: string;
@@ -802,9 +868,12 @@ export interface EstimateSample {
 export interface Event {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   title: string;
+  /** max length 200 */
   description: string;
   category: "culture" | "sports" | "health" | "party" | "volunteer" | "other";
+  /** max length 200 */
   venue: string;
   /** format: uuid */
   area_id: string;
@@ -828,6 +897,7 @@ export interface Event {
   cancel_cutoff_minutes: number;
   eligibility: Eligibility;
   status: "draft" | "published" | "cancelled";
+  /** max length 200 */
   cancel_reason: string | null;
 }
 
@@ -912,7 +982,10 @@ export interface EventLive {
 
 export interface EventPage {
   items: Event[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -982,6 +1055,7 @@ export interface FiguresByMode {
 export interface HandlingUnit {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   name: string;
   kind: "property_company" | "grid" | "city_department";
   /** format: uuid */
@@ -1001,7 +1075,10 @@ export interface HandlingUnitArgs {
 
 export interface HandlingUnitPage {
   items: HandlingUnit[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -1048,7 +1125,9 @@ export interface HouseholdRequest {
   address: string;
   relation: "owner" | "tenant" | "family";
   status: "pending" | "approved" | "rejected" | "withdrawn";
+  /** max length 200 */
   note: string;
+  /** max length 200 */
   reject_reason: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -1069,7 +1148,10 @@ export interface HouseholdRequestArgs {
 
 export interface HouseholdRequestPage {
   items: HouseholdRequest[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -1086,19 +1168,25 @@ export interface ImportResult {
 export interface ImportRowError {
   /** line number in the file (header is line 1) */
   line: number;
+  /** max length 200 */
   serial: string | null;
   errors: Record<string, string[]>;
 }
 
 export interface IncidentCategory {
-  /** e.g. "env.dumping" */
+  /**
+   * e.g. "env.dumping"
+   * max length 200
+   */
   code: string;
   /**
    * null for a top-level category (大类)
    * read-only: sent by the server, ignored in requests
    */
   parent_code: string | null;
+  /** max length 200 */
   name_zh: string;
+  /** max length 200 */
   name_en: string;
   /** 办结时限, counted from acceptance */
   time_limit_hours: number;
@@ -1138,10 +1226,13 @@ export interface IncidentCreated {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  /** max length 200 */
   status_note: string | null;
+  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
+  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -1171,10 +1262,13 @@ export interface IncidentDetail {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  /** max length 200 */
   status_note: string | null;
+  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
+  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -1203,6 +1297,7 @@ export interface IncidentDetail {
   timeline: Record<string, unknown>[];
   attributes: Record<string, unknown>;
   feedback_score: number | null;
+  /** max length 200 */
   feedback_comment: string | null;
   /** read-only: sent by the server, ignored in requests */
   can_give_feedback: boolean;
@@ -1216,10 +1311,13 @@ export interface IncidentSummary {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  /** max length 200 */
   status_note: string | null;
+  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
+  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -1241,13 +1339,20 @@ export interface IncidentSummary {
 
 export interface IncidentSummaryPage {
   items: IncidentSummary[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
 export interface Invite {
+  /** max length 200 */
   code: string;
-  /** what the mini-program shows as a QR */
+  /**
+   * what the mini-program shows as a QR
+   * max length 200
+   */
   qr_payload: string;
   /** format: uuid */
   elder_id: string;
@@ -1264,8 +1369,11 @@ export interface IotBatchResult {
 export interface IotEvent {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   platform: string;
+  /** max length 200 */
   event_id: string;
+  /** max length 200 */
   type: string;
   value: unknown;
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -1275,8 +1383,12 @@ export interface IotEvent {
 }
 
 export interface IotEventItem {
+  /** max length 200 */
   device_serial: string;
-  /** open, smoke, heartbeat, blood_pressure … */
+  /**
+   * open, smoke, heartbeat, blood_pressure …
+   * max length 200
+   */
   type: string;
   /**
    * {battery} or {systolic, diastolic, pulse}
@@ -1285,21 +1397,32 @@ export interface IotEventItem {
   value?: unknown;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   occurred_at: string;
-  /** the platform's id; a re-push is a duplicate */
+  /**
+   * the platform's id; a re-push is a duplicate
+   * max length 200
+   */
   event_id: string;
 }
 
 export interface IotEventPage {
   items: IotEvent[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
 export interface IotItemResult {
+  /** max length 200 */
   event_id: string | null;
+  /** max length 200 */
   status: "accepted" | "duplicate" | "unknown_device" | "invalid" | "unsupported_type";
   errors?: Record<string, string[]>;
-  /** the alert this event opened or counts on */
+  /**
+   * the alert this event opened or counts on
+   * max length 200
+   */
   alert_id?: string;
 }
 
@@ -1328,7 +1451,9 @@ export interface Marked {
 export interface Me {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   nickname: string;
+  /** max length 200 */
   avatar_url: string | null;
   /**
    * example: "138****5678"
@@ -1350,14 +1475,21 @@ export interface Media {
   /** format: uuid */
   id: string;
   status: "pending_upload" | "ready";
+  /** max length 200 */
   content_type: string;
   /** bytes of the stored photo */
   size: number | null;
   width: number | null;
   height: number | null;
-  /** the photo, without EXIF/GPS; valid until `url_expires_at`; null until ready */
+  /**
+   * the photo, without EXIF/GPS; valid until `url_expires_at`; null until ready
+   * max length 200
+   */
   url: string | null;
-  /** a JPEG at most 400 px on its longer side; null until it is made */
+  /**
+   * a JPEG at most 400 px on its longer side; null until it is made
+   * max length 200
+   */
   thumbnail_url: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   url_expires_at: string | null;
@@ -1388,7 +1520,10 @@ export interface MediaUploadArgs {
 }
 
 export interface MediaUploadForm {
-  /** `wx.uploadFile({url})` */
+  /**
+   * `wx.uploadFile({url})`
+   * max length 200
+   */
   url: string;
   /**
    * `wx.uploadFile({name})`
@@ -1415,7 +1550,10 @@ export interface MediaUploadTicket {
 }
 
 export interface MediaUploadTicketArgs {
-  /** type of the photo to upload; the ticket accepts only this type */
+  /**
+   * type of the photo to upload; the ticket accepts only this type
+   * max length 200
+   */
   content_type: "image/jpeg" | "image/png" | "image/webp";
   /**
    * size of the file in bytes (`wx.getFileInfo`); at most 10 MB
@@ -1435,11 +1573,17 @@ export interface MergeArgs {
 export interface Message {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   kind: string;
   urgency: "low" | "normal" | "high" | "critical";
+  /** max length 200 */
   title: string;
+  /** max length 200 */
   body: string;
-  /** mini-program page to open */
+  /**
+   * mini-program page to open
+   * max length 200
+   */
   page: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -1451,13 +1595,17 @@ export interface Message {
 
 export interface MessagePage {
   items: Message[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
 export interface MyDevice {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   serial: string;
   type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
   status: "active" | "offline" | "retired";
@@ -1469,12 +1617,14 @@ export interface MyDevice {
 export interface MyElder {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   name: string;
   /** format: uuid */
   room_id: string;
   /** read-only: sent by the server, ignored in requests */
   address: string;
   birth_year: number | null;
+  /** max length 200 */
   conditions: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
@@ -1488,7 +1638,9 @@ export interface MyElder {
   created_at: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   approved_at: string | null;
+  /** max length 200 */
   reject_reason: string | null;
+  /** max length 200 */
   relation: string;
   /** my place in the contact order */
   position: number;
@@ -1501,9 +1653,15 @@ export interface MyElders {
 }
 
 export interface OaLink {
-  /** send it to the Official Account as a message */
+  /**
+   * send it to the Official Account as a message
+   * max length 200
+   */
   code: string;
-  /** scene_str of the OA follow QR code */
+  /**
+   * scene_str of the OA follow QR code
+   * max length 200
+   */
   scene: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   expires_at: string;
@@ -1523,11 +1681,17 @@ export interface OaSandboxConfirmArgs {
 export interface OutboxMessage {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   kind: string;
   urgency: "low" | "normal" | "high" | "critical";
+  /** max length 200 */
   title: string;
+  /** max length 200 */
   body: string;
-  /** mini-program page to open */
+  /**
+   * mini-program page to open
+   * max length 200
+   */
   page: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -1547,7 +1711,10 @@ export interface OutboxMessage {
 
 export interface OutboxMessagePage {
   items: OutboxMessage[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -1569,11 +1736,20 @@ export interface PaginationMetadata {
 }
 
 export interface Play {
-  /** HLS (.m3u8), for the `video` component */
+  /**
+   * HLS (.m3u8), for the `video` component
+   * max length 200
+   */
   hls: string;
-  /** HTTP-FLV, for `live-player` */
+  /**
+   * HTTP-FLV, for `live-player`
+   * max length 200
+   */
   flv: string;
-  /** RTMP, for `live-player` */
+  /**
+   * RTMP, for `live-player`
+   * max length 200
+   */
   rtmp: string;
   /**
    * ask again for fresh URLs after this
@@ -1586,6 +1762,7 @@ export interface PossibleDuplicate {
   /** format: uuid */
   id: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
+  /** max length 200 */
   address: string | null;
   lat: number | null;
   lng: number | null;
@@ -1609,11 +1786,20 @@ export interface ProfilePatchArgs {
 }
 
 export interface Push {
-  /** the whole RTMP push URL */
+  /**
+   * the whole RTMP push URL
+   * max length 200
+   */
   url: string;
-  /** OBS 'Server' (服务器) */
+  /**
+   * OBS 'Server' (服务器)
+   * max length 200
+   */
   server: string;
-  /** OBS 'Stream Key' (串流密钥) */
+  /**
+   * OBS 'Stream Key' (串流密钥)
+   * max length 200
+   */
   stream_key: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   expires_at: string;
@@ -1652,6 +1838,7 @@ export interface RejectArgs {
 export interface Replay {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   url: string;
   duration_seconds: number | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -1663,6 +1850,7 @@ export interface Replay {
 export interface Reporter {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   nickname: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
@@ -1679,14 +1867,19 @@ export interface Room {
   id: string;
   /** format: uuid */
   building_id: string;
+  /** max length 200 */
   number: string;
   floor: number;
+  /** max length 200 */
   address: string;
 }
 
 export interface RoomPage {
   items: Room[];
-  /** null on the last page */
+  /**
+   * null on the last page
+   * max length 200
+   */
   next_cursor: string | null;
 }
 
@@ -1701,6 +1894,7 @@ export interface StaffLoginArgs {
 }
 
 export interface Stats {
+  /** max length 200 */
   group_by: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   from: string;
@@ -1711,8 +1905,12 @@ export interface Stats {
 }
 
 export interface StatsRow {
-  /** committee code or category code */
+  /**
+   * committee code or category code
+   * max length 200
+   */
   key: string;
+  /** max length 200 */
   name: string;
   received: number;
   closed: number;
@@ -1730,6 +1928,7 @@ export interface StatsRow {
 export interface StreamCallbackAnswer {
   /** 0: allowed (what SRS expects) */
   code: number;
+  /** max length 200 */
   msg: string;
 }
 
@@ -1810,7 +2009,9 @@ export interface TemplateCatalogue {
 }
 
 export interface Token {
+  /** max length 200 */
   access_token: string;
+  /** max length 200 */
   refresh_token: string;
   /** default: "Bearer" */
   token_type: "Bearer";
@@ -1820,6 +2021,7 @@ export interface Token {
 }
 
 export interface TransitionArgs {
+  /** max length 200 */
   action: "accept" | "reclassify" | "reject" | "dispatch" | "start" | "resolve" | "close" | "reopen";
   /**
    * max length 500
@@ -1833,6 +2035,7 @@ export interface TransitionArgs {
   note?: string | null;
   /**
    * reclassify: the new code
+   * max length 200
    * default: null
    */
   category?: string | null;
@@ -1865,7 +2068,9 @@ export interface UnreadCount {
 export interface User {
   /** format: uuid */
   id: string;
+  /** max length 200 */
   nickname: string;
+  /** max length 200 */
   avatar_url: string | null;
   /**
    * example: "138****5678"
@@ -1932,6 +2137,7 @@ export interface Operations {
         severity?: "critical" | "warning" | "notice" | null;
         /**
          * open (not resolved) · unacknowledged · escalated (past the first contact) · acknowledged · resolved
+         * max length 200
          * default: null
          */
         status?: "open" | "unacknowledged" | "escalated" | "acknowledged" | "resolved" | null;
@@ -2681,6 +2887,7 @@ export interface Operations {
         area_id?: string | null;
         /**
          * a category code (a parent: all its leaves)
+         * max length 200
          * default: null
          */
         category?: string | null;
@@ -2714,7 +2921,10 @@ export interface Operations {
       query: {
         /** format: date-time (ISO 8601 with offset), sent as a string */
         from: string;
-        /** default: "committee" */
+        /**
+         * max length 200
+         * default: "committee"
+         */
         group_by?: "committee" | "category";
         /** format: date-time (ISO 8601 with offset), sent as a string */
         to: string;

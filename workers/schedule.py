@@ -13,6 +13,10 @@ BEAT_SCHEDULE = {
         "task": "alerts.sweep_devices",
         "schedule": 300.0,
     },
+    "forget-old-iot-batch-receipts": {
+        "task": "alerts.forget_old_batch_receipts",
+        "schedule": crontab(minute=23),
+    },
     # Incidents: escalate overdue cases (level 1 at due, level 2 at due + half the limit) and
     # auto-close resolved cases unrated for INCIDENTS_AUTO_CLOSE_DAYS; idempotent (SKIP LOCKED).
     "incidents-sla-sweep": {

@@ -8,14 +8,14 @@ from marshmallow import Schema, fields, validate
 
 from api.accounts.models import AreaKind, HouseholdRelation, HouseholdRequestStatus
 from api.accounts.services import mask_phone
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.pagination import CursorArgs
 
 NonEmpty = validate.Length(min=1)
 
 
 class WechatLoginArgs(Schema):
-    code = fields.String(
+    code = Text(
         required=True,
         validate=validate.Length(min=1, max=128),
         metadata={"description": "the code from `wx.login()`"},
@@ -23,12 +23,12 @@ class WechatLoginArgs(Schema):
 
 
 class RefreshArgs(Schema):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    refresh_token = Text(required=True, validate=validate.Length(min=1, max=256))
 
 
 class StaffLoginArgs(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+    username = Text(required=True, validate=validate.Length(min=1, max=64))
+    password = Text(required=True, validate=validate.Length(min=1, max=256), load_only=True)
 
 
 class HouseholdSchema(Schema):
@@ -40,12 +40,12 @@ class HouseholdSchema(Schema):
 
 class UserSchema(Schema):
     id = fields.UUID(required=True)
-    nickname = fields.String(required=True)
-    avatar_url = fields.String(allow_none=True, required=True)
+    nickname = Text(required=True)
+    avatar_url = Text(allow_none=True, required=True)
     phone = fields.Method(
         "masked_phone", allow_none=True, required=True, metadata={"type": "string", "example": "138****5678"}
     )
-    roles = fields.List(fields.String(), required=True)
+    roles = fields.List(Text(), required=True)
     scope = fields.Function(
         lambda u: u.staff_area.code if u.staff_area else None,
         allow_none=True,
@@ -63,17 +63,17 @@ class MeSchema(UserSchema):
 
 
 class TokenSchema(Schema):
-    access_token = fields.String(required=True)
-    refresh_token = fields.String(required=True)
+    access_token = Text(required=True)
+    refresh_token = Text(required=True)
     token_type = fields.Constant("Bearer", required=True, metadata={"type": "string", "enum": ["Bearer"]})
     expires_in = fields.Integer(required=True, metadata={"description": "seconds the access token lives"})
     user = fields.Nested(UserSchema, required=True)
 
 
 class ProfilePatchArgs(Schema):
-    nickname = fields.String(validate=validate.Length(min=1, max=32))
+    nickname = Text(validate=validate.Length(min=1, max=32))
     avatar_url = fields.URL(schemes={"https", "http"}, validate=validate.Length(max=512), allow_none=True)
-    phone_code = fields.String(
+    phone_code = Text(
         validate=validate.Length(min=1, max=128),
         metadata={"description": "code from the `getPhoneNumber` button; binds the WeChat phone number"},
     )
@@ -82,30 +82,28 @@ class ProfilePatchArgs(Schema):
 class AreaSchema(Schema):
     id = fields.UUID(required=True)
     kind = fields.Enum(AreaKind, by_value=True, required=True)
-    code = fields.String(required=True)
-    name = fields.String(required=True)
+    code = Text(required=True)
+    name = Text(required=True)
     parent_id = fields.UUID(allow_none=True, required=True)
 
 
 class AreaListArgs(CursorArgs):
     parent_id = fields.UUID(load_default=None, metadata={"description": "children of this area; roots if absent"})
-    q = fields.String(
-        load_default=None, validate=validate.Length(min=1, max=32), metadata={"description": "name contains"}
-    )
+    q = Text(load_default=None, validate=validate.Length(min=1, max=32), metadata={"description": "name contains"})
 
 
 class RoomSchema(Schema):
     id = fields.UUID(required=True)
     building_id = fields.UUID(required=True)
-    number = fields.String(required=True)
+    number = Text(required=True)
     floor = fields.Integer(required=True)
-    address = fields.String(required=True)
+    address = Text(required=True)
 
 
 class HouseholdRequestArgs(Schema):
     room_id = fields.UUID(required=True)
     relation = fields.Enum(HouseholdRelation, by_value=True, required=True)
-    note = fields.String(load_default="", validate=validate.Length(max=200))
+    note = Text(multiline=True, load_default="", validate=validate.Length(max=200))
 
 
 class HouseholdRequestSchema(Schema):
@@ -114,8 +112,8 @@ class HouseholdRequestSchema(Schema):
     address = fields.Function(lambda r: r.room.address, required=True, metadata={"type": "string"})
     relation = fields.Enum(HouseholdRelation, by_value=True, required=True)
     status = fields.Enum(HouseholdRequestStatus, by_value=True, required=True)
-    note = fields.String(required=True)
-    reject_reason = fields.String(allow_none=True, required=True)
+    note = Text(required=True)
+    reject_reason = Text(allow_none=True, required=True)
     created_at = DateTime(required=True)
     decided_at = DateTime(allow_none=True, required=True)
 
@@ -129,4 +127,4 @@ class AdminHouseholdRequestListArgs(CursorArgs):
 
 
 class RejectArgs(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = Text(required=True, validate=validate.Length(min=1, max=200))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,12 +30,15 @@ from api.accounts.models import (
     Room,
     User,
 )
-from api.auth import ended_session_key, ensure_in_scope, issue_access_token
+from api.auth import ensure_in_scope, issue_access_token
+from api.cache import StoreUnavailable
 from api.config import Settings
 from api.db import db, new_id, new_token, utcnow
 from api.errors import ApiError, NotFound
 from api.extensions import store
 from api.wechat import MiniProgram
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 
@@ -92,15 +96,14 @@ def issue_tokens(user: User, settings: Settings, *, family_id: uuid.UUID | None 
     return TokenPair(access, refresh, settings.access_token_ttl_seconds, user)
 
 
-def revoke_family(family_id: uuid.UUID, settings: Settings) -> None:
-    """End a login session: its refresh tokens in the database, its access tokens (still unexpired) in
-    the store, for as long as they could live."""
+def revoke_family(family_id: uuid.UUID) -> None:
+    """End a login session: its refresh tokens are revoked, and with them its access tokens (still
+    unexpired): `authenticate` refuses a token whose session has a revoked refresh token."""
     db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    store.add_once(ended_session_key(family_id.hex), settings.access_token_ttl_seconds + 60)
 
 
 def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
@@ -120,7 +123,7 @@ def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise ApiError("refresh_token_invalid")
     if row.used_at is not None and now - row.used_at > timedelta(seconds=settings.refresh_reuse_grace_seconds):
-        revoke_family(row.family_id, settings)
+        revoke_family(row.family_id)
         raise ApiError("refresh_token_reused", keep_changes=True)
     user = db.session.get(User, row.user_id)
     if user is None or not user.is_active:
@@ -134,7 +137,7 @@ def refresh_tokens(refresh_token: str, settings: Settings) -> TokenPair:
 def logout(refresh_token: str, settings: Settings) -> None:
     row = db.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token)))
     if row is not None:
-        revoke_family(row.family_id, settings)
+        revoke_family(row.family_id)
 
 
 def purge_expired_refresh_tokens(now: datetime | None = None) -> int:
@@ -148,16 +151,24 @@ def purge_expired_refresh_tokens(now: datetime | None = None) -> int:
 def wechat_login(code: str, miniprogram: MiniProgram, settings: Settings) -> TokenPair:
     """Exchange a `wx.login` code for our tokens, creating the resident on first login."""
     marker = f"wxcode:{hashlib.sha256(code.encode()).hexdigest()}"
-    if not store.add_once(marker, WECHAT_CODE_TTL_SECONDS):
+    try:
+        fresh = store.add_once(marker, WECHAT_CODE_TTL_SECONDS)
+    except StoreUnavailable:
+        # WeChat itself takes a code once (code2session refuses a used one); our mark only answers a reuse
+        # before asking it. Logins go on while Redis is down.
+        log.warning("WeChat login code not marked: the store is unavailable")
+        fresh, marker = True, ""
+    if not fresh:
         raise ApiError("wechat_code_used", errors={"code": ["already used"]})
     # In the sandbox the part before '#' names the person: "alice#1" and "alice#2" are one resident.
     identity_code = code.split("#", 1)[0] if miniprogram.sandbox else code
     try:
         session = miniprogram.code_to_session(identity_code)
     except ApiError as exc:
-        if exc.code in WECHAT_TRANSIENT_ERRORS:
+        if exc.code in WECHAT_TRANSIENT_ERRORS and marker:
             # WeChat never looked at the code: the mini-program may retry with it.
-            store.release(marker)
+            with contextlib.suppress(StoreUnavailable):
+                store.release(marker)
         raise
     user = db.session.scalar(select(User).where(User.wechat_openid == session.openid))
     if user is None:

@@ -1,6 +1,7 @@
 """Signed IoT ingestion: verify a batch (HMAC-SHA256, timestamp window, replay), then store and judge
 up to 1,000 events with a handful of set-based statements, whatever the batch holds:
 
+0. one INSERT of the batch's receipt (its signature is taken once: the replay guard);
 1. one SELECT of the batch's devices by serial (with their room's area and elder's thresholds);
 2. one `INSERT … ON CONFLICT (platform, event_id) DO NOTHING RETURNING` — what comes back is new, the
    rest were pushed before (`duplicate`);
@@ -19,20 +20,21 @@ import hmac
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, delete, select
 
+from api import hygiene
 from api.accounts.models import Area, Room
 from api.alerts import rules, services
-from api.alerts.models import AlertRule, IotEvent
+from api.alerts.models import AlertRule, IotBatchReceipt, IotEvent
 from api.config import Settings
 from api.db import db, insert_on_conflict, new_id
 from api.devices.models import Device, DeviceStatus
 from api.eldercare.models import Elder
 from api.errors import ApiError
-from api.extensions import store
+from api.fields import parse_aware
 
 MAX_BATCH = 1000
 PLATFORM_HEADER = "X-Linli-Platform"
@@ -49,7 +51,8 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
 
 def verify(headers: Any, body: bytes, settings: Settings, now: datetime) -> str:
     """The platform that signed this batch, or the error to answer with. Checks, in order: configured,
-    headers present, signature (constant-time), timestamp within the window, not seen before."""
+    headers present, signature (constant-time), timestamp within the window. Whether it was seen before
+    is `take_once`, in the batch's transaction."""
     secrets = settings.iot_platform_secrets
     if not secrets:
         raise ApiError("iot_not_configured")
@@ -70,16 +73,30 @@ def verify(headers: Any, body: bytes, settings: Settings, now: datetime) -> str:
         raise ApiError("iot_timestamp_stale", window=window) from exc
     if abs(now.timestamp() - stamp) > window:
         raise ApiError("iot_timestamp_stale", window=window)
-    # A signature is acceptable for at most 2·window seconds (timestamps ±window): remember it that long.
-    if not store.add_once(f"iot-batch:{platform}:{signature}", 2 * window + 1):
-        raise ApiError("iot_batch_replayed")
     return platform
 
 
-def forget(platform: str, headers: Any) -> None:
-    """Let the platform resend a batch whose processing failed (nothing of it was committed)."""
+def take_once(platform: str, headers: Any, now: datetime) -> None:
+    """The replay guard: a signature is taken in once. A row in the batch's own transaction (not a mark in
+    Redis): a batch whose processing fails leaves nothing behind and may be re-sent as it was; a concurrent
+    duplicate waits on the primary key and then finds it taken; Redis being down loses no alarm."""
     signature = (headers.get(SIGNATURE_HEADER) or "").strip().lower()
-    store.release(f"iot-batch:{platform}:{signature}")
+    table = IotBatchReceipt.__table__
+    taken = db.session.scalar(
+        insert_on_conflict(table)
+        .values(platform=platform, signature=signature, received_at=now)
+        .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.signature])
+        .returning(table.c.signature)
+    )
+    if taken is None:
+        raise ApiError("iot_batch_replayed")
+
+
+def forget_old_receipts(settings: Settings, now: datetime) -> int:
+    """A signature is acceptable for at most 2·window seconds (timestamps ±window): older receipts can go."""
+    cutoff = now - timedelta(seconds=2 * settings.iot_replay_window_seconds + 60)
+    result = db.session.execute(delete(IotBatchReceipt).where(IotBatchReceipt.received_at < cutoff))
+    return result.rowcount or 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -109,12 +126,16 @@ def _text(raw: dict[str, Any], key: str, limit: int, errors: dict[str, list[str]
     if not isinstance(value, str) or not value.strip():
         errors[key] = ["required: a non-empty string"]
         return ""
-    if len(value) > limit or "\x00" in value:
-        errors[key] = [f"at most {limit} characters, no NUL"]
+    problem = hygiene.text_problem(value)
+    if problem is not None:
+        errors[key] = [hygiene.message(problem)]
+    elif len(value) > limit:
+        errors[key] = [f"at most {limit} characters"]
     return value.strip()
 
 
 def parse_item(index: int, raw: Any, now: datetime) -> tuple[Item | None, dict[str, list[str]]]:
+    """One item of a batch, or what is wrong with it: nothing in an item can fail the batch."""
     if not isinstance(raw, dict):
         return None, {"_item": ["must be an object"]}
     errors: dict[str, list[str]] = {}
@@ -127,25 +148,26 @@ def parse_item(index: int, raw: Any, now: datetime) -> tuple[Item | None, dict[s
         errors["occurred_at"] = ["required: an ISO 8601 time with offset"]
     else:
         try:
-            occurred_at = datetime.fromisoformat(stamp)
-        except ValueError:
-            errors["occurred_at"] = ["not an ISO 8601 time"]
+            occurred_at = parse_aware(stamp)
+        except ValueError as exc:
+            errors["occurred_at"] = [str(exc)]
         else:
-            if occurred_at.tzinfo is None:
-                errors["occurred_at"] = ["needs a UTC offset"]
-                occurred_at = None
-            else:
-                occurred_at = occurred_at.astimezone(UTC)
-                if occurred_at > now + FUTURE_TOLERANCE:
-                    errors["occurred_at"] = ["in the future"]
+            if occurred_at > now + FUTURE_TOLERANCE:
+                errors["occurred_at"] = ["in the future"]
+    value, value_errors = hygiene.check_strings(raw.get("value"), "value")
+    errors.update(value_errors)
     if errors or occurred_at is None:
         return None, errors
-    return Item(index, event_id, serial, event_type, occurred_at, raw.get("value")), {}
+    return Item(index, event_id, serial, event_type, occurred_at, value), {}
 
 
 def _raw_event_id(raw: Any) -> str | None:
+    """The item's event id as the platform sent it, for its result — escaped where it cannot be written."""
     value = raw.get("event_id") if isinstance(raw, dict) else None
-    return value[:64] if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    value = value[:64]
+    return value if hygiene.text_problem(value) is None else value.encode("utf-8", "backslashreplace").decode()
 
 
 @dataclass
@@ -157,6 +179,7 @@ class _DeviceRow:
     room_id: uuid.UUID | None
     area_path: str
     thresholds: rules.Thresholds
+    last_seen_at: datetime | None = None
 
 
 def _devices(serials: set[str]) -> dict[str, _DeviceRow]:
@@ -173,6 +196,7 @@ def _devices(serials: set[str]) -> dict[str, _DeviceRow]:
             Area.path,
             Elder.bp_systolic_max,
             Elder.bp_diastolic_max,
+            Device.last_seen_at,
         )
         .outerjoin(Room, Room.id == Device.room_id)
         .outerjoin(Area, Area.id == Room.building_id)
@@ -180,14 +204,14 @@ def _devices(serials: set[str]) -> dict[str, _DeviceRow]:
         .where(Device.serial.in_(serials))
     ).all()
     out = {}
-    for serial, device_id, device_type, status, elder_id, room_id, path, sys_max, dia_max in rows:
+    for serial, device_id, device_type, status, elder_id, room_id, path, sys_max, dia_max, seen in rows:
         thresholds = (
             rules.Thresholds(bp_systolic_max=sys_max, bp_diastolic_max=dia_max)
             if sys_max is not None
             else rules.Thresholds()
         )
         out[serial] = _DeviceRow(
-            device_id, _enum_value(device_type), DeviceStatus(status), elder_id, room_id, path or "", thresholds
+            device_id, _enum_value(device_type), DeviceStatus(status), elder_id, room_id, path or "", thresholds, seen
         )
     return out
 
@@ -283,7 +307,12 @@ def _store_events(
 
 
 def _touch_devices(accepted: list[tuple[Item, _DeviceRow]], now: datetime) -> None:
-    """Last seen, battery and last activity of every device that spoke — one executemany UPDATE."""
+    """Last seen, battery and last activity of every device that spoke — one executemany UPDATE.
+
+    Each field follows the newest reading only: after an outage a platform re-sends older batches after
+    newer ones were taken, and a battery level of yesterday must not hide today's low battery. The
+    comparison is in the statement, so it also holds against a concurrent batch.
+    """
     seen: dict[uuid.UUID, datetime] = {}
     battery: dict[uuid.UUID, tuple[datetime, int]] = {}
     activity: dict[uuid.UUID, datetime] = {}
@@ -295,12 +324,20 @@ def _touch_devices(accepted: list[tuple[Item, _DeviceRow]], now: datetime) -> No
             battery[device.id] = (item.occurred_at, level)
         if item.type in (rules.DOOR_OPEN, rules.BLOOD_PRESSURE):
             activity[device.id] = max(activity.get(device.id, item.occurred_at), item.occurred_at)
-        if device.status == DeviceStatus.OFFLINE:
+        # Only a reading newer than the last one heard brings a silent device back: a re-sent old batch
+        # says nothing about whether it works now.
+        if device.status == DeviceStatus.OFFLINE and (
+            device.last_seen_at is None or item.occurred_at > device.last_seen_at
+        ):
             offline.add(device.id)
     table = Device.__table__
     stamp_type = table.c.last_seen_at.type
     new_seen = bindparam("b_seen", type_=stamp_type)
     new_activity = bindparam("b_activity", type_=stamp_type)
+    new_battery_at = bindparam("b_battery_at", type_=stamp_type)
+    battery_is_newer = new_battery_at.is_not(None) & (
+        table.c.battery_at.is_(None) | (table.c.battery_at < new_battery_at)
+    )
     stmt = (
         table.update()
         .where(table.c.id == bindparam("b_id"))
@@ -309,9 +346,11 @@ def _touch_devices(accepted: list[tuple[Item, _DeviceRow]], now: datetime) -> No
                 (table.c.last_seen_at.is_(None) | (table.c.last_seen_at < new_seen), new_seen),
                 else_=table.c.last_seen_at,
             ),
-            battery_percent=func.coalesce(
-                bindparam("b_battery", type_=table.c.battery_percent.type), table.c.battery_percent
+            battery_percent=case(
+                (battery_is_newer, bindparam("b_battery", type_=table.c.battery_percent.type)),
+                else_=table.c.battery_percent,
             ),
+            battery_at=case((battery_is_newer, new_battery_at), else_=table.c.battery_at),
             last_activity_at=case(
                 (
                     new_activity.is_not(None)
@@ -329,6 +368,7 @@ def _touch_devices(accepted: list[tuple[Item, _DeviceRow]], now: datetime) -> No
             "b_id": device_id,
             "b_seen": stamp,
             "b_battery": battery[device_id][1] if device_id in battery else None,
+            "b_battery_at": battery[device_id][0] if device_id in battery else None,
             "b_activity": activity.get(device_id),
         }
         for device_id, stamp in sorted(seen.items())

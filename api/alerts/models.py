@@ -83,6 +83,18 @@ class IotEvent(IdMixin, Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class IotBatchReceipt(Base):
+    """A signed batch taken in: its signature is accepted once (replay guard). Written in the batch's own
+    transaction, so a batch that fails leaves no receipt and may be re-sent as it was, and kept in the
+    database rather than Redis, so alarms keep coming in while Redis is down."""
+
+    __tablename__ = "iot_batch_receipts"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class Alert(IdMixin, Base):
     """One incident: the first event opens it, repeats only count, people are told along the chain."""
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.alerts import rules
 from api.alerts.models import AlertRule, AlertStatus, Resolution, Severity, StepKind
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.pagination import CursorArgs
 
 
@@ -35,7 +35,7 @@ class AlertSchema(Schema):
     resolved_at = DateTime(required=True, allow_none=True)
     resolved_by_id = fields.UUID(required=True, allow_none=True)
     resolution = fields.Enum(Resolution, by_value=True, required=True, allow_none=True)
-    resolution_note = fields.String(required=True, allow_none=True)
+    resolution_note = Text(required=True, allow_none=True)
 
 
 class AlertStepSchema(Schema):
@@ -43,8 +43,8 @@ class AlertStepSchema(Schema):
     kind = fields.Enum(StepKind, by_value=True, required=True)
     level = fields.Integer(required=True)
     user_id = fields.UUID(required=True, allow_none=True)
-    note = fields.String(required=True)
-    notification_ids = fields.List(fields.String(), required=True)
+    note = Text(required=True)
+    notification_ids = fields.List(Text(), required=True)
     at = DateTime(required=True)
 
 
@@ -63,7 +63,7 @@ class AlertDetailSchema(AlertSchema):
 
 class ResolveArgs(Schema):
     resolution = fields.Enum(Resolution, by_value=True, required=True)
-    note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    note = Text(multiline=True, required=True, validate=validate.Length(min=1, max=1000))
 
     @validates("note")
     def _not_blank(self, value: str, **_: Any) -> None:
@@ -75,7 +75,7 @@ BOARD_STATUSES = ("open", "unacknowledged", "escalated", "acknowledged", "resolv
 
 
 class AdminAlertListArgs(CursorArgs):
-    status = fields.String(
+    status = Text(
         load_default=None,
         validate=validate.OneOf(BOARD_STATUSES),
         metadata={
@@ -100,8 +100,8 @@ class AlertStatsSchema(Schema):
     from_ = DateTime(required=True, data_key="from", attribute="from")
     to = DateTime(required=True)
     total = fields.Integer(required=True)
-    by_type = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    by_severity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_type = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
+    by_severity = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
     acknowledged = fields.Integer(required=True)
     ack_seconds_p50 = fields.Float(required=True, allow_none=True)
     ack_seconds_p90 = fields.Float(required=True, allow_none=True)
@@ -112,9 +112,9 @@ class AlertStatsSchema(Schema):
 
 class IotEventSchema(Schema):
     id = fields.UUID(required=True)
-    platform = fields.String(required=True)
-    event_id = fields.String(required=True)
-    type = fields.String(required=True)
+    platform = Text(required=True)
+    event_id = Text(required=True)
+    type = Text(required=True)
     value = fields.Raw(required=True, allow_none=True)
     occurred_at = DateTime(required=True)
     received_at = DateTime(required=True)
@@ -123,26 +123,26 @@ class IotEventSchema(Schema):
 class IotEventItemSchema(Schema):
     """One event as the platform sends it (documentation of the request body)."""
 
-    device_serial = fields.String(required=True)
-    type = fields.String(required=True, metadata={"description": "open, smoke, heartbeat, blood_pressure …"})
+    device_serial = Text(required=True)
+    type = Text(required=True, metadata={"description": "open, smoke, heartbeat, blood_pressure …"})
     value = fields.Raw(load_default=None, metadata={"description": "{battery} or {systolic, diastolic, pulse}"})
     occurred_at = DateTime(required=True)
-    event_id = fields.String(required=True, metadata={"description": "the platform's id; a re-push is a duplicate"})
+    event_id = Text(required=True, metadata={"description": "the platform's id; a re-push is a duplicate"})
 
 
 class IotItemResultSchema(Schema):
-    event_id = fields.String(required=True, allow_none=True)
-    status = fields.String(
+    event_id = Text(required=True, allow_none=True)
+    status = Text(
         required=True,
         validate=validate.OneOf(("accepted", "duplicate", "unknown_device", "invalid", "unsupported_type")),
     )
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    alert_id = fields.String(metadata={"description": "the alert this event opened or counts on"})
+    errors = fields.Dict(keys=Text(), values=fields.List(Text()))
+    alert_id = Text(metadata={"description": "the alert this event opened or counts on"})
 
 
 class IotBatchResultSchema(Schema):
     results = fields.List(fields.Nested(IotItemResultSchema), required=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    counts = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
     alerts_opened = fields.Integer(required=True)
 
 

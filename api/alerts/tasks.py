@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.alerts import services
+from api.alerts import ingestion, services
 from api.db import utcnow
 from api.extensions import celery, get_settings
 
@@ -34,3 +34,9 @@ def sweep_devices(now: str | None = None) -> dict[str, int]:
         "offline": services.sweep_offline(settings, moment),
         "door_inactivity": services.sweep_door_inactivity(settings, moment),
     }
+
+
+@celery.task(name="alerts.forget_old_batch_receipts", ignore_result=True)
+def forget_old_batch_receipts(now: str | None = None) -> int:
+    """Receipts of signed batches older than any signature could still be accepted (the replay guard)."""
+    return ingestion.forget_old_receipts(get_settings(), _moment(now))

@@ -71,6 +71,9 @@ class Device(IdMixin, Base):
     status: Mapped[DeviceStatus] = mapped_column(_enum(DeviceStatus, "device_status"), default=DeviceStatus.ACTIVE)
     last_seen_at: Mapped[datetime | None]
     battery_percent: Mapped[int | None]
+    # When the reading that set `battery_percent` was taken: an older reading re-sent after an outage
+    # never overwrites a newer one.
+    battery_at: Mapped[datetime | None]
     heartbeat_interval_seconds: Mapped[int] = mapped_column(default=3600, server_default=text("3600"))
     # Last door opening / last reading: the alerts engineer updates it; door inactivity reads it.
     last_activity_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from api.devices.models import DeviceStatus, DeviceType
 from api.devices.services import MAX_HEARTBEAT_SECONDS, MIN_HEARTBEAT_SECONDS
-from api.fields import DateTime
+from api.fields import Date, DateTime, Text
 from api.pagination import CursorArgs
 
 HEARTBEAT = validate.Range(min=MIN_HEARTBEAT_SECONDS, max=MAX_HEARTBEAT_SECONDS)
@@ -22,13 +22,13 @@ class DeviceListArgs(CursorArgs):
 
 
 class DeviceCreateArgs(Schema):
-    serial = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    serial = Text(required=True, validate=validate.Length(min=1, max=64))
     type = fields.Enum(DeviceType, by_value=True, required=True)
     room_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "the home it is installed in"})
     elder_id = fields.UUID(
         load_default=None, allow_none=True, metadata={"description": "the elder it watches (needs their consent)"}
     )
-    installed_on = fields.Date(load_default=None, allow_none=True)
+    installed_on = Date(load_default=None, allow_none=True)
     heartbeat_interval_seconds = fields.Integer(
         load_default=None, allow_none=True, validate=HEARTBEAT, metadata={"description": "default: by type"}
     )
@@ -37,13 +37,13 @@ class DeviceCreateArgs(Schema):
 class DevicePatchArgs(Schema):
     room_id = fields.UUID(allow_none=True)
     elder_id = fields.UUID(allow_none=True, metadata={"description": "null unbinds; an id binds (consent needed)"})
-    installed_on = fields.Date(allow_none=True)
+    installed_on = Date(allow_none=True)
     heartbeat_interval_seconds = fields.Integer(validate=HEARTBEAT)
 
 
 class DeviceSchema(Schema):
     id = fields.UUID(required=True)
-    serial = fields.String(required=True)
+    serial = Text(required=True)
     type = fields.Enum(DeviceType, by_value=True, required=True)
     status = fields.Enum(DeviceStatus, by_value=True, required=True)
     room_id = fields.UUID(required=True, allow_none=True)
@@ -54,7 +54,7 @@ class DeviceSchema(Schema):
         metadata={"type": "string", "nullable": True},
     )
     elder_id = fields.UUID(required=True, allow_none=True)
-    installed_on = fields.Date(required=True, allow_none=True)
+    installed_on = Date(required=True, allow_none=True)
     last_seen_at = DateTime(required=True, allow_none=True)
     last_activity_at = DateTime(required=True, allow_none=True)
     battery_percent = fields.Integer(required=True, allow_none=True)
@@ -65,8 +65,8 @@ class DeviceSchema(Schema):
 
 class ImportRowErrorSchema(Schema):
     line = fields.Integer(required=True, metadata={"description": "line number in the file (header is line 1)"})
-    serial = fields.String(required=True, allow_none=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    serial = Text(required=True, allow_none=True)
+    errors = fields.Dict(keys=Text(), values=fields.List(Text()), required=True)
 
 
 class ImportResultSchema(Schema):

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Select, String, any_, bindparam, false, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api import hygiene
 from api.accounts.models import Area, Role, Room, User
 from api.auth import ensure_in_scope
 from api.db import db, new_id, utcnow
@@ -30,6 +31,7 @@ from api.devices.models import Device, DeviceStatus, DeviceType, default_heartbe
 from api.eldercare import services as eldercare
 from api.eldercare.models import Elder, ElderStatus, MonitoringConsent
 from api.errors import ApiError, NotFound
+from api.fields import MAX_YEAR, MIN_YEAR
 
 LOW_BATTERY_PERCENT = 20
 MIN_HEARTBEAT_SECONDS = 60
@@ -282,6 +284,13 @@ def _parse_rows(text: str, result: ImportResult) -> list[_Row]:
         line = reader.line_num
         result.received += 1
         values = {(k or "").strip().lower(): (v or "").strip() for k, v in record.items() if k is not None}
+        refused = next(
+            ((column, problem) for column, v in values.items() if (problem := hygiene.text_problem(v))), None
+        )
+        if refused is not None:  # the same rules as any text a client sends (api.hygiene)
+            result.fail(line, values.get("serial", "")[:64], refused[0], hygiene.message(refused[1]))
+            continue
+        values = {k: hygiene.normalise(v) for k, v in values.items()}
         serial = values.get("serial", "")
         if not serial or len(serial) > 64:
             result.fail(line, serial, "serial", "required, at most 64 characters")
@@ -305,6 +314,8 @@ def _parse_rows(text: str, result: ImportResult) -> list[_Row]:
         if values.get("installed_on"):
             try:
                 installed_on = date.fromisoformat(values["installed_on"].replace("/", "-"))
+                if not MIN_YEAR <= installed_on.year <= MAX_YEAR:
+                    raise ValueError("out of range")
             except ValueError:
                 result.fail(line, serial, "installed_on", "not a date (YYYY-MM-DD)")
                 continue

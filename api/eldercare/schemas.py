@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from api.accounts.services import mask_phone
 from api.devices.models import DeviceStatus, DeviceType
 from api.eldercare.models import BindingStatus, ElderStatus
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.pagination import CursorArgs
 
 PHONE = validate.Regexp(r"^\+?[0-9-]{5,20}$", error="not a phone number")
@@ -17,13 +17,16 @@ RELATIONS = ("子女", "配偶", "孙辈", "兄弟姐妹", "其他亲属", "邻�
 
 
 class _ProfileFields(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    name = Text(required=True, validate=validate.Length(min=1, max=32))
     room_id = fields.UUID(required=True, metadata={"description": "the elder's home"})
     birth_year = fields.Integer(load_default=None, validate=validate.Range(min=1900, max=2010), allow_none=True)
-    conditions = fields.String(
-        load_default="", validate=validate.Length(max=500), metadata={"description": "care-relevant conditions"}
+    conditions = Text(
+        multiline=True,
+        load_default="",
+        validate=validate.Length(max=500),
+        metadata={"description": "care-relevant conditions"},
     )
-    phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
+    phone = Text(load_default=None, allow_none=True, validate=PHONE)
 
 
 class ElderRegisterArgs(_ProfileFields):
@@ -38,12 +41,12 @@ class ElderCreateArgs(_ProfileFields):
 
 
 class ElderPatchArgs(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=32))
+    name = Text(validate=validate.Length(min=1, max=32))
     room_id = fields.UUID()
     user_id = fields.UUID(allow_none=True)
     birth_year = fields.Integer(validate=validate.Range(min=1900, max=2010), allow_none=True)
-    conditions = fields.String(validate=validate.Length(max=500))
-    phone = fields.String(allow_none=True, validate=PHONE)
+    conditions = Text(multiline=True, validate=validate.Length(max=500))
+    phone = Text(allow_none=True, validate=PHONE)
     status = fields.Enum(ElderStatus, by_value=True)
     door_inactivity_hours = fields.Integer(validate=validate.Range(min=2, max=168))
     bp_systolic_max = fields.Integer(validate=validate.Range(min=90, max=250))
@@ -51,22 +54,22 @@ class ElderPatchArgs(Schema):
 
 
 class ElderRejectArgs(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class ElderListArgs(CursorArgs):
     status = fields.Enum(ElderStatus, by_value=True, load_default=None)
     area_id = fields.UUID(load_default=None, metadata={"description": "a committee, estate or building"})
-    q = fields.String(load_default=None, validate=validate.Length(max=32), metadata={"description": "name contains"})
+    q = Text(load_default=None, validate=validate.Length(max=32), metadata={"description": "name contains"})
 
 
 class ElderSchema(Schema):
     id = fields.UUID(required=True)
-    name = fields.String(required=True)
+    name = Text(required=True)
     room_id = fields.UUID(required=True)
     address = fields.Function(lambda e: e.room.address, required=True, metadata={"type": "string"})
     birth_year = fields.Integer(required=True, allow_none=True)
-    conditions = fields.String(required=True)
+    conditions = Text(required=True)
     phone = fields.Function(
         lambda e: mask_phone(e.phone), required=True, allow_none=True, metadata={"type": "string", "nullable": True}
     )
@@ -77,17 +80,17 @@ class ElderSchema(Schema):
     bp_diastolic_max = fields.Integer(required=True)
     created_at = DateTime(required=True)
     approved_at = DateTime(required=True, allow_none=True)
-    reject_reason = fields.String(required=True, allow_none=True)
+    reject_reason = Text(required=True, allow_none=True)
 
 
 class ConsentArgs(Schema):
-    given_by = fields.String(
+    given_by = Text(
         required=True,
         validate=validate.Length(min=1, max=64),
         metadata={"description": "who consented: 本人, or the guardian's name and relation"},
     )
     device_types = fields.List(
-        fields.String(validate=validate.OneOf(["*", *[t.value for t in DeviceType]])),
+        Text(validate=validate.OneOf(["*", *[t.value for t in DeviceType]])),
         required=True,
         validate=validate.Length(min=1, max=len(DeviceType) + 1),
         metadata={"description": 'device types covered, or ["*"] for all'},
@@ -97,8 +100,8 @@ class ConsentArgs(Schema):
 class ConsentSchema(Schema):
     id = fields.UUID(required=True)
     elder_id = fields.UUID(required=True)
-    given_by = fields.String(required=True)
-    device_types = fields.List(fields.String(), required=True)
+    given_by = Text(required=True)
+    device_types = fields.List(Text(), required=True)
     recorded_at = DateTime(required=True)
     withdrawn_at = DateTime(required=True, allow_none=True)
 
@@ -113,22 +116,22 @@ class ConsentWithdrawalSchema(Schema):
 
 
 class InviteSchema(Schema):
-    code = fields.String(required=True)
-    qr_payload = fields.String(required=True, metadata={"description": "what the mini-program shows as a QR"})
+    code = Text(required=True)
+    qr_payload = Text(required=True, metadata={"description": "what the mini-program shows as a QR"})
     elder_id = fields.UUID(required=True)
     expires_at = DateTime(required=True)
 
 
 class BindingRequestArgs(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=4, max=16))
-    relation = fields.String(
+    code = Text(required=True, validate=validate.Length(min=4, max=16))
+    relation = Text(
         required=True, validate=validate.Length(min=1, max=16), metadata={"description": "e.g. " + "、".join(RELATIONS)}
     )
 
 
 class BindingElderSchema(Schema):
     id = fields.UUID(required=True)
-    name = fields.String(required=True)
+    name = Text(required=True)
     address = fields.Function(lambda e: e.room.address, required=True, metadata={"type": "string"})
 
 
@@ -143,7 +146,7 @@ class BindingSchema(Schema):
         allow_none=True,
         metadata={"type": "string", "nullable": True},
     )
-    relation = fields.String(required=True)
+    relation = Text(required=True)
     position = fields.Integer(required=True, metadata={"description": "contact order, 1 first; 0 until confirmed"})
     status = fields.Enum(BindingStatus, by_value=True, required=True)
     requested_at = DateTime(required=True)
@@ -165,7 +168,7 @@ class ContactOrderArgs(Schema):
 
 class MyDeviceSchema(Schema):
     id = fields.UUID(required=True)
-    serial = fields.String(required=True)
+    serial = Text(required=True)
     type = fields.Enum(DeviceType, by_value=True, required=True)
     status = fields.Enum(DeviceStatus, by_value=True, required=True)
     last_seen_at = DateTime(required=True, allow_none=True)
@@ -190,7 +193,7 @@ class RecentAlertSchema(Schema):
 
 
 class MyElderSchema(ElderSchema):
-    relation = fields.String(required=True)
+    relation = Text(required=True)
     position = fields.Integer(required=True, metadata={"description": "my place in the contact order"})
     devices = fields.List(fields.Nested(MyDeviceSchema), required=True)
     recent_alerts = fields.List(fields.Nested(RecentAlertSchema), required=True)
@@ -201,8 +204,8 @@ class MyEldersSchema(Schema):
 
 
 class OaLinkSchema(Schema):
-    code = fields.String(required=True, metadata={"description": "send it to the Official Account as a message"})
-    scene = fields.String(required=True, metadata={"description": "scene_str of the OA follow QR code"})
+    code = Text(required=True, metadata={"description": "send it to the Official Account as a message"})
+    scene = Text(required=True, metadata={"description": "scene_str of the OA follow QR code"})
     expires_at = DateTime(required=True)
     linked = fields.Boolean(required=True, metadata={"description": "already linked before this code"})
 
@@ -212,4 +215,4 @@ class OaLinkStatusSchema(Schema):
 
 
 class OaSandboxConfirmArgs(Schema):
-    code = fields.String(required=True, validate=validate.Length(min=4, max=16))
+    code = Text(required=True, validate=validate.Length(min=4, max=16))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from api.db import db, utcnow
 from api.events.models import Booking, BookingStatus, Event, EventStatus
-from api.fields import DateTime
+from api.fields import DateTime, Text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_SAMPLE = 3
@@ -131,7 +131,7 @@ def estimate(event: Event) -> dict[str, Any]:
 
 class EstimateSampleSchema(Schema):
     id = fields.UUID(required=True)
-    title = fields.String(required=True)
+    title = Text(required=True)
     starts_at = DateTime(required=True)
     capacity = fields.Integer(required=True)
     confirmed_seats = fields.Integer(required=True)
@@ -140,14 +140,14 @@ class EstimateSampleSchema(Schema):
 
 
 class EstimateSchema(Schema):
-    based_on = fields.String(allow_none=True, required=True, metadata={"description": "which likeness was used"})
-    time_slot = fields.String(required=True)
-    audience = fields.String(required=True)
+    based_on = Text(allow_none=True, required=True, metadata={"description": "which likeness was used"})
+    time_slot = Text(required=True)
+    audience = Text(required=True)
     sample_size = fields.Integer(required=True)
     expected_fill_rate = fields.Float(allow_none=True, required=True)
     expected_no_show_rate = fields.Float(allow_none=True, required=True)
     expected_confirmed_seats = fields.Integer(allow_none=True, required=True)
     expected_attendance = fields.Integer(allow_none=True, required=True)
     past_events_with_waitlist = fields.Integer(required=True)
-    explanation = fields.String(required=True)
+    explanation = Text(required=True)
     sample = fields.List(fields.Nested(EstimateSampleSchema), required=True)

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 from api.accounts.services import mask_phone
 from api.events import services
 from api.events.models import BookingStatus, EventCategory, EventStatus
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.pagination import CursorArgs
 
 
@@ -22,10 +22,10 @@ class EligibilitySchema(Schema):
 
 class EventSchema(Schema):
     id = fields.UUID(required=True)
-    title = fields.String(required=True)
-    description = fields.String(required=True)
+    title = Text(required=True)
+    description = Text(required=True)
     category = fields.Enum(EventCategory, by_value=True, required=True)
-    venue = fields.String(required=True)
+    venue = Text(required=True)
     area_id = fields.UUID(required=True)
     area_name = fields.Function(lambda e: e.area.name, required=True, metadata={"type": "string"})
     cover_url = fields.Method("cover", allow_none=True, required=True, metadata={"type": "string"})
@@ -41,7 +41,7 @@ class EventSchema(Schema):
     cancel_cutoff_minutes = fields.Integer(required=True)
     eligibility = fields.Nested(EligibilitySchema, required=True)
     status = fields.Enum(EventStatus, by_value=True, required=True)
-    cancel_reason = fields.String(allow_none=True, required=True)
+    cancel_reason = Text(allow_none=True, required=True)
 
     def cover(self, event: Any) -> str | None:
         if event.cover_media_id is None:
@@ -71,8 +71,8 @@ class BookingArgs(Schema):
 
 class BookingEventSchema(Schema):
     id = fields.UUID(required=True)
-    title = fields.String(required=True)
-    venue = fields.String(required=True)
+    title = Text(required=True)
+    venue = Text(required=True)
     starts_at = DateTime(required=True)
     ends_at = DateTime(required=True)
     status = fields.Enum(EventStatus, by_value=True, required=True)
@@ -106,10 +106,10 @@ class BookingSchema(Schema):
 
 
 class EventWriteSchema(Schema):
-    title = fields.String(validate=validate.Length(min=1, max=64))
-    description = fields.String(validate=validate.Length(max=5000))
+    title = Text(validate=validate.Length(min=1, max=64))
+    description = Text(multiline=True, validate=validate.Length(max=5000))
     category = fields.Enum(EventCategory, by_value=True)
-    venue = fields.String(validate=validate.Length(min=1, max=128))
+    venue = Text(validate=validate.Length(min=1, max=128))
     area_id = fields.UUID(metadata={"description": "organising area (default: my own)"})
     cover_media_id = fields.UUID(allow_none=True)
     starts_at = DateTime()
@@ -124,16 +124,16 @@ class EventWriteSchema(Schema):
 
 
 class EventCreateArgs(EventWriteSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    title = Text(required=True, validate=validate.Length(min=1, max=64))
     category = fields.Enum(EventCategory, by_value=True, required=True)
-    venue = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    venue = Text(required=True, validate=validate.Length(min=1, max=128))
     starts_at = DateTime(required=True)
     ends_at = DateTime(required=True)
     booking_opens_at = DateTime(required=True)
     booking_closes_at = DateTime(required=True)
     capacity = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
     waitlist_limit = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    description = Text(multiline=True, load_default="", validate=validate.Length(max=5000))
     max_companions = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10))
     cancel_cutoff_minutes = fields.Integer(load_default=120, validate=validate.Range(min=0, max=30 * 24 * 60))
 
@@ -143,11 +143,11 @@ class EventPatchArgs(EventWriteSchema):
 
 
 class CancelEventArgs(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class CheckInArgs(Schema):
-    ticket = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    ticket = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class AttendeeSchema(Schema):
@@ -174,7 +174,7 @@ class EventFiguresSchema(Schema):
     checked_in = fields.Integer(required=True)
     no_shows = fields.Integer(allow_none=True, required=True, metadata={"description": "null until the event ends"})
     viewers = fields.Dict(
-        keys=fields.String(),
+        keys=Text(),
         values=fields.Integer(),
         required=True,
         metadata={"description": "unique viewers: live and replay"},

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from api.accounts.services import mask_phone
 from api.errors import ApiError
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.incidents import services
 from api.incidents.models import HandlingUnitKind, IncidentStatus
 from api.pagination import CursorArgs
@@ -19,31 +19,31 @@ from api.pagination import CursorArgs
 
 
 class AttributeValueSchema(Schema):
-    key = fields.String(required=True)
-    name = fields.String(required=True)
+    key = Text(required=True)
+    name = Text(required=True)
 
 
 class CategoryAttributeSchema(Schema):
-    code = fields.String(required=True)
-    datatype = fields.String(
+    code = Text(required=True)
+    datatype = Text(
         required=True,
         metadata={"enum": ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]},
     )
     required = fields.Boolean(required=True)
-    description = fields.String(required=True)
+    description = Text(required=True)
     values = fields.List(fields.Nested(AttributeValueSchema), load_default=list, dump_default=list)
 
 
 class IncidentCategorySchema(Schema):
-    code = fields.String(required=True, metadata={"description": 'e.g. "env.dumping"'})
+    code = Text(required=True, metadata={"description": 'e.g. "env.dumping"'})
     parent_code = fields.Function(
         lambda c: c.parent.code if c.parent is not None else None,
         required=True,
         allow_none=True,
         metadata={"type": "string", "description": "null for a top-level category (大类)"},
     )
-    name_zh = fields.String(required=True)
-    name_en = fields.String(required=True)
+    name_zh = Text(required=True)
+    name_en = Text(required=True)
     time_limit_hours = fields.Integer(required=True, metadata={"description": "办结时限, counted from acceptance"})
     photo_required = fields.Boolean(required=True)
     attributes = fields.List(fields.Nested(CategoryAttributeSchema), required=True)
@@ -57,14 +57,12 @@ class IncidentCategorySchema(Schema):
 class LocationSchema(Schema):
     lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
     lng = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
-    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    address = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
 class IncidentCreateArgs(Schema):
-    category = fields.String(
-        required=True, validate=validate.Length(min=1, max=64), metadata={"example": "env.dumping"}
-    )
-    description = fields.String(required=True, validate=validate.Length(max=2000))
+    category = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"example": "env.dumping"})
+    description = Text(multiline=True, required=True, validate=validate.Length(max=2000))
     location = fields.Nested(LocationSchema, required=True)
     media_ids = fields.List(
         fields.UUID(),
@@ -73,7 +71,7 @@ class IncidentCreateArgs(Schema):
         metadata={"description": f"uploaded photos (POST /media), at most {services.MAX_PHOTOS}"},
     )
     attributes = fields.Dict(
-        keys=fields.String(),
+        keys=Text(),
         load_default=dict,
         metadata={"description": "the category's extra fields, by attribute code"},
     )
@@ -89,11 +87,11 @@ class IncidentSummarySchema(Schema):
     category = fields.Function(lambda i: i.category.code, required=True, metadata={"type": "string"})
     category_name = fields.Function(lambda i: i.category.name_zh, required=True, metadata={"type": "string"})
     status = fields.Enum(IncidentStatus, by_value=True, required=True)
-    status_note = fields.String(required=True, allow_none=True)
-    description = fields.String(required=True)
+    status_note = Text(required=True, allow_none=True)
+    description = Text(required=True)
     lat = fields.Float(required=True, allow_none=True)
     lng = fields.Float(required=True, allow_none=True)
-    address = fields.String(required=True, allow_none=True)
+    address = Text(required=True, allow_none=True)
     area_id = fields.UUID(required=True, allow_none=True)
     area_name = fields.Function(
         lambda i: i.area.full_name if i.area is not None else None,
@@ -112,7 +110,7 @@ class IncidentSummarySchema(Schema):
 class PossibleDuplicateSchema(Schema):
     id = fields.UUID(required=True)
     status = fields.Enum(IncidentStatus, by_value=True, required=True)
-    address = fields.String(required=True, allow_none=True)
+    address = Text(required=True, allow_none=True)
     lat = fields.Float(required=True, allow_none=True)
     lng = fields.Float(required=True, allow_none=True)
     created_at = DateTime(required=True)
@@ -127,10 +125,10 @@ class IncidentCreatedSchema(IncidentSummarySchema):
 
 
 class TimelineEntrySchema(Schema):
-    action = fields.String(required=True)
-    from_status = fields.String(required=True, allow_none=True)
-    to_status = fields.String(required=True, allow_none=True)
-    note = fields.String(required=True, allow_none=True)
+    action = Text(required=True)
+    from_status = Text(required=True, allow_none=True)
+    to_status = Text(required=True, allow_none=True)
+    note = Text(required=True, allow_none=True)
     at = DateTime(required=True)
     by = fields.Method("who", required=True, metadata={"type": "string", "enum": ["resident", "staff", "system"]})
 
@@ -153,8 +151,8 @@ class StaffTimelineEntrySchema(TimelineEntrySchema):
 
 class PhotoSchema(Schema):
     id = fields.UUID(required=True)
-    url = fields.String(required=True, allow_none=True)
-    thumbnail_url = fields.String(required=True, allow_none=True)
+    url = Text(required=True, allow_none=True)
+    thumbnail_url = Text(required=True, allow_none=True)
     url_expires_at = DateTime(required=True, allow_none=True)
 
 
@@ -176,7 +174,7 @@ class IncidentDetailSchema(IncidentSummarySchema):
     timeline = fields.Method("timeline_", required=True, metadata={"type": "array", "items": {"type": "object"}})
     attributes = fields.Dict(required=True)
     feedback_score = fields.Integer(required=True, allow_none=True)
-    feedback_comment = fields.String(required=True, allow_none=True)
+    feedback_comment = Text(required=True, allow_none=True)
     can_give_feedback = fields.Function(
         lambda i: i.status == IncidentStatus.RESOLVED, required=True, metadata={"type": "boolean"}
     )
@@ -194,7 +192,7 @@ class IncidentDetailSchema(IncidentSummarySchema):
 
 class FeedbackArgs(Schema):
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
-    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    comment = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,13 +202,13 @@ class FeedbackArgs(Schema):
 
 class AdminIncidentListArgs(CursorArgs):
     status = fields.Enum(IncidentStatus, by_value=True, load_default=None)
-    category = fields.String(load_default=None, metadata={"description": "a category code (a parent: all its leaves)"})
+    category = Text(load_default=None, metadata={"description": "a category code (a parent: all its leaves)"})
     area_id = fields.UUID(load_default=None, metadata={"description": "a committee or estate"})
     overdue = fields.Boolean(load_default=None, allow_none=True)
 
 
 class AdminIncidentSummarySchema(IncidentSummarySchema):
-    source = fields.String(attribute="source.value", required=True)
+    source = Text(attribute="source.value", required=True)
     escalation_level = fields.Integer(required=True)
     overdue = fields.Boolean(attribute="is_overdue", required=True)
     assigned_unit_id = fields.UUID(required=True, allow_none=True)
@@ -220,14 +218,14 @@ class AdminIncidentSummarySchema(IncidentSummarySchema):
 
 class ReporterSchema(Schema):
     id = fields.UUID(required=True)
-    nickname = fields.String(required=True)
+    nickname = Text(required=True)
     phone = fields.Function(lambda u: mask_phone(u.phone), required=True, allow_none=True, metadata={"type": "string"})
 
 
 class AdminIncidentDetailSchema(IncidentDetailSchema, AdminIncidentSummarySchema):
     reporter = fields.Nested(ReporterSchema, required=True, allow_none=True)
     partner_id = fields.UUID(required=True, allow_none=True)
-    external_media_urls = fields.List(fields.String(), required=True)
+    external_media_urls = fields.List(Text(), required=True)
     allowed_actions = fields.Function(
         lambda i: services.allowed_actions(i.status),
         required=True,
@@ -237,10 +235,10 @@ class AdminIncidentDetailSchema(IncidentDetailSchema, AdminIncidentSummarySchema
 
 
 class TransitionArgs(Schema):
-    action = fields.String(required=True, validate=validate.OneOf(services.ACTIONS))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    category = fields.String(load_default=None, allow_none=True, metadata={"description": "reclassify: the new code"})
+    action = Text(required=True, validate=validate.OneOf(services.ACTIONS))
+    reason = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=500))
+    note = Text(multiline=True, load_default=None, allow_none=True, validate=validate.Length(max=500))
+    category = Text(load_default=None, allow_none=True, metadata={"description": "reclassify: the new code"})
     area_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "accept/reclassify: its area"})
     unit_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "dispatch: a handling unit"})
     assignee_id = fields.UUID(load_default=None, allow_none=True, metadata={"description": "dispatch: a person"})
@@ -252,7 +250,7 @@ class MergeArgs(Schema):
 
 
 class HandlingUnitArgs(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
     kind = fields.Enum(HandlingUnitKind, by_value=True, required=True)
     area_id = fields.UUID(load_default=None, allow_none=True)
 
@@ -264,7 +262,7 @@ class HandlingUnitArgs(Schema):
 
 class HandlingUnitSchema(Schema):
     id = fields.UUID(required=True)
-    name = fields.String(required=True)
+    name = Text(required=True)
     kind = fields.Enum(HandlingUnitKind, by_value=True, required=True)
     area_id = fields.UUID(required=True, allow_none=True)
 
@@ -272,12 +270,12 @@ class HandlingUnitSchema(Schema):
 class StatsArgs(Schema):
     from_ = DateTime(data_key="from", required=True)
     to = DateTime(required=True)
-    group_by = fields.String(load_default="committee", validate=validate.OneOf(("committee", "category")))
+    group_by = Text(load_default="committee", validate=validate.OneOf(("committee", "category")))
 
 
 class StatsRowSchema(Schema):
-    key = fields.String(required=True, metadata={"description": "committee code or category code"})
-    name = fields.String(required=True)
+    key = Text(required=True, metadata={"description": "committee code or category code"})
+    name = Text(required=True)
     received = fields.Integer(required=True)
     closed = fields.Integer(required=True)
     rejected = fields.Integer(required=True)
@@ -292,7 +290,7 @@ class StatsRowSchema(Schema):
 
 
 class StatsSchema(Schema):
-    group_by = fields.String(required=True)
+    group_by = Text(required=True)
     from_ = DateTime(data_key="from", required=True)
     to = DateTime(required=True)
     rows = fields.List(fields.Nested(StatsRowSchema), required=True)

@@ -643,15 +643,18 @@ def _dispatch(staff: User, incident: Incident, args: Mapping[str, Any], data: di
     if not unit_id and not assignee_id:
         raise ApiError("validation_failed", errors={"unit_id": ["a handling unit or an assignee is required"]})
     if unit_id:
-        unit = db.session.get(HandlingUnit, unit_id)
-        if unit is None or not unit.active:
-            raise ApiError("validation_failed", errors={"unit_id": ["no such handling unit"]})
+        # The units this staff member's list offers, and only those: the same query picks the target.
+        unit = db.session.scalar(handling_units(staff).where(HandlingUnit.id == unit_id))
+        if unit is None:
+            raise ApiError("validation_failed", errors={"unit_id": ["no such handling unit serving your area"]})
         incident.assigned_unit_id = unit.id
         data.update({"unit_id": str(unit.id), "unit_name": unit.name})
     if assignee_id:
-        person = db.session.get(User, assignee_id)
-        if person is None or not person.has_role(Role.GRID_WORKER, Role.STAFF, Role.ADMIN):
-            raise ApiError("validation_failed", errors={"assignee_id": ["not a grid worker or staff member"]})
+        person = db.session.scalar(assignees(staff).where(User.id == assignee_id))
+        if person is None:
+            raise ApiError(
+                "validation_failed", errors={"assignee_id": ["not a grid worker or staff member serving your area"]}
+            )
         incident.assignee_id = person.id
         data.update({"assignee_id": str(person.id), "assignee_name": person.nickname or person.username or ""})
 
@@ -757,12 +760,23 @@ def give_feedback(user: User, incident_id: uuid.UUID, score: int, comment: str |
 
 def handling_units(staff: User) -> Select[tuple[HandlingUnit]]:
     """Units serving the staff member's area: those inside it, above it, or serving everywhere."""
-    stmt = select(HandlingUnit).where(HandlingUnit.active.is_(True))
+    return select(HandlingUnit).where(HandlingUnit.active.is_(True), _serving(staff, HandlingUnit.area_id))
+
+
+def _serving(staff: User, area_id: Any) -> Any:
+    """Targets a staff member may hand a case to: placed inside their area or above it (a subdistrict
+    unit serves every committee), or serving everywhere; an admin without an area: all of them."""
     if staff.staff_area is None:
-        return stmt if staff.has_role(Role.ADMIN) else stmt.where(false())
+        return true() if staff.has_role(Role.ADMIN) else false()
     path = staff.staff_area.path
     areas = select(Area.id).where(or_(Area.path.startswith(path, autoescape=True), literal(path).startswith(Area.path)))
-    return stmt.where(or_(HandlingUnit.area_id.is_(None), HandlingUnit.area_id.in_(areas)))
+    return or_(area_id.is_(None), area_id.in_(areas))
+
+
+def assignees(staff: User) -> Select[tuple[User]]:
+    """Grid workers and staff a case may be assigned to by this staff member (the rule of `handling_units`)."""
+    roles = select(UserRole.user_id).where(UserRole.role.in_((Role.GRID_WORKER, Role.STAFF, Role.ADMIN)))
+    return select(User).where(User.is_active, User.id.in_(roles), _serving(staff, User.staff_area_id))
 
 
 def create_handling_unit(staff: User, name: str, kind: HandlingUnitKind, area_id: uuid.UUID | None) -> HandlingUnit:

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.live.models import LiveStatus, ViewingMode
 
 STATUS_DESCRIPTION = (
@@ -16,15 +16,15 @@ STATUS_DESCRIPTION = (
 
 
 class PlaySchema(Schema):
-    hls = fields.String(required=True, metadata={"description": "HLS (.m3u8), for the `video` component"})
-    flv = fields.String(required=True, metadata={"description": "HTTP-FLV, for `live-player`"})
-    rtmp = fields.String(required=True, metadata={"description": "RTMP, for `live-player`"})
+    hls = Text(required=True, metadata={"description": "HLS (.m3u8), for the `video` component"})
+    flv = Text(required=True, metadata={"description": "HTTP-FLV, for `live-player`"})
+    rtmp = Text(required=True, metadata={"description": "RTMP, for `live-player`"})
     expires_at = DateTime(required=True, metadata={"description": "ask again for fresh URLs after this"})
 
 
 class ReplaySchema(Schema):
     id = fields.UUID(required=True)
-    url = fields.String(required=True)
+    url = Text(required=True)
     duration_seconds = fields.Integer(allow_none=True, required=True)
     recorded_at = DateTime(required=True)
     expires_at = DateTime(required=True)
@@ -45,7 +45,7 @@ class EventLiveSchema(Schema):
 
 
 class HeartbeatArgs(Schema):
-    play_id = fields.String(
+    play_id = Text(
         required=True,
         validate=[validate.Length(min=1, max=64), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
         metadata={"description": "made up by the client for each playback (e.g. a UUID), kept while it lasts"},
@@ -73,9 +73,9 @@ class EnableLiveArgs(Schema):
 
 
 class PushSchema(Schema):
-    url = fields.String(required=True, metadata={"description": "the whole RTMP push URL"})
-    server = fields.String(required=True, metadata={"description": "OBS 'Server' (服务器)"})
-    stream_key = fields.String(required=True, metadata={"description": "OBS 'Stream Key' (串流密钥)"})
+    url = Text(required=True, metadata={"description": "the whole RTMP push URL"})
+    server = Text(required=True, metadata={"description": "OBS 'Server' (服务器)"})
+    stream_key = Text(required=True, metadata={"description": "OBS 'Stream Key' (串流密钥)"})
     expires_at = DateTime(required=True)
 
 
@@ -95,7 +95,7 @@ class FiguresByModeSchema(Schema):
 class AdminEventLiveSchema(Schema):
     event_id = fields.UUID(required=True)
     status = fields.Enum(LiveStatus, by_value=True, required=True, metadata={"description": STATUS_DESCRIPTION})
-    stream_name = fields.String(required=True)
+    stream_name = Text(required=True)
     scheduled_start = DateTime(required=True)
     started_at = DateTime(allow_none=True, required=True)
     ended_at = DateTime(allow_none=True, required=True)
@@ -124,25 +124,25 @@ class StreamCallbackArgs(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    action = fields.String(
+    action = Text(
         required=True,
         validate=validate.Length(min=1, max=32),
         metadata={"description": "`on_publish`, `on_unpublish`, `on_dvr` (others are allowed and ignored)"},
     )
     client_id = _StringOrNumber(load_default=None, metadata={"type": "string"})
     server_id = _StringOrNumber(load_default=None, metadata={"type": "string"})
-    ip = fields.String(load_default=None, validate=validate.Length(max=64))
-    vhost = fields.String(load_default=None, validate=validate.Length(max=255))
-    app = fields.String(load_default=None, validate=validate.Length(max=64))
-    stream = fields.String(load_default=None, validate=validate.Length(max=128))
-    param = fields.String(load_default=None, validate=validate.Length(max=2048))
-    tcUrl = fields.String(load_default=None, validate=validate.Length(max=2048))  # SRS spells it so
-    cwd = fields.String(load_default=None, validate=validate.Length(max=1024))
-    file = fields.String(load_default=None, validate=validate.Length(max=1024))
+    ip = Text(load_default=None, validate=validate.Length(max=64))
+    vhost = Text(load_default=None, validate=validate.Length(max=255))
+    app = Text(load_default=None, validate=validate.Length(max=64))
+    stream = Text(load_default=None, validate=validate.Length(max=128))
+    param = Text(load_default=None, validate=validate.Length(max=2048))
+    tcUrl = Text(load_default=None, validate=validate.Length(max=2048))  # SRS spells it so
+    cwd = Text(load_default=None, validate=validate.Length(max=1024))
+    file = Text(load_default=None, validate=validate.Length(max=1024))
     duration = fields.Float(load_default=None, allow_nan=False, metadata={"description": "seconds, if known"})
     file_size = fields.Integer(load_default=None, metadata={"description": "bytes, if known"})
 
 
 class StreamCallbackAnswerSchema(Schema):
     code = fields.Integer(required=True, metadata={"description": "0: allowed (what SRS expects)"})
-    msg = fields.String(required=True)
+    msg = Text(required=True)

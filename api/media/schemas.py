@@ -8,7 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.media.images import ACCEPTED_CONTENT_TYPES
 from api.media.models import MediaStatus
 
@@ -30,7 +30,7 @@ class MediaUploadArgs(Schema):
 
 
 class MediaUploadTicketArgs(Schema):
-    content_type = fields.String(
+    content_type = Text(
         required=True,
         validate=validate.OneOf(ACCEPTED_CONTENT_TYPES),
         metadata={"description": "type of the photo to upload; the ticket accepts only this type"},
@@ -46,16 +46,16 @@ class MediaUploadTicketArgs(Schema):
 class MediaSchema(Schema):
     id = fields.UUID(required=True)
     status = fields.Enum(MediaStatus, by_value=True, required=True)
-    content_type = fields.String(required=True)
+    content_type = Text(required=True)
     size = fields.Integer(allow_none=True, required=True, metadata={"description": "bytes of the stored photo"})
     width = fields.Integer(allow_none=True, required=True)
     height = fields.Integer(allow_none=True, required=True)
-    url = fields.String(
+    url = Text(
         allow_none=True,
         required=True,
         metadata={"description": "the photo, without EXIF/GPS; valid until `url_expires_at`; null until ready"},
     )
-    thumbnail_url = fields.String(
+    thumbnail_url = Text(
         allow_none=True,
         required=True,
         metadata={"description": "a JPEG at most 400 px on its longer side; null until it is made"},
@@ -66,13 +66,13 @@ class MediaSchema(Schema):
 
 
 class MediaUploadFormSchema(Schema):
-    url = fields.String(required=True, metadata={"description": "`wx.uploadFile({url})`"})
+    url = Text(required=True, metadata={"description": "`wx.uploadFile({url})`"})
     file_field = fields.Constant(
         "file", required=True, metadata={"type": "string", "description": "`wx.uploadFile({name})`"}
     )
     form_data = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(),
+        keys=Text(),
+        values=Text(),
         required=True,
         metadata={"description": "`wx.uploadFile({formData})`, sent as is"},
     )
@@ -87,12 +87,12 @@ class MediaUploadTicketSchema(Schema):
 
 class MediaFileArgs(Schema):
     expires = fields.Integer(required=True)
-    signature = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    signature = Text(required=True, validate=validate.Length(min=1, max=128))
 
 
 class MediaLocalUploadArgs(Schema):
-    key = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    content_type = fields.String(required=True, data_key="Content-Type", validate=validate.Length(min=1, max=64))
-    policy = fields.String(required=True, validate=validate.Length(min=1, max=2048))
-    signature = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    key = Text(required=True, validate=validate.Length(min=1, max=255))
+    content_type = Text(required=True, data_key="Content-Type", validate=validate.Length(min=1, max=64))
+    policy = Text(required=True, validate=validate.Length(min=1, max=2048))
+    signature = Text(required=True, validate=validate.Length(min=1, max=128))
     file = FileField(required=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import DateTime
+from api.fields import DateTime, Text
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Urgency
 from api.pagination import CursorArgs
 
 
 class MessageSchema(Schema):
     id = fields.UUID(required=True)
-    kind = fields.String(required=True)
+    kind = Text(required=True)
     urgency = fields.Enum(Urgency, by_value=True, required=True)
-    title = fields.String(required=True)
-    body = fields.String(required=True)
-    page = fields.String(allow_none=True, required=True, metadata={"description": "mini-program page to open"})
+    title = Text(required=True)
+    body = Text(required=True)
+    page = Text(allow_none=True, required=True, metadata={"description": "mini-program page to open"})
     created_at = DateTime(required=True)
     read_at = DateTime(allow_none=True, required=True)
     delivery_status = fields.Enum(DeliveryStatus, by_value=True, attribute="status", required=True)
@@ -40,7 +40,7 @@ SUBSCRIBE_ANSWERS = ("accept", "reject", "ban", "filter")
 class SubscriptionAnswersArgs(Schema):
     """What `wx.requestSubscribeMessage` resolved with: `{TEMPLATE_ID: "accept"|"reject"|…, errMsg}`."""
 
-    errMsg = fields.String(load_default=None, validate=validate.Length(max=200))
+    errMsg = Text(load_default=None, validate=validate.Length(max=200))
 
     class Meta:
         unknown = "include"
@@ -48,7 +48,7 @@ class SubscriptionAnswersArgs(Schema):
 
 class CreditsSchema(Schema):
     credits = fields.Dict(
-        keys=fields.String(),
+        keys=Text(),
         values=fields.Integer(),
         required=True,
         metadata={"description": "one-time subscription credits left, per subscribe template id"},
@@ -57,7 +57,7 @@ class CreditsSchema(Schema):
 
 class TemplateCatalogueSchema(Schema):
     kinds = fields.Dict(
-        keys=fields.String(),
+        keys=Text(),
         values=fields.Dict(),
         required=True,
         metadata={"description": "per message kind: page, channels, and template ids with their fields"},
@@ -68,7 +68,7 @@ class AttemptSchema(Schema):
     channel = fields.Enum(Channel, by_value=True, required=True)
     outcome = fields.Enum(AttemptOutcome, by_value=True, required=True)
     errcode = fields.Integer(allow_none=True, required=True)
-    errmsg = fields.String(allow_none=True, required=True)
+    errmsg = Text(allow_none=True, required=True)
     payload = fields.Dict(allow_none=True, required=True, metadata={"description": "what was (or would be) sent"})
     attempted_at = DateTime(required=True)
 

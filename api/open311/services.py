@@ -32,7 +32,7 @@ from sqlalchemy import not_, or_, select
 
 from api.db import db, utcnow
 from api.errors import ApiError
-from api.fields import LOCAL_TZ
+from api.fields import LOCAL_TZ, TimeOutOfRange, shift, to_utc
 from api.incidents import services as incident_services
 from api.incidents.models import OPEN_STATUSES, Incident, IncidentCategory
 from api.open311.models import Open311Key
@@ -201,7 +201,7 @@ def parse_datetime(value: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LOCAL_TZ)
-    return parsed
+    return to_utc(parsed)  # ValueError beyond the years the API accepts (api.fields)
 
 
 @dataclass
@@ -240,6 +240,8 @@ def parse_query(args: Mapping[str, str], english: bool = False) -> RequestQuery:
         if args.get(name):
             try:
                 setattr(query, "start" if name == "start_date" else "end", parse_datetime(args[name]))
+            except TimeOutOfRange as exc:
+                errors[name] = [str(exc)]
             except ValueError:
                 errors[name] = [
                     _t(
@@ -277,9 +279,9 @@ def search_requests(query: RequestQuery, *, now: datetime | None = None) -> list
         start, end = now - WINDOW, now
     elif start is None:
         assert end is not None
-        start = end - WINDOW
+        start = shift(end, -WINDOW)
     elif end is None:
-        end = start + WINDOW
+        end = shift(start, WINDOW)
     stmt = stmt.where(Incident.created_at >= start, Incident.created_at <= end)
     if query.service_codes:
         stmt = stmt.join(IncidentCategory, Incident.category_id == IncidentCategory.id).where(
