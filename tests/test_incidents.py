@@ -401,6 +401,29 @@ def test_handling_units_are_listed_and_created_within_scope(client, kj01_staff, 
     assert created.status_code == 201 and created.get_json()["kind"] == "property_company"
 
 
+def test_committee_staff_can_dispatch_only_to_units_and_people_their_own_list_offers(
+    client, resident, kj01_staff, catalogue, world, unit
+):
+    other = HandlingUnit(name="凤城物业", kind=HandlingUnitKind.PROPERTY_COMPANY, area_id=world.areas["KJ02"].id)
+    db.session.add(other)
+    db.session.commit()
+    offered = client.get("/api/v1/admin/handling-units", headers=kj01_staff["headers"]).get_json()["items"]
+    assert str(other.id) not in [u["id"] for u in offered]
+    case = filed(client, resident)["id"]
+    place(case, world)
+    act(client, kj01_staff, case, "accept")
+
+    refused = act(client, kj01_staff, case, "dispatch", unit_id=str(other.id))
+    assert refused.status_code == 422 and "unit_id" in refused.get_json()["errors"]
+    elsewhere = act(client, kj01_staff, case, "dispatch", assignee_id=str(world.users["kj02"].id))
+    assert elsewhere.status_code == 422 and "assignee_id" in elsewhere.get_json()["errors"]
+    assert client.get(f"/api/v1/admin/incidents/{case}", headers=kj01_staff["headers"]).get_json()["status"] == (
+        "accepted"
+    )
+
+    assert act(client, kj01_staff, case, "dispatch", unit_id=unit).get_json()["status"] == "dispatched"
+
+
 # ------------------------------------------------------------------------------------------------
 # SLA escalation and auto-close
 # ------------------------------------------------------------------------------------------------
