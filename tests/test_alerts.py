@@ -147,6 +147,11 @@ def messages_to(user_id: uuid.UUID) -> list[Notification]:
     )
 
 
+def alarms_to(user_id: uuid.UUID) -> list[Notification]:
+    """Alert messages only (joining a family also brings a "binding confirmed" message)."""
+    return [m for m in messages_to(user_id) if m.kind == services.ALERT_KIND]
+
+
 def the_alert(alert_id: str | uuid.UUID) -> Alert:
     db.session.expire_all()
     alert = db.session.get(Alert, uuid.UUID(str(alert_id)))
@@ -173,6 +178,55 @@ def escalate(settings, after_seconds: float, base: datetime | None = None) -> in
     steps = services.escalate_due(settings, (base or utcnow()) + timedelta(seconds=after_seconds))
     commit()
     return steps
+
+
+def who_was_told(alert_id: str | uuid.UUID) -> list[tuple[str, str]]:
+    """The chain's steps on the alert's timeline, in order, each with whom its messages went to (the outbox
+    rows the step names): `("notified_contact", "王家女儿")`, `("escalated_staff", "kj01-staff")` …"""
+    db.session.expire_all()
+    steps = db.session.scalars(
+        select(AlertStep)
+        .where(
+            AlertStep.alert_id == uuid.UUID(str(alert_id)),
+            AlertStep.kind.in_((StepKind.NOTIFIED_CONTACT, StepKind.ESCALATED_STAFF, StepKind.VOLUNTEERS_REQUESTED)),
+        )
+        .order_by(AlertStep.at, AlertStep.id)
+    ).all()
+    told = []
+    for step in steps:
+        ids = [uuid.UUID(i) for i in step.notification_ids]
+        people = db.session.scalars(
+            select(User).join(Notification, Notification.user_id == User.id).where(Notification.id.in_(ids))
+        ).all()
+        told.append((step.kind.value, ",".join(sorted(p.nickname or p.username or "" for p in people))))
+    return told
+
+
+def binding_of(elder_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
+    db.session.expire_all()
+    binding_id = db.session.scalar(
+        select(FamilyBinding.id).where(
+            FamilyBinding.elder_id == elder_id,
+            FamilyBinding.user_id == user_id,
+            FamilyBinding.status == BindingStatus.CONFIRMED,
+        )
+    )
+    assert binding_id is not None
+    return binding_id
+
+
+def joins_the_family(client, home: Home, who: str, staff_headers: dict[str, str]) -> None:
+    """`who` scans an invite the committee made for the elder and is confirmed: the last contact."""
+    invite = client.post(f"/api/v1/admin/elders/{home.elder_id}/invites", headers=staff_headers)
+    assert invite.status_code == 201, invite.get_json()
+    asked = client.post(
+        "/api/v1/family-bindings",
+        json={"code": invite.get_json()["code"], "relation": "孙辈"},
+        headers=home.headers(who),
+    )
+    assert asked.status_code == 201, asked.get_json()
+    confirmed = client.post(f"/api/v1/admin/family-bindings/{asked.get_json()['id']}/confirm", headers=staff_headers)
+    assert confirmed.status_code == 200, confirmed.get_json()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -451,7 +505,8 @@ def test_nobody_acknowledging_brings_the_second_contact_then_staff_then_voluntee
     assert len(messages_to(home.son)) == 1
 
     assert escalate(settings, 362) == 1
-    assert len(messages_to(kj01)) == 1  # staff whose area holds the home (no shift on record)
+    [to_staff] = messages_to(kj01)  # staff whose area holds the home (no shift on record)
+    assert to_staff.context["alert_type"] == "烟雾报警（家属未确认）"  # both were told; neither answered
     assert messages_to(kj02) == []  # …and not the staff of another committee
 
     assert escalate(settings, 543) == 1
@@ -645,8 +700,175 @@ def test_an_elder_without_consent_is_not_monitored_and_staff_are_told_instead(cl
     db.session.commit()
     alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
     assert messages_to(home.daughter) == []
-    assert len(messages_to(world.users["kj01"].id)) == 1  # a fire is still a fire
+    [to_staff] = messages_to(world.users["kj01"].id)  # a fire is still a fire
+    # Staff must not read that the family failed to answer: nobody in the family could be told.
+    assert to_staff.context["alert_type"] == "烟雾报警（无可通知的家属）"
     assert steps_of(alert_id) == [(StepKind.ESCALATED_STAFF, 1)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The chain follows people, not positions: the family changes while nobody answers
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_when_the_first_contact_leaves_mid_chain_the_second_is_still_told_before_staff(client, home, settings, world):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    daughter_binding = binding_of(home.elder_id, home.daughter)
+    left = client.post(f"/api/v1/family-bindings/{daughter_binding}/leave", headers=home.headers("daughter"))
+    assert left.status_code == 200
+
+    assert escalate(settings, 181) == 1
+    assert len(alarms_to(home.son)) == 1  # the son is the contact now, and has not been told yet
+    assert alarms_to(world.users["kj01"].id) == []
+
+    assert escalate(settings, 362) == 1
+    [to_staff] = alarms_to(world.users["kj01"].id)
+    assert to_staff.context["alert_type"] == "烟雾报警（家属未确认）"  # true: two were told, nobody answered
+    escalate(settings, 543)
+    assert escalate(settings, 3600) == 0
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "王家儿子"),
+        ("escalated_staff", "kj01-staff"),
+        ("volunteers_requested", "kj01-staff"),
+    ]
+    assert len(alarms_to(home.daughter)) == 1 and len(alarms_to(home.son)) == 1
+    # The son's alert page tells the same story.
+    page = client.get(f"/api/v1/alerts/{alert_id}", headers=home.headers("son")).get_json()
+    assert [(s["kind"], s["user_id"]) for s in page["steps"][:2]] == [
+        ("notified_contact", str(home.daughter)),
+        ("notified_contact", str(home.son)),
+    ]
+    assert page["escalation_level"] == 4
+
+
+def test_contacts_reordered_mid_chain_skip_nobody_and_repeat_nobody(client, home, settings, world, kj01_staff):
+    joins_the_family(client, home, "stranger", kj01_staff["headers"])  # a grandchild: the third contact
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    assert len(alarms_to(home.daughter)) == 1
+
+    # The family asks the committee to put the grandchild first and the daughter (already told) last.
+    order = [binding_of(home.elder_id, u) for u in (home.stranger, home.son, home.daughter)]
+    reordered = client.put(
+        f"/api/v1/admin/elders/{home.elder_id}/contacts",
+        json={"binding_ids": [str(b) for b in order]},
+        headers=kj01_staff["headers"],
+    )
+    assert reordered.status_code == 200, reordered.get_json()
+
+    escalate(settings, 181)
+    escalate(settings, 362)
+    assert alarms_to(world.users["kj01"].id) == []  # everyone in the family first
+    escalate(settings, 543)
+    escalate(settings, 724)
+    assert escalate(settings, 3600) == 0
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "路人"),
+        ("notified_contact", "王家儿子"),
+        ("escalated_staff", "kj01-staff"),
+        ("volunteers_requested", "kj01-staff"),
+    ]
+    for person in (home.daughter, home.son, home.stranger):
+        assert len(alarms_to(person)) == 1
+
+
+def test_a_contact_who_joins_mid_chain_is_told_in_turn_before_staff(client, home, settings, world, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    joins_the_family(client, home, "stranger", kj01_staff["headers"])
+
+    escalate(settings, 181)
+    escalate(settings, 362)
+    assert len(alarms_to(home.stranger)) == 1
+    assert alarms_to(world.users["kj01"].id) == []
+    escalate(settings, 543)
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "王家儿子"),
+        ("notified_contact", "路人"),
+        ("escalated_staff", "kj01-staff"),
+    ]
+    assert the_alert(alert_id).escalation_level == 4
+
+
+def test_a_contact_who_left_and_came_back_is_not_told_twice(client, home, settings, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    client.post(
+        f"/api/v1/family-bindings/{binding_of(home.elder_id, home.daughter)}/leave", headers=home.headers("daughter")
+    )
+    joins_the_family(client, home, "daughter", kj01_staff["headers"])
+
+    escalate(settings, 181)
+    escalate(settings, 362)
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "王家儿子"),
+        ("escalated_staff", "kj01-staff"),
+    ]
+    assert len(alarms_to(home.daughter)) == 1
+
+
+def test_nobody_who_joins_after_staff_were_told_is_woken_by_the_chain(client, home, settings, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    escalate(settings, 181)
+    escalate(settings, 362)  # staff
+    joins_the_family(client, home, "stranger", kj01_staff["headers"])
+
+    escalate(settings, 543)
+
+    assert [kind for kind, _who in who_was_told(alert_id)][-1] == "volunteers_requested"
+    assert alarms_to(home.stranger) == []
+    assert the_alert(alert_id).next_escalation_at is None
+
+
+def test_consent_withdrawn_mid_chain_stops_the_family_steps_and_brings_staff(client, home, settings, world, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    consent_id = db.session.scalar(select(MonitoringConsent.id).where(MonitoringConsent.elder_id == home.elder_id))
+    withdrawn = client.post(
+        f"/api/v1/admin/elders/{home.elder_id}/consents/{consent_id}/withdraw", headers=kj01_staff["headers"]
+    )
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+
+    assert escalate(settings, 181) == 1
+    assert alarms_to(home.son) == []  # no longer watched for the family: the son is not told
+    [to_staff] = alarms_to(world.users["kj01"].id)
+    assert to_staff.context["alert_type"] == "烟雾报警（家属未确认）"  # the daughter was told, and is silent
+    escalate(settings, 362)
+    assert escalate(settings, 3600) == 0
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("escalated_staff", "kj01-staff"),
+        ("volunteers_requested", "kj01-staff"),
+    ]
+    assert the_alert(alert_id).escalation_level == 3
+
+
+def test_an_elder_no_longer_active_mid_chain_goes_to_staff(client, home, settings, world, kj01_staff):
+    alert_id = pushed(client, [event("SOS-1", "sos")])["results"][0]["alert_id"]
+    moved = client.patch(
+        f"/api/v1/admin/elders/{home.elder_id}", json={"status": "inactive"}, headers=kj01_staff["headers"]
+    )
+    assert moved.status_code == 200, moved.get_json()
+
+    escalate(settings, 181)
+
+    assert alarms_to(home.son) == []
+    assert who_was_told(alert_id) == [("notified_contact", "王家女儿"), ("escalated_staff", "kj01-staff")]
+
+
+def test_a_notice_with_nobody_to_tell_says_so_once(client, home, settings):
+    db.session.execute(MonitoringConsent.__table__.update().values(withdrawn_at=utcnow()))
+    db.session.commit()
+    alert_id = pushed(client, [event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
+
+    assert escalate(settings, 24 * 3600) == 0
+    assert steps_of(alert_id) == [(StepKind.NO_CONTACT, 1)]
+    assert the_alert(alert_id).next_escalation_at is None
 
 
 # ----------------------------------------------------------------------------------------------------
