@@ -21,15 +21,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from api.accounts.models import Role, User
+from api.accounts import seed
+from api.accounts.models import Area, AreaKind, Role, Room, User
+from api.accounts.services import create_staff
 from api.alerts import rules, services
 from api.alerts.models import Alert, AlertRule, AlertStatus, AlertStep, IotEvent, Severity, StepKind
 from api.auth import issue_access_token
 from api.db import db, utcnow
 from api.devices.models import Device, DeviceStatus, DeviceType
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding, MonitoringConsent
-from api.notifications.models import Notification
-from tests.conftest import bearer
+from api.notifications import services as outbox
+from api.notifications.models import Channel, DeliveryAttempt, Notification
+from tests.conftest import STAFF_PASSWORD, bearer, staff_login
 
 PLATFORM, SECRET = "linli-dev", "linli-dev-iot-secret"
 SHANGHAI_NOON = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -869,6 +872,92 @@ def test_a_notice_with_nobody_to_tell_says_so_once(client, home, settings):
     assert escalate(settings, 24 * 3600) == 0
     assert steps_of(alert_id) == [(StepKind.NO_CONTACT, 1)]
     assert the_alert(alert_id).next_escalation_at is None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Addresses in messages: the template's 20 characters name the door, the alert page the whole address
+# ----------------------------------------------------------------------------------------------------
+
+
+def demo_room(committee: str, estate: str, building: str, number: str) -> Room:
+    """A room as the demo seed shapes it (居委会 → 小区 → 楼 → 室), not stored."""
+    root = Area(kind=AreaKind.SUBDISTRICT, code="KJ", name="控江路街道")
+    office = Area(kind=AreaKind.COMMITTEE, code="C", name=committee, parent=root)
+    place = Area(kind=AreaKind.ESTATE, code="E", name=estate, parent=office)
+    return Room(
+        number=number, floor=int(number[:-2]), building=Area(kind=AreaKind.BUILDING, name=building, parent=place)
+    )
+
+
+def test_every_demo_estates_door_address_keeps_building_and_room_in_twenty_characters():
+    for committee, estates in seed.COMMITTEES:
+        for estate in estates:
+            room = demo_room(committee, estate, "38号楼", "704")  # the demo's highest building and room numbers
+            door = room.door_address()
+            assert door == f"{estate}38号楼704室", door  # the committee dropped, nothing else
+            assert len(door) <= 20, door
+            assert room.address == f"{committee}{estate}38号楼704室"
+
+
+def test_an_estate_too_long_for_the_field_is_shortened_never_the_building_or_room():
+    room = demo_room("凤城一村居委会", "上海市杨浦区控江路街道凤城新苑小区", "12号楼", "1203")
+    door = room.door_address()
+    assert door == "上海市杨浦区控江路街…12号楼1203室" and len(door) == 20
+    # Where dropping the generic "小区" is enough, that is all that goes.
+    assert demo_room("x居委会", "打虎山路第一小区", "12号楼", "1203").door_address(16) == "打虎山路第一12号楼1203室"
+
+
+def test_a_building_straight_under_a_committee_is_found_by_the_committees_place_name():
+    committee = Area(kind=AreaKind.COMMITTEE, name="内江路居委会", parent=Area(kind=AreaKind.SUBDISTRICT))
+    room = Room(number="302", floor=3, building=Area(kind=AreaKind.BUILDING, name="7号楼", parent=committee))
+    assert room.door_address() == "内江路7号楼302室"
+
+
+def test_the_staff_escalation_message_names_the_door_of_a_long_demo_address(client, world, settings):
+    office = Area(
+        kind=AreaKind.COMMITTEE, code="KJ03", name="控江二村居委会", parent=world.areas["KJ"], path="/KJ/KJ03/"
+    )
+    estate = Area(kind=AreaKind.ESTATE, code="KJ03-02", name="控江二村东块", parent=office, path="/KJ/KJ03/KJ03-02/")
+    building = Area(
+        kind=AreaKind.BUILDING, code="KJ03-02-010", name="10号楼", parent=estate, path="/KJ/KJ03/KJ03-02/KJ03-02-010/"
+    )
+    room = Room(building=building, number="104", floor=1)
+    db.session.add_all([office, estate, building, room])
+    db.session.flush()
+    staff = create_staff("kj03-staff", STAFF_PASSWORD, Role.STAFF, "KJ03")
+    staff.wechat_oa_openid = "o-oa-kj03-staff"  # follows the Official Account: the template message is tried
+    elder = Elder(name="周阿公", room_id=room.id, birth_year=1939, status=ElderStatus.ACTIVE)
+    db.session.add(elder)
+    db.session.flush()
+    db.session.add(MonitoringConsent(elder_id=elder.id, given_by="本人", device_types=["*"]))
+    daughter = _person("周家女儿")
+    db.session.flush()
+    db.session.add(
+        FamilyBinding(
+            elder_id=elder.id, user_id=daughter.id, position=1, status=BindingStatus.CONFIRMED, relation="子女"
+        )
+    )
+    db.session.add(Device(serial="SMK-KJ03", type=DeviceType.SMOKE_DETECTOR, room_id=room.id, elder_id=elder.id))
+    db.session.commit()
+    full = "控江二村居委会控江二村东块10号楼104室"
+    assert len(full) > 20  # cut at 20 from the right, it lost the room: "控江二村居委会控江二村东块10号楼1…"
+
+    alert_id = pushed(client, [event("SMK-KJ03", "smoke")])["results"][0]["alert_id"]
+    assert escalate(settings, 181) == 1  # the daughter did not answer: staff
+    [message] = alarms_to(staff.id)
+    assert outbox.deliver(message.id, settings, outbox.WechatSenders(settings)) is not None
+
+    db.session.expire_all()
+    attempt = db.session.scalar(select(DeliveryAttempt).where(DeliveryAttempt.notification_id == message.id))
+    assert attempt.channel == Channel.SANDBOX and attempt.payload["template_id"] == "linli-oa-device-alert"
+    assert attempt.payload["data"]["thing5"] == {"value": "控江二村东块10号楼104室"}
+    assert attempt.payload["data"]["thing3"] == {"value": "烟雾报警（家属未确认）"}
+    # The inbox text and the alert page carry the whole address.
+    assert full in message.body
+    page = client.get(
+        f"/api/v1/admin/alerts/{alert_id}", headers=bearer(staff_login(client, "kj03-staff")["access_token"])
+    )
+    assert page.get_json()["address"] == full
 
 
 # ----------------------------------------------------------------------------------------------------

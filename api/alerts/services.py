@@ -311,6 +311,8 @@ VOLUNTEERS_NEEDED = "·需志愿者上门"
 
 
 def message_context(alert: Alert, note: str = "") -> dict[str, Any]:
+    """What the `device_alert` message says. `address` is the short form that finds the door (the WeChat
+    template's slot is 20 characters); `full_address` is for the inbox text, and the alert page shows it too."""
     device = alert.device
     elder = db.session.get(Elder, alert.elder_id) if alert.elder_id else None
     room = device.room if device.room is not None else (elder.room if elder is not None else None)
@@ -320,7 +322,8 @@ def message_context(alert: Alert, note: str = "") -> dict[str, Any]:
         "device_type": rules.DEVICE_NAMES_ZH.get(device.type.value, device.type.value),
         "alert_type": rules.RULE_NAMES_ZH[alert.rule] + note,
         "occurred_at": alert.first_at,
-        "address": room.address if room is not None else "",
+        "address": room.door_address() if room is not None else "",
+        "full_address": room.address if room is not None else "",
         "severity": alert.severity.value,
     }
 
