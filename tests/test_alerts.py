@@ -21,15 +21,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from api.accounts.models import Role, User
+from api.accounts import seed
+from api.accounts.models import Area, AreaKind, Role, Room, User
+from api.accounts.services import create_staff
 from api.alerts import rules, services
 from api.alerts.models import Alert, AlertRule, AlertStatus, AlertStep, IotEvent, Severity, StepKind
 from api.auth import issue_access_token
 from api.db import db, utcnow
 from api.devices.models import Device, DeviceStatus, DeviceType
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding, MonitoringConsent
-from api.notifications.models import Notification
-from tests.conftest import bearer
+from api.notifications import services as outbox
+from api.notifications.models import Channel, DeliveryAttempt, Notification
+from tests.conftest import STAFF_PASSWORD, bearer, staff_login
 
 PLATFORM, SECRET = "linli-dev", "linli-dev-iot-secret"
 SHANGHAI_NOON = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -147,6 +150,11 @@ def messages_to(user_id: uuid.UUID) -> list[Notification]:
     )
 
 
+def alarms_to(user_id: uuid.UUID) -> list[Notification]:
+    """Alert messages only (joining a family also brings a "binding confirmed" message)."""
+    return [m for m in messages_to(user_id) if m.kind == services.ALERT_KIND]
+
+
 def the_alert(alert_id: str | uuid.UUID) -> Alert:
     db.session.expire_all()
     alert = db.session.get(Alert, uuid.UUID(str(alert_id)))
@@ -173,6 +181,55 @@ def escalate(settings, after_seconds: float, base: datetime | None = None) -> in
     steps = services.escalate_due(settings, (base or utcnow()) + timedelta(seconds=after_seconds))
     commit()
     return steps
+
+
+def who_was_told(alert_id: str | uuid.UUID) -> list[tuple[str, str]]:
+    """The chain's steps on the alert's timeline, in order, each with whom its messages went to (the outbox
+    rows the step names): `("notified_contact", "王家女儿")`, `("escalated_staff", "kj01-staff")` …"""
+    db.session.expire_all()
+    steps = db.session.scalars(
+        select(AlertStep)
+        .where(
+            AlertStep.alert_id == uuid.UUID(str(alert_id)),
+            AlertStep.kind.in_((StepKind.NOTIFIED_CONTACT, StepKind.ESCALATED_STAFF, StepKind.VOLUNTEERS_REQUESTED)),
+        )
+        .order_by(AlertStep.at, AlertStep.id)
+    ).all()
+    told = []
+    for step in steps:
+        ids = [uuid.UUID(i) for i in step.notification_ids]
+        people = db.session.scalars(
+            select(User).join(Notification, Notification.user_id == User.id).where(Notification.id.in_(ids))
+        ).all()
+        told.append((step.kind.value, ",".join(sorted(p.nickname or p.username or "" for p in people))))
+    return told
+
+
+def binding_of(elder_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
+    db.session.expire_all()
+    binding_id = db.session.scalar(
+        select(FamilyBinding.id).where(
+            FamilyBinding.elder_id == elder_id,
+            FamilyBinding.user_id == user_id,
+            FamilyBinding.status == BindingStatus.CONFIRMED,
+        )
+    )
+    assert binding_id is not None
+    return binding_id
+
+
+def joins_the_family(client, home: Home, who: str, staff_headers: dict[str, str]) -> None:
+    """`who` scans an invite the committee made for the elder and is confirmed: the last contact."""
+    invite = client.post(f"/api/v1/admin/elders/{home.elder_id}/invites", headers=staff_headers)
+    assert invite.status_code == 201, invite.get_json()
+    asked = client.post(
+        "/api/v1/family-bindings",
+        json={"code": invite.get_json()["code"], "relation": "孙辈"},
+        headers=home.headers(who),
+    )
+    assert asked.status_code == 201, asked.get_json()
+    confirmed = client.post(f"/api/v1/admin/family-bindings/{asked.get_json()['id']}/confirm", headers=staff_headers)
+    assert confirmed.status_code == 200, confirmed.get_json()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -451,7 +508,8 @@ def test_nobody_acknowledging_brings_the_second_contact_then_staff_then_voluntee
     assert len(messages_to(home.son)) == 1
 
     assert escalate(settings, 362) == 1
-    assert len(messages_to(kj01)) == 1  # staff whose area holds the home (no shift on record)
+    [to_staff] = messages_to(kj01)  # staff whose area holds the home (no shift on record)
+    assert to_staff.context["alert_type"] == "烟雾报警（家属未确认）"  # both were told; neither answered
     assert messages_to(kj02) == []  # …and not the staff of another committee
 
     assert escalate(settings, 543) == 1
@@ -645,8 +703,261 @@ def test_an_elder_without_consent_is_not_monitored_and_staff_are_told_instead(cl
     db.session.commit()
     alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
     assert messages_to(home.daughter) == []
-    assert len(messages_to(world.users["kj01"].id)) == 1  # a fire is still a fire
+    [to_staff] = messages_to(world.users["kj01"].id)  # a fire is still a fire
+    # Staff must not read that the family failed to answer: nobody in the family could be told.
+    assert to_staff.context["alert_type"] == "烟雾报警（无可通知的家属）"
     assert steps_of(alert_id) == [(StepKind.ESCALATED_STAFF, 1)]
+
+
+# ----------------------------------------------------------------------------------------------------
+# The chain follows people, not positions: the family changes while nobody answers
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_when_the_first_contact_leaves_mid_chain_the_second_is_still_told_before_staff(client, home, settings, world):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    daughter_binding = binding_of(home.elder_id, home.daughter)
+    left = client.post(f"/api/v1/family-bindings/{daughter_binding}/leave", headers=home.headers("daughter"))
+    assert left.status_code == 200
+
+    assert escalate(settings, 181) == 1
+    assert len(alarms_to(home.son)) == 1  # the son is the contact now, and has not been told yet
+    assert alarms_to(world.users["kj01"].id) == []
+
+    assert escalate(settings, 362) == 1
+    [to_staff] = alarms_to(world.users["kj01"].id)
+    assert to_staff.context["alert_type"] == "烟雾报警（家属未确认）"  # true: two were told, nobody answered
+    escalate(settings, 543)
+    assert escalate(settings, 3600) == 0
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "王家儿子"),
+        ("escalated_staff", "kj01-staff"),
+        ("volunteers_requested", "kj01-staff"),
+    ]
+    assert len(alarms_to(home.daughter)) == 1 and len(alarms_to(home.son)) == 1
+    # The son's alert page tells the same story.
+    page = client.get(f"/api/v1/alerts/{alert_id}", headers=home.headers("son")).get_json()
+    assert [(s["kind"], s["user_id"]) for s in page["steps"][:2]] == [
+        ("notified_contact", str(home.daughter)),
+        ("notified_contact", str(home.son)),
+    ]
+    assert page["escalation_level"] == 4
+
+
+def test_contacts_reordered_mid_chain_skip_nobody_and_repeat_nobody(client, home, settings, world, kj01_staff):
+    joins_the_family(client, home, "stranger", kj01_staff["headers"])  # a grandchild: the third contact
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    assert len(alarms_to(home.daughter)) == 1
+
+    # The family asks the committee to put the grandchild first and the daughter (already told) last.
+    order = [binding_of(home.elder_id, u) for u in (home.stranger, home.son, home.daughter)]
+    reordered = client.put(
+        f"/api/v1/admin/elders/{home.elder_id}/contacts",
+        json={"binding_ids": [str(b) for b in order]},
+        headers=kj01_staff["headers"],
+    )
+    assert reordered.status_code == 200, reordered.get_json()
+
+    escalate(settings, 181)
+    escalate(settings, 362)
+    assert alarms_to(world.users["kj01"].id) == []  # everyone in the family first
+    escalate(settings, 543)
+    escalate(settings, 724)
+    assert escalate(settings, 3600) == 0
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "路人"),
+        ("notified_contact", "王家儿子"),
+        ("escalated_staff", "kj01-staff"),
+        ("volunteers_requested", "kj01-staff"),
+    ]
+    for person in (home.daughter, home.son, home.stranger):
+        assert len(alarms_to(person)) == 1
+
+
+def test_a_contact_who_joins_mid_chain_is_told_in_turn_before_staff(client, home, settings, world, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    joins_the_family(client, home, "stranger", kj01_staff["headers"])
+
+    escalate(settings, 181)
+    escalate(settings, 362)
+    assert len(alarms_to(home.stranger)) == 1
+    assert alarms_to(world.users["kj01"].id) == []
+    escalate(settings, 543)
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "王家儿子"),
+        ("notified_contact", "路人"),
+        ("escalated_staff", "kj01-staff"),
+    ]
+    assert the_alert(alert_id).escalation_level == 4
+
+
+def test_a_contact_who_left_and_came_back_is_not_told_twice(client, home, settings, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    client.post(
+        f"/api/v1/family-bindings/{binding_of(home.elder_id, home.daughter)}/leave", headers=home.headers("daughter")
+    )
+    joins_the_family(client, home, "daughter", kj01_staff["headers"])
+
+    escalate(settings, 181)
+    escalate(settings, 362)
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("notified_contact", "王家儿子"),
+        ("escalated_staff", "kj01-staff"),
+    ]
+    assert len(alarms_to(home.daughter)) == 1
+
+
+def test_nobody_who_joins_after_staff_were_told_is_woken_by_the_chain(client, home, settings, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    escalate(settings, 181)
+    escalate(settings, 362)  # staff
+    joins_the_family(client, home, "stranger", kj01_staff["headers"])
+
+    escalate(settings, 543)
+
+    assert [kind for kind, _who in who_was_told(alert_id)][-1] == "volunteers_requested"
+    assert alarms_to(home.stranger) == []
+    assert the_alert(alert_id).next_escalation_at is None
+
+
+def test_consent_withdrawn_mid_chain_stops_the_family_steps_and_brings_staff(client, home, settings, world, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    consent_id = db.session.scalar(select(MonitoringConsent.id).where(MonitoringConsent.elder_id == home.elder_id))
+    withdrawn = client.post(
+        f"/api/v1/admin/elders/{home.elder_id}/consents/{consent_id}/withdraw", headers=kj01_staff["headers"]
+    )
+    assert withdrawn.status_code == 200, withdrawn.get_json()
+
+    assert escalate(settings, 181) == 1
+    assert alarms_to(home.son) == []  # no longer watched for the family: the son is not told
+    [to_staff] = alarms_to(world.users["kj01"].id)
+    assert to_staff.context["alert_type"] == "烟雾报警（家属未确认）"  # the daughter was told, and is silent
+    escalate(settings, 362)
+    assert escalate(settings, 3600) == 0
+
+    assert who_was_told(alert_id) == [
+        ("notified_contact", "王家女儿"),
+        ("escalated_staff", "kj01-staff"),
+        ("volunteers_requested", "kj01-staff"),
+    ]
+    assert the_alert(alert_id).escalation_level == 3
+
+
+def test_an_elder_no_longer_active_mid_chain_goes_to_staff(client, home, settings, world, kj01_staff):
+    alert_id = pushed(client, [event("SOS-1", "sos")])["results"][0]["alert_id"]
+    moved = client.patch(
+        f"/api/v1/admin/elders/{home.elder_id}", json={"status": "inactive"}, headers=kj01_staff["headers"]
+    )
+    assert moved.status_code == 200, moved.get_json()
+
+    escalate(settings, 181)
+
+    assert alarms_to(home.son) == []
+    assert who_was_told(alert_id) == [("notified_contact", "王家女儿"), ("escalated_staff", "kj01-staff")]
+
+
+def test_a_notice_with_nobody_to_tell_says_so_once(client, home, settings):
+    db.session.execute(MonitoringConsent.__table__.update().values(withdrawn_at=utcnow()))
+    db.session.commit()
+    alert_id = pushed(client, [event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
+
+    assert escalate(settings, 24 * 3600) == 0
+    assert steps_of(alert_id) == [(StepKind.NO_CONTACT, 1)]
+    assert the_alert(alert_id).next_escalation_at is None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Addresses in messages: the template's 20 characters name the door, the alert page the whole address
+# ----------------------------------------------------------------------------------------------------
+
+
+def demo_room(committee: str, estate: str, building: str, number: str) -> Room:
+    """A room as the demo seed shapes it (居委会 → 小区 → 楼 → 室), not stored."""
+    root = Area(kind=AreaKind.SUBDISTRICT, code="KJ", name="控江路街道")
+    office = Area(kind=AreaKind.COMMITTEE, code="C", name=committee, parent=root)
+    place = Area(kind=AreaKind.ESTATE, code="E", name=estate, parent=office)
+    return Room(
+        number=number, floor=int(number[:-2]), building=Area(kind=AreaKind.BUILDING, name=building, parent=place)
+    )
+
+
+def test_every_demo_estates_door_address_keeps_building_and_room_in_twenty_characters():
+    for committee, estates in seed.COMMITTEES:
+        for estate in estates:
+            room = demo_room(committee, estate, "38号楼", "704")  # the demo's highest building and room numbers
+            door = room.door_address()
+            assert door == f"{estate}38号楼704室", door  # the committee dropped, nothing else
+            assert len(door) <= 20, door
+            assert room.address == f"{committee}{estate}38号楼704室"
+
+
+def test_an_estate_too_long_for_the_field_is_shortened_never_the_building_or_room():
+    room = demo_room("凤城一村居委会", "上海市杨浦区控江路街道凤城新苑小区", "12号楼", "1203")
+    door = room.door_address()
+    assert door == "上海市杨浦区控江路街…12号楼1203室" and len(door) == 20
+    # Where dropping the generic "小区" is enough, that is all that goes.
+    assert demo_room("x居委会", "打虎山路第一小区", "12号楼", "1203").door_address(16) == "打虎山路第一12号楼1203室"
+
+
+def test_a_building_straight_under_a_committee_is_found_by_the_committees_place_name():
+    committee = Area(kind=AreaKind.COMMITTEE, name="内江路居委会", parent=Area(kind=AreaKind.SUBDISTRICT))
+    room = Room(number="302", floor=3, building=Area(kind=AreaKind.BUILDING, name="7号楼", parent=committee))
+    assert room.door_address() == "内江路7号楼302室"
+
+
+def test_the_staff_escalation_message_names_the_door_of_a_long_demo_address(client, world, settings):
+    office = Area(
+        kind=AreaKind.COMMITTEE, code="KJ03", name="控江二村居委会", parent=world.areas["KJ"], path="/KJ/KJ03/"
+    )
+    estate = Area(kind=AreaKind.ESTATE, code="KJ03-02", name="控江二村东块", parent=office, path="/KJ/KJ03/KJ03-02/")
+    building = Area(
+        kind=AreaKind.BUILDING, code="KJ03-02-010", name="10号楼", parent=estate, path="/KJ/KJ03/KJ03-02/KJ03-02-010/"
+    )
+    room = Room(building=building, number="104", floor=1)
+    db.session.add_all([office, estate, building, room])
+    db.session.flush()
+    staff = create_staff("kj03-staff", STAFF_PASSWORD, Role.STAFF, "KJ03")
+    staff.wechat_oa_openid = "o-oa-kj03-staff"  # follows the Official Account: the template message is tried
+    elder = Elder(name="周阿公", room_id=room.id, birth_year=1939, status=ElderStatus.ACTIVE)
+    db.session.add(elder)
+    db.session.flush()
+    db.session.add(MonitoringConsent(elder_id=elder.id, given_by="本人", device_types=["*"]))
+    daughter = _person("周家女儿")
+    db.session.flush()
+    db.session.add(
+        FamilyBinding(
+            elder_id=elder.id, user_id=daughter.id, position=1, status=BindingStatus.CONFIRMED, relation="子女"
+        )
+    )
+    db.session.add(Device(serial="SMK-KJ03", type=DeviceType.SMOKE_DETECTOR, room_id=room.id, elder_id=elder.id))
+    db.session.commit()
+    full = "控江二村居委会控江二村东块10号楼104室"
+    assert len(full) > 20  # cut at 20 from the right, it lost the room: "控江二村居委会控江二村东块10号楼1…"
+
+    alert_id = pushed(client, [event("SMK-KJ03", "smoke")])["results"][0]["alert_id"]
+    assert escalate(settings, 181) == 1  # the daughter did not answer: staff
+    [message] = alarms_to(staff.id)
+    assert outbox.deliver(message.id, settings, outbox.WechatSenders(settings)) is not None
+
+    db.session.expire_all()
+    attempt = db.session.scalar(select(DeliveryAttempt).where(DeliveryAttempt.notification_id == message.id))
+    assert attempt.channel == Channel.SANDBOX and attempt.payload["template_id"] == "linli-oa-device-alert"
+    assert attempt.payload["data"]["thing5"] == {"value": "控江二村东块10号楼104室"}
+    assert attempt.payload["data"]["thing3"] == {"value": "烟雾报警（家属未确认）"}
+    # The inbox text and the alert page carry the whole address.
+    assert full in message.body
+    page = client.get(
+        f"/api/v1/admin/alerts/{alert_id}", headers=bearer(staff_login(client, "kj03-staff")["access_token"])
+    )
+    assert page.get_json()["address"] == full
 
 
 # ----------------------------------------------------------------------------------------------------

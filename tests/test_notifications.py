@@ -22,7 +22,7 @@ from api.config import Settings
 from api.db import db, utcnow
 from api.extensions import celery, store
 from api.notifications import services
-from api.notifications.catalogue import fit_value
+from api.notifications.catalogue import CATALOGUE, fit_value, template_data
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification, SubscriptionCredit
 from tests.conftest import bearer, wechat_login
 from tests.fake_wechat import FakeWechat
@@ -207,6 +207,26 @@ def test_values_are_made_to_fit_wechats_slot_rules(key, value, expected):
     fitted = fit_value(key, value)
     assert fitted == expected
     assert len(fitted) <= {"thing": 20, "phrase": 5, "character_string": 32}.get(key.rstrip("0123456789"), 200)
+
+
+def test_an_address_too_long_for_its_slot_loses_its_start_and_keeps_the_room():
+    address = "控江路街道凤城三村居委会凤城三村南块12号楼302室"
+    assert fit_value("thing1", address, address=True) == "…三村居委会凤城三村南块12号楼302室"
+    assert fit_value("thing1", "凤城三村南块12号楼302室", address=True) == "凤城三村南块12号楼302室"  # fits: untouched
+
+
+@pytest.mark.parametrize(
+    ("kind", "channel", "slot"),
+    [
+        ("device_alert", Channel.OFFICIAL_ACCOUNT, "thing5"),
+        ("device_alert", Channel.SUBSCRIBE, "thing4"),
+        ("household_request_decided", Channel.SUBSCRIBE, "thing1"),
+    ],
+)
+def test_every_address_slot_of_the_catalogue_keeps_the_room(kind, channel, slot):
+    context = {"address": "控江二村居委会控江二村东块10号楼104室", "result": "通过"}
+    data = template_data(CATALOGUE[kind], channel, context)
+    assert data[slot]["value"].endswith("10号楼104室") and len(data[slot]["value"]) <= 20
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Areas form the tree 街道 (subdistrict) → 居委会 (committee) → 小区 (estate) → 楼 (building); rooms
 (室) hang under buildings. Every area carries a materialised `path` ("/KJ/KJ05/KJ05-02/12/") so a
-staff member's scope check is one prefix comparison, not a recursive walk.
+staff member's scope check is one prefix comparison, not a recursive walk. A room's address exists in two
+forms: in full (`Room.address`, committee first) and the short form that finds the door (`Room.door_address`:
+estate, building, room) for messages whose fields are cut at a few characters.
 """
 
 from __future__ import annotations
@@ -84,6 +86,20 @@ class Area(IdMixin, Base):
         return "".join(reversed(names))
 
 
+# A WeChat template `thing` slot: where the door-finding form of an address is shown.
+DOOR_ADDRESS_LIMIT = 20
+# Said of nearly every estate: dropped first when an estate's name must be shortened.
+_GENERIC_ESTATE_SUFFIXES = ("小区",)
+_COMMITTEE_SUFFIXES = ("居民委员会", "居委会")
+
+
+def _without_suffix(name: str, suffixes: tuple[str, ...]) -> str:
+    for suffix in suffixes:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 class Room(IdMixin, Base):
     __tablename__ = "rooms"
     __table_args__ = (UniqueConstraint("building_id", "number"),)
@@ -100,7 +116,34 @@ class Room(IdMixin, Base):
 
     @property
     def address(self) -> str:
+        """The full address, committee first: "控江二村居委会控江二村东块10号楼104室"."""
         return f"{self.building.full_name}{self.number}室"
+
+    def door_address(self, limit: int = DOOR_ADDRESS_LIMIT) -> str:
+        """Estate, building and room in at most `limit` characters ("控江二村东块10号楼104室"), for messages that
+        cut long text; the full address stays where there is room for it.
+
+        The committee is dropped (the estate finds the building; the committee only finds the office). When
+        estate, building and room are still too long, the estate is shortened — its generic "小区" dropped, then
+        its tail cut with "…" — never the building or the room. Building and room alone longer than `limit` are
+        returned whole: the message catalogue fits address slots by cutting from the left, so the room survives.
+        """
+        building = self.building
+        door = f"{building.name}{self.number}室"
+        place = building.parent
+        if place is None or place.kind == AreaKind.SUBDISTRICT:
+            estate = ""
+        elif place.kind == AreaKind.COMMITTEE:  # a building straight under a committee: its name is the place
+            estate = _without_suffix(place.name, _COMMITTEE_SUFFIXES)
+        else:
+            estate = place.name
+        budget = limit - len(door)
+        if len(estate) > budget:
+            estate = _without_suffix(estate, _GENERIC_ESTATE_SUFFIXES)
+        if len(estate) > budget:
+            # Two characters and "…" still tell estates apart on a street; fewer say nothing.
+            estate = estate[: budget - 1] + "…" if budget >= 3 else ""
+        return estate + door
 
 
 class User(IdMixin, TimestampMixin, Base):

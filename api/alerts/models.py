@@ -56,7 +56,7 @@ class AlertRule(enum.StrEnum):
 
 
 class StepKind(enum.StrEnum):
-    NOTIFIED_CONTACT = "notified_contact"  # family contact N (level = N)
+    NOTIFIED_CONTACT = "notified_contact"  # one family contact (user_id): the chain's record of whom it told
     ESCALATED_STAFF = "escalated_staff"  # grid workers and staff on duty (or in scope) for the area
     VOLUNTEERS_REQUESTED = "volunteers_requested"  # no volunteer domain yet: staff told volunteers are needed
     NO_CONTACT = "no_contact"  # a step that found nobody to tell (recorded so the timeline has no hole)

@@ -10,9 +10,16 @@ The chain of an alert is: its elder's confirmed family contacts in order (only f
 consented to that kind of device), then the grid workers and staff on duty for its area (or, when no
 shift covers it, the staff whose scope contains it), then volunteers nearby — there is no volunteer
 domain yet, so that step is recorded on the timeline and the staff in scope are told volunteers are
-needed. Level N means N steps were taken; the beat job takes the next one under a row lock (`SKIP
+needed. The chain follows people, not positions: the alert's timeline records whom it told (one
+`notified_contact` step per person), and each step tells the first contact, in the contact order as it
+is *now*, who has not been told — so a contact who left is passed over, one who joined is told in turn,
+a reordering skips nobody and repeats nobody, and nobody is told twice. Staff come only once every
+reachable contact was told (or none is reachable any more: consent withdrawn, the elder no longer
+active), and are told whether the family was reached and is silent or there was no family to reach;
+volunteers after staff; each of these once. A contact who joins after staff were told is left to the
+family page. Level N means N steps were taken; the beat job takes the next one under a row lock (`SKIP
 LOCKED`), and `notify`'s dedupe key `alert:<id>:level:<n>` keeps each step to one message even so.
-Notices never escalate; acknowledging stops the chain.
+Notices tell the family only and never escalate; acknowledging stops the chain.
 """
 
 from __future__ import annotations
@@ -172,7 +179,7 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
             select(Alert).where(Alert.id.in_(created_ids)).execution_options(populate_existing=True)
         ).all()
         for alert in alerts:
-            advance(alert, settings, now)
+            advance(alert, settings, now, ChainRecord())  # just inserted: nothing on its timeline yet
     return result
 
 
@@ -242,20 +249,70 @@ def _responder_index(now: datetime) -> tuple[list[tuple[str, User]], list[tuple[
 
 
 @dataclass
-class Stage:
+class ChainRecord:
+    """What the chain has done for one alert, as its timeline says: the contacts told, and whether the staff
+    and volunteers steps were taken. The timeline is the record, so nothing else can drift from it."""
+
+    told: set[uuid.UUID] = field(default_factory=set)
+    staff: bool = False
+    volunteers: bool = False
+
+
+_CHAIN_KINDS = (StepKind.NOTIFIED_CONTACT, StepKind.ESCALATED_STAFF, StepKind.VOLUNTEERS_REQUESTED)
+
+
+def chain_records(alert_ids: list[uuid.UUID]) -> dict[uuid.UUID, ChainRecord]:
+    """The chain's record of each alert, from the timelines of all of them in one query."""
+    records = {alert_id: ChainRecord() for alert_id in alert_ids}
+    if not alert_ids:
+        return records
+    rows = db.session.execute(
+        select(AlertStep.alert_id, AlertStep.kind, AlertStep.user_id).where(
+            AlertStep.alert_id.in_(alert_ids), AlertStep.kind.in_(_CHAIN_KINDS)
+        )
+    )
+    for alert_id, kind, user_id in rows:
+        record = records[alert_id]
+        if kind == StepKind.NOTIFIED_CONTACT and user_id is not None:
+            record.told.add(user_id)
+        elif kind == StepKind.ESCALATED_STAFF:
+            record.staff = True
+        elif kind == StepKind.VOLUNTEERS_REQUESTED:
+            record.volunteers = True
+    return records
+
+
+@dataclass
+class NextStep:
     kind: StepKind
     contact: User | None = None
-    position: int = 0
+    position: int = 0  # the contact's place in the contact order now
 
 
-def stages_of(alert: Alert) -> list[Stage]:
-    stages = [Stage(StepKind.NOTIFIED_CONTACT, c, i + 1) for i, c in enumerate(contacts_for(alert))]
-    if alert.severity != Severity.NOTICE:
-        stages += [Stage(StepKind.ESCALATED_STAFF), Stage(StepKind.VOLUNTEERS_REQUESTED)]
-    return stages
+def next_step(alert: Alert, record: ChainRecord) -> NextStep | None:
+    """Whom the chain tells next: the first eligible contact (in the contact order as it is now) not told yet;
+    once every one is, staff; then volunteers. None when the chain has nothing left to do."""
+    if not record.staff:
+        # Asked afresh each step: whoever left, joined or moved since, and consent or the elder's status now.
+        for position, contact in enumerate(contacts_for(alert), start=1):
+            if contact.id not in record.told:
+                return NextStep(StepKind.NOTIFIED_CONTACT, contact, position)
+        if alert.severity == Severity.NOTICE:
+            return None  # a notice is for the family only
+        return NextStep(StepKind.ESCALATED_STAFF)
+    if not record.volunteers:
+        return NextStep(StepKind.VOLUNTEERS_REQUESTED)
+    return None
+
+
+FAMILY_DID_NOT_ANSWER = "（家属未确认）"
+NO_FAMILY_TO_TELL = "（无可通知的家属）"
+VOLUNTEERS_NEEDED = "·需志愿者上门"
 
 
 def message_context(alert: Alert, note: str = "") -> dict[str, Any]:
+    """What the `device_alert` message says. `address` is the short form that finds the door (the WeChat
+    template's slot is 20 characters); `full_address` is for the inbox text, and the alert page shows it too."""
     device = alert.device
     elder = db.session.get(Elder, alert.elder_id) if alert.elder_id else None
     room = device.room if device.room is not None else (elder.room if elder is not None else None)
@@ -265,7 +322,8 @@ def message_context(alert: Alert, note: str = "") -> dict[str, Any]:
         "device_type": rules.DEVICE_NAMES_ZH.get(device.type.value, device.type.value),
         "alert_type": rules.RULE_NAMES_ZH[alert.rule] + note,
         "occurred_at": alert.first_at,
-        "address": room.address if room is not None else "",
+        "address": room.door_address() if room is not None else "",
+        "full_address": room.address if room is not None else "",
         "severity": alert.severity.value,
     }
 
@@ -287,36 +345,43 @@ def _tell(
     return sent
 
 
-def advance(alert: Alert, settings: Settings, now: datetime) -> AlertStep | None:
-    """Take the alert's next step (level N → N+1) and schedule the one after; None when none is left."""
-    stages = stages_of(alert)
-    level = alert.escalation_level
-    if level >= len(stages):
+def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord | None = None) -> AlertStep | None:
+    """Take the alert's next step (level N → N+1) and schedule the one after; None when none is left.
+
+    `record` is the chain's record of this alert (`chain_records`); read from its timeline when not given.
+    """
+    if record is None:
+        record = chain_records([alert.id])[alert.id]
+    planned = next_step(alert, record)
+    if planned is None:
         alert.next_escalation_at = None
-        if level == 0:  # nobody at all to tell: say so on the timeline, once
+        if alert.escalation_level == 0:  # nobody at all to tell: say so on the timeline, once
             alert.escalation_level = 1
             step = AlertStep(alert_id=alert.id, kind=StepKind.NO_CONTACT, level=1, note="无可通知的联系人", at=now)
             db.session.add(step)
             return step
         return None
-    stage = stages[level]
-    level += 1
-    if stage.kind == StepKind.NOTIFIED_CONTACT:
-        assert stage.contact is not None
-        messages = _tell([stage.contact], alert, level, settings, now)
-        note = f"第{stage.position}联系人"
-        user_id: uuid.UUID | None = stage.contact.id
-    elif stage.kind == StepKind.ESCALATED_STAFF:
-        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, "（家属未确认）")
+    level = alert.escalation_level + 1
+    user_id: uuid.UUID | None = None
+    if planned.kind == StepKind.NOTIFIED_CONTACT:
+        assert planned.contact is not None
+        messages = _tell([planned.contact], alert, level, settings, now)
+        note = f"第{planned.position}联系人"
+        user_id = planned.contact.id
+        record.told.add(user_id)
+    elif planned.kind == StepKind.ESCALATED_STAFF:
+        # Staff must know whether the family was reached and is silent, or there was no family to reach.
+        why = FAMILY_DID_NOT_ANSWER if record.told else NO_FAMILY_TO_TELL
+        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, why)
         note = f"通知值班网格员/工作人员 {len(messages)} 人"
-        user_id = None
+        record.staff = True
     else:
-        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, "·需志愿者上门")
+        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, VOLUNTEERS_NEEDED)
         note = f"请求附近志愿者上门（已通知工作人员 {len(messages)} 人）"
-        user_id = None
+        record.volunteers = True
     step = AlertStep(
         alert_id=alert.id,
-        kind=stage.kind,
+        kind=planned.kind,
         level=level,
         user_id=user_id,
         notification_ids=[str(m.id) for m in messages],
@@ -328,7 +393,9 @@ def advance(alert: Alert, settings: Settings, now: datetime) -> AlertStep | None
     delay = rules.escalation_delay(
         alert.severity, settings.alerts_critical_escalate_seconds, settings.alerts_warning_escalate_seconds
     )
-    alert.next_escalation_at = now + timedelta(seconds=delay) if delay is not None and level < len(stages) else None
+    # Every step but the volunteers' leaves one after it (more contacts, or staff, or volunteers).
+    further = planned.kind != StepKind.VOLUNTEERS_REQUESTED
+    alert.next_escalation_at = now + timedelta(seconds=delay) if delay is not None and further else None
     return step
 
 
@@ -345,9 +412,11 @@ def escalate_due(settings: Settings, now: datetime, batch: int = ESCALATION_BATC
         .with_for_update(of=Alert, skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
+    # Read under the row locks: no other run can be adding to these timelines now.
+    records = chain_records([alert.id for alert in alerts])
     steps = 0
     for alert in alerts:
-        if advance(alert, settings, now) is not None:
+        if advance(alert, settings, now, records[alert.id]) is not None:
             steps += 1
     db.session.flush()
     return steps

@@ -8,7 +8,9 @@ The catalogue is exported to `miniprogram_contract/templates.json`, so the mini-
 template ids to ask `wx.requestSubscribeMessage` for.
 
 WeChat refuses a subscribe message whose values break the slot rules (`thing` ≤ 20 characters,
-`phrase` ≤ 5, `character_string` ≤ 32 …); `fit_value` makes every value fit instead.
+`phrase` ≤ 5, `character_string` ≤ 32 …); `fit_value` makes every value fit instead. Text is cut at its
+end, except in a template's address slots: an address ends with the building and room, the part that
+finds the door, so it is cut at its start ("…东块10号楼104室").
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @dataclass(frozen=True)
 class Template:
-    """One WeChat template: its default id and, per slot key, a format string over the context."""
+    """One WeChat template: its default id and, per slot key, a format string over the context; `addresses`
+    names the slots holding an address (fitted by cutting its start, never the room at its end)."""
 
     template_id: str
     fields: dict[str, str]
+    addresses: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,20 @@ register(
         subscribe=Template(
             "linli-sub-household-decided",
             {"thing1": "{address}", "phrase2": "{result}", "time3": "{decided_at}", "thing4": "{reason}"},
+            addresses=frozenset({"thing1"}),
         ),
         channels=(Channel.SUBSCRIBE,),
     )
 )
 
+# `address` is the short form that finds the door (estate, building, room: the template slots are 20
+# characters); the inbox body, which has room, says `full_address`.
 register(
     MessageKind(
         kind="device_alert",
         description="A device in an elder's home raised an alarm (family and, on escalation, staff)",
         title="{elder_name}家{device_type}报警",
-        body="{address}的{device_type}于{occurred_at}发出{alert_type}，请尽快确认。",
+        body="{full_address}的{device_type}于{occurred_at}发出{alert_type}，请尽快确认。",
         page="pages/alerts/detail?id={alert_id}",
         urgency=Urgency.CRITICAL,
         official_account=Template(
@@ -92,10 +99,12 @@ register(
                 "time4": "{occurred_at}",
                 "thing5": "{address}",
             },
+            addresses=frozenset({"thing5"}),
         ),
         subscribe=Template(
             "linli-sub-device-alert",
             {"thing1": "{device_type}", "thing2": "{alert_type}", "time3": "{occurred_at}", "thing4": "{address}"},
+            addresses=frozenset({"thing4"}),
         ),
     )
 )
@@ -193,12 +202,17 @@ def _as_datetime(value: str) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
-def _truncate(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def _truncate(value: str, limit: int, *, keep_end: bool = False) -> str:
+    if len(value) <= limit:
+        return value
+    return "…" + value[len(value) - limit + 1 :] if keep_end else value[: limit - 1] + "…"
 
 
-def fit_value(key: str, value: Any) -> str:
-    """The value made acceptable to WeChat for slot `key`: shortened, filtered or formatted."""
+def fit_value(key: str, value: Any, *, address: bool = False) -> str:
+    """The value made acceptable to WeChat for slot `key`: shortened, filtered or formatted.
+
+    An `address` too long for its slot loses its start, not the building and room at its end.
+    """
     text = "" if value is None else str(value).strip()
     kind = slot_type(key)
     if kind in ("time", "date"):
@@ -215,11 +229,11 @@ def fit_value(key: str, value: Any) -> str:
         text = _NOT_LETTER.sub("", text)
     limit = _LIMITS.get(kind)
     if limit is None:
-        return _truncate(text, 200)  # old-style keys (first, keyword1, remark)
+        return _truncate(text, 200, keep_end=address)  # old-style keys (first, keyword1, remark)
     if kind in ("character_string", "number", "letter", "symbol", "phone_number", "car_number", "amount"):
         return text[:limit]  # no ellipsis: it is not in their alphabet
     text = text or "-"  # WeChat refuses an empty thing/phrase/name
-    return _truncate(text, limit)
+    return _truncate(text, limit, keep_end=address)
 
 
 class _Missing(dict):
@@ -235,7 +249,10 @@ def render(template: str, context: dict[str, Any]) -> str:
 def template_data(kind: MessageKind, channel: Channel, context: dict[str, Any]) -> dict[str, dict[str, str]]:
     template = kind.template(channel)
     assert template is not None
-    return {key: {"value": fit_value(key, render(fmt, context))} for key, fmt in template.fields.items()}
+    return {
+        key: {"value": fit_value(key, render(fmt, context), address=key in template.addresses)}
+        for key, fmt in template.fields.items()
+    }
 
 
 def template_id(kind: MessageKind, channel: Channel, overrides: dict[str, str]) -> str | None:
