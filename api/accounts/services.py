@@ -371,7 +371,7 @@ def _tell_applicant(req: HouseholdRequest) -> None:
         req.user,
         "household_request_decided",
         {
-            "address": req.room.address,
+            "address": req.room.door_address(),
             "result": "通过" if approved else "未通过",
             "reason": "" if approved else f"原因：{req.reject_reason}",
             "decided_at": req.decided_at,

@@ -107,6 +107,7 @@ register(
         subscribe=Template(
             "linli-sub-incident-overdue",
             {"thing1": "{category_name}", "thing2": "{address}", "time3": "{due_at}", "phrase4": "{level_text}"},
+            addresses=frozenset({"thing2"}),
         ),
         channels=(Channel.SUBSCRIBE,),
     )
