@@ -1,6 +1,13 @@
 """Fuzzing every operation of the OpenAPI document with Schemathesis: no input is a 500, and every 4xx
 is the API's one error shape `{"code", "message", "errors"}`.
 
+A second run takes valid inputs of every operation and makes them hostile the ways that once ended in a
+500 or a leak: lone surrogates, control and bidi characters, times at the edge of the calendar, phone
+numbers written the ways people write them, very long text, and a body nested 100,000 deep — as an
+admin, a committee's staff member and a resident. Besides no 5xx and the one error shape, a refused
+request must have stored nothing (the row count of every table is unchanged). A new domain's routes are
+covered on arrival.
+
 Each secured operation is fuzzed as a signed-in admin and as a signed-in resident (the login endpoints
 once, anonymously), with valid (positive) and invalid (negative) data. Random UUIDs only ever reach
 "not found", so ids and pagination cursors are also drawn from what exists: the small subdistrict of the
@@ -14,7 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
@@ -182,6 +191,150 @@ def test_every_operation_survives_fuzzing_with_no_5xx_and_one_error_shape(
     assert operations >= 10, "the OpenAPI document lost its operations"
     assert not findings, f"{len(findings)} finding(s):\n\n" + "\n\n".join(findings)
     print("operations with no negative case:", sorted(set(unsatisfiable)))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Hostile inputs over every operation
+# ----------------------------------------------------------------------------------------------------
+
+HOSTILE_TEXT = [
+    "\ud800",
+    "名字\udfff",
+    "\x1b[31m红字\x1b[0m",
+    "响铃\x07",
+    "退格\x08\x08",
+    "\u202e婆阿王",
+    "\u2066隔离\u2069",
+    "C1\x85\x9b",
+    "换\n行",
+    "\x00",
+    "139 1234 5678",
+    "+86 139-1234-5678",
+    "１３９１２３４５６７８",
+    "x" * 6000,
+    "",
+]
+EDGE_TIMES = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1899-12-31T23:59:59+00:00"]
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}")
+HOSTILE_EXAMPLES = 8
+HOSTILE_SETTINGS = settings(FUZZ_SETTINGS, max_examples=HOSTILE_EXAMPLES)
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+def _hostile(value: Any, data: st.DataObject, name: str) -> Any:
+    """`value` with some of its strings (dates: edge times) swapped for hostile ones."""
+    if isinstance(value, str):
+        if not data.draw(st.booleans(), label=f"swap {name}"):
+            return value
+        pool = EDGE_TIMES if ISO_TIME.match(value) else HOSTILE_TEXT
+        return data.draw(st.sampled_from(pool), label=name)
+    if isinstance(value, list):
+        return [_hostile(item, data, f"{name}[]") for item in value]
+    if isinstance(value, dict):
+        return {key: _hostile(item, data, f"{name}.{key}") for key, item in value.items()}
+    return value
+
+
+def _row_counts() -> dict[str, int]:
+    from sqlalchemy import func, select, union_all
+
+    from api.db import db
+    from api.models import metadata
+
+    tables = metadata.sorted_tables
+    counts = union_all(*(select(func.count()).select_from(t) for t in tables))
+    db.session.remove()
+    values = list(db.session.scalars(counts))
+    db.session.remove()
+    return dict(zip((t.name for t in tables), values, strict=True))
+
+
+def _raw(value: Any) -> bytes:
+    """What a hostile client puts on the wire for a value: UTF-8, lone surrogates included."""
+    return str(value).encode("utf-8", "surrogatepass")
+
+
+def _path(case: Any) -> str:
+    path = case.path
+    for name, value in (case.path_parameters or {}).items():
+        path = path.replace("{" + name + "}", quote(_raw(value), safe=""))
+    return path
+
+
+def _send(client: Any, case: Any, headers: dict[str, str], body: bytes | None) -> Any:
+    query = [
+        (k, _raw(v))
+        for k, values in (case.query or {}).items()
+        for v in (values if isinstance(values, list) else [values])
+    ]
+    return client.open(
+        _path(case),
+        method=case.method.upper(),
+        query_string=urlencode(query) if query else None,
+        data=body,
+        content_type="application/json" if body is not None else None,
+        headers={**headers, **{k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}},
+    )
+
+
+def _hostile_fuzz(operation: Any, client: Any, headers: dict[str, str], known: dict[str, list[str]]) -> None:
+    @HOSTILE_SETTINGS
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), data=st.data())
+    def run(case: Any, data: st.DataObject) -> None:
+        _use_known_values(case, known, data)
+        case.query = _hostile(case.query, data, "query") if case.query else case.query
+        case.path_parameters = _hostile(case.path_parameters, data, "path") if case.path_parameters else None
+        body = None
+        if case.media_type == "application/json" and case.body is not None:
+            # ensure_ascii: a lone surrogate travels as the `\ud800` escape, as a hostile client sends it
+            body = json.dumps(_hostile(case.body, data, "body")).encode()
+        elif case.media_type not in (None, "application/json"):
+            return  # uploads: their bodies are bytes, fuzzed by the media tests
+        before = _row_counts()
+        response = _send(client, case, headers, body)
+        problem = _problem(response.status_code, response.content_type or "", response.get_data())
+        if problem is None and response.status_code >= 400 and _row_counts() != before:
+            problem = f"{response.status_code} but something was stored"
+        if problem:
+            raise Finding(
+                f"{problem}\n  {case.method.upper()} {_path(case)} query={case.query!r}\n"
+                f"  body: {body[:300] if body else None!r}\n  answer: {response.get_data()[:500]!r}"
+            )
+
+    run()
+
+
+def test_every_operation_survives_hostile_input_as_every_role(app, client, world, admin, kj01_staff, resident):
+    known = _known_values(client, world, admin, resident)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    signed_in = {"admin": admin["headers"], "kj01-staff": kj01_staff["headers"], "resident": resident["headers"]}
+    findings: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        identities = signed_in if operation.definition.raw.get("security") else {"anonymous": {}}
+        has_json_body = "application/json" in operation.definition.raw.get("requestBody", {}).get("content", {})
+        for who, headers in identities.items():
+            if has_json_body:
+                nested = client.open(
+                    operation.path.replace("{", "").replace("}", ""),
+                    method=operation.method.upper(),
+                    data=NESTED,
+                    content_type="application/json",
+                    headers=headers,
+                )
+                problem = _problem(nested.status_code, nested.content_type or "", nested.get_data())
+                if problem:
+                    findings.append(f"{operation.label} as {who}, nested 100,000 deep: {problem}")
+            try:
+                _hostile_fuzz(operation, client, headers, known)
+            except Finding as finding:
+                findings.append(f"{operation.label} as {who}: {finding}")
+            except Unsatisfiable:
+                pass
+    assert operations >= 10
+    assert not findings, f"{len(findings)} finding(s):\n\n" + "\n\n".join(findings)
 
 
 @pytest.mark.parametrize(
