@@ -298,7 +298,7 @@ export interface AreaPage {
 
 export interface Attempt {
   channel: "official_account" | "subscribe" | "sandbox";
-  outcome: "sent" | "retry" | "refused" | "skipped";
+  outcome: "sending" | "sent" | "retry" | "refused" | "skipped" | "unknown";
   errcode: number | null;
   errmsg: string | null;
   /** what was (or would be) sent */
