@@ -327,7 +327,7 @@ export interface AreaPage {
 
 export interface Attempt {
   channel: "official_account" | "subscribe" | "sandbox";
-  outcome: "sent" | "retry" | "refused" | "skipped";
+  outcome: "sending" | "sent" | "retry" | "refused" | "skipped" | "unknown";
   errcode: number | null;
   /** max length 200 */
   errmsg: string | null;

@@ -493,6 +493,19 @@ def test_smoke_tells_the_first_family_contact_once_however_often_it_repeats(clie
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 1
 
 
+def test_the_alarms_messages_are_in_the_outbox_of_the_homes_committee_only(client, home, kj01_staff, kj02_staff):
+    """The daughter lives in no flat of the subdistrict: KJ01 staff still see the message, because the alarm
+    it is about is in KJ01; KJ02 staff do not."""
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+
+    def outbox(staff):
+        items = client.get("/api/v1/admin/notifications", headers=staff["headers"]).get_json()["items"]
+        return [(m["user_id"], m["page"]) for m in items]
+
+    assert outbox(kj01_staff) == [(str(home.daughter), f"pages/alerts/detail?id={alert_id}")]
+    assert outbox(kj02_staff) == []
+
+
 def test_nobody_acknowledging_brings_the_second_contact_then_staff_then_volunteers_each_once(
     client, home, settings, world
 ):

@@ -193,7 +193,7 @@ def test_a_past_event_cannot_be_booked(client, world, published):
     assert book(client, a, event_id).get_json()["code"] == "event_past"
 
 
-def test_cancelling_an_event_releases_every_seat_and_tells_everyone(client, world, published, kj01_staff):
+def test_cancelling_an_event_releases_every_seat_and_tells_everyone(client, world, published, kj01_staff, kj02_staff):
     event_id = published()
     a, b, c = residents(client, 3)
     for person in (a, b, c):
@@ -209,6 +209,10 @@ def test_cancelling_an_event_releases_every_seat_and_tells_everyone(client, worl
         assert message["title"] == "活动取消：太极拳入门" and "场地维修" in message["body"]
     [d] = residents(client, 1)
     assert book(client, d, event_id).get_json()["code"] == "event_cancelled"
+    # The committee whose event it was sees that everyone was told, wherever they live; another does not.
+    for staff, expected in ((kj01_staff, ["event_cancelled"] * 3), (kj02_staff, [])):
+        outbox = client.get("/api/v1/admin/notifications", headers=staff["headers"]).get_json()["items"]
+        assert [m["kind"] for m in outbox] == expected
 
 
 def test_cancel_after_the_cut_off_is_refused(client, world, published):

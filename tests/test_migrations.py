@@ -27,7 +27,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import BindParameter, CheckConstraint, create_engine, inspect, text
+from sqlalchemy import BindParameter, CheckConstraint, create_engine, inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
@@ -235,3 +235,130 @@ def test_cli_upgrades_the_postgresql_database_of_database_url(fresh_pg, tmp_path
     finally:
         engine.dispose()
     assert not (tmp_path / "linli.sqlite3").exists(), "DATABASE_URL set, yet SQLite was used"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data the migrations carry over
+# ----------------------------------------------------------------------------------------------------
+
+
+def _messages_about_things_before_the_outbox_knew_subjects(url: str) -> dict[str, str | None]:
+    """At 0009: a smoke alarm in KJ02, a household decision in KJ02, a family binding request about an
+    elder in KJ02, an account notice, and an alert message naming no alert we know. Their kinds → ids."""
+    from api.accounts.models import AreaKind, HouseholdRelation, HouseholdRequestStatus
+    from api.alerts.models import AlertRule, AlertStatus, Severity
+    from api.db import new_id, utcnow
+    from api.devices.models import DeviceStatus, DeviceType
+    from api.eldercare.models import ElderStatus
+    from api.notifications.models import DeliveryStatus, Urgency
+
+    t = metadata.tables
+    building_path = "/KJ/KJ02/KJ02-01/KJ02-01-001/"
+    room_id, user_id, request_id, device_id, alert_id, elder_id = (new_id() for _ in range(6))
+    now = utcnow()
+    engine = _connect(url)
+    try:
+        with engine.begin() as conn:
+            parent = None
+            for kind, path in zip(AreaKind, ("/KJ/", "/KJ/KJ02/", "/KJ/KJ02/KJ02-01/", building_path), strict=True):
+                area_id, code = new_id(), path.rstrip("/").rsplit("/", 1)[-1]
+                conn.execute(
+                    t["areas"].insert().values(id=area_id, kind=kind, code=code, name=code, parent_id=parent, path=path)
+                )
+                parent = area_id
+            conn.execute(t["rooms"].insert().values(id=room_id, building_id=parent, number="101", floor=1))
+            conn.execute(t["users"].insert().values(id=user_id, nickname="王家女儿"))
+            conn.execute(
+                t["household_requests"]
+                .insert()
+                .values(
+                    id=request_id,
+                    user_id=user_id,
+                    room_id=room_id,
+                    relation=HouseholdRelation.OWNER,
+                    status=HouseholdRequestStatus.APPROVED,
+                )
+            )
+            conn.execute(
+                t["devices"]
+                .insert()
+                .values(id=device_id, serial="SMK-1", type=DeviceType.SMOKE_DETECTOR, status=DeviceStatus.ACTIVE)
+            )
+            conn.execute(
+                t["alerts"]
+                .insert()
+                .values(
+                    id=alert_id,
+                    device_id=device_id,
+                    area_path=building_path,
+                    rule=AlertRule.SMOKE,
+                    severity=Severity.CRITICAL,
+                    status=AlertStatus.OPEN,
+                    first_at=now,
+                    last_at=now,
+                )
+            )
+            conn.execute(
+                t["elders"].insert().values(id=elder_id, name="王阿婆", room_id=room_id, status=ElderStatus.ACTIVE)
+            )
+            messages = {
+                "device_alert": ({"alert_id": str(alert_id)}, None),
+                "household_request_decided": ({"address": "1号楼101室"}, f"household-request:{request_id}"),
+                "family_binding_requested": ({"elder_id": str(elder_id)}, None),
+                "notice": ({"title": "账号安全提醒"}, None),
+                "device_alert:unknown": ({"alert_id": "a-1"}, None),
+            }
+            ids = {}
+            for name, (context, dedupe_key) in messages.items():
+                ids[name] = new_id()
+                conn.execute(
+                    t["notifications"]
+                    .insert()
+                    .values(
+                        id=ids[name],
+                        user_id=user_id,
+                        kind=name.split(":")[0],
+                        urgency=Urgency.NORMAL,
+                        title="t",
+                        body="b",
+                        context=context,
+                        dedupe_key=dedupe_key,
+                        status=DeliveryStatus.SENT,
+                        created_at=now,
+                    )
+                )
+    finally:
+        engine.dispose()
+    return {name: str(message_id) for name, message_id in ids.items()}
+
+
+def _subjects_after_upgrade(url: str) -> None:
+    config = alembic_config(url)
+    command.upgrade(config, "0009_alerts")
+    ids = _messages_about_things_before_the_outbox_knew_subjects(url)
+    command.upgrade(config, "0010_outbox_subject")
+
+    engine = _connect(url)
+    try:
+        with engine.connect() as conn:
+            table = metadata.tables["notifications"]
+            found = {str(i): path for i, path in conn.execute(select(table.c.id, table.c.subject_path))}
+    finally:
+        engine.dispose()
+    building = "/KJ/KJ02/KJ02-01/KJ02-01-001/"
+    assert {name: found[message_id] for name, message_id in ids.items()} == {
+        "device_alert": building,
+        "household_request_decided": building,
+        "family_binding_requested": building,
+        "notice": None,  # about no place: the subdistrict's staff and admins see it, committee staff do not
+        "device_alert:unknown": None,
+    }
+
+
+def test_sqlite_upgrade_gives_existing_messages_the_area_they_are_about(fresh_sqlite):
+    _subjects_after_upgrade(fresh_sqlite)
+
+
+@pytest.mark.services
+def test_postgresql_upgrade_gives_existing_messages_the_area_they_are_about(fresh_pg):
+    _subjects_after_upgrade(fresh_pg)

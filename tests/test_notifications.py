@@ -17,14 +17,15 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from api import create_app
-from api.accounts.models import User
+from api.accounts.models import Role, User
+from api.accounts.services import create_staff
 from api.config import Settings
 from api.db import db, utcnow
 from api.extensions import celery, store
 from api.notifications import services
 from api.notifications.catalogue import CATALOGUE, fit_value, template_data
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification, SubscriptionCredit
-from tests.conftest import bearer, wechat_login
+from tests.conftest import STAFF_PASSWORD, bearer, staff_login, wechat_login
 from tests.fake_wechat import FakeWechat
 
 HOUSEHOLD_TEMPLATE = "linli-sub-household-decided"
@@ -32,10 +33,10 @@ ALERT_OA_TEMPLATE = "linli-oa-device-alert"
 ALERT_SUB_TEMPLATE = "linli-sub-device-alert"
 
 
-def decide(client, world, resident, staff, *, approve=True):
+def decide(client, world, resident, staff, *, approve=True, room="KJ01/101"):
     request_id = client.post(
         "/api/v1/me/household-requests",
-        json={"room_id": str(world.room("KJ01/101").id), "relation": "owner"},
+        json={"room_id": str(world.room(room).id), "relation": "owner"},
         headers=resident["headers"],
     ).get_json()["id"]
     if approve:
@@ -171,10 +172,46 @@ def test_staff_see_only_messages_to_people_of_their_area(client, world, resident
     assert client.get("/api/v1/admin/notifications", headers=resident["headers"]).status_code == 403
 
 
+def test_staff_see_a_message_only_in_the_committee_it_is_about(client, world, resident, kj01_staff, kj02_staff, admin):
+    """张三 has a flat in KJ01 and one in KJ02: KJ01 staff see what concerns the KJ01 flat, not his KJ02
+    affairs, though he is a resident of theirs."""
+    decide(client, world, resident, kj01_staff, room="KJ01/101")
+    decide(client, world, resident, kj02_staff, room="KJ02/101")  # a KJ02 matter of a KJ01 resident
+    committee_of = {m["id"]: "KJ02" if "KJ02" in m["body"] else "KJ01" for m in inbox(client, resident)}
+
+    def outbox(staff, query=""):
+        items = client.get(f"/api/v1/admin/notifications{query}", headers=staff["headers"]).get_json()["items"]
+        return sorted(committee_of[m["id"]] for m in items)
+
+    assert outbox(kj01_staff) == ["KJ01"]
+    assert outbox(kj02_staff) == ["KJ02"]
+    assert outbox(admin) == ["KJ01", "KJ02"]
+    # Asking for the person by id does not widen it.
+    assert outbox(kj01_staff, f"?user_id={resident['user']['id']}") == ["KJ01"]
+
+
+def test_a_message_about_no_place_is_for_the_subdistricts_staff_and_admins_only(app, client, world, kj01_staff, admin):
+    create_staff("kj-staff", STAFF_PASSWORD, Role.STAFF, "KJ")
+    db.session.commit()
+    subdistrict_staff = {"headers": bearer(staff_login(client, "kj-staff")["access_token"])}
+    with app.app_context():
+        services.notify(
+            world.users["kj01"], "notice", {"title": "账号安全提醒", "body": "密码已修改"}, subject_path=None
+        )
+        db.session.commit()
+
+    def outbox(staff):
+        return client.get("/api/v1/admin/notifications", headers=staff["headers"]).get_json()["items"]
+
+    assert outbox(kj01_staff) == []
+    assert [m["title"] for m in outbox(subdistrict_staff)] == ["账号安全提醒"]
+    assert [m["title"] for m in outbox(admin)] == ["账号安全提醒"]
+
+
 def test_a_rolled_back_transaction_sends_nothing(app, world):
     user = world.users["kj01"]
     with app.app_context():
-        services.notify(user, "notice", {"title": "停水通知", "body": "明日停水"})
+        services.notify(user, "notice", {"title": "停水通知", "body": "明日停水"}, subject_path=None)
         db.session.rollback()
         db.session.commit()  # a later commit of the same session must not send the forgotten row
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
@@ -183,8 +220,8 @@ def test_a_rolled_back_transaction_sends_nothing(app, world):
 def test_the_same_domain_event_notifies_once(app, world):
     user = world.users["kj01"]
     with app.app_context():
-        first = services.notify(user, "notice", {"title": "a", "body": "b"}, dedupe_key="drill:1")
-        second = services.notify(user, "notice", {"title": "a", "body": "b"}, dedupe_key="drill:1")
+        first = services.notify(user, "notice", {"title": "a", "body": "b"}, subject_path=None, dedupe_key="drill:1")
+        second = services.notify(user, "notice", {"title": "a", "body": "b"}, subject_path=None, dedupe_key="drill:1")
         db.session.commit()
         assert first.id == second.id
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
@@ -294,11 +331,12 @@ ALERT = {
     "occurred_at": "2026-11-23T02:14:00+00:00",
     "address": "凤城三村12号楼302室",
 }
+HOME = "/KJ/KJ01/KJ01-01/KJ01-01-001/"  # the building the alarm is about
 
 
 def send_alert(live: Flask, user: User, **kwargs: Any) -> Notification:
     with live.app_context():
-        message = services.notify(db.session.get(User, user.id), "device_alert", ALERT, **kwargs)
+        message = services.notify(db.session.get(User, user.id), "device_alert", ALERT, subject_path=HOME, **kwargs)
         db.session.commit()  # the commit hands the row to the (eager) worker
         return db.session.get(Notification, message.id)
 
@@ -444,7 +482,7 @@ def test_the_sweep_hands_over_due_rows_it_finds(live_app, fake, world):
     """A row the broker lost: committed, never delivered. The sweep finds it once it is due."""
     user = family_member()
     with live_app.app_context():
-        message = services.notify(db.session.get(User, user.id), "device_alert", ALERT)
+        message = services.notify(db.session.get(User, user.id), "device_alert", ALERT, subject_path=HOME)
         db.session.info.pop("linli.outbox")  # as if the broker had dropped the hand-over
         db.session.commit()
         assert fake.sent_messages == []
@@ -453,3 +491,144 @@ def test_the_sweep_hands_over_due_rows_it_finds(live_app, fake, world):
 
     assert reload(message.id).status == DeliveryStatus.SENT
     assert len(fake.sent_messages) == 1
+
+
+# ----------------------------------------------------------------------------------------------------
+# A deliverer that dies while WeChat has the message: a duplicate at worst, never a loss
+# ----------------------------------------------------------------------------------------------------
+
+
+class DiesAfterWechatTookIt(services.WechatSenders):
+    """WeChat takes the message in, then the worker is gone before it hears the answer (killed, OOM, the
+    machine restarted): a BaseException, which nothing in the delivery may swallow."""
+
+    def send(self, channel: Channel, payload: dict[str, Any]) -> None:
+        super().send(channel, payload)
+        raise SystemExit("killed")
+
+
+class WhileWechatHasIt(services.WechatSenders):
+    """Runs `meanwhile()` during the WeChat call, before the message goes out."""
+
+    def __init__(self, settings: Settings, meanwhile: Any) -> None:
+        super().__init__(settings)
+        self.meanwhile = meanwhile
+
+    def send(self, channel: Channel, payload: dict[str, Any]) -> None:
+        self.meanwhile()
+        super().send(channel, payload)
+
+
+def committed_alert(live: Flask, user: User) -> uuid.UUID:
+    """A smoke alarm committed for `user`, not yet handed to any worker."""
+    with live.app_context():
+        message = services.notify(db.session.get(User, user.id), "device_alert", ALERT, subject_path=HOME)
+        db.session.info.pop("linli.outbox")
+        db.session.commit()
+        return message.id
+
+
+def lease_over(message_id: uuid.UUID) -> None:
+    """As if the lease had run out: the row is due a minute ago."""
+    db.session.execute(
+        Notification.__table__.update()
+        .where(Notification.id == message_id)
+        .values(next_attempt_at=utcnow() - timedelta(seconds=60))
+    )
+    db.session.commit()
+
+
+def test_a_worker_killed_after_wechat_took_the_alarm_leaves_it_to_the_sweep_which_sends_it_again(live_app, fake, world):
+    user = family_member()
+    settings = live_app.extensions["linli.settings"]
+    message_id = committed_alert(live_app, user)
+
+    with live_app.app_context(), pytest.raises(SystemExit):
+        services.deliver(message_id, settings, DiesAfterWechatTookIt(settings))
+
+    assert [m["touser"] for m in fake.sent_messages] == [user.wechat_oa_openid]  # the family has it
+    stuck = reload(message_id)
+    assert (stuck.status, stuck.attempt_count) == (DeliveryStatus.PENDING, 1)
+    assert [(a.channel, a.outcome) for a in stuck.attempts] == [(Channel.OFFICIAL_ACCOUNT, AttemptOutcome.SENDING)]
+    # Leased for longer than the WeChat call may take: nobody takes it over while it could still be running.
+    assert stuck.next_attempt_at > utcnow() + timedelta(seconds=4 * settings.wechat_timeout_seconds)
+    with live_app.app_context():
+        assert services.deliver(message_id, settings, live_app.extensions["linli.senders"]) is None
+        assert services.sweep_due(grace_seconds=0) == 0
+    assert len(fake.sent_messages) == 1
+
+    lease_over(message_id)
+    with live_app.app_context():
+        assert services.sweep_due(grace_seconds=0) == 1  # the beat job's sweep; tasks run eagerly here
+
+    # Told twice — the side of the window we fail to for an alarm — and never not told.
+    assert [m["touser"] for m in fake.sent_messages] == [user.wechat_oa_openid] * 2
+    sent = reload(message_id)
+    assert (sent.status, sent.channel, sent.attempt_count) == (DeliveryStatus.SENT, Channel.OFFICIAL_ACCOUNT, 2)
+    assert [a.outcome for a in sent.attempts] == [AttemptOutcome.UNKNOWN, AttemptOutcome.SENT]
+
+
+def test_a_second_delivery_during_the_call_does_nothing_and_no_lock_is_held(live_app, fake, world):
+    user = family_member()
+    settings = live_app.extensions["linli.settings"]
+    message_id = committed_alert(live_app, user)
+    seen: dict[str, Any] = {}
+
+    def meanwhile() -> None:
+        # Another worker (or the sweep's task) takes the same row while WeChat has it.
+        seen["second"] = services.deliver(message_id, settings, live_app.extensions["linli.senders"])
+        # The resident opens the message meanwhile: the row is not locked across the call.
+        other = db.new_session()
+        try:
+            with other.begin():
+                row = other.scalar(
+                    select(Notification)
+                    .where(Notification.id == message_id)
+                    .with_for_update(of=Notification, nowait=True)
+                )
+                row.read_at = utcnow()
+        finally:
+            other.close()
+
+    with live_app.app_context():
+        assert services.deliver(message_id, settings, WhileWechatHasIt(settings, meanwhile)) == DeliveryStatus.SENT
+
+    assert seen["second"] is None
+    assert len(fake.sent_messages) == 1
+    stored = reload(message_id)
+    assert (stored.status, stored.attempt_count, stored.read_at is not None) == (DeliveryStatus.SENT, 1, True)
+
+
+def test_a_busy_wechat_gives_the_subscribe_credit_back_and_the_retry_spends_it(live_app, fake, world):
+    user = family_member(follows=False, credits=1, fake=fake)
+    fake.fail_next(SUBSCRIBE_SEND, -1)
+    message = send_alert(live_app, user)
+
+    waiting = reload(message.id)
+    assert waiting.status == DeliveryStatus.PENDING
+    assert db.session.get(SubscriptionCredit, (user.id, ALERT_SUB_TEMPLATE)).credits == 1  # nothing was sent
+
+    assert deliver_again(live_app, message.id) == DeliveryStatus.SENT
+    db.session.expire_all()
+    assert db.session.get(SubscriptionCredit, (user.id, ALERT_SUB_TEMPLATE)).credits == 0
+    assert [m["kind"] for m in fake.sent_messages] == ["subscribe"]
+
+
+def test_a_message_whose_every_try_died_mid_call_stops_being_sent_and_stays_in_the_inbox(live_app, fake, world):
+    user = family_member()
+    settings = live_app.extensions["linli.settings"]
+    message_id = committed_alert(live_app, user)
+    for _ in range(settings.notification_max_attempts):
+        with live_app.app_context(), pytest.raises(SystemExit):
+            services.deliver(message_id, settings, DiesAfterWechatTookIt(settings))
+        lease_over(message_id)
+
+    with live_app.app_context():
+        assert services.deliver(message_id, settings, live_app.extensions["linli.senders"]) == DeliveryStatus.FAILED
+    assert len(fake.sent_messages) == settings.notification_max_attempts  # no more than that, ever
+    stored = reload(message_id)
+    assert stored.next_attempt_at is None
+    assert {a.outcome for a in stored.attempts} == {AttemptOutcome.UNKNOWN}
+    with live_app.app_context():
+        in_inbox = db.session.scalars(services.inbox(db.session.get(User, user.id))).all()
+        assert [m.id for m in in_inbox] == [message_id]

@@ -9,7 +9,7 @@ through the broker. What is asserted is what a family member would notice: the t
 arrive at the fake, and how many — after they arrive, the test waits a little longer for a duplicate.
 
 The broker-outage test runs on a redis-server of its own (killed, and started again on the same port),
-never on the shared Redis.
+never on the shared Redis; so does the test that kills the worker while WeChat has a message.
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ ALERT = {
     "occurred_at": "2026-11-23T02:14:00+00:00",
     "address": "凤城三村12号楼302室",
 }
+HOME = "/KJ/KJ01/KJ01-01/KJ01-01-001/"  # the building the alarm is about
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -198,7 +199,10 @@ class Rig:
         """`notify()` each user of a smoke alarm in one transaction, and commit it (which hands the rows
         to the broker, unless `hand_over` is false: as if the broker had dropped them)."""
         with self.app.app_context():
-            ids = [services.notify(db.session.get(User, uid), "device_alert", ALERT).id for uid in user_ids]
+            ids = [
+                services.notify(db.session.get(User, uid), "device_alert", ALERT, subject_path=HOME).id
+                for uid in user_ids
+            ]
             if not hand_over:
                 db.session.info.pop("linli.outbox")
             db.session.commit()
@@ -309,7 +313,7 @@ def test_a_rolled_back_notify_sends_nothing(rig):
     user_id, _ = rig.family_member()
     witness_id, witness_openid = rig.family_member()
     with rig.app.app_context():
-        services.notify(db.session.get(User, user_id), "device_alert", ALERT)
+        services.notify(db.session.get(User, user_id), "device_alert", ALERT, subject_path=HOME)
         db.session.rollback()
     # A message committed afterwards comes through the same queue: once it is there, the worker has had
     # every chance to send the rolled-back one too.
@@ -428,7 +432,7 @@ def test_a_busy_wechat_is_retried_later_and_the_message_arrives_once(rig):
 
 
 # ----------------------------------------------------------------------------------------------------
-# The broker goes down at commit time (a private redis-server, killed and started again)
+# The broker goes down at commit time, or the worker dies mid-call (a private redis-server and worker)
 # ----------------------------------------------------------------------------------------------------
 
 
@@ -446,7 +450,8 @@ def private_broker(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def outage_rig(private_broker: RedisServer, worker_database: str, fake: FakeWechat, tmp_path: Path) -> Iterator[Rig]:
+def own_rig(private_broker: RedisServer, worker_database: str, fake: FakeWechat, tmp_path: Path) -> Iterator[Rig]:
+    """A worker of its own on a broker of its own: either may be killed without touching the module's."""
     fake.reset()
     env = deployment(worker_database, private_broker.url, fake)
     worker = start_worker(env, tmp_path / "worker")
@@ -459,9 +464,9 @@ def outage_rig(private_broker: RedisServer, worker_database: str, fake: FakeWech
 
 
 def test_a_broker_outage_at_commit_time_still_ends_in_one_delivery_each_after_the_sweep(
-    outage_rig, private_broker, caplog
+    own_rig, private_broker, caplog
 ):
-    rig = outage_rig
+    rig = own_rig
     daughter, daughter_openid = rig.family_member()
     son, son_openid = rig.family_member()
 
@@ -493,3 +498,50 @@ def test_a_broker_outage_at_commit_time_still_ends_in_one_delivery_each_after_th
     for message_id in message_ids:
         row = rig.settled_row(message_id)
         assert (row.status, row.channel, row.attempt_count) == (DeliveryStatus.SENT, Channel.OFFICIAL_ACCOUNT, 1)
+
+
+def test_a_worker_killed_while_wechat_has_the_alarm_leaves_it_leased_and_the_sweep_sends_it_again(own_rig):
+    """SIGKILL after WeChat took the message in, before the worker heard the answer: the family may be told
+    twice, never not at all."""
+    rig = own_rig
+    user_id, openid = rig.family_member()
+    normal = rig.fake.routes[("POST", TEMPLATE_SEND)]
+    took_it, release = threading.Event(), threading.Event()
+
+    def takes_it_then_hangs(req: Received) -> Any:
+        answer = normal.handler(req)  # the message is at WeChat: it will reach the phone
+        took_it.set()
+        release.wait(10)
+        return answer
+
+    rig.fake.add_handler("POST", TEMPLATE_SEND, takes_it_then_hangs, token=True)
+    try:
+        [message_id] = rig.commit_alerts(user_id)
+        assert took_it.wait(DELIVERY_TIMEOUT), rig.worker.log()
+        assert rig.worker.process is not None
+        rig.worker.process.kill()
+        rig.worker.process.wait(10)
+    finally:
+        release.set()
+        rig.fake.routes[("POST", TEMPLATE_SEND)] = normal
+
+    stuck = rig.row(message_id)
+    assert (stuck.status, stuck.attempt_count) == (DeliveryStatus.PENDING, 1)
+    assert stuck.attempts == [(Channel.OFFICIAL_ACCOUNT, AttemptOutcome.SENDING, None)]
+    assert stuck.next_attempt_at > utcnow()  # leased: the sweep leaves it while the call could still run
+
+    rig.worker.restart()  # the deployment's supervisor starts the worker again
+    assert rig.worker.finished(ping.apply_async(ignore_result=True).id, timeout=READY_TIMEOUT) == "'pong'"
+    assert [m["touser"] for m in rig.fake.sent_messages] == [openid]
+
+    rig.make_due(message_id)  # the lease is over
+    sweep = celery.send_task(SWEEP_TASK, ignore_result=True)
+    assert rig.worker.finished(sweep.id) == "1"
+
+    assert [m["touser"] for m in rig.messages(2)] == [openid, openid]  # a duplicate, not a loss
+    row = rig.settled_row(message_id)
+    assert (row.status, row.channel, row.attempt_count) == (DeliveryStatus.SENT, Channel.OFFICIAL_ACCOUNT, 2)
+    assert row.attempts == [
+        (Channel.OFFICIAL_ACCOUNT, AttemptOutcome.UNKNOWN, None),
+        (Channel.OFFICIAL_ACCOUNT, AttemptOutcome.SENT, 0),
+    ]

@@ -376,6 +376,7 @@ def _tell_applicant(req: HouseholdRequest) -> None:
             "reason": "" if approved else f"原因：{req.reject_reason}",
             "decided_at": req.decided_at,
         },
+        subject_path=req.room.path,
         dedupe_key=f"household-request:{req.id}",
     )
 

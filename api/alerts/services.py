@@ -337,7 +337,7 @@ def _tell(
     dedupe_key = f"alert:{alert.id}:level:{level}" if level > 1 else None
     sent = []
     for user in users:
-        message = notify(user, ALERT_KIND, context, dedupe_key=dedupe_key)
+        message = notify(user, ALERT_KIND, context, subject_path=alert.area_path, dedupe_key=dedupe_key)
         # Quiet hours hold notices (never warnings or alarms) until they end; the outbox sweep sends them then.
         if alert.severity == Severity.NOTICE and rules.within(now, settings.alerts_quiet_hours):
             message.next_attempt_at = rules.end_of(now, settings.alerts_quiet_hours)

@@ -241,6 +241,7 @@ def _tell_registrant(elder: Elder) -> None:
             "reason": "" if approved else f"原因：{elder.reject_reason}",
             "decided_at": elder.approved_at or utcnow(),
         },
+        subject_path=elder.room.path,
         dedupe_key=f"elder-registration:{elder.id}",
     )
 
@@ -458,6 +459,7 @@ def request_binding(user: User, code: str, relation: str) -> FamilyBinding:
                     "elder_id": elder.id,
                     "requested_at": now,
                 },
+                subject_path=elder.room.path,
             )
     return binding
 
@@ -504,6 +506,7 @@ def _tell_family(binding: FamilyBinding, confirmed: bool) -> None:
             "hint": "设备报警将第一时间通知您。" if confirmed else "",
             "decided_at": utcnow(),
         },
+        subject_path=binding.elder.room.path,
     )
 
 

@@ -323,6 +323,7 @@ def _promote(event: Event, settings: Settings, now: datetime) -> list[Booking]:
                 "starts_at_text": local_text(event.starts_at),
                 "booking_id": head.id,
             },
+            subject_path=event.area.path,
             dedupe_key=f"booking-promoted:{head.id}",
         )
     return promoted
@@ -571,6 +572,7 @@ def cancel_event(staff: User, event_id: uuid.UUID, reason: str) -> Event:
                 "starts_at_text": local_text(event.starts_at),
                 "reason": reason,
             },
+            subject_path=event.area.path,
             dedupe_key=f"event-cancelled:{event.id}",
         )
     return event
@@ -677,6 +679,7 @@ def send_reminders(now: datetime | None = None) -> int:
                     "starts_at_text": local_text(event.starts_at),
                     "booking_id": booking.id,
                 },
+                subject_path=event.area.path,
                 dedupe_key=f"event-reminder:{booking.id}:{name}",
             )
             sent += 1

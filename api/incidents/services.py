@@ -527,10 +527,11 @@ def _tell(
         "note": note or "",
         "at": at,
     }
+    path = incident.area.path if incident.area is not None else None
     for person in audience(incident):
         if skip is not None and person.id == skip.id:
             continue
-        notify(person, "incident_status_changed", context, dedupe_key=f"incident:{event.id}")
+        notify(person, "incident_status_changed", context, subject_path=path, dedupe_key=f"incident:{event.id}")
 
 
 def _text(value: Any, limit: int = DESCRIPTION_MAX) -> str | None:
@@ -877,6 +878,7 @@ def escalate_overdue(now: datetime | None = None) -> int:
                 person,
                 "incident_overdue",
                 context,
+                subject_path=incident.area.path if incident.area is not None else None,
                 dedupe_key=f"incident-overdue:{incident.id}:{incident.reopen_count}:{level}",
             )
         escalated += 1

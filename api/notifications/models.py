@@ -36,10 +36,14 @@ class Channel(enum.StrEnum):
 
 
 class AttemptOutcome(enum.StrEnum):
+    SENDING = "sending"  # in flight: committed before the WeChat call, its answer recorded right after
     SENT = "sent"
     RETRY = "retry"  # transient: the whole delivery is tried again later
     REFUSED = "refused"  # permanent for this channel: the next channel is tried
     SKIPPED = "skipped"  # the channel does not apply (no credit, not following the account, …)
+    # The deliverer died while WeChat had the message (its lease ran out with no answer recorded): it may
+    # have arrived. The next delivery sends it again — a possible duplicate, never a loss.
+    UNKNOWN = "unknown"
 
 
 class Notification(IdMixin, Base):
@@ -50,6 +54,14 @@ class Notification(IdMixin, Base):
     __table_args__ = (
         Index("ix_notifications_user_id_id", "user_id", "id"),
         Index("ix_notifications_status_next_attempt_at", "status", "next_attempt_at"),
+        # The staff outbox filters by a prefix of the subject's path (LIKE '/KJ/KJ01/%'): pattern ops on
+        # PostgreSQL, so the prefix can use the index whatever the database's collation.
+        Index(
+            "ix_notifications_subject_path_id",
+            "subject_path",
+            "id",
+            postgresql_ops={"subject_path": "varchar_pattern_ops"},
+        ),
         UniqueConstraint("user_id", "dedupe_key"),
     )
 
@@ -62,6 +74,10 @@ class Notification(IdMixin, Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # A domain event that must not notify twice (e.g. "alert:…:level:2") names itself here.
     dedupe_key: Mapped[str | None] = mapped_column(String(128))
+    # The area path of what the message is about (the alert's building, the case's area, the event's area):
+    # staff see messages about their area, not every message of a person who lives there. None: about no
+    # place (an account matter), for the whole subdistrict's staff and admins only.
+    subject_path: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
     channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"))
     attempt_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
@@ -71,8 +87,11 @@ class Notification(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    # Ids made in the same millisecond are not ordered; each attempt's own time is.
     attempts: Mapped[list[DeliveryAttempt]] = relationship(
-        back_populates="notification", order_by="DeliveryAttempt.id", cascade="all, delete-orphan"
+        back_populates="notification",
+        order_by="(DeliveryAttempt.attempted_at, DeliveryAttempt.id)",
+        cascade="all, delete-orphan",
     )
 
 

@@ -1,12 +1,17 @@
 """Every message to a person goes through here.
 
-`notify(user, kind, context)` writes an outbox row in the caller's transaction: if that transaction
-rolls back, nothing is sent; once it commits, the row is handed to a worker (`deliver`), and a beat
-job (`sweep_due`) hands it over again if the broker lost it or a worker died. `deliver` locks the row,
-so a row enqueued twice is sent once; it tries the kind's channels in order (Official Account
-template message, mini-program subscribe message), retries transient WeChat failures with
-exponential backoff and jitter, and gives up on a channel that will never work. Every message is in
-the person's in-app inbox whatever happens on WeChat.
+`notify(user, kind, context, subject_path=...)` writes an outbox row in the caller's transaction: if that
+transaction rolls back, nothing is sent; once it commits, the row is handed to a worker (`deliver`), and a
+beat job (`sweep_due`) hands it over again if the broker lost it or a worker died. `deliver` tries the
+kind's channels in order (Official Account template message, mini-program subscribe message), retries
+transient WeChat failures with exponential backoff and jitter, and gives up on a channel that will never
+work. Each WeChat call is recorded as in flight before it is made and its answer right after, with no lock
+held in between: the row is leased meanwhile, so a row enqueued twice is sent once, and a worker killed
+mid-call leaves a message that is sent again after the lease — a duplicate at worst, never a loss. Every
+message is in the person's in-app inbox whatever happens on WeChat.
+
+Staff see the outbox by what a message is about (`subject_path`, the area path of its subject), not by
+where its recipient lives (`outbox_in_scope`).
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, event, exists, func, select, update
+from sqlalchemy import Select, event, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.accounts.models import Area, HouseholdMember, Role, Room, User
+from api.accounts.models import AreaKind, Role, User
 from api.config import Settings
 from api.db import db, new_id, utcnow
 from api.errors import ApiError, NotFound
@@ -84,10 +89,16 @@ def notify(
     kind: str,
     context: dict[str, Any] | None = None,
     *,
+    subject_path: str | None,
     urgency: Urgency | None = None,
     dedupe_key: str | None = None,
 ) -> Notification:
     """Queue a message to `user` in the current transaction; delivered only if it commits.
+
+    `subject_path` is the area path of what the message is about (`Area.path` of the alert's building, the
+    case's area, the event's area, the room's building): staff of that area see the message. Required, so
+    that every caller decides; None for a message about no place (an account matter), which only the whole
+    subdistrict's staff and admins see.
 
     `dedupe_key` names a domain event that must reach a person once (an alert's escalation level,
     a reminder): a second call with the same key returns the first message and sends nothing.
@@ -113,6 +124,7 @@ def notify(
         page=render(entry.page, ctx) if entry.page else None,
         context=ctx,
         dedupe_key=dedupe_key,
+        subject_path=subject_path or None,
         status=DeliveryStatus.PENDING,
         attempt_count=0,
         next_attempt_at=now,
@@ -230,27 +242,53 @@ class WechatSenders:
             )
 
 
+def delivery_lease(settings: Settings) -> timedelta:
+    """How long a delivery holds a row while WeChat has the message: longer than one channel's call can take
+    (an access-token fetch, the send, a token refresh and the send again, each up to a connect and a read
+    timeout), so neither a second worker nor the sweep takes the row while the call runs."""
+    return timedelta(seconds=8 * settings.wechat_timeout_seconds + 30)
+
+
 @dataclass
-class _ChannelResult:
-    outcome: AttemptOutcome
-    errcode: int | None = None
-    errmsg: str | None = None
+class _Prepared:
+    """A channel made ready for a message: the payload to send, or why the channel does not apply."""
+
     payload: dict[str, Any] | None = None
-    refund_credit: SubscriptionCredit | None = None
+    skip_reason: str | None = None
+    credit_template: str | None = None  # the subscribe template whose credit this send spent
 
 
-def _try_channel(
+@dataclass
+class _InFlight:
+    """A channel call committed as in flight: what the call needs, and what recording its answer needs."""
+
+    attempt_id: uuid.UUID
+    channel: Channel
+    position: int  # of the channel in the kind's list: a refusal moves on to the next one
+    payload: dict[str, Any]
+    credit_template: str | None
+    transient: bool  # an earlier channel of this delivery asked to be tried again later
+
+
+@dataclass
+class _Answer:
+    outcome: AttemptOutcome
+    errcode: int | None
+    errmsg: str
+
+
+def _prepare(
     session: Session, senders: WechatSenders, message: Notification, entry: MessageKind, channel: Channel
-) -> _ChannelResult:
+) -> _Prepared:
     user = message.user
     template = template_id(entry, channel, senders.settings.wechat_template_ids)
     if template is None:
-        return _ChannelResult(AttemptOutcome.SKIPPED, errmsg="no template for this channel")
+        return _Prepared(skip_reason="no template for this channel")
     openid = user.wechat_oa_openid if channel == Channel.OFFICIAL_ACCOUNT else user.wechat_openid
     if not openid:
         reason = "not following the Official Account" if channel == Channel.OFFICIAL_ACCOUNT else "no WeChat login"
-        return _ChannelResult(AttemptOutcome.SKIPPED, errmsg=reason)
-    credit = None
+        return _Prepared(skip_reason=reason)
+    credit_template = None
     if channel == Channel.SUBSCRIBE:
         credit = session.scalar(
             select(SubscriptionCredit)
@@ -258,27 +296,164 @@ def _try_channel(
             .with_for_update()
         )
         if credit is None or credit.credits <= 0:
-            return _ChannelResult(AttemptOutcome.SKIPPED, errmsg="no subscription credit")
+            return _Prepared(skip_reason="no subscription credit")
+        # Spent in the same commit as the in-flight attempt: a deliverer that dies during the call leaves it
+        # spent, as WeChat may have used it; an answer that says nothing was sent gives it back.
         credit.credits -= 1
+        credit_template = template
     payload = {
         "touser": openid,
         "template_id": template,
         "page": message.page,
         "data": template_data(entry, channel, message.context),
     }
-    if senders.is_sandbox(channel):
-        return _ChannelResult(AttemptOutcome.SENT, errmsg="sandbox: recorded, not sent", payload=payload)
+    return _Prepared(payload=payload, credit_template=credit_template)
+
+
+def _attempt(
+    message: Notification,
+    channel: Channel,
+    outcome: AttemptOutcome,
+    payload: dict[str, Any] | None = None,
+    errmsg: str | None = None,
+) -> DeliveryAttempt:
+    # Its own id and time now, not at flush: attempts are listed in the order they were made.
+    return DeliveryAttempt(
+        id=new_id(),
+        notification_id=message.id,
+        channel=channel,
+        outcome=outcome,
+        payload=payload,
+        errmsg=errmsg,
+        attempted_at=utcnow(),
+    )
+
+
+def _sent(message: Notification, channel: Channel) -> DeliveryStatus:
+    message.status = DeliveryStatus.SENT
+    message.channel = channel
+    message.sent_at = utcnow()
+    message.next_attempt_at = None
+    return message.status
+
+
+def _next_channel(
+    session: Session,
+    settings: Settings,
+    senders: WechatSenders,
+    message: Notification,
+    start: int,
+    transient: bool,
+) -> _InFlight | DeliveryStatus:
+    """Try the kind's channels from `start` on: record the ones that do not apply, and commit the first that
+    does as in flight (the caller sends it after the commit). With none left, settle the row: due again
+    later after a transient failure, else inbox only (or failed, once the tries are used up)."""
+    entry = CATALOGUE.get(message.kind)
+    channels = entry.channels if entry else ()
+    for position in range(start, len(channels)):
+        assert entry is not None
+        channel = channels[position]
+        prepared = _prepare(session, senders, message, entry, channel)
+        if prepared.payload is None:
+            session.add(_attempt(message, channel, AttemptOutcome.SKIPPED, errmsg=prepared.skip_reason))
+            continue
+        if senders.is_sandbox(channel):
+            recorded = "sandbox: recorded, not sent"
+            session.add(_attempt(message, Channel.SANDBOX, AttemptOutcome.SENT, prepared.payload, recorded))
+            return _sent(message, Channel.SANDBOX)
+        attempt = _attempt(message, channel, AttemptOutcome.SENDING, prepared.payload)
+        session.add(attempt)
+        message.next_attempt_at = utcnow() + delivery_lease(settings)
+        return _InFlight(attempt.id, channel, position, prepared.payload, prepared.credit_template, transient)
+    if transient and message.attempt_count < settings.notification_max_attempts:
+        delay = retry_delay(message.attempt_count, settings)
+        message.next_attempt_at = utcnow() + timedelta(seconds=delay)
+        session.info["retry_in"] = delay
+        return message.status
+    message.status = DeliveryStatus.FAILED if transient else DeliveryStatus.INBOX_ONLY
+    message.next_attempt_at = None
+    return message.status
+
+
+def _claim(
+    session: Session, notification_id: uuid.UUID, settings: Settings, senders: WechatSenders
+) -> _InFlight | DeliveryStatus | None:
+    message = session.scalar(
+        select(Notification)
+        .where(Notification.id == notification_id, Notification.status == DeliveryStatus.PENDING)
+        .with_for_update(of=Notification, skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if message is None or (message.next_attempt_at is not None and message.next_attempt_at > utcnow()):
+        return None
+    # Still in flight after its lease: the deliverer died between handing the message to WeChat and
+    # recording the answer. WeChat may have taken it; it is sent again below.
+    session.execute(
+        update(DeliveryAttempt)
+        .where(DeliveryAttempt.notification_id == message.id, DeliveryAttempt.outcome == AttemptOutcome.SENDING)
+        .values(outcome=AttemptOutcome.UNKNOWN, errmsg="no answer recorded: the deliverer stopped during the call")
+        .execution_options(synchronize_session=False)
+    )
+    if message.attempt_count >= settings.notification_max_attempts:
+        # Only tries that never recorded an answer end here (a deliverer killed mid-call, again and again):
+        # stop sending possible duplicates. The inbox has the message.
+        message.status = DeliveryStatus.FAILED
+        message.next_attempt_at = None
+        return message.status
+    message.attempt_count += 1
+    return _next_channel(session, settings, senders, message, 0, transient=False)
+
+
+def _call(senders: WechatSenders, step: _InFlight) -> _Answer:
+    """The WeChat call itself, with no transaction open and no row locked."""
     try:
-        senders.send(channel, payload)
+        senders.send(step.channel, step.payload)
     except WechatCallError as exc:
-        permanent = exc.errcode in PERMANENT_ERRCODES
-        if credit is not None and exc.errcode == 43101:
+        outcome = AttemptOutcome.REFUSED if exc.errcode in PERMANENT_ERRCODES else AttemptOutcome.RETRY
+        return _Answer(outcome, exc.errcode, exc.errmsg[:255])
+    except Exception as exc:
+        # Not WeChat's answer but our side failing (the token store unreachable, a bug): tried again later
+        # like a busy WeChat, rather than leaving the row to wait out its lease.
+        log.exception("sending notification attempt %s failed", step.attempt_id)
+        return _Answer(AttemptOutcome.RETRY, None, f"error: {type(exc).__name__}"[:255])
+    return _Answer(AttemptOutcome.SENT, 0, "ok")
+
+
+def _settle(
+    session: Session,
+    notification_id: uuid.UUID,
+    step: _InFlight,
+    answer: _Answer,
+    settings: Settings,
+    senders: WechatSenders,
+) -> _InFlight | DeliveryStatus | None:
+    """Record WeChat's answer to an in-flight attempt, then move the row on: sent, the next channel, or later."""
+    message = session.scalar(
+        select(Notification)
+        .where(Notification.id == notification_id)
+        .with_for_update(of=Notification)
+        .execution_options(populate_existing=True)
+    )
+    attempt = session.get(DeliveryAttempt, step.attempt_id, populate_existing=True)
+    if message is None or attempt is None:
+        return None  # erased meanwhile (the person deleted their account)
+    # Ours unless our lease ran out and another delivery took the row over (it marked this attempt unknown).
+    ours = attempt.outcome == AttemptOutcome.SENDING and message.status == DeliveryStatus.PENDING
+    attempt.outcome, attempt.errcode, attempt.errmsg = answer.outcome, answer.errcode, answer.errmsg
+    if step.credit_template is not None and answer.outcome != AttemptOutcome.SENT:
+        credit = session.get(
+            SubscriptionCredit, (message.user_id, step.credit_template), with_for_update=True, populate_existing=True
+        )
+        if credit is not None and answer.errcode == 43101:
             credit.credits = 0  # WeChat says there is no subscription left: our count was wrong
-        elif credit is not None and not permanent:
+        elif credit is not None and answer.outcome == AttemptOutcome.RETRY:
             credit.credits += 1  # nothing was sent: the credit is still good
-        outcome = AttemptOutcome.REFUSED if permanent else AttemptOutcome.RETRY
-        return _ChannelResult(outcome, exc.errcode, exc.errmsg[:255], payload)
-    return _ChannelResult(AttemptOutcome.SENT, 0, "ok", payload)
+    if answer.outcome == AttemptOutcome.SENT and message.status == DeliveryStatus.PENDING:
+        return _sent(message, step.channel)  # arrived: whoever holds the row now has nothing left to do
+    if not ours:
+        return None
+    transient = step.transient or answer.outcome == AttemptOutcome.RETRY
+    return _next_channel(session, settings, senders, message, step.position + 1, transient)
 
 
 def retry_delay(attempt: int, settings: Settings) -> float:
@@ -289,50 +464,23 @@ def retry_delay(attempt: int, settings: Settings) -> float:
 
 def deliver(notification_id: uuid.UUID, settings: Settings, senders: WechatSenders) -> DeliveryStatus | None:
     """Deliver one outbox row if it is due. Returns its new status, or None when there was nothing to do
-    (already delivered, not due yet, or being delivered by another worker right now)."""
+    (already delivered, not due yet, or being delivered by another worker right now).
+
+    Each WeChat call sits between two short transactions: the first records the attempt as in flight (the
+    try counted, a subscribe credit spent, the row leased for `delivery_lease`), the second records the
+    answer. The call itself holds no lock and no transaction. A deliverer that dies during the call leaves
+    the row leased and pending; once the lease is over the sweep sends it again — a duplicate at worst,
+    never a loss.
+    """
     session = db.new_session()
     try:
         with session.begin():
-            message = session.scalar(
-                select(Notification)
-                .where(Notification.id == notification_id, Notification.status == DeliveryStatus.PENDING)
-                .with_for_update(of=Notification, skip_locked=True)
-            )
-            now = utcnow()
-            if message is None or (message.next_attempt_at is not None and message.next_attempt_at > now):
-                return None
-            entry = CATALOGUE.get(message.kind)
-            message.attempt_count += 1
-            transient = False
-            for channel in entry.channels if entry else ():
-                result = _try_channel(session, senders, message, entry, channel)
-                sandboxed = result.outcome == AttemptOutcome.SENT and senders.is_sandbox(channel)
-                session.add(
-                    DeliveryAttempt(
-                        notification_id=message.id,
-                        channel=Channel.SANDBOX if sandboxed else channel,
-                        outcome=result.outcome,
-                        errcode=result.errcode,
-                        errmsg=result.errmsg,
-                        payload=result.payload if sandboxed or result.outcome != AttemptOutcome.SKIPPED else None,
-                        attempted_at=now,
-                    )
-                )
-                if result.outcome == AttemptOutcome.SENT:
-                    message.status = DeliveryStatus.SENT
-                    message.channel = Channel.SANDBOX if sandboxed else channel
-                    message.sent_at = now
-                    message.next_attempt_at = None
-                    return message.status
-                transient = transient or result.outcome == AttemptOutcome.RETRY
-            if transient and message.attempt_count < settings.notification_max_attempts:
-                delay = retry_delay(message.attempt_count, settings)
-                message.next_attempt_at = now + timedelta(seconds=delay)
-                session.info["retry_in"] = delay
-                return message.status
-            message.status = DeliveryStatus.FAILED if transient else DeliveryStatus.INBOX_ONLY
-            message.next_attempt_at = None
-            return message.status
+            step = _claim(session, notification_id, settings, senders)
+        while isinstance(step, _InFlight):
+            answer = _call(senders, step)
+            with session.begin():
+                step = _settle(session, notification_id, step, answer, settings, senders)
+        return step
     finally:
         delay = session.info.pop("retry_in", None)
         session.close()
@@ -344,7 +492,9 @@ def sweep_due(grace_seconds: int = 15, now: datetime | None = None) -> int:
     """Hand every due, undelivered row to the workers again; returns how many were enqueued.
 
     A row is due when its next attempt time has passed by `grace_seconds` (so a row committed a moment
-    ago, whose own task is on its way, is not doubled). Doubling is harmless anyway: `deliver` locks.
+    ago, whose own task is on its way, is not doubled). Doubling is harmless anyway: `deliver` claims the
+    row under a lock and a lease. A row whose deliverer died during a WeChat call is due once its lease is
+    over: it is sent again.
     """
     cutoff = (now or utcnow()) - timedelta(seconds=grace_seconds)
     ids = db.session.scalars(
@@ -442,22 +592,19 @@ def mark_all_read(user: User) -> int:
 
 
 def outbox_in_scope(staff: User, status: DeliveryStatus | None, user_id: uuid.UUID | None) -> Select:
-    """Messages a staff member may inspect: to people with a household in their area (an admin
-    without an area sees all)."""
+    """Messages a staff member may inspect: those about something inside their area, whoever received
+    them (a resident of two committees is seen by each only in that committee's affairs). Messages about
+    no place are for the whole subdistrict's staff and admins, not for committee staff."""
     stmt = select(Notification)
-    if staff.staff_area is not None:
-        in_area = (
-            select(HouseholdMember.id)
-            .join(Room, Room.id == HouseholdMember.room_id)
-            .join(Area, Area.id == Room.building_id)
-            .where(
-                HouseholdMember.user_id == Notification.user_id,
-                Area.path.startswith(staff.staff_area.path, autoescape=True),
-            )
-        )
-        stmt = stmt.where(exists(in_area))
-    elif not staff.has_role(Role.ADMIN):
-        stmt = stmt.where(False)
+    area = staff.staff_area
+    if area is None:
+        if not staff.has_role(Role.ADMIN):
+            stmt = stmt.where(false())
+    else:
+        inside = Notification.subject_path.startswith(area.path, autoescape=True)
+        if area.kind == AreaKind.SUBDISTRICT:
+            inside = or_(inside, Notification.subject_path.is_(None))
+        stmt = stmt.where(inside)
     if status is not None:
         stmt = stmt.where(Notification.status == status)
     if user_id is not None:
