@@ -334,9 +334,9 @@ def _messages_about_things_before_the_outbox_knew_subjects(url: str) -> dict[str
 
 def _subjects_after_upgrade(url: str) -> None:
     config = alembic_config(url)
-    command.upgrade(config, "0009_alerts")
+    command.upgrade(config, "0010_hostile_input")
     ids = _messages_about_things_before_the_outbox_knew_subjects(url)
-    command.upgrade(config, "0010_outbox_subject")
+    command.upgrade(config, "0011_outbox_subject")
 
     engine = _connect(url)
     try:

@@ -48,8 +48,8 @@ def private_redis(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_with_redis_down_alarms_are_taken_in_reads_work_and_ended_sessions_stay_ended(
     client,
-    home,
-    private_redis,  # noqa: F811
+    home,  # noqa: F811
+    private_redis,
 ):
     zhang = wechat_login(client, "zhangsan#1")
     li = wechat_login(client, "lisi#1")

@@ -1,8 +1,8 @@
 """outbox: each message's subject area (staff scope), in-flight and unknown delivery attempts
 
-Revision ID: 0010_outbox_subject
-Revises: 0009_alerts
-Create Date: 2026-12-04
+Revision ID: 0011_outbox_subject
+Revises: 0010_hostile_input
+Create Date: 2026-12-02
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0010_outbox_subject'
-down_revision = '0009_alerts'
+revision = '0011_outbox_subject'
+down_revision = '0010_hostile_input'
 branch_labels = None
 depends_on = None
 
