@@ -6,6 +6,7 @@ import importlib
 import logging
 from typing import Any
 
+from celery.signals import after_setup_logger, after_setup_task_logger
 from flask import Flask, Response, current_app, request, send_from_directory
 from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
@@ -17,6 +18,7 @@ from api.db import db
 from api.errors import error_response, is_outage, register_error_handlers, unavailable_response
 from api.extensions import Api, celery, store
 from api.hygiene import LinliRequest
+from api.masking import install_log_masking
 from api.media.storage import make_storage
 from api.wechat import make_miniprogram
 
@@ -41,6 +43,11 @@ DOCS_ASSETS = "/api/v1/docs/assets/"
 JSON_TYPES = frozenset({"application/json"})
 
 log = logging.getLogger(__name__)
+
+# Loggers whose records may carry a resident's words or a request's query string: ours, the web servers', the
+# worker's, the database driver's (parameters, when echoing) and WeChat's. Their records are masked
+# (`api.masking.PersonalNumbersFilter`), so no log line holds a phone or ID number in clear.
+MASKED_LOGGERS = ("api", "workers", "celery", "kombu", "gunicorn", "werkzeug", "sqlalchemy", "wechatpy")
 
 
 def accepts(*mimetypes: str) -> Any:
@@ -147,6 +154,13 @@ def _init_celery(app: Flask, settings: Settings) -> None:
 
     celery.flask_app = app  # type: ignore[attr-defined]
     app.extensions["celery"] = celery
+    # A worker sets up its own handlers when it starts (after this app is built): mask those as well.
+    after_setup_logger.connect(_mask_worker_logs, weak=False)
+    after_setup_task_logger.connect(_mask_worker_logs, weak=False)
+
+
+def _mask_worker_logs(logger: logging.Logger | None = None, **_kwargs: Any) -> None:
+    install_log_masking((*MASKED_LOGGERS, *([logger.name] if logger is not None else [])))
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -213,4 +227,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from api.cli import register_cli
 
     register_cli(app)
+    # Last, so that every logger the wiring above created is covered.
+    install_log_masking(MASKED_LOGGERS)
     return app

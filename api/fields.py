@@ -7,6 +7,9 @@ at the edges of the calendar, and nothing a community does happens there.
 
 Text: every string a client sends is checked at the edge (`api.hygiene`); a `Text` field adds what only
 the field knows — whether it may hold line breaks and how long it may be.
+
+Free text a person wrote (`PersonalText`) is shown whole to its writer and to staff, and to anyone else
+with the phone and ID numbers in it masked (`api.masking`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import g, has_app_context
 from marshmallow import ValidationError, fields, validate
+from marshmallow.utils import get_value
 
 from api.hygiene import message
+from api.masking import mask_personal_numbers
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -122,3 +128,57 @@ class Text(fields.String):
         if not self.multiline and ("\n" in text or "\r" in text or "\t" in text):
             raise ValidationError(message("newline"))
         return text
+
+
+def _reads_whole(obj: Any, author: str | None) -> bool:
+    """Whether this request's reader sees `obj`'s free text unmasked: staff, or the person who wrote it.
+
+    Outside a request (a task, a script) there is no reader, and the text is masked.
+    """
+    reader = g.get("user") if has_app_context() else None
+    if reader is None:
+        return False
+    if getattr(reader, "is_staff", False):
+        return True
+    return author is not None and get_value(obj, author) == getattr(reader, "id", None)
+
+
+class PersonalText(fields.String):
+    """Free text a person wrote, shown to others: the writer and staff read it whole, anyone else masked.
+
+    `author` names the attribute holding the writer's user id (`"reporter_id"`); without it, only staff read
+    the text whole. Staff handle the case and may need to call back; another resident, a family member or a
+    follower of a merged report sees `139****5678`.
+    """
+
+    def __init__(self, *args: Any, author: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.author = author
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        text = super()._serialize(value, attr, obj, **kwargs)
+        if not text or _reads_whole(obj, self.author):
+            return text
+        return mask_personal_numbers(text)
+
+
+class PersonalTextValues(fields.Dict):
+    """A mapping of free-text answers (an incident's extra fields): its text values masked as `PersonalText`."""
+
+    def __init__(self, *args: Any, author: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.author = author
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        shown = super()._serialize(value, attr, obj, **kwargs)
+        if not shown or _reads_whole(obj, self.author):
+            return shown
+        return {key: _masked(item) for key, item in shown.items()}
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_personal_numbers(value)
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value

@@ -67,13 +67,10 @@ export interface AdminIncidentDetail {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
-  /** max length 200 */
   status_note: string | null;
-  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
-  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -111,7 +108,6 @@ export interface AdminIncidentDetail {
   timeline: Record<string, unknown>[];
   attributes: Record<string, unknown>;
   feedback_score: number | null;
-  /** max length 200 */
   feedback_comment: string | null;
   /** read-only: sent by the server, ignored in requests */
   can_give_feedback: boolean;
@@ -131,13 +127,10 @@ export interface AdminIncidentSummary {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
-  /** max length 200 */
   status_note: string | null;
-  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
-  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -213,7 +206,6 @@ export interface Alert {
   /** format: uuid */
   resolved_by_id: string | null;
   resolution: "false_alarm" | "handled" | "hospitalised" | "other" | null;
-  /** max length 200 */
   resolution_note: string | null;
 }
 
@@ -255,7 +247,6 @@ export interface AlertDetail {
   /** format: uuid */
   resolved_by_id: string | null;
   resolution: "false_alarm" | "handled" | "hospitalised" | "other" | null;
-  /** max length 200 */
   resolution_note: string | null;
   /** read-only: sent by the server, ignored in requests */
   address: string;
@@ -297,7 +288,6 @@ export interface AlertStep {
   level: number;
   /** format: uuid */
   user_id: string | null;
-  /** max length 200 */
   note: string;
   notification_ids: string[];
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -381,7 +371,6 @@ export interface Binding {
   nickname: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
-  /** max length 200 */
   relation: string;
   /** contact order, 1 first; 0 until confirmed */
   position: number;
@@ -669,7 +658,6 @@ export interface Elder {
   /** read-only: sent by the server, ignored in requests */
   address: string;
   birth_year: number | null;
-  /** max length 200 */
   conditions: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
@@ -1226,13 +1214,10 @@ export interface IncidentCreated {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
-  /** max length 200 */
   status_note: string | null;
-  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
-  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -1262,13 +1247,10 @@ export interface IncidentDetail {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
-  /** max length 200 */
   status_note: string | null;
-  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
-  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -1297,7 +1279,6 @@ export interface IncidentDetail {
   timeline: Record<string, unknown>[];
   attributes: Record<string, unknown>;
   feedback_score: number | null;
-  /** max length 200 */
   feedback_comment: string | null;
   /** read-only: sent by the server, ignored in requests */
   can_give_feedback: boolean;
@@ -1311,13 +1292,10 @@ export interface IncidentSummary {
   /** read-only: sent by the server, ignored in requests */
   category_name: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
-  /** max length 200 */
   status_note: string | null;
-  /** max length 200 */
   description: string;
   lat: number | null;
   lng: number | null;
-  /** max length 200 */
   address: string | null;
   /** format: uuid */
   area_id: string | null;
@@ -1624,7 +1602,6 @@ export interface MyElder {
   /** read-only: sent by the server, ignored in requests */
   address: string;
   birth_year: number | null;
-  /** max length 200 */
   conditions: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
@@ -1762,7 +1739,6 @@ export interface PossibleDuplicate {
   /** format: uuid */
   id: string;
   status: "submitted" | "accepted" | "dispatched" | "in_progress" | "resolved" | "closed" | "rejected";
-  /** max length 200 */
   address: string | null;
   lat: number | null;
   lng: number | null;

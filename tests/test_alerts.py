@@ -632,6 +632,26 @@ def test_resolving_needs_a_note_and_happens_once(client, home):
     assert len(messages_to(home.daughter)) == 2
 
 
+def test_the_other_family_members_read_a_resolution_note_with_its_numbers_masked(client, home, kj01_staff):
+    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    note = "已送瑞金医院，主治医生电话 138 5724 6801"
+    done = client.post(
+        f"/api/v1/alerts/{alert_id}/resolve",
+        json={"resolution": "hospitalised", "note": note},
+        headers=home.headers("daughter"),
+    )
+    assert done.status_code == 200
+    assert done.get_json()["resolution_note"] == note  # the writer reads her own words
+
+    seen_by_son = client.get(f"/api/v1/alerts/{alert_id}", headers=home.headers("son")).get_json()
+    assert seen_by_son["resolution_note"] == "已送瑞金医院，主治医生电话 138 **** 6801"
+    assert seen_by_son["steps"][-1]["note"] == "hospitalised: 已送瑞金医院，主治医生电话 138 **** 6801"
+    listed = client.get("/api/v1/me/alerts", headers=home.headers("son")).get_json()["items"]
+    assert [a["resolution_note"] for a in listed] == ["已送瑞金医院，主治医生电话 138 **** 6801"]
+    seen_by_staff = client.get(f"/api/v1/admin/alerts/{alert_id}", headers=kj01_staff["headers"]).get_json()
+    assert seen_by_staff["resolution_note"] == note
+
+
 def test_an_acknowledged_incident_quiet_past_the_window_closes_when_a_new_one_starts(client, home, settings):
     settings.alerts_repeat_window_seconds = 600
     long_ago = utcnow() - timedelta(minutes=30)

@@ -251,6 +251,31 @@ def test_the_elder_with_an_account_invites_and_confirms_their_own_family(client,
     assert client.post(f"/api/v1/elders/{elder['id']}/invites", headers=son["headers"]).status_code == 404
 
 
+def test_the_elder_and_other_family_read_what_a_family_member_typed_with_numbers_masked(client, world, kj01_staff):
+    grandma = login(client, "grandma#1")
+    conditions = "糖尿病，社区医生 021-6543 2100"
+    elder = new_elder(client, kj01_staff, world.room("KJ01/101"), user_id=grandma["user"]["id"], conditions=conditions)
+    son = login(client, "son#1")
+    code = client.post(f"/api/v1/elders/{elder['id']}/invites", headers=grandma["headers"]).get_json()["code"]
+    binding = bind(client, son, code, "儿子13957246801").get_json()
+    assert binding["relation"] == "儿子13957246801"  # the son reads his own words
+
+    waiting = client.get(f"/api/v1/elders/{elder['id']}/family-bindings", headers=grandma["headers"]).get_json()
+    assert [b["relation"] for b in waiting["items"]] == ["儿子139****6801"]
+    (asked,) = db.session.scalars(select(Notification).where(Notification.kind == "family_binding_requested")).all()
+    assert asked.context["relation"] == "儿子139****6801"
+    staff_view = client.get(f"/api/v1/admin/elders/{elder['id']}/family-bindings", headers=kj01_staff["headers"])
+    assert [b["relation"] for b in staff_view.get_json()["items"]] == ["儿子13957246801"]
+
+    # What staff wrote about the elder's health, read by the family: the doctor's number masked.
+    client.post(f"/api/v1/family-bindings/{binding['id']}/confirm", headers=grandma["headers"])
+    (mine,) = client.get("/api/v1/me/elders", headers=son["headers"]).get_json()["items"]
+    assert mine["conditions"] == "糖尿病，社区医生 021-**** 2100"
+    # Staff read the profile whole.
+    profile = client.get(f"/api/v1/admin/elders/{elder['id']}", headers=kj01_staff["headers"]).get_json()
+    assert profile["conditions"] == "糖尿病，社区医生 021-6543 2100"
+
+
 def test_a_declined_request_does_not_bind(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     family = login(client, "stranger#1")

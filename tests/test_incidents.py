@@ -391,6 +391,45 @@ def test_merging_a_duplicate_moves_its_reporter_to_the_surviving_case(client, re
     assert refused.status_code == 409
 
 
+def test_another_resident_reads_a_report_with_the_numbers_in_it_masked(client, resident, kj01_staff, catalogue, world):
+    words = "楼下绿化带有人偷倒装修垃圾，联系我 139 5724 6801"
+    where = {"lat": LAT, "lng": LNG, "address": "控江一村12号楼 电话13957246801"}
+    first = filed(client, resident, description=words, location=where)["id"]
+    neighbour = someone(client, "lisi")
+    second = filed(client, neighbour, lat=LAT + 20 * METRE)
+    # The neighbour is offered the first report as a possible duplicate: its address is what the reporter typed.
+    (duplicate,) = second["possible_duplicates"]
+    assert duplicate["address"] == "控江一村12号楼 电话139****6801"
+
+    place(first, world)
+    place(second["id"], world)
+    merged = client.post(
+        f"/api/v1/admin/incidents/{second['id']}/merge", json={"into": first}, headers=kj01_staff["headers"]
+    )
+    assert merged.status_code == 200, merged.get_json()
+    assert act(client, kj01_staff, first, "accept", note="已电话联系报修人 139-5724-6801").status_code == 200
+
+    # The neighbour now follows the first report and reads it with the reporter's number masked.
+    followed = client.get(f"/api/v1/incidents/{first}", headers=neighbour["headers"]).get_json()
+    assert followed["description"] == "楼下绿化带有人偷倒装修垃圾，联系我 139 **** 6801"
+    assert followed["address"] == "控江一村12号楼 电话139****6801"
+    assert followed["status_note"] == "已电话联系报修人 139-****-6801"
+    assert [e["note"] for e in followed["timeline"] if e["action"] == "accept"] == ["已电话联系报修人 139-****-6801"]
+    listed = client.get("/api/v1/me/incidents", headers=neighbour["headers"]).get_json()["items"]
+    assert [i["description"] for i in listed if i["id"] == first] == [followed["description"]]
+    told = db.session.scalars(
+        select(Notification).where(Notification.user_id == uuid.UUID(neighbour["user"]["id"]))
+    ).all()
+    assert [n.context["note"] for n in told if n.context["status"] == "accepted"] == ["已电话联系报修人 139-****-6801"]
+
+    # The reporter reads their own words; staff, who call back, read everything whole.
+    own = client.get(f"/api/v1/incidents/{first}", headers=resident["headers"]).get_json()
+    assert own["description"] == words and own["address"] == where["address"]
+    handled = client.get(f"/api/v1/admin/incidents/{first}", headers=kj01_staff["headers"]).get_json()
+    assert handled["description"] == words and handled["address"] == where["address"]
+    assert handled["status_note"] == "已电话联系报修人 139-5724-6801"
+
+
 def test_handling_units_are_listed_and_created_within_scope(client, kj01_staff, kj02_staff, world, unit):
     listed = client.get("/api/v1/admin/handling-units", headers=kj01_staff["headers"]).get_json()["items"]
     assert [u["id"] for u in listed] == [unit]

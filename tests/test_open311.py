@@ -527,6 +527,68 @@ def test_nothing_reveals_who_reported_a_case(client, world, api_key):
     assert shown["media_url"] is None
 
 
+# A resident's number as people type it into a report: the digits, and how they were written.
+WRITTEN_NUMBERS = {
+    "13957246801": "139 5724 6801",
+    "13857246802": "138-5724-6802",
+    "13757246803": "+86 137 5724 6803",
+    "13657246804": "+8613657246804",
+    "13557246805": "0086 135 5724 6805",
+    "18957246806": "(+86)189-5724-6806",
+    "18857246807": "188.5724.6807",
+    "18757246808": "１８７５７２４６８０８",
+    "18657246809": "186 5724\n6809",
+    "15957246810": "159\u00a05724\u30006810",
+    "15857246811": "＋８６ １５８ ５７２４ ６８１１",
+    "310101195001011234": "310101 19500101 1234",
+    "02165432100": "021-6543 2100",
+}
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def digits_read(text):
+    """The digits a reader makes out of a text, full-width ones included; hidden ones as `*`."""
+    return "".join(c for c in (text or "").translate(FULL_WIDTH_DIGITS) if c in "0123456789*")
+
+
+def test_phone_and_id_numbers_however_written_never_reach_the_public_feed(client, world, api_key):
+    for written in WRITTEN_NUMBERS.values():
+        filed(client, api_key, description=f"楼道水管漏水，请联系 {written} 谢谢")
+    address = filed(client, api_key, address_string="控江路1000弄5号 电话 139 5724 6812")
+    noted = filed(client, api_key)
+    incidents.transition(world.users["admin"], uuid.UUID(noted), "accept", {"note": "已电话联系报修人 139-5724-6813"})
+    db.session.commit()
+    secrets = [*WRITTEN_NUMBERS, "13957246812", "13957246813"]
+
+    as_json = client.get(f"{BASE}/requests.json")
+    as_xml = client.get(f"{BASE}/requests.xml")
+    requests_json = as_json.get_json()
+    requests_xml = [{child.tag: child.text for child in request} for request in xml_of(as_xml)]
+    assert len(requests_json) == len(requests_xml) == len(WRITTEN_NUMBERS) + 2
+    for shown in (requests_json, requests_xml):
+        for request in shown:
+            for field in ("description", "address", "status_notes"):
+                read = digits_read(request[field])
+                assert not any(secret in read for secret in secrets), (field, request[field])
+    for raw in (as_json.get_data(as_text=True), as_xml.get_data(as_text=True)):
+        assert not any(written in raw for written in WRITTEN_NUMBERS.values())
+        assert not any(secret in raw for secret in secrets)
+
+    # What a reader of the feed sees: the text as written, the middle digits hidden.
+    by_id = {r["service_request_id"]: r for r in requests_json}
+    descriptions = {r["description"] for r in requests_json}
+    assert "楼道水管漏水，请联系 139 **** 6801 谢谢" in descriptions
+    assert "楼道水管漏水，请联系 +86 137 **** 6803 谢谢" in descriptions
+    assert "楼道水管漏水，请联系 186 ****\n6809 谢谢" in descriptions
+    assert "楼道水管漏水，请联系 ＋８６ １５８ **** ６８１１ 谢谢" in descriptions
+    assert "楼道水管漏水，请联系 310*** ******** 1234 谢谢" in descriptions
+    assert "楼道水管漏水，请联系 021-**** 2100 谢谢" in descriptions
+    assert by_id[address]["address"] == "控江路1000弄5号 电话 139 **** 6812"
+    assert by_id[noted]["status_notes"] == "已电话联系报修人 139-****-6813"
+    (single,) = xml_of(client.get(f"{BASE}/requests/{noted}.xml"))
+    assert single.findtext("status_notes") == "已电话联系报修人 139-****-6813"
+
+
 # ----------------------------------------------------------------------------------------------------
 # The Open311 error shape everywhere under the prefix
 # ----------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from api.accounts.models import AreaKind, HouseholdRelation, HouseholdRequestStatus
-from api.accounts.services import mask_phone
 from api.fields import DateTime, Text
+from api.masking import mask_phone
 from api.pagination import CursorArgs
 
 NonEmpty = validate.Length(min=1)

@@ -252,14 +252,6 @@ def create_staff(username: str, password: str, role: Role, area_code: str | None
 # Profile ------------------------------------------------------------------------------------------
 
 
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return None
-    if len(phone) < 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
 def update_profile(
     user: User,
     miniprogram: MiniProgram,

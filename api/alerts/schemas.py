@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.alerts import rules
 from api.alerts.models import AlertRule, AlertStatus, Resolution, Severity, StepKind
-from api.fields import DateTime, Text
+from api.fields import DateTime, PersonalText, Text
 from api.pagination import CursorArgs
 
 
@@ -35,7 +35,8 @@ class AlertSchema(Schema):
     resolved_at = DateTime(required=True, allow_none=True)
     resolved_by_id = fields.UUID(required=True, allow_none=True)
     resolution = fields.Enum(Resolution, by_value=True, required=True, allow_none=True)
-    resolution_note = Text(required=True, allow_none=True)
+    # Every confirmed family member of the elder reads the note one of them wrote.
+    resolution_note = PersonalText(required=True, allow_none=True, author="resolved_by_id")
 
 
 class AlertStepSchema(Schema):
@@ -43,8 +44,8 @@ class AlertStepSchema(Schema):
     kind = fields.Enum(StepKind, by_value=True, required=True)
     level = fields.Integer(required=True)
     user_id = fields.UUID(required=True, allow_none=True)
-    note = Text(required=True)
-    notification_ids = fields.List(Text(), required=True)
+    note = PersonalText(required=True, author="user_id")
+    notification_ids = fields.List(fields.String(), required=True)
     at = DateTime(required=True)
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from api.accounts.services import mask_phone
 from api.devices.models import DeviceStatus, DeviceType
 from api.eldercare.models import BindingStatus, ElderStatus
-from api.fields import DateTime, Text
+from api.fields import DateTime, PersonalText, Text
+from api.masking import mask_phone
 from api.pagination import CursorArgs
 
 PHONE = validate.Regexp(r"^\+?[0-9-]{5,20}$", error="not a phone number")
@@ -69,7 +69,8 @@ class ElderSchema(Schema):
     room_id = fields.UUID(required=True)
     address = fields.Function(lambda e: e.room.address, required=True, metadata={"type": "string"})
     birth_year = fields.Integer(required=True, allow_none=True)
-    conditions = Text(required=True)
+    # Family members read what the registrant or staff wrote about the elder.
+    conditions = PersonalText(required=True, author="registered_by_id")
     phone = fields.Function(
         lambda e: mask_phone(e.phone), required=True, allow_none=True, metadata={"type": "string", "nullable": True}
     )
@@ -139,14 +140,15 @@ class BindingSchema(Schema):
     id = fields.UUID(required=True)
     elder = fields.Nested(BindingElderSchema, required=True)
     user_id = fields.UUID(required=True)
-    nickname = fields.Function(lambda b: b.user.nickname, required=True, metadata={"type": "string"})
+    # The elder (and staff) read what the family member chose as a name and typed as the relation.
+    nickname = PersonalText(attribute="user.nickname", required=True, dump_only=True, author="user_id")
     phone = fields.Function(
         lambda b: mask_phone(b.user.phone),
         required=True,
         allow_none=True,
         metadata={"type": "string", "nullable": True},
     )
-    relation = Text(required=True)
+    relation = PersonalText(required=True, author="user_id")
     position = fields.Integer(required=True, metadata={"description": "contact order, 1 first; 0 until confirmed"})
     status = fields.Enum(BindingStatus, by_value=True, required=True)
     requested_at = DateTime(required=True)

@@ -33,6 +33,7 @@ from api.eldercare.models import (
     OfficialAccountLink,
 )
 from api.errors import ApiError, NotFound
+from api.masking import mask_personal_numbers
 from api.notifications.services import notify
 
 log = logging.getLogger(__name__)
@@ -453,8 +454,9 @@ def request_binding(user: User, code: str, relation: str) -> FamilyBinding:
                 elder_user,
                 "family_binding_requested",
                 {
-                    "family_name": user.nickname or "家属",
-                    "relation": relation,
+                    # What the family member typed, read by the elder: numbers in it masked.
+                    "family_name": mask_personal_numbers(user.nickname or "家属"),
+                    "relation": mask_personal_numbers(relation),
                     "elder_name": elder.name,
                     "elder_id": elder.id,
                     "requested_at": now,

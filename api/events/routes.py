@@ -189,8 +189,8 @@ def _local(value: Any) -> str:
 )
 def admin_export_attendance(event_id: uuid.UUID) -> Any:
     """The attendance list as CSV (UTF-8 with BOM, so Excel opens the Chinese correctly)."""
-    from api.accounts.services import mask_phone
     from api.db import db
+    from api.masking import mask_phone
 
     stmt = services.attendance(current_user(), event_id).order_by(Booking.id)
     out = io.StringIO()

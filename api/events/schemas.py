@@ -7,10 +7,10 @@ from typing import Any
 from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from api.accounts.services import mask_phone
 from api.events import services
 from api.events.models import BookingStatus, EventCategory, EventStatus
 from api.fields import DateTime, Text
+from api.masking import mask_phone
 from api.pagination import CursorArgs
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate, validates_schema
 
-from api.accounts.services import mask_phone
 from api.errors import ApiError
-from api.fields import DateTime, Text
+from api.fields import DateTime, PersonalText, PersonalTextValues, Text
 from api.incidents import services
 from api.incidents.models import HandlingUnitKind, IncidentStatus
+from api.masking import mask_phone
 from api.pagination import CursorArgs
 
 # --------------------------------------------------------------------------------------------------
@@ -87,11 +87,12 @@ class IncidentSummarySchema(Schema):
     category = fields.Function(lambda i: i.category.code, required=True, metadata={"type": "string"})
     category_name = fields.Function(lambda i: i.category.name_zh, required=True, metadata={"type": "string"})
     status = fields.Enum(IncidentStatus, by_value=True, required=True)
-    status_note = Text(required=True, allow_none=True)
-    description = Text(required=True)
+    # Residents who follow a merged report read the reporter's words and the staff's notes: masked for them.
+    status_note = PersonalText(required=True, allow_none=True)
+    description = PersonalText(required=True, author="reporter_id")
     lat = fields.Float(required=True, allow_none=True)
     lng = fields.Float(required=True, allow_none=True)
-    address = Text(required=True, allow_none=True)
+    address = PersonalText(required=True, allow_none=True, author="reporter_id")
     area_id = fields.UUID(required=True, allow_none=True)
     area_name = fields.Function(
         lambda i: i.area.full_name if i.area is not None else None,
@@ -110,7 +111,8 @@ class IncidentSummarySchema(Schema):
 class PossibleDuplicateSchema(Schema):
     id = fields.UUID(required=True)
     status = fields.Enum(IncidentStatus, by_value=True, required=True)
-    address = Text(required=True, allow_none=True)
+    # Another resident's report: its address is what that resident typed.
+    address = PersonalText(required=True, allow_none=True, author="reporter_id")
     lat = fields.Float(required=True, allow_none=True)
     lng = fields.Float(required=True, allow_none=True)
     created_at = DateTime(required=True)
@@ -125,10 +127,10 @@ class IncidentCreatedSchema(IncidentSummarySchema):
 
 
 class TimelineEntrySchema(Schema):
-    action = Text(required=True)
-    from_status = Text(required=True, allow_none=True)
-    to_status = Text(required=True, allow_none=True)
-    note = Text(required=True, allow_none=True)
+    action = fields.String(required=True)
+    from_status = fields.String(required=True, allow_none=True)
+    to_status = fields.String(required=True, allow_none=True)
+    note = PersonalText(required=True, allow_none=True, author="actor_id")
     at = DateTime(required=True)
     by = fields.Method("who", required=True, metadata={"type": "string", "enum": ["resident", "staff", "system"]})
 
@@ -172,9 +174,9 @@ class IncidentDetailSchema(IncidentSummarySchema):
         metadata={"type": "array", "items": {"type": "object"}, "description": "the handler's closing photos"},
     )
     timeline = fields.Method("timeline_", required=True, metadata={"type": "array", "items": {"type": "object"}})
-    attributes = fields.Dict(required=True)
+    attributes = PersonalTextValues(required=True, author="reporter_id")
     feedback_score = fields.Integer(required=True, allow_none=True)
-    feedback_comment = Text(required=True, allow_none=True)
+    feedback_comment = PersonalText(required=True, allow_none=True, author="reporter_id")
     can_give_feedback = fields.Function(
         lambda i: i.status == IncidentStatus.RESOLVED, required=True, metadata={"type": "boolean"}
     )

@@ -41,6 +41,7 @@ from api.incidents.models import (
     IncidentSource,
     IncidentStatus,
 )
+from api.masking import mask_personal_numbers
 from api.notifications.catalogue import MessageKind, Template, register
 from api.notifications.models import Channel
 from api.notifications.services import notify
@@ -524,7 +525,8 @@ def _tell(
         "category_name": incident.category.name_zh,
         "status": incident.status.value,
         "status_text": STATUS_ZH[incident.status],
-        "note": note or "",
+        # Followers of a merged report are told too: a number quoted in a staff note is not theirs to read.
+        "note": mask_personal_numbers(note or ""),
         "at": at,
     }
     path = incident.area.path if incident.area is not None else None

@@ -10,8 +10,9 @@ The GeoReport vocabulary maps onto the incidents domain like this:
   the `service_request_id` itself and a token is simply that id.
 
 Public output never names the reporter: no user, account, phone, openid or contact field is read or
-written here, and phone and ID-card numbers a reporter typed into a description are masked. The contact
-fields the spec lets a client send (email, names, phone, device_id, account_id) are accepted and dropped.
+written here, and phone and ID-card numbers typed into a description, an address or a staff note are masked
+(`api.masking.mask_personal_numbers`, however they were written). The contact fields the spec lets a
+client send (email, names, phone, device_id, account_id) are accepted and dropped.
 Callable without Flask: functions take plain values and work on `db.session`; the caller commits.
 """
 
@@ -35,6 +36,7 @@ from api.errors import ApiError
 from api.fields import LOCAL_TZ, TimeOutOfRange, shift, to_utc
 from api.incidents import services as incident_services
 from api.incidents.models import OPEN_STATUSES, Incident, IncidentCategory
+from api.masking import mask_personal_numbers
 from api.open311.models import Open311Key
 
 # GeoReport v2: "Default query limit is a span of 90 days or first 1000 requests returned, whichever is smallest."
@@ -62,8 +64,6 @@ FIELD_NAMES = {
     "media_ids": "media_url",
 }
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 
 
@@ -319,12 +319,6 @@ def request_for_token(token: str) -> Incident:
 # ----------------------------------------------------------------------------------------------------
 
 
-def mask_personal_numbers(text: str) -> str:
-    """Phone and ID-card numbers typed into a description are masked before the text is published."""
-    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
-    return _ID_CARD.sub(lambda m: f"{m.group(1)}{'*' * 11}{m.group(2)}", text)
-
-
 def is_open(incident: Incident) -> bool:
     return incident.status.is_open and incident.merged_into_id is None
 
@@ -336,7 +330,8 @@ def status_notes(incident: Incident, english: bool = False) -> str | None:
             f"Merged into service request {incident.merged_into_id}",
             english,
         )
-    return incident.status_note
+    # A staff member's note is published as written, but for the numbers in it (a resident's, quoted).
+    return mask_personal_numbers(incident.status_note) if incident.status_note else incident.status_note
 
 
 def present_request(incident: Incident, english: bool = False) -> dict[str, Any]:
@@ -356,7 +351,7 @@ def present_request(incident: Incident, english: bool = False) -> dict[str, Any]
         "requested_datetime": incident.created_at,
         "updated_datetime": incident.updated_at,
         "expected_datetime": incident.due_at,
-        "address": incident.address,
+        "address": mask_personal_numbers(incident.address) if incident.address else incident.address,
         "address_id": None,
         "zipcode": None,
         "lat": incident.lat,
