@@ -112,21 +112,24 @@ class Date(fields.Date):
 
 class Text(fields.String):
     """A string a person typed. Single-line unless `multiline=True` (tabs and line breaks refused), and
-    never longer than `max_length` (200 characters single-line, 5,000 multi-line, unless a `Length`
-    validator says otherwise). Surrounding whitespace is kept: trimming is a domain decision."""
+    never longer than `max_length` (200 characters single-line, 5,000 multi-line) unless a `Length`
+    validator says otherwise. Surrounding whitespace is kept: trimming is a domain decision.
+
+    The default limit is checked on load, not declared as a validator: schemas that only present text
+    (responses) use the same field without claiming a limit in the API document."""
 
     def __init__(self, *args: Any, multiline: bool = False, max_length: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.multiline = multiline
         has_length = any(isinstance(v, validate.Length) and v.max is not None for v in self.validators)
-        if not has_length:
-            limit = max_length or (MULTILINE_MAX if multiline else SINGLE_LINE_MAX)
-            self.validators.append(validate.Length(max=limit))
+        self.max_length = None if has_length else (max_length or (MULTILINE_MAX if multiline else SINGLE_LINE_MAX))
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not self.multiline and ("\n" in text or "\r" in text or "\t" in text):
             raise ValidationError(message("newline"))
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValidationError(validate.Length.message_max.format(max=self.max_length))
         return text
 
 

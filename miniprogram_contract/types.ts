@@ -12,7 +12,6 @@ export interface AdminEventLive {
   event_id: string;
   /** `scheduled` (not started), `live` (on air: play `play`), `ended` (no replay yet), `replay_ready` (play `replays`) */
   status: "scheduled" | "live" | "ended" | "replay_ready";
-  /** max length 200 */
   stream_name: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   scheduled_start: string;
@@ -39,9 +38,7 @@ export interface AdminHouseholdRequest {
   address: string;
   relation: "owner" | "tenant" | "family";
   status: "pending" | "approved" | "rejected" | "withdrawn";
-  /** max length 200 */
   note: string;
-  /** max length 200 */
   reject_reason: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -52,10 +49,7 @@ export interface AdminHouseholdRequest {
 
 export interface AdminHouseholdRequestPage {
   items: AdminHouseholdRequest[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -88,7 +82,6 @@ export interface AdminIncidentDetail {
   resolved_at: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   closed_at: string | null;
-  /** max length 200 */
   source: string;
   escalation_level: number;
   overdue: boolean;
@@ -148,7 +141,6 @@ export interface AdminIncidentSummary {
   resolved_at: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   closed_at: string | null;
-  /** max length 200 */
   source: string;
   escalation_level: number;
   overdue: boolean;
@@ -161,10 +153,7 @@ export interface AdminIncidentSummary {
 
 export interface AdminIncidentSummaryPage {
   items: AdminIncidentSummary[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -257,10 +246,7 @@ export interface AlertDetail {
 
 export interface AlertPage {
   items: Alert[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -298,9 +284,7 @@ export interface Area {
   /** format: uuid */
   id: string;
   kind: "subdistrict" | "committee" | "estate" | "building";
-  /** max length 200 */
   code: string;
-  /** max length 200 */
   name: string;
   /** format: uuid */
   parent_id: string | null;
@@ -308,10 +292,7 @@ export interface Area {
 
 export interface AreaPage {
   items: Area[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -319,7 +300,6 @@ export interface Attempt {
   channel: "official_account" | "subscribe" | "sandbox";
   outcome: "sending" | "sent" | "retry" | "refused" | "skipped" | "unknown";
   errcode: number | null;
-  /** max length 200 */
   errmsg: string | null;
   /** what was (or would be) sent */
   payload: Record<string, unknown> | null;
@@ -347,17 +327,12 @@ export interface Attendee {
 
 export interface AttendeePage {
   items: Attendee[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
 export interface AttributeValue {
-  /** max length 200 */
   key: string;
-  /** max length 200 */
   name: string;
 }
 
@@ -384,7 +359,6 @@ export interface Binding {
 export interface BindingElder {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   name: string;
   /** read-only: sent by the server, ignored in requests */
   address: string;
@@ -444,9 +418,7 @@ export interface BookingArgs {
 export interface BookingEvent {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   title: string;
-  /** max length 200 */
   venue: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   starts_at: string;
@@ -457,10 +429,7 @@ export interface BookingEvent {
 
 export interface BookingPage {
   items: Booking[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -470,12 +439,9 @@ export interface CancelEventArgs {
 }
 
 export interface CategoryAttribute {
-  /** max length 200 */
   code: string;
-  /** max length 200 */
   datatype: "string" | "number" | "datetime" | "text" | "singlevaluelist" | "multivaluelist";
   required: boolean;
-  /** max length 200 */
   description: string;
   values?: AttributeValue[];
 }
@@ -490,7 +456,6 @@ export interface Consent {
   id: string;
   /** format: uuid */
   elder_id: string;
-  /** max length 200 */
   given_by: string;
   device_types: string[];
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -535,7 +500,6 @@ export interface Credits {
 export interface Device {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   serial: string;
   type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
   status: "active" | "offline" | "retired";
@@ -590,10 +554,7 @@ export interface DeviceCreateArgs {
 
 export interface DevicePage {
   items: Device[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -641,17 +602,13 @@ export interface DutyShiftArgs {
 
 export interface DutyShiftPage {
   items: DutyShift[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
 export interface Elder {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   name: string;
   /** format: uuid */
   room_id: string;
@@ -671,7 +628,6 @@ export interface Elder {
   created_at: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   approved_at: string | null;
-  /** max length 200 */
   reject_reason: string | null;
 }
 
@@ -695,7 +651,7 @@ export interface ElderCreateArgs {
    */
   conditions?: string;
   /**
-   * max length 200; pattern "^\\+?[0-9-]{5,20}$"
+   * pattern "^\\+?[0-9-]{5,20}$"
    * default: null
    */
   phone?: string | null;
@@ -724,10 +680,7 @@ export interface ElderCreateArgs {
 
 export interface ElderPage {
   items: Elder[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -742,7 +695,7 @@ export interface ElderPatchArgs {
   birth_year?: number | null;
   /** max length 500 */
   conditions?: string;
-  /** max length 200; pattern "^\\+?[0-9-]{5,20}$" */
+  /** pattern "^\\+?[0-9-]{5,20}$" */
   phone?: string | null;
   status?: "pending" | "active" | "inactive";
   /** minimum 2; maximum 168 */
@@ -773,7 +726,7 @@ export interface ElderRegisterArgs {
    */
   conditions?: string;
   /**
-   * max length 200; pattern "^\\+?[0-9-]{5,20}$"
+   * pattern "^\\+?[0-9-]{5,20}$"
    * default: null
    */
   phone?: string | null;
@@ -820,14 +773,9 @@ export interface Error {
 }
 
 export interface Estimate {
-  /**
-   * which likeness was used
-   * max length 200
-   */
+  /** which likeness was used */
   based_on: string | null;
-  /** max length 200 */
   time_slot: string;
-  /** max length 200 */
   audience: string;
   sample_size: number;
   expected_fill_rate: number | null;
@@ -835,7 +783,6 @@ export interface Estimate {
   expected_confirmed_seats: number | null;
   expected_attendance: number | null;
   past_events_with_waitlist: number;
-  /** max length 200 */
   explanation: string;
   sample: EstimateSample[];
 }
@@ -843,7 +790,6 @@ export interface Estimate {
 export interface EstimateSample {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   title: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   starts_at: string;
@@ -856,12 +802,9 @@ export interface EstimateSample {
 export interface Event {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   title: string;
-  /** max length 200 */
   description: string;
   category: "culture" | "sports" | "health" | "party" | "volunteer" | "other";
-  /** max length 200 */
   venue: string;
   /** format: uuid */
   area_id: string;
@@ -885,7 +828,6 @@ export interface Event {
   cancel_cutoff_minutes: number;
   eligibility: Eligibility;
   status: "draft" | "published" | "cancelled";
-  /** max length 200 */
   cancel_reason: string | null;
 }
 
@@ -970,10 +912,7 @@ export interface EventLive {
 
 export interface EventPage {
   items: Event[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -1043,7 +982,6 @@ export interface FiguresByMode {
 export interface HandlingUnit {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   name: string;
   kind: "property_company" | "grid" | "city_department";
   /** format: uuid */
@@ -1063,10 +1001,7 @@ export interface HandlingUnitArgs {
 
 export interface HandlingUnitPage {
   items: HandlingUnit[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -1113,9 +1048,7 @@ export interface HouseholdRequest {
   address: string;
   relation: "owner" | "tenant" | "family";
   status: "pending" | "approved" | "rejected" | "withdrawn";
-  /** max length 200 */
   note: string;
-  /** max length 200 */
   reject_reason: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -1136,10 +1069,7 @@ export interface HouseholdRequestArgs {
 
 export interface HouseholdRequestPage {
   items: HouseholdRequest[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -1156,25 +1086,19 @@ export interface ImportResult {
 export interface ImportRowError {
   /** line number in the file (header is line 1) */
   line: number;
-  /** max length 200 */
   serial: string | null;
   errors: Record<string, string[]>;
 }
 
 export interface IncidentCategory {
-  /**
-   * e.g. "env.dumping"
-   * max length 200
-   */
+  /** e.g. "env.dumping" */
   code: string;
   /**
    * null for a top-level category (大类)
    * read-only: sent by the server, ignored in requests
    */
   parent_code: string | null;
-  /** max length 200 */
   name_zh: string;
-  /** max length 200 */
   name_en: string;
   /** 办结时限, counted from acceptance */
   time_limit_hours: number;
@@ -1317,20 +1241,13 @@ export interface IncidentSummary {
 
 export interface IncidentSummaryPage {
   items: IncidentSummary[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
 export interface Invite {
-  /** max length 200 */
   code: string;
-  /**
-   * what the mini-program shows as a QR
-   * max length 200
-   */
+  /** what the mini-program shows as a QR */
   qr_payload: string;
   /** format: uuid */
   elder_id: string;
@@ -1347,11 +1264,8 @@ export interface IotBatchResult {
 export interface IotEvent {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   platform: string;
-  /** max length 200 */
   event_id: string;
-  /** max length 200 */
   type: string;
   value: unknown;
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -1361,12 +1275,8 @@ export interface IotEvent {
 }
 
 export interface IotEventItem {
-  /** max length 200 */
   device_serial: string;
-  /**
-   * open, smoke, heartbeat, blood_pressure …
-   * max length 200
-   */
+  /** open, smoke, heartbeat, blood_pressure … */
   type: string;
   /**
    * {battery} or {systolic, diastolic, pulse}
@@ -1375,32 +1285,21 @@ export interface IotEventItem {
   value?: unknown;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   occurred_at: string;
-  /**
-   * the platform's id; a re-push is a duplicate
-   * max length 200
-   */
+  /** the platform's id; a re-push is a duplicate */
   event_id: string;
 }
 
 export interface IotEventPage {
   items: IotEvent[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
 export interface IotItemResult {
-  /** max length 200 */
   event_id: string | null;
-  /** max length 200 */
   status: "accepted" | "duplicate" | "unknown_device" | "invalid" | "unsupported_type";
   errors?: Record<string, string[]>;
-  /**
-   * the alert this event opened or counts on
-   * max length 200
-   */
+  /** the alert this event opened or counts on */
   alert_id?: string;
 }
 
@@ -1429,9 +1328,7 @@ export interface Marked {
 export interface Me {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   nickname: string;
-  /** max length 200 */
   avatar_url: string | null;
   /**
    * example: "138****5678"
@@ -1453,21 +1350,14 @@ export interface Media {
   /** format: uuid */
   id: string;
   status: "pending_upload" | "ready";
-  /** max length 200 */
   content_type: string;
   /** bytes of the stored photo */
   size: number | null;
   width: number | null;
   height: number | null;
-  /**
-   * the photo, without EXIF/GPS; valid until `url_expires_at`; null until ready
-   * max length 200
-   */
+  /** the photo, without EXIF/GPS; valid until `url_expires_at`; null until ready */
   url: string | null;
-  /**
-   * a JPEG at most 400 px on its longer side; null until it is made
-   * max length 200
-   */
+  /** a JPEG at most 400 px on its longer side; null until it is made */
   thumbnail_url: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   url_expires_at: string | null;
@@ -1498,10 +1388,7 @@ export interface MediaUploadArgs {
 }
 
 export interface MediaUploadForm {
-  /**
-   * `wx.uploadFile({url})`
-   * max length 200
-   */
+  /** `wx.uploadFile({url})` */
   url: string;
   /**
    * `wx.uploadFile({name})`
@@ -1528,10 +1415,7 @@ export interface MediaUploadTicket {
 }
 
 export interface MediaUploadTicketArgs {
-  /**
-   * type of the photo to upload; the ticket accepts only this type
-   * max length 200
-   */
+  /** type of the photo to upload; the ticket accepts only this type */
   content_type: "image/jpeg" | "image/png" | "image/webp";
   /**
    * size of the file in bytes (`wx.getFileInfo`); at most 10 MB
@@ -1551,17 +1435,11 @@ export interface MergeArgs {
 export interface Message {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   kind: string;
   urgency: "low" | "normal" | "high" | "critical";
-  /** max length 200 */
   title: string;
-  /** max length 200 */
   body: string;
-  /**
-   * mini-program page to open
-   * max length 200
-   */
+  /** mini-program page to open */
   page: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -1573,17 +1451,13 @@ export interface Message {
 
 export interface MessagePage {
   items: Message[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
 export interface MyDevice {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   serial: string;
   type: "door_sensor" | "smoke_detector" | "gas_detector" | "arc_fault_breaker" | "water_leak_sensor" | "sos_button" | "fall_detector" | "blood_pressure_monitor";
   status: "active" | "offline" | "retired";
@@ -1595,7 +1469,6 @@ export interface MyDevice {
 export interface MyElder {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   name: string;
   /** format: uuid */
   room_id: string;
@@ -1615,9 +1488,7 @@ export interface MyElder {
   created_at: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   approved_at: string | null;
-  /** max length 200 */
   reject_reason: string | null;
-  /** max length 200 */
   relation: string;
   /** my place in the contact order */
   position: number;
@@ -1630,15 +1501,9 @@ export interface MyElders {
 }
 
 export interface OaLink {
-  /**
-   * send it to the Official Account as a message
-   * max length 200
-   */
+  /** send it to the Official Account as a message */
   code: string;
-  /**
-   * scene_str of the OA follow QR code
-   * max length 200
-   */
+  /** scene_str of the OA follow QR code */
   scene: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   expires_at: string;
@@ -1658,17 +1523,11 @@ export interface OaSandboxConfirmArgs {
 export interface OutboxMessage {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   kind: string;
   urgency: "low" | "normal" | "high" | "critical";
-  /** max length 200 */
   title: string;
-  /** max length 200 */
   body: string;
-  /**
-   * mini-program page to open
-   * max length 200
-   */
+  /** mini-program page to open */
   page: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
@@ -1688,10 +1547,7 @@ export interface OutboxMessage {
 
 export interface OutboxMessagePage {
   items: OutboxMessage[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -1713,20 +1569,11 @@ export interface PaginationMetadata {
 }
 
 export interface Play {
-  /**
-   * HLS (.m3u8), for the `video` component
-   * max length 200
-   */
+  /** HLS (.m3u8), for the `video` component */
   hls: string;
-  /**
-   * HTTP-FLV, for `live-player`
-   * max length 200
-   */
+  /** HTTP-FLV, for `live-player` */
   flv: string;
-  /**
-   * RTMP, for `live-player`
-   * max length 200
-   */
+  /** RTMP, for `live-player` */
   rtmp: string;
   /**
    * ask again for fresh URLs after this
@@ -1762,20 +1609,11 @@ export interface ProfilePatchArgs {
 }
 
 export interface Push {
-  /**
-   * the whole RTMP push URL
-   * max length 200
-   */
+  /** the whole RTMP push URL */
   url: string;
-  /**
-   * OBS 'Server' (服务器)
-   * max length 200
-   */
+  /** OBS 'Server' (服务器) */
   server: string;
-  /**
-   * OBS 'Stream Key' (串流密钥)
-   * max length 200
-   */
+  /** OBS 'Stream Key' (串流密钥) */
   stream_key: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   expires_at: string;
@@ -1814,7 +1652,6 @@ export interface RejectArgs {
 export interface Replay {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   url: string;
   duration_seconds: number | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
@@ -1826,7 +1663,6 @@ export interface Replay {
 export interface Reporter {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   nickname: string;
   /** read-only: sent by the server, ignored in requests */
   phone: string | null;
@@ -1843,19 +1679,14 @@ export interface Room {
   id: string;
   /** format: uuid */
   building_id: string;
-  /** max length 200 */
   number: string;
   floor: number;
-  /** max length 200 */
   address: string;
 }
 
 export interface RoomPage {
   items: Room[];
-  /**
-   * null on the last page
-   * max length 200
-   */
+  /** null on the last page */
   next_cursor: string | null;
 }
 
@@ -1870,7 +1701,6 @@ export interface StaffLoginArgs {
 }
 
 export interface Stats {
-  /** max length 200 */
   group_by: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   from: string;
@@ -1881,12 +1711,8 @@ export interface Stats {
 }
 
 export interface StatsRow {
-  /**
-   * committee code or category code
-   * max length 200
-   */
+  /** committee code or category code */
   key: string;
-  /** max length 200 */
   name: string;
   received: number;
   closed: number;
@@ -1904,7 +1730,6 @@ export interface StatsRow {
 export interface StreamCallbackAnswer {
   /** 0: allowed (what SRS expects) */
   code: number;
-  /** max length 200 */
   msg: string;
 }
 
@@ -1985,9 +1810,7 @@ export interface TemplateCatalogue {
 }
 
 export interface Token {
-  /** max length 200 */
   access_token: string;
-  /** max length 200 */
   refresh_token: string;
   /** default: "Bearer" */
   token_type: "Bearer";
@@ -1997,7 +1820,6 @@ export interface Token {
 }
 
 export interface TransitionArgs {
-  /** max length 200 */
   action: "accept" | "reclassify" | "reject" | "dispatch" | "start" | "resolve" | "close" | "reopen";
   /**
    * max length 500
@@ -2011,7 +1833,6 @@ export interface TransitionArgs {
   note?: string | null;
   /**
    * reclassify: the new code
-   * max length 200
    * default: null
    */
   category?: string | null;
@@ -2044,9 +1865,7 @@ export interface UnreadCount {
 export interface User {
   /** format: uuid */
   id: string;
-  /** max length 200 */
   nickname: string;
-  /** max length 200 */
   avatar_url: string | null;
   /**
    * example: "138****5678"
@@ -2113,7 +1932,6 @@ export interface Operations {
         severity?: "critical" | "warning" | "notice" | null;
         /**
          * open (not resolved) · unacknowledged · escalated (past the first contact) · acknowledged · resolved
-         * max length 200
          * default: null
          */
         status?: "open" | "unacknowledged" | "escalated" | "acknowledged" | "resolved" | null;
@@ -2863,7 +2681,6 @@ export interface Operations {
         area_id?: string | null;
         /**
          * a category code (a parent: all its leaves)
-         * max length 200
          * default: null
          */
         category?: string | null;
@@ -2897,10 +2714,7 @@ export interface Operations {
       query: {
         /** format: date-time (ISO 8601 with offset), sent as a string */
         from: string;
-        /**
-         * max length 200
-         * default: "committee"
-         */
+        /** default: "committee" */
         group_by?: "committee" | "category";
         /** format: date-time (ISO 8601 with offset), sent as a string */
         to: string;
