@@ -12,6 +12,7 @@ The residents are created and given access tokens from the test process through 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -31,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from api import Settings, create_app
 from api.accounts.models import Area, AreaKind, Role, User
@@ -42,7 +45,7 @@ from api.events.models import Booking, BookingStatus, Event, EventCategory
 from api.idempotency import IdempotencyKey
 from api.notifications.models import Notification
 from tests.conftest import project_root
-from tests.worker_support import deployment_env, migrated_database, process_globals_restored
+from tests.worker_support import RedisServer, deployment_env, migrated_database, process_globals_restored
 
 pytestmark = pytest.mark.services
 
@@ -70,6 +73,7 @@ class Rush:
     tokens: list[str]  # access token of resident i
     user_ids: list[uuid.UUID]  # and their ids
     server_log: Path
+    database_url: str
 
 
 def _seed(n: int, secret: str) -> tuple[uuid.UUID, list[uuid.UUID], list[str], uuid.UUID]:
@@ -116,10 +120,9 @@ def _wait_healthy(server: subprocess.Popen[bytes], port: int, log: Path) -> None
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def rush(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rush]:
+@contextlib.contextmanager
+def _served(pg_url: str, redis_url: str, tmp: Path) -> Iterator[Rush]:
     """A database of our own with the residents in it, and gunicorn (4 workers) serving it."""
-    tmp = tmp_path_factory.mktemp("rush")
     with migrated_database(pg_url, prefix="linli_rush") as url, process_globals_restored():
         # The test process talks to the same database (seeding, then reading what the rush left).
         create_app(
@@ -153,7 +156,7 @@ def rush(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
             )
         try:
             _wait_healthy(server, port, log)
-            yield Rush(port, staff_id, area_id, tokens, user_ids, log)
+            yield Rush(port, staff_id, area_id, tokens, user_ids, log, url)
         finally:
             server.terminate()
             try:
@@ -162,6 +165,12 @@ def rush(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
                 server.kill()
                 server.wait(timeout=10)
             db.session.remove()
+
+
+@pytest.fixture(scope="module")
+def rush(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rush]:
+    with _served(pg_url, redis_url, tmp_path_factory.mktemp("rush")) as served:
+        yield served
 
 
 def _new_event(rush: Rush, *, capacity: int, waitlist_limit: int) -> uuid.UUID:
@@ -471,3 +480,78 @@ def test_cancellations_racing_with_bookings_promote_in_arrival_order(rush: Rush)
     owner = {str(b.id): b.user_id for b in promoted}
     assert all(n.user_id == owner[n.context["booking_id"]] for n in told_here)
     assert all(n.status != "pending" for n in told_here), [(n.status, n.attempt_count) for n in told_here]
+
+
+# ----------------------------------------------------------------------------------------------------
+# A rush through outages: Redis stopped, PostgreSQL connections cut
+# ----------------------------------------------------------------------------------------------------
+
+OUTAGE_RESIDENTS = 160
+
+
+def _cut_connections(database_url: str) -> int:
+    """Terminate every server process of the rush's database but our own (a failover, a network blip)."""
+    engine = create_engine(make_url(database_url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_rush_through_a_redis_outage_and_cut_database_connections_loses_and_doubles_nothing(
+    pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+):
+    tmp = tmp_path_factory.mktemp("rush-outage")
+    broker = RedisServer(tmp / "redis-server.log").start()
+    try:
+        with _served(pg_url, broker.url, tmp) as served:
+            event_id = _new_event(served, capacity=CAPACITY, waitlist_limit=WAITLIST_LIMIT)
+            keys = {who: f"outage-{who}-{uuid.uuid4().hex}" for who in range(OUTAGE_RESIDENTS)}
+            units = [[_book(event_id, who, "single", keys[who])] for who in range(OUTAGE_RESIDENTS)]
+
+            def chaos() -> None:
+                time.sleep(0.05)
+                broker.stop()
+                for _ in range(3):
+                    _cut_connections(served.database_url)
+                    time.sleep(0.15)
+                broker.start()
+
+            troublemaker = threading.Thread(target=chaos)
+            troublemaker.start()
+            answers = _fire(served.port, served.tokens, units)
+            troublemaker.join()
+
+            # Every answer is a success, a full event, or a 503 in the error shape: never a 500.
+            for answer in answers:
+                assert answer.status in (201, 409, 503), (answer, served.server_log.read_text()[-3000:])
+                if answer.status == 409:
+                    assert _is_error_shape(answer.body, "event_full"), answer
+                if answer.status == 503:
+                    assert _is_error_shape(answer.body, "service_unavailable"), answer
+            unavailable = [a.who for a in answers if a.status == 503]
+
+            # The phones that saw a 503 retry with the same key once things are back: nothing doubles.
+            retried = _fire(
+                served.port, served.tokens, [[_book(event_id, who, "retry", keys[who])] for who in unavailable]
+            )
+            assert all(a.status in (201, 409) for a in retried), retried
+            final = {a.who: a for a in answers if a.status != 503} | {a.who: a for a in retried}
+            assert len(final) == OUTAGE_RESIDENTS
+
+            event, rows = _db_state(event_id)
+            _check_counters(event, rows)
+            booked = {who: a.body["id"] for who, a in final.items() if a.status == 201}
+            assert {str(b.id) for b in rows} == set(booked.values()), "a booking was lost or made twice"
+            assert len(rows) == min(OUTAGE_RESIDENTS, CAPACITY + WAITLIST_LIMIT)
+            print(f"\noutage rush: {len(unavailable)} of {OUTAGE_RESIDENTS} bookings answered 503 and were retried")
+    finally:
+        broker.stop()
