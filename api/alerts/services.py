@@ -34,7 +34,7 @@ from sqlalchemy import Select, and_, case, func, literal, select, text, tuple_, 
 
 from api import sqlstats
 from api.accounts.models import Area, Role, Room, User, UserRole
-from api.alerts import rules
+from api.alerts import rules, signals
 from api.alerts.models import (
     Alert,
     AlertRule,
@@ -390,6 +390,8 @@ def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord
     )
     db.session.add(step)
     alert.escalation_level = level
+    if planned.kind == StepKind.VOLUNTEERS_REQUESTED:
+        signals.volunteers_needed.send(alert, step=step, now=now)
     delay = rules.escalation_delay(
         alert.severity, settings.alerts_critical_escalate_seconds, settings.alerts_warning_escalate_seconds
     )

@@ -33,7 +33,6 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "appli
 SPEC_STATUSES = frozenset({400, 403, 404, 405, 413, 429})
 
 blp = Blueprint("open311", __name__, url_prefix=PREFIX)
-blueprints: list[Blueprint] = [blp]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -229,3 +228,6 @@ def open311_get_token(token: str, fmt: str) -> Response:
     fmt = _format(fmt)
     incident = services.request_for_token(token)
     return render.render(fmt, "service_requests", [{"service_request_id": str(incident.id), "token": token}])
+
+
+plain_blueprints = [blp]
