@@ -17,7 +17,7 @@ from api.config import ConfigError, Settings
 from api.db import db
 from api.errors import error_response, is_outage, register_error_handlers, unavailable_response
 from api.errors import install as install_errors
-from api.extensions import Api, celery, store
+from api.extensions import Api, body_types, celery, store
 from api.hygiene import LinliRequest
 from api.masking import install_log_masking
 from api.media.storage import make_storage
@@ -29,8 +29,6 @@ __all__ = ["ConfigError", "Settings", "create_app"]
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/api/v1/docs/assets/"
-# Bodies the API reads: JSON unless a view declares otherwise with `accepts(...)`.
-JSON_TYPES = frozenset({"application/json"})
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +36,6 @@ log = logging.getLogger(__name__)
 # worker's, the database driver's (parameters, when echoing) and WeChat's. Their records are masked
 # (`api.masking.PersonalNumbersFilter`), so no log line holds a phone or ID number in clear.
 MASKED_LOGGERS = ("api", "workers", "celery", "kombu", "gunicorn", "werkzeug", "sqlalchemy", "wechatpy")
-
-
-def accepts(*mimetypes: str) -> Any:
-    """Declare the request body types a view reads (default: JSON); others get a 415."""
-
-    def decorator(func: Any) -> Any:
-        func._linli_body_types = frozenset(mimetypes)
-        return func
-
-    return decorator
 
 
 class MethodOverride:
@@ -97,7 +85,7 @@ def _check_body_type() -> Response | None:
     if not has_body or request.endpoint is None:
         return None
     view = current_app.view_functions.get(request.endpoint)
-    allowed = getattr(view, "_linli_body_types", JSON_TYPES)
+    allowed = body_types(view)
     if request.mimetype not in allowed:
         return error_response("unsupported_media_type", params={"expected": ", ".join(sorted(allowed))})
     return None

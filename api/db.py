@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator, Uuid
@@ -154,8 +153,3 @@ class Database:
 
 
 db = Database()
-
-
-def insert_on_conflict(target: Any) -> Any:
-    """INSERT that knows ON CONFLICT for the bound database (PostgreSQL, or SQLite ≥ 3.24)."""
-    return (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(target)

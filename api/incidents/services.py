@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Select, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import aliased
 
-from api import sqlstats
+from api import dialect
 from api.accounts.models import Area, AreaKind, HouseholdMember, Role, Room, User, UserRole
 from api.config import Settings, parse_bounds
 from api.db import db, utcnow
@@ -949,8 +949,8 @@ def statistics(
     ).all()
 
     handled = and_(Incident.resolved_at.is_not(None), Incident.status.in_(("resolved", "closed")))
-    hours = sqlstats.seconds_between(Incident.resolved_at, Incident.created_at) / 3600.0
-    handling = sqlstats.percentiles(lambda *columns: base(*columns).where(handled), hours, (0.5, 0.9), group=key_id)
+    hours = dialect.seconds_between(Incident.resolved_at, Incident.created_at) / 3600.0
+    handling = dialect.percentiles(lambda *columns: base(*columns).where(handled), hours, (0.5, 0.9), group=key_id)
 
     out = []
     for key, code, name, received, closed, rejected, late, scored, satisfied in counts:

@@ -9,9 +9,8 @@ from typing import Any
 
 from flask import Response, request
 
-from api import accepts
 from api.auth import current_user, login_required
-from api.extensions import Blueprint, get_settings
+from api.extensions import Blueprint, accepts, get_settings
 from api.officialaccount import schemas, services
 
 log = logging.getLogger(__name__)

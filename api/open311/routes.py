@@ -18,10 +18,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from api import accepts
 from api.db import db
 from api.errors import FIELD_MESSAGES_ZH, STATUS_CODES, ApiError, render_message, wants_english
-from api.extensions import get_settings
+from api.extensions import accepts, get_settings
 from api.open311 import render, services
 from api.ratelimit import enforce
 
