@@ -5,8 +5,9 @@ visible to a subdistrict-wide admin only. Binding a device to an elder needs a m
 force that covers its type (`api.eldercare.services.has_consent`), and puts it in the elder's home.
 
 The CSV import is built for the subdistrict's 19,715 devices in one file: rooms, elders, consents and
-existing serials are read in a few set-based queries, and the good rows are written with one
-`INSERT … ON CONFLICT (serial) DO UPDATE` per chunk (executemany), never a query per row.
+existing serials are read in a few set-based queries, and the good rows are written with one bulk upsert
+(`api.dialect.bulk_upsert`: COPY and one `INSERT … SELECT … ON CONFLICT (serial) DO UPDATE` on
+PostgreSQL), never a query per row.
 """
 
 from __future__ import annotations
