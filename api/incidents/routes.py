@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from api import ratelimit
+from api.accounts.access import USER, record_access
 from api.auth import current_user, login_required, staff_required
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
@@ -143,7 +144,10 @@ def admin_incident_stats(args: dict[str, Any]) -> Any:
 @admin_blp.alt_response(403, description="Outside my area")
 def admin_get_incident(incident_id: uuid.UUID) -> Any:
     """One case with its full timeline (who did what, when), the reporter (phone masked) and allowed actions."""
-    return services.staff_incident(current_user(), incident_id)
+    staff = current_user()
+    incident = services.staff_incident(staff, incident_id)
+    record_access(staff, USER, [incident.reporter_id], ("reporter_nickname", "reporter_phone_masked"))
+    return incident
 
 
 @admin_blp.route("/incidents/<uuid:incident_id>/transitions", methods=["POST"])
