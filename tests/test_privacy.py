@@ -381,6 +381,25 @@ def test_the_database_holds_no_phone_number_in_clear(zhang):
     assert db.session.get(User, zhang.user_id).phone == PHONE  # the app reads it back
 
 
+def test_a_new_key_put_first_re_encrypts_everything_and_hashes_still_find_numbers(app, zhang):
+    from api import crypto
+
+    old = crypto.Keyring.parse(crypto.DEV_PII_KEY)
+    fresh = "k2:" + crypto.new_key() + "," + crypto.DEV_PII_KEY
+    try:
+        crypto.configure(fresh)
+        done = app.test_cli_runner().invoke(args=["reencrypt-pii"], catch_exceptions=False)
+        assert "users.phone: 1 re-encrypted with key 'k2'" in done.output
+        stored = db.session.execute(text("SELECT phone FROM users WHERE phone IS NOT NULL")).scalars().all()
+        assert all(crypto.key_id(value) == "k2" for value in stored)
+        db.session.remove()
+        assert db.session.get(User, zhang.user_id).phone == PHONE
+        assert db.session.scalar(select(User.id).where(User.phone_hash == crypto.lookup_hash(PHONE))) == zhang.user_id
+    finally:
+        crypto.configure(crypto.DEV_PII_KEY)
+        assert crypto.current_key_id() == old.current
+
+
 def test_a_number_is_found_by_its_keyed_hash(zhang):
     from api.crypto import lookup_hash
 
