@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -495,8 +496,8 @@ class FakeWechatPay:
             lines.extend(self._extra_lines.get(bill_date, []))
         if not lines:
             return None
-        paid = sum(int(round(float(line[24]) * 100)) for line in lines if line[9] == "SUCCESS")
-        refunded = sum(int(round(float(line[25]) * 100)) for line in lines if line[9] == "REFUND")
+        paid = sum(int(Decimal(line[24]) * 100) for line in lines if line[9] == "SUCCESS")
+        refunded = sum(int(Decimal(line[25]) * 100) for line in lines if line[9] == "REFUND")
         body = [BILL_HEADER]
         body += [",".join("`" + cell for cell in line) for line in lines]
         body.append("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额")
