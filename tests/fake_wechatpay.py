@@ -196,6 +196,9 @@ class FakeWechatPay:
         self._amount_override: dict[str, int] = {}
         self._omitted: set[str] = set()
         self._failures: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        # When payments and refunds happen, unless a call says: now, or this fixed time (a bill's day must not
+        # change under a test running at midnight).
+        self.trade_time: datetime | None = None
         self._lock = threading.RLock()
         self._counter = itertools.count(1)
         self._server: BaseWSGIServer | None = None
@@ -245,6 +248,7 @@ class FakeWechatPay:
             self._amount_override.clear()
             self._omitted.clear()
             self._failures.clear()
+            self.trade_time = None
 
     # Scripting ---------------------------------------------------------------------------------------
 
@@ -268,7 +272,7 @@ class FakeWechatPay:
             if order.state != "SUCCESS":
                 order.state = "SUCCESS"
                 order.transaction_id = "4200" + "".join(secrets.choice("0123456789") for _ in range(24))
-                order.success_time = (at or datetime.now(LOCAL_TZ)).replace(microsecond=0)
+                order.success_time = (at or self.trade_time or datetime.now(LOCAL_TZ)).replace(microsecond=0)
         return self.payment_notify(out_trade_no)
 
     def transaction(self, order: FakeOrder) -> dict[str, Any]:
@@ -327,7 +331,7 @@ class FakeWechatPay:
             refund = self.refunds[out_refund_no]
             refund.status = status
             if status == "SUCCESS":
-                refund.success_time = (at or datetime.now(LOCAL_TZ)).replace(microsecond=0)
+                refund.success_time = (at or self.trade_time or datetime.now(LOCAL_TZ)).replace(microsecond=0)
             resource = self.refund_resource(refund)
         return self._notify(f"REFUND.{status}", "refund", "退款成功", resource)
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -537,13 +537,20 @@ def test_a_refund_lost_on_its_way_is_sent_again_by_the_sweep(app, client, fake, 
 # ----------------------------------------------------------------------------------------------------
 
 
+def noon_today(fake: FakeWechatPay) -> date:
+    """Trades happen at noon today (Shanghai): the bill's day does not change under a test run at midnight."""
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    fake.trade_time = datetime.combine(today, datetime.min.time(), tzinfo=LOCAL_TZ).replace(hour=12)
+    return today
+
+
 def test_reconciliation_lists_exactly_the_injected_differences(app, client, fake, resident, finance, kj01_staff):
+    today = noon_today(fake)
     matching, differing, missing_there = (sell(app, resident, amount) for amount in (1000, 2000, 3000))
     for order in (matching, differing, missing_there):
         paid_through_notify(client, fake, resident, order)
     refund = refund_by(client, finance, matching.id, 400).get_json()
     post_notify(client, fake.finish_refund(refund["out_refund_no"]), REFUND_NOTIFY)
-    today = utcnow().astimezone(LOCAL_TZ).date()
     foreign = "LL20000101FOREIGN000000001"
     fake.bill_extra(today, foreign, 5000)  # paid there, not here
     fake.bill_amount(differing.out_trade_no, 2001)  # amounts differ
@@ -577,9 +584,9 @@ def test_reconciliation_lists_exactly_the_injected_differences(app, client, fake
 
 
 def test_a_day_that_agrees_has_no_differences(app, client, fake, resident, finance):
+    today = noon_today(fake)
     order = sell(app, resident, 1234)
     paid_through_notify(client, fake, resident, order)
-    today = utcnow().astimezone(LOCAL_TZ).date()
 
     with app.app_context():
         result = reconciliation.reconcile(today, services.get_gateway())
