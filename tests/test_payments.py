@@ -304,6 +304,8 @@ def _spoiled(fake: FakeWechatPay, out_trade_no: str, how: str) -> Notify:
         return fake.payment_notify(out_trade_no, apiv3_key="another-apiv3-key-0123456789abcd")
     if how == "not JSON":
         return fake.payment_notify(out_trade_no, body=b"<xml><return_code>SUCCESS</return_code></xml>")
+    if how == "nested too deep":
+        return fake.payment_notify(out_trade_no, body=b"[" * 100_000 + b"]" * 100_000)
     if how == "another key id":
         return fake.payment_notify(out_trade_no, serial="PUB_KEY_ID_SOMEONE_ELSE")
     if how == "signature not base64":
@@ -327,6 +329,7 @@ def _spoiled(fake: FakeWechatPay, out_trade_no: str, how: str) -> Notify:
         "wrong appid",
         "not decryptable",
         "not JSON",
+        "nested too deep",
         "another key id",
         "signature not base64",
         "no signature headers",
@@ -347,6 +350,25 @@ def test_a_notify_that_fails_verification_is_refused_and_changes_nothing(app, cl
     # The real notify, when it comes, is taken.
     assert post_notify(client, fake.payment_notify(order.out_trade_no)).status_code == 204
     assert parking.paid == [order.id]
+
+
+def test_a_notify_that_trips_over_a_bug_is_answered_so_wechat_pay_sends_it_again(
+    app, client, fake, resident, parking, monkeypatch
+):
+    order = sell(app, resident, 1500)
+    assert prepay(client, resident, order.id).status_code == 200
+    notify = fake.pay(order.out_trade_no)
+
+    def broken(*_args: Any, **_kwargs: Any) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "record_paid", broken)
+    answer = post_notify(client, notify)
+    monkeypatch.undo()
+
+    assert answer.status_code == 503 and answer.get_json()["code"] == "FAIL"
+    assert order_row(order.id).status == OrderStatus.PENDING
+    assert post_notify(client, notify).status_code == 204 and parking.paid == [order.id]
 
 
 def test_a_refund_notify_that_does_not_match_the_refund_is_refused(app, client, fake, resident, finance, parking):
@@ -781,6 +803,20 @@ def test_sandbox_routes_are_refused_with_wechat_pay_configured_and_in_production
     settings.env = "production"
     refused = client.post("/api/v1/payments/sandbox-orders", json={"amount_fen": 500}, headers=resident["headers"])
     assert refused.status_code == 503 and refused.get_json()["code"] == "payments_unavailable"
+
+
+def test_operators_grant_the_finance_role_from_the_command_line(app, world):
+    runner = app.test_cli_runner()
+
+    granted = runner.invoke(args=["payments", "grant-finance", "kj01-staff"])
+    unknown = runner.invoke(args=["payments", "grant-finance", "nobody"])
+
+    assert granted.exit_code == 0, granted.output
+    assert "finance" in granted.output
+    assert unknown.exit_code != 0 and "no staff login" in unknown.output
+    db.session.remove()
+    staff = db.session.scalar(select(User).where(User.username == "kj01-staff"))
+    assert staff is not None and staff.has_role(Role.FINANCE)
 
 
 PRODUCTION = {

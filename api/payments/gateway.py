@@ -381,7 +381,7 @@ class LiveGateway:
         try:
             text = body.decode("utf-8")
             envelope = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's depth
             raise NotifyRefused("the body is not JSON") from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("resource"), dict):
             raise NotifyRefused("the body is not a WeChat Pay notify")

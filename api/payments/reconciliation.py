@@ -32,6 +32,7 @@ from api.payments.models import (
     DiscrepancyEntry,
     DiscrepancyKind,
     OrderStatus,
+    PaidVia,
     PaymentDiscrepancy,
     PaymentOrder,
     PaymentReconciliation,
@@ -157,7 +158,10 @@ def _compare(bill: Bill, bill_date: date) -> tuple[list[_Difference], dict[str, 
         o.out_trade_no: o
         for o in db.session.scalars(
             select(PaymentOrder).where(
-                PaymentOrder.status == OrderStatus.PAID, PaymentOrder.paid_at >= start, PaymentOrder.paid_at < end
+                PaymentOrder.status == OrderStatus.PAID,
+                PaymentOrder.paid_at >= start,
+                PaymentOrder.paid_at < end,
+                PaymentOrder.paid_via != PaidVia.SANDBOX,  # never at WeChat Pay
             )
         )
     }

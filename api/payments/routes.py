@@ -25,6 +25,7 @@ from api.idempotency import idempotent
 from api.masking import mask_phone
 from api.pagination import CursorArgs, page_of, paginate
 from api.payments import schemas, services
+from api.payments.cli import commands
 from api.payments.gateway import NOTIFY_HEADERS, NotifyRefused
 from api.payments.models import AuditAction, PaymentAudit, PaymentDiscrepancy, PaymentOrder, PaymentReconciliation
 
@@ -138,9 +139,11 @@ def wechat_pay_error(exc: Exception) -> Any:
 
     if isinstance(exc, ApiError):
         return flask.jsonify({"code": "FAIL", "message": exc.code}), exc.status
-    response = handle_unexpected(exc)  # an outage is a 503; anything else is logged
+    # An outage is a 503 already; anything else (a bug) is logged by handle_unexpected and answered 503 too:
+    # WeChat Pay retries any failure, and a payment must be retried, not dropped.
+    response = handle_unexpected(exc)
     message = (response.get_json(silent=True) or {}).get("code", "error")
-    return flask.jsonify({"code": "FAIL", "message": message}), response.status_code
+    return flask.jsonify({"code": "FAIL", "message": message}), 503, {"Retry-After": "5"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,4 +286,4 @@ def admin_list_payment_audit(args: dict[str, Any]) -> Any:
 
 
 blueprints = [payments_blp, admin_blp]
-plain_blueprints = [wechat_blp]
+plain_blueprints = [wechat_blp, commands]

@@ -763,8 +763,12 @@ def close_expired(gateway: Gateway, now: datetime | None = None) -> int:
             except WechatPayError as exc:
                 if exc.unreachable:
                     continue
-                # Refused: most likely paid (or already closed) — the query says which.
-                if query_order(order_id, gateway) in ("paid", "duplicate", "retry"):
+                # Refused: most likely paid, or closed already — the query says which (and applies it). Only an
+                # order WeChat Pay never heard of is closed here without its word.
+                outcome = query_order(order_id, gateway)
+                if outcome == "closed":
+                    closed += 1
+                if outcome != "unknown":
                     continue
         with own_unit_of_work():
             order = _locked_order(order_id)
@@ -835,7 +839,7 @@ def sweep(settings: Settings, gateway: Gateway, now: datetime | None = None) -> 
             if row is not None and state is not None:
                 with contextlib.suppress(NotifyRefused):  # logged; finance sees it in the reconciliation
                     apply_refund_state(row, state, gateway)
-            elif row is not None:
+            if row is not None and row.status == RefundStatus.PROCESSING:
                 row.updated_at = utcnow()  # asked; not again before the next interval
     for order_id in unclosed:
         close_at_wechat(order_id, gateway)
