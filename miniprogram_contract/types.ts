@@ -4089,7 +4089,7 @@ export interface Operations {
   };
   /**
    * SANDBOX ONLY: a demo order for me to pay (until parking, dues and services sell things themselves).
-   * operationId: createSandboxPayment · tags: payments · requires a bearer token
+   * operationId: createSandboxPayment · tags: payments · requires a bearer token · honours Idempotency-Key
    */
   "POST /api/v1/payments/sandbox-orders": {
     request: {
@@ -4098,7 +4098,8 @@ export interface Operations {
     response: Payment;
   };
   /**
-   * One of my orders: its state, what it pays for, its refunds (anyone else's: 404).
+   * One of my orders: its state, what it pays for, its refunds (anyone else's: 404; staff: orders of their
+   * area).
    * operationId: getMyPayment · tags: payments · requires a bearer token
    */
   "GET /api/v1/payments/{order_id}": {
@@ -4295,7 +4296,7 @@ export const OPERATIONS = {
   "GET /api/v1/media/{media_id}": { method: "GET", path: "/api/v1/media/{media_id}", operationId: "getMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "DELETE /api/v1/media/{media_id}": { method: "DELETE", path: "/api/v1/media/{media_id}", operationId: "deleteMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
   "POST /api/v1/media/{media_id}/complete": { method: "POST", path: "/api/v1/media/{media_id}/complete", operationId: "completeUpload", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
-  "POST /api/v1/payments/sandbox-orders": { method: "POST", path: "/api/v1/payments/sandbox-orders", operationId: "createSandboxPayment", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/payments/sandbox-orders": { method: "POST", path: "/api/v1/payments/sandbox-orders", operationId: "createSandboxPayment", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/payments/{order_id}": { method: "GET", path: "/api/v1/payments/{order_id}", operationId: "getMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/payments/{order_id}/prepay": { method: "POST", path: "/api/v1/payments/{order_id}/prepay", operationId: "prepayMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/payments/{order_id}/sandbox-complete": { method: "POST", path: "/api/v1/payments/{order_id}/sandbox-complete", operationId: "sandboxCompleteMyPayment", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },

@@ -17,7 +17,9 @@ Endpoints, in WeChat Pay's own shapes and error codes:
 - `GET /v3/refund/domestic/refunds/{no}` → the refund, or 404 `RESOURCE_NOT_EXISTS`;
 - `GET /v3/bill/tradebill?bill_date=&bill_type=ALL&tar_type=GZIP` → `{"download_url", "hash_type", "hash_value"}`
   (the URL names api.mch.weixin.qq.com, as the real one does), a day without trades 400 `NO_STATEMENT_EXIST`;
-- `GET /v3/billdownload/file?token=` → the gzipped bill (CSV, values after a backtick, a summary at the end).
+- `GET /v3/billdownload/file?token=` → the gzipped bill (CSV, values after a backtick, a summary at the end);
+- `GET /v3/certificates` → the platform certificate, encrypted with the API v3 key (the older mode, in which the
+  app verifies against downloaded certificates: set `fake.serial = keys.certificate_serial`).
 
 A request whose signature, mchid or serial is wrong gets 401 `SIGN_ERROR`. The resident's side: `pay()` takes
 the money and returns the signed, encrypted notify WeChat Pay would send (`Notify`: headers and body), which a
@@ -40,13 +42,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import requests
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -86,8 +89,14 @@ class TestKeys:
     platform: rsa.RSAPrivateKey
     merchant_key_path: Path
     platform_public_key_path: Path
+    platform_certificate: x509.Certificate
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
+
+    @property
+    def certificate_serial(self) -> str:
+        """The platform certificate's serial as WeChat Pay writes it in `Wechatpay-Serial` (hex, upper case)."""
+        return format(self.platform_certificate.serial_number, "X")
 
     @classmethod
     def make(cls, folder: Path) -> TestKeys:
@@ -99,7 +108,19 @@ class TestKeys:
         merchant_path.chmod(0o600)
         platform_path = folder / "pub_key.pem"
         platform_path.write_text(_pem_public(platform.public_key()))
-        return cls(merchant, platform, merchant_path, platform_path)
+        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Tenpay.com Root CA (fake)")])
+        now = datetime.now(LOCAL_TZ)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(platform.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+            .sign(platform, hashes.SHA256())
+        )
+        return cls(merchant, platform, merchant_path, platform_path, certificate)
 
     def settings(self, base_url: str) -> dict[str, Any]:
         """The app's settings (as `Settings` fields) for a merchant talking to the fake at `base_url`."""
@@ -114,6 +135,12 @@ class TestKeys:
             "wechat_pay_public_key_id": PUBLIC_KEY_ID,
             "wechat_pay_api_base_url": base_url,
         }
+
+    def certificate_settings(self, base_url: str, cert_dir: Path) -> dict[str, Any]:
+        """The same merchant on the older platform certificates: no public key, a folder to download them into."""
+        settings = self.settings(base_url)
+        settings.update(wechat_pay_public_key_path="", wechat_pay_public_key_id="", wechat_pay_cert_dir=str(cert_dir))
+        return settings
 
     def env(self, base_url: str) -> dict[str, str]:
         """The same as a deployment's environment variables."""
@@ -199,6 +226,9 @@ class FakeWechatPay:
         # When payments and refunds happen, unless a call says: now, or this fixed time (a bill's day must not
         # change under a test running at midnight).
         self.trade_time: datetime | None = None
+        # Which platform key id WeChat Pay names in what it signs: the public key's id, or (in the certificate
+        # mode) the certificate's serial.
+        self.serial = PUBLIC_KEY_ID
         self._lock = threading.RLock()
         self._counter = itertools.count(1)
         self._server: BaseWSGIServer | None = None
@@ -249,6 +279,7 @@ class FakeWechatPay:
             self._omitted.clear()
             self._failures.clear()
             self.trade_time = None
+            self.serial = PUBLIC_KEY_ID
 
     # Scripting ---------------------------------------------------------------------------------------
 
@@ -352,7 +383,7 @@ class FakeWechatPay:
         signer: rsa.RSAPrivateKey | None = None,
         apiv3_key: str = APIV3_KEY,
         signature: str | None = None,
-        serial: str = PUBLIC_KEY_ID,
+        serial: str | None = None,
         body: bytes | None = None,
     ) -> Notify:
         nonce = secrets.token_urlsafe(9)[:12]
@@ -383,7 +414,7 @@ class FakeWechatPay:
                 "Wechatpay-Nonce": header_nonce,
                 "Wechatpay-Signature": signature
                 or sign(signer or self.keys.platform, f"{stamp}\n{header_nonce}\n{text}\n"),
-                "Wechatpay-Serial": serial,
+                "Wechatpay-Serial": serial or self.serial,
                 "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
             },
             body=raw,
@@ -534,7 +565,7 @@ class FakeWechatPay:
             stamp, nonce = str(int(time.time())), secrets.token_hex(16)
             response.headers["Wechatpay-Timestamp"] = stamp
             response.headers["Wechatpay-Nonce"] = nonce
-            response.headers["Wechatpay-Serial"] = PUBLIC_KEY_ID
+            response.headers["Wechatpay-Serial"] = self.serial
             response.headers["Wechatpay-Signature-Type"] = "WECHATPAY2-SHA256-RSA2048"
             response.headers["Wechatpay-Signature"] = sign(self.keys.platform, f"{stamp}\n{nonce}\n{text}\n")
         response.headers["Request-ID"] = f"fake-{next(self._counter)}"
@@ -622,6 +653,8 @@ class FakeWechatPay:
                 return 200, self._refund_answer(refund)
         if request.method == "GET" and path == "/v3/bill/tradebill":
             return self._tradebill(request)
+        if request.method == "GET" and path == "/v3/certificates":
+            return self._certificates()
         return _error(404, "NOT_FOUND", f"fake WeChat Pay has no {request.method} {path}")
 
     def _jsapi(self, body: dict[str, Any]) -> tuple[int, Any]:
@@ -728,6 +761,28 @@ class FakeWechatPay:
             )
             self.refunds[number] = refund
             return 200, self._refund_answer(refund)
+
+    def _certificates(self) -> tuple[int, Any]:
+        """The platform certificates, each encrypted with the API v3 key (the older verification mode)."""
+        certificate = self.keys.platform_certificate
+        nonce = secrets.token_urlsafe(9)[:12]
+        pem = certificate.public_bytes(serialization.Encoding.PEM)
+        ciphertext = AESGCM(APIV3_KEY.encode()).encrypt(nonce.encode(), pem, b"certificate")
+        return 200, {
+            "data": [
+                {
+                    "serial_no": self.keys.certificate_serial,
+                    "effective_time": rfc3339(certificate.not_valid_before_utc),
+                    "expire_time": rfc3339(certificate.not_valid_after_utc),
+                    "encrypt_certificate": {
+                        "algorithm": "AEAD_AES_256_GCM",
+                        "nonce": nonce,
+                        "associated_data": "certificate",
+                        "ciphertext": base64.b64encode(ciphertext).decode(),
+                    },
+                }
+            ]
+        }
 
     def _tradebill(self, request: Request) -> tuple[int, Any]:
         if request.args.get("bill_type") != "ALL" or request.args.get("tar_type") != "GZIP":

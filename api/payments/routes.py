@@ -62,8 +62,9 @@ def list_my_payments(args: dict[str, Any]) -> Any:
 @login_required()
 @payments_blp.response(200, schemas.PaymentSchema)
 def get_my_payment(order_id: uuid.UUID) -> Any:
-    """One of my orders: its state, what it pays for, its refunds (anyone else's: 404)."""
-    return services.own_order(current_user(), order_id)
+    """One of my orders: its state, what it pays for, its refunds (anyone else's: 404; staff: orders of their
+    area)."""
+    return services.visible_order(current_user(), order_id)
 
 
 @payments_blp.route("/payments/<uuid:order_id>/prepay", methods=["POST"])
@@ -91,6 +92,7 @@ def sandbox_complete_my_payment(args: dict[str, Any], order_id: uuid.UUID) -> An
 
 @payments_blp.route("/payments/sandbox-orders", methods=["POST"])
 @login_required()
+@idempotent
 @payments_blp.arguments(schemas.SandboxOrderArgs)
 @payments_blp.response(201, schemas.PaymentSchema)
 @payments_blp.alt_response(404, description="Not in the payments sandbox")

@@ -859,6 +859,16 @@ def own_order(user: User, order_id: uuid.UUID) -> PaymentOrder:
     return order
 
 
+def visible_order(user: User, order_id: uuid.UUID) -> PaymentOrder:
+    """One order as `GET /payments/{id}` shows it: its payer's; staff's when it is of their area (audited)."""
+    order = db.session.get(PaymentOrder, order_id)
+    if order is not None and order.payer_id == user.id:
+        return order
+    if user.is_staff:
+        return view_order(user, order_id)
+    raise NotFound()
+
+
 def my_orders(user: User) -> Select[tuple[PaymentOrder]]:
     return select(PaymentOrder).where(PaymentOrder.payer_id == user.id)
 
