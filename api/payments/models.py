@@ -34,10 +34,6 @@ class RefundStatus(enum.StrEnum):
     ABNORMAL = "abnormal"  # the payer's card or account could not take it: finance must act in the merchant portal
 
 
-# A refund in these states holds its amount against the order (`PaymentOrder.refunded_fen`); a closed one frees it.
-HOLDING_REFUND_STATES = (RefundStatus.REQUESTED, RefundStatus.PROCESSING, RefundStatus.SUCCEEDED, RefundStatus.ABNORMAL)
-
-
 class PaidVia(enum.StrEnum):
     NOTIFY = "notify"  # WeChat Pay's signed notify
     QUERY = "query"  # our query found it paid (the notify was lost or late)

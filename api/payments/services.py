@@ -1079,7 +1079,3 @@ def finance_staff() -> list[User]:
         if users:
             return users
     return []
-
-
-def describe_close(order: PaymentOrder) -> str:
-    return CLOSE_REASONS_ZH.get(order.close_reason or "", "")
