@@ -23,6 +23,8 @@ DEV_LIVE_CALLBACK_SECRET = "linli-dev-live-callback-secret"
 DEV_WECHAT_OA_TOKEN = "linli-dev-oa-token"
 # Device alerts (api/alerts): the IoT platform's development signing secret; production has none unless set.
 DEV_IOT_PLATFORM_SECRETS = {"linli-dev": "linli-dev-iot-secret"}
+# Payments (api/payments): WeChat Pay API v3's host; every call goes to WECHAT_PAY_API_BASE_URL instead when set.
+DEFAULT_WECHAT_PAY_API_BASE_URL = "https://api.mch.weixin.qq.com"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -154,6 +156,27 @@ class Settings:
     retention_iot_events_days: int = 180
     retention_delivery_attempts_days: int = 180
     retention_access_log_days: int = 3 * 365
+    # Payments (api/payments): WeChat Pay API v3, JSAPI (mini-program) payment. All unset: the sandbox (development)
+    # or no payments (production, 503); set half-way: production refuses to start (`payments_problems`).
+    wechat_pay_mchid: str = ""
+    wechat_pay_private_key_path: str = ""
+    wechat_pay_cert_serial_no: str = ""
+    wechat_pay_apiv3_key: str = ""
+    wechat_pay_notify_url: str = ""
+    wechat_pay_refund_notify_url: str = ""  # empty: the payment notify URL with `refund-notify` for `notify`
+    # The platform's verification key: the newer "微信支付公钥" (a PEM file and its id, PUB_KEY_ID_…), or the
+    # older platform certificates (a folder of PEM files, downloaded into it when empty).
+    wechat_pay_public_key_path: str = ""
+    wechat_pay_public_key_id: str = ""
+    wechat_pay_cert_dir: str = ""
+    wechat_pay_api_base_url: str = DEFAULT_WECHAT_PAY_API_BASE_URL
+    wechat_pay_timeout_seconds: int = 10
+    # A notify's Wechatpay-Timestamp must be within ± this many seconds of our clock.
+    wechat_pay_notify_window_seconds: int = 300
+    # The most one order may cost, in fen (¥5,000): a domain asking for more has a bug, not a customer.
+    payments_max_amount_fen: int = 500_000
+    # An order still unpaid this long after its prepay is asked about (its notify may have been lost).
+    payments_query_after_seconds: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -249,6 +272,22 @@ class Settings:
                 Keyring.parse(settings.pii_encryption_key, settings.pii_hash_key)
             except KeyringError as exc:
                 raise ConfigError(str(exc)) from exc
+        settings.wechat_pay_mchid = env.get("WECHAT_PAY_MCHID", "").strip()
+        settings.wechat_pay_private_key_path = env.get("WECHAT_PAY_PRIVATE_KEY_PATH", "").strip()
+        settings.wechat_pay_cert_serial_no = env.get("WECHAT_PAY_CERT_SERIAL_NO", "").strip()
+        settings.wechat_pay_apiv3_key = env.get("WECHAT_PAY_APIV3_KEY", "")
+        settings.wechat_pay_notify_url = env.get("WECHAT_PAY_NOTIFY_URL", "").strip()
+        settings.wechat_pay_refund_notify_url = env.get("WECHAT_PAY_REFUND_NOTIFY_URL", "").strip()
+        settings.wechat_pay_public_key_path = env.get("WECHAT_PAY_PUBLIC_KEY_PATH", "").strip()
+        settings.wechat_pay_public_key_id = env.get("WECHAT_PAY_PUBLIC_KEY_ID", "").strip()
+        settings.wechat_pay_cert_dir = env.get("WECHAT_PAY_CERT_DIR", "").strip()
+        settings.wechat_pay_api_base_url = (
+            env.get("WECHAT_PAY_API_BASE_URL") or DEFAULT_WECHAT_PAY_API_BASE_URL
+        ).rstrip("/")
+        settings.wechat_pay_timeout_seconds = _int(env, "WECHAT_PAY_TIMEOUT_SECONDS", 10)
+        settings.wechat_pay_notify_window_seconds = _int(env, "WECHAT_PAY_NOTIFY_WINDOW_SECONDS", 300)
+        settings.payments_max_amount_fen = _int(env, "PAYMENTS_MAX_AMOUNT_FEN", 500_000)
+        settings.payments_query_after_seconds = _int(env, "PAYMENTS_QUERY_AFTER_SECONDS", 300)
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -293,6 +332,73 @@ class Settings:
     def uses_s3(self) -> bool:
         return bool(self.s3_endpoint)
 
+    @property
+    def payments_mentioned(self) -> bool:
+        """Some WeChat Pay setting is given: the deployment means to take real payments."""
+        return any(
+            (
+                self.wechat_pay_mchid,
+                self.wechat_pay_private_key_path,
+                self.wechat_pay_cert_serial_no,
+                self.wechat_pay_apiv3_key,
+                self.wechat_pay_notify_url,
+                self.wechat_pay_public_key_path,
+                self.wechat_pay_public_key_id,
+                self.wechat_pay_cert_dir,
+            )
+        )
+
+    def payments_problems(self) -> list[str]:
+        """What keeps WeChat Pay from working with the settings given (none given: nothing to say)."""
+        if not self.payments_mentioned:
+            return []
+        problems = []
+        for name, value in (
+            ("WECHAT_PAY_MCHID", self.wechat_pay_mchid),
+            ("WECHAT_PAY_PRIVATE_KEY_PATH", self.wechat_pay_private_key_path),
+            ("WECHAT_PAY_CERT_SERIAL_NO", self.wechat_pay_cert_serial_no),
+            ("WECHAT_PAY_APIV3_KEY", self.wechat_pay_apiv3_key),
+            ("WECHAT_PAY_NOTIFY_URL", self.wechat_pay_notify_url),
+            ("WECHAT_MINIAPP_ID (the app residents pay in)", self.wechat_miniapp_id),
+        ):
+            if not value:
+                problems.append(f"{name} is not set")
+        if self.wechat_pay_apiv3_key and len(self.wechat_pay_apiv3_key.encode()) != 32:
+            problems.append("WECHAT_PAY_APIV3_KEY must be the 32-character API v3 key")
+        if self.wechat_pay_notify_url and not self.wechat_pay_notify_url.startswith("https://"):
+            problems.append("WECHAT_PAY_NOTIFY_URL must be an https:// URL WeChat Pay can reach")
+        if self.wechat_pay_private_key_path and not Path(self.wechat_pay_private_key_path).is_file():
+            problems.append("WECHAT_PAY_PRIVATE_KEY_PATH is not a readable file")
+        if bool(self.wechat_pay_public_key_path) != bool(self.wechat_pay_public_key_id):
+            problems.append("WECHAT_PAY_PUBLIC_KEY_PATH and WECHAT_PAY_PUBLIC_KEY_ID go together")
+        elif self.wechat_pay_public_key_path and not Path(self.wechat_pay_public_key_path).is_file():
+            problems.append("WECHAT_PAY_PUBLIC_KEY_PATH is not a readable file")
+        if not (self.wechat_pay_public_key_path or self.wechat_pay_cert_dir):
+            problems.append(
+                "neither the platform public key (WECHAT_PAY_PUBLIC_KEY_PATH and _ID) nor WECHAT_PAY_CERT_DIR is set"
+            )
+        if self.payments_max_amount_fen <= 0:
+            problems.append("PAYMENTS_MAX_AMOUNT_FEN must be positive")
+        return problems
+
+    @property
+    def payments_live(self) -> bool:
+        """Real WeChat Pay: every setting it needs is given and sound."""
+        return self.payments_mentioned and not self.payments_problems()
+
+    @property
+    def payments_sandbox(self) -> bool:
+        """No WeChat Pay settings outside production: prepay answers parameters marked sandbox, and a
+        sandbox-only route completes or fails a payment."""
+        return not self.payments_mentioned and not self.is_production
+
+    @property
+    def wechat_pay_refund_notify(self) -> str:
+        if self.wechat_pay_refund_notify_url:
+            return self.wechat_pay_refund_notify_url
+        base, _, last = self.wechat_pay_notify_url.rstrip("/").rpartition("/")
+        return f"{base}/refund-notify" if last == "notify" else self.wechat_pay_notify_url
+
     def check_production(self) -> None:
         """Refuse to run production on anything meant for a developer's laptop."""
         if not self.is_production:
@@ -310,5 +416,6 @@ class Settings:
             problems.append(
                 "PII_ENCRYPTION_KEY is not set (phone and ID numbers would be encrypted with the development key)"
             )
+        problems.extend(f"payments configured half-way: {p}" for p in self.payments_problems())
         if problems:
             raise ConfigError("Refusing to start with LINLI_ENV=production: " + "; ".join(problems) + ".")

@@ -29,6 +29,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.officialaccount",
     "api.eldercare",
     "api.events",
+    "api.payments",
     "api.devices",
     "api.live",
     "api.incidents",

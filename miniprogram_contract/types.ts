@@ -360,6 +360,35 @@ export interface AttributeValue {
   name: string;
 }
 
+export interface Audit {
+  /** format: uuid */
+  id: string;
+  /**
+   * null: automatic
+   * format: uuid
+   */
+  actor_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  actor_name: string | null;
+  action: "list" | "export" | "view" | "refund" | "auto_refund";
+  /** format: uuid */
+  order_id: string | null;
+  /** format: uuid */
+  refund_id: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number | null;
+  reason: string | null;
+  details: Record<string, string>;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+}
+
+export interface AuditPage {
+  items: Audit[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface Binding {
   /** format: uuid */
   id: string;
@@ -627,6 +656,35 @@ export interface DevicePatchArgs {
   installed_on?: string | null;
   /** minimum 60; maximum 604800 */
   heartbeat_interval_seconds?: number;
+}
+
+export interface Discrepancy {
+  /** format: uuid */
+  id: string;
+  /** format: date (ISO 8601), sent as a string */
+  bill_date: string;
+  entry: "payment" | "refund";
+  kind: "missing_here" | "amount_mismatch" | "missing_there";
+  /** out_trade_no of a payment, out_refund_no of a refund */
+  reference: string;
+  out_trade_no: string | null;
+  /** format: uuid */
+  order_id: string | null;
+  /** format: uuid */
+  refund_id: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  our_amount_fen: number | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  their_amount_fen: number | null;
+  transaction_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  detected_at: string;
+}
+
+export interface DiscrepancyPage {
+  items: Discrepancy[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface DutyShift {
@@ -1645,6 +1703,63 @@ export interface PaginationMetadata {
   next_page?: number;
 }
 
+export interface PayParams {
+  /** format: uuid */
+  order_id: string;
+  /** true: not WeChat Pay; complete it with …/sandbox-complete */
+  sandbox: boolean;
+  appId: string;
+  timeStamp: string;
+  nonceStr: string;
+  /** prepay_id=… */
+  package: string;
+  /** RSA */
+  signType: string;
+  paySign: string;
+}
+
+export interface Payer {
+  /** format: uuid */
+  id: string;
+  nickname: string;
+  /** read-only: sent by the server, ignored in requests */
+  phone: string | null;
+}
+
+export interface Payment {
+  /** format: uuid */
+  id: string;
+  /** what kind of thing it pays for (parking, party_dues …) */
+  purpose: string;
+  /** the id of the thing in its domain */
+  reference: string;
+  description: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  currency: string;
+  status: "pending" | "paid" | "closed";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  paid_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+  close_reason: string | null;
+  /** refunds that reached the payer */
+  refunded_fen: number;
+  /** refunds on their way */
+  refund_pending_fen: number;
+  refunds: Refund[];
+}
+
+export interface PaymentPage {
+  items: Payment[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface Play {
   /** HLS (.m3u8), for the `video` component */
   hls: string;
@@ -1756,9 +1871,51 @@ export interface RecentAlert {
   acknowledged_at: string | null;
 }
 
+export interface Reconciliation {
+  /** format: uuid */
+  id: string;
+  /** format: date (ISO 8601), sent as a string */
+  bill_date: string;
+  status: "matched" | "differences";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ran_at: string;
+  bill_payments: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  bill_payments_fen: number;
+  bill_refunds: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  bill_refunds_fen: number;
+  our_payments: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  our_payments_fen: number;
+  our_refunds: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  our_refunds_fen: number;
+  differences: number;
+}
+
+export interface ReconciliationPage {
+  items: Reconciliation[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface RefreshArgs {
   /** min length 1; max length 256 */
   refresh_token: string;
+}
+
+export interface Refund {
+  /** format: uuid */
+  id: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  status: "requested" | "processing" | "succeeded" | "closed" | "abnormal";
+  reason: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  succeeded_at: string | null;
 }
 
 export interface RejectArgs {
@@ -1819,6 +1976,21 @@ export interface RoomPage {
   next_cursor: string | null;
 }
 
+export interface SandboxCompleteArgs {
+  /** paid: as WeChat Pay's notify would; failed: the order closes */
+  outcome: "paid" | "failed";
+}
+
+export interface SandboxOrderArgs {
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  /**
+   * min length 1; max length 127
+   * default: "演示订单"
+   */
+  description?: string;
+}
+
 export interface StaffLoginArgs {
   /** min length 1; max length 64 */
   username: string;
@@ -1827,6 +1999,81 @@ export interface StaffLoginArgs {
    * write-only: accepted in requests, never returned
    */
   password: string;
+}
+
+export interface StaffPayment {
+  /** format: uuid */
+  id: string;
+  /** what kind of thing it pays for (parking, party_dues …) */
+  purpose: string;
+  /** the id of the thing in its domain */
+  reference: string;
+  description: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  currency: string;
+  status: "pending" | "paid" | "closed";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  paid_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closed_at: string | null;
+  close_reason: string | null;
+  /** refunds that reached the payer */
+  refunded_fen: number;
+  /** refunds on their way */
+  refund_pending_fen: number;
+  refunds: StaffRefund[];
+  out_trade_no: string;
+  /** WeChat Pay's order number */
+  transaction_id: string | null;
+  payer: Record<string, unknown> | null | Payer;
+  area_path: string | null;
+  paid_via: "notify" | "query" | "sandbox" | null;
+  paid_after_close: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refundable_fen: number;
+}
+
+export interface StaffPaymentPage {
+  items: StaffPayment[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface StaffRefund {
+  /** format: uuid */
+  id: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  status: "requested" | "processing" | "succeeded" | "closed" | "abnormal";
+  reason: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  succeeded_at: string | null;
+  out_refund_no: string;
+  /** WeChat Pay's refund id */
+  refund_id: string | null;
+  /**
+   * null: a domain, or automatic
+   * format: uuid
+   */
+  requested_by_id: string | null;
+  last_error: string | null;
+}
+
+export interface StaffRefundArgs {
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  /**
+   * told to the payer
+   * min length 1; max length 80
+   */
+  reason: string;
 }
 
 export interface Stats {
@@ -3039,6 +3286,200 @@ export interface Operations {
     response: OutboxMessagePage;
   };
   /**
+   * Orders of my area, newest first; filter by state, purpose, payer, out_trade_no, creation time. Audited.
+   * operationId: adminListPayments · tags: admin-payments · requires a bearer token
+   */
+  "GET /api/v1/admin/payments": {
+    request: {
+      query?: {
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        created_from?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        created_to?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * max length 32
+         * default: null
+         */
+        out_trade_no?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        payer_id?: string | null;
+        /**
+         * max length 32
+         * default: null
+         */
+        purpose?: string | null;
+        /** default: null */
+        status?: "pending" | "paid" | "closed" | null;
+      };
+    };
+    response: StaffPaymentPage;
+  };
+  /**
+   * Who read, exported or refunded what, when and why (finance, admins).
+   * operationId: adminListPaymentAudit · tags: admin-payments · requires a bearer token
+   */
+  "GET /api/v1/admin/payments/audit": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AuditPage;
+  };
+  /**
+   * Differences the daily reconciliation found between our records and WeChat Pay's bill (finance, admins).
+   * operationId: adminListPaymentDiscrepancies · tags: admin-payments · requires a bearer token
+   */
+  "GET /api/v1/admin/payments/discrepancies": {
+    request: {
+      query?: {
+        /**
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        bill_date?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /** default: null */
+        entry?: "payment" | "refund" | null;
+        /** default: null */
+        kind?: "missing_here" | "amount_mismatch" | "missing_there" | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: DiscrepancyPage;
+  };
+  /**
+   * Orders of my area with the same filters, as CSV (UTF-8 with BOM for Excel; amounts in yuan). Audited.
+   * operationId: adminExportPayments · tags: admin-payments · requires a bearer token
+   */
+  "GET /api/v1/admin/payments/export.csv": {
+    request: {
+      query?: {
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        created_from?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        created_to?: string | null;
+        /**
+         * max length 32
+         * default: null
+         */
+        out_trade_no?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        payer_id?: string | null;
+        /**
+         * max length 32
+         * default: null
+         */
+        purpose?: string | null;
+        /** default: null */
+        status?: "pending" | "paid" | "closed" | null;
+      };
+    };
+    response: string;
+  };
+  /**
+   * Each reconciled day: the totals of WeChat Pay's bill and ours, and how many differences (finance, admins).
+   * operationId: adminListPaymentReconciliations · tags: admin-payments · requires a bearer token
+   */
+  "GET /api/v1/admin/payments/reconciliations": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: ReconciliationPage;
+  };
+  /**
+   * One order of my area with its refunds. Audited.
+   * operationId: adminGetPayment · tags: admin-payments · requires a bearer token
+   */
+  "GET /api/v1/admin/payments/{order_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: StaffPayment;
+  };
+  /**
+   * Refund part or all of an order on the resident's behalf, saying why (finance and admins; audited). The
+   * refund goes to WeChat Pay after this answer; its state shows on the order.
+   * operationId: adminRefundPayment · tags: admin-payments · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/payments/{order_id}/refunds": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: StaffRefundArgs;
+    };
+    response: StaffRefund;
+  };
+  /**
    * Publish a version of the privacy policy; from its effective time residents must accept it.
    * operationId: privacyPublishPolicy · tags: admin-privacy · requires a bearer token
    */
@@ -3853,6 +4294,29 @@ export interface Operations {
     response: OaLinkStatus;
   };
   /**
+   * My payment orders, newest first.
+   * operationId: listMyPayments · tags: payments · requires a bearer token
+   */
+  "GET /api/v1/me/payments": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PaymentPage;
+  };
+  /**
    * The policy I accepted and when, my consents and links, and what kinds of data Linli holds.
    * operationId: privacyOverview · tags: me-privacy · requires a bearer token
    */
@@ -3982,6 +4446,59 @@ export interface Operations {
     response: Media;
   };
   /**
+   * SANDBOX ONLY: a demo order for me to pay (until parking, dues and services sell things themselves).
+   * operationId: createSandboxPayment · tags: payments · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/payments/sandbox-orders": {
+    request: {
+      body: SandboxOrderArgs;
+    };
+    response: Payment;
+  };
+  /**
+   * One of my orders: its state, what it pays for, its refunds (anyone else's: 404; staff: orders of their
+   * area).
+   * operationId: getMyPayment · tags: payments · requires a bearer token
+   */
+  "GET /api/v1/payments/{order_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: Payment;
+  };
+  /**
+   * The parameters for `wx.requestPayment` (JSAPI order at WeChat Pay, made once; asking again for the same
+   * unpaid order gives a valid set for the same prepay_id). In the sandbox they are marked `sandbox`.
+   * operationId: prepayMyPayment · tags: payments · requires a bearer token
+   */
+  "POST /api/v1/payments/{order_id}/prepay": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: PayParams;
+  };
+  /**
+   * SANDBOX ONLY (no WeChat Pay configured; never in production): pay or fail my order as WeChat Pay would
+   * report it, so the whole paid flow can be tried without WeChat.
+   * operationId: sandboxCompleteMyPayment · tags: payments · requires a bearer token
+   */
+  "POST /api/v1/payments/{order_id}/sandbox-complete": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: SandboxCompleteArgs;
+    };
+    response: Payment;
+  };
+  /**
    * The privacy policy in force (no login needed: it is read before agreeing).
    * operationId: privacyGetPolicy · tags: privacy-policy
    */
@@ -4081,6 +4598,13 @@ export const OPERATIONS = {
   "POST /api/v1/admin/incidents/{incident_id}/merge": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/merge", operationId: "adminMergeIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/admin/incidents/{incident_id}/transitions": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/transitions", operationId: "adminTransitionIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/notifications": { method: "GET", path: "/api/v1/admin/notifications", operationId: "listOutbox", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/payments": { method: "GET", path: "/api/v1/admin/payments", operationId: "adminListPayments", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/payments/audit": { method: "GET", path: "/api/v1/admin/payments/audit", operationId: "adminListPaymentAudit", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/payments/discrepancies": { method: "GET", path: "/api/v1/admin/payments/discrepancies", operationId: "adminListPaymentDiscrepancies", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/payments/export.csv": { method: "GET", path: "/api/v1/admin/payments/export.csv", operationId: "adminExportPayments", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/payments/reconciliations": { method: "GET", path: "/api/v1/admin/payments/reconciliations", operationId: "adminListPaymentReconciliations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/payments/{order_id}": { method: "GET", path: "/api/v1/admin/payments/{order_id}", operationId: "adminGetPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/payments/{order_id}/refunds": { method: "POST", path: "/api/v1/admin/payments/{order_id}/refunds", operationId: "adminRefundPayment", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/privacy-policies": { method: "POST", path: "/api/v1/admin/privacy-policies", operationId: "privacyPublishPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/users/{user_id}/reveal-phone": { method: "POST", path: "/api/v1/admin/users/{user_id}/reveal-phone", operationId: "revealUserPhone", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -4139,6 +4663,7 @@ export const OPERATIONS = {
   "GET /api/v1/me/official-account": { method: "GET", path: "/api/v1/me/official-account", operationId: "eldercareGetOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/official-account/link": { method: "POST", path: "/api/v1/me/official-account/link", operationId: "eldercareStartOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
   "POST /api/v1/me/official-account/link/sandbox-confirm": { method: "POST", path: "/api/v1/me/official-account/link/sandbox-confirm", operationId: "eldercareSandboxConfirmOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/payments": { method: "GET", path: "/api/v1/me/payments", operationId: "listMyPayments", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/privacy": { method: "GET", path: "/api/v1/me/privacy", operationId: "privacyOverview", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/privacy/accept": { method: "POST", path: "/api/v1/me/privacy/accept", operationId: "privacyAcceptPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me/subscriptions": { method: "GET", path: "/api/v1/me/subscriptions", operationId: "getSubscriptions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -4150,6 +4675,10 @@ export const OPERATIONS = {
   "GET /api/v1/media/{media_id}": { method: "GET", path: "/api/v1/media/{media_id}", operationId: "getMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "DELETE /api/v1/media/{media_id}": { method: "DELETE", path: "/api/v1/media/{media_id}", operationId: "deleteMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
   "POST /api/v1/media/{media_id}/complete": { method: "POST", path: "/api/v1/media/{media_id}/complete", operationId: "completeUpload", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/payments/sandbox-orders": { method: "POST", path: "/api/v1/payments/sandbox-orders", operationId: "createSandboxPayment", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/payments/{order_id}": { method: "GET", path: "/api/v1/payments/{order_id}", operationId: "getMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/payments/{order_id}/prepay": { method: "POST", path: "/api/v1/payments/{order_id}/prepay", operationId: "prepayMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/payments/{order_id}/sandbox-complete": { method: "POST", path: "/api/v1/payments/{order_id}/sandbox-complete", operationId: "sandboxCompleteMyPayment", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/privacy-policy": { method: "GET", path: "/api/v1/privacy-policy", operationId: "privacyGetPolicy", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/wechat/official-account/events": { method: "GET", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountVerify", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/wechat/official-account/events": { method: "POST", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountPush", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -4174,12 +4703,14 @@ export const OPERATION_IDS = {
   adminEstimateEvent: "GET /api/v1/admin/events/{event_id}/estimate",
   adminEventFigures: "GET /api/v1/admin/events/{event_id}/figures",
   adminExportAttendance: "GET /api/v1/admin/events/{event_id}/attendance.csv",
+  adminExportPayments: "GET /api/v1/admin/payments/export.csv",
   adminGetAlert: "GET /api/v1/admin/alerts/{alert_id}",
   adminGetDevice: "GET /api/v1/admin/devices/{device_id}",
   adminGetElder: "GET /api/v1/admin/elders/{elder_id}",
   adminGetEvent: "GET /api/v1/admin/events/{event_id}",
   adminGetEventLive: "GET /api/v1/admin/events/{event_id}/live",
   adminGetIncident: "GET /api/v1/admin/incidents/{incident_id}",
+  adminGetPayment: "GET /api/v1/admin/payments/{order_id}",
   adminImportDevices: "POST /api/v1/admin/devices/import",
   adminIncidentStats: "GET /api/v1/admin/incidents/stats",
   adminListAlerts: "GET /api/v1/admin/alerts",
@@ -4194,10 +4725,15 @@ export const OPERATION_IDS = {
   adminListHandlingUnits: "GET /api/v1/admin/handling-units",
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
   adminListIncidents: "GET /api/v1/admin/incidents",
+  adminListPaymentAudit: "GET /api/v1/admin/payments/audit",
+  adminListPaymentDiscrepancies: "GET /api/v1/admin/payments/discrepancies",
+  adminListPaymentReconciliations: "GET /api/v1/admin/payments/reconciliations",
+  adminListPayments: "GET /api/v1/admin/payments",
   adminMergeIncident: "POST /api/v1/admin/incidents/{incident_id}/merge",
   adminOrderElderContacts: "PUT /api/v1/admin/elders/{elder_id}/contacts",
   adminPublishEvent: "POST /api/v1/admin/events/{event_id}/publish",
   adminRecordElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents",
+  adminRefundPayment: "POST /api/v1/admin/payments/{order_id}/refunds",
   adminRejectElder: "POST /api/v1/admin/elders/{elder_id}/reject",
   adminRetireDevice: "POST /api/v1/admin/devices/{device_id}/retire",
   adminRevealElderPhone: "POST /api/v1/admin/elders/{elder_id}/reveal-phone",
@@ -4216,6 +4752,7 @@ export const OPERATION_IDS = {
   completeUpload: "POST /api/v1/media/{media_id}/complete",
   countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
+  createSandboxPayment: "POST /api/v1/payments/sandbox-orders",
   createUploadTicket: "POST /api/v1/media/upload-tickets",
   deleteMedia: "DELETE /api/v1/media/{media_id}",
   eldercareConfirmBinding: "POST /api/v1/family-bindings/{binding_id}/confirm",
@@ -4239,6 +4776,7 @@ export const OPERATION_IDS = {
   getMedia: "GET /api/v1/media/{media_id}",
   getMediaFile: "GET /api/v1/media/files/{key}",
   getMyBooking: "GET /api/v1/bookings/{booking_id}",
+  getMyPayment: "GET /api/v1/payments/{order_id}",
   getSubscriptions: "GET /api/v1/me/subscriptions",
   incidentsCreate: "POST /api/v1/incidents",
   incidentsGet: "GET /api/v1/incidents/{incident_id}",
@@ -4252,6 +4790,7 @@ export const OPERATION_IDS = {
   listMessageTemplates: "GET /api/v1/me/message-templates",
   listMessages: "GET /api/v1/me/messages",
   listMyBookings: "GET /api/v1/me/bookings",
+  listMyPayments: "GET /api/v1/me/payments",
   listOutbox: "GET /api/v1/admin/notifications",
   listRooms: "GET /api/v1/areas/{area_id}/rooms",
   localUpload: "POST /api/v1/media/local-uploads",
@@ -4261,6 +4800,7 @@ export const OPERATION_IDS = {
   patchMe: "PATCH /api/v1/me",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",
+  prepayMyPayment: "POST /api/v1/payments/{order_id}/prepay",
   privacyAcceptPolicy: "POST /api/v1/me/privacy/accept",
   privacyAccessLog: "GET /api/v1/admin/access-log",
   privacyAccessLogCsv: "GET /api/v1/admin/access-log.csv",
@@ -4277,6 +4817,7 @@ export const OPERATION_IDS = {
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
   revealUserPhone: "POST /api/v1/admin/users/{user_id}/reveal-phone",
+  sandboxCompleteMyPayment: "POST /api/v1/payments/{order_id}/sandbox-complete",
   staffLogin: "POST /api/v1/auth/staff-login",
   uploadMedia: "POST /api/v1/media",
   wechatLogin: "POST /api/v1/auth/wechat-login",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from api import Settings, create_app, platform
-from api.errors import ApiError
+from api.errors import MESSAGES, ApiError
 from api.extensions import celery
 from tests.worker_support import process_globals_restored
 
@@ -34,7 +34,7 @@ DUMMY = {
         ERRORS = {"dummy_refused": (409, "演示拒绝", "The dummy refused")}
     """,
     "routes.py": '''
-        from api.errors import ApiError
+        from api.errors import MESSAGES, ApiError
         from api.extensions import Blueprint
 
         blp = Blueprint("dummy", __name__, url_prefix="/api/v1/dummy", description="A test domain")
@@ -79,6 +79,8 @@ def dummy_domain(tmp_path: Path) -> str:
     try:
         yield "linli_dummy"
     finally:
+        MESSAGES.pop("dummy_refused", None)  # the catalogue is process-wide: leave it as the app's own
+        celery.tasks.pop("dummy.tick", None)
         sys.path.remove(str(tmp_path))
         for module in [m for m in sys.modules if m == "linli_dummy" or m.startswith("linli_dummy.")]:
             del sys.modules[module]

@@ -515,3 +515,29 @@ def test_every_column_that_refers_to_a_person_is_covered_by_a_domains_exporter_a
             if (refers or looks) and name not in NOT_PERSONAL and name not in covered:
                 missing.append(name)
     assert missing == [], f"columns no domain exports and erases: {missing}"
+
+
+def test_an_unpaid_order_blocks_deletion_and_a_paid_one_stays_without_its_payer(client, app, resident, settings):
+    from api.payments import services as payments
+    from api.payments.models import PaymentOrder
+
+    payer = db.session.get(User, uuid.UUID(resident["user"]["id"]))
+    with app.app_context():
+        order = payments.create_order(payer, "test", "r-1", 1500, "测试缴费", 3600, area_path="/KJ/KJ01/")
+        db.session.commit()
+        order_id = order.id
+    blocked = client.post("/api/v1/me/account-deletion", headers=resident["headers"])
+    assert blocked.status_code == 409 and "支付" in blocked.get_json()["message"]
+
+    paid = client.post(
+        f"/api/v1/payments/{order_id}/sandbox-complete", json={"outcome": "paid"}, headers=resident["headers"]
+    )
+    assert paid.status_code == 200, paid.get_json()
+    assert client.post("/api/v1/me/account-deletion", headers=resident["headers"]).status_code == 202
+    with app.app_context():
+        assert (
+            privacy.erase_due(now=utcnow() + timedelta(days=settings.account_deletion_cooling_off_days, minutes=1)) == 1
+        )
+    db.session.remove()
+    kept = db.session.get(PaymentOrder, order_id)
+    assert kept is not None and kept.payer_id is None and kept.amount_fen == 1500 and kept.status.value == "paid"

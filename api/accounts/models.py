@@ -33,6 +33,7 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     GRID_WORKER = "grid_worker"  # 网格员: handles dispatched incidents and device alerts on the ground
     SUPERVISOR = "supervisor"  # 督办: receives SLA escalations of the cases in their area
+    FINANCE = "finance"  # 财务: refunds on a resident's behalf, reconciliation differences (api/payments)
 
 
 class AreaKind(enum.StrEnum):

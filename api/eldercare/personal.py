@@ -85,6 +85,7 @@ def blockers(user: User) -> list[dict[str, Any]]:
             "area_path": elder.room.path,
             "elder_id": str(elder.id),
             "elder_name": elder.name,
+            "tell_staff": True,
         }
         for elder in alone
     ]

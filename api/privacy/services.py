@@ -192,8 +192,11 @@ def blockers_of(user: User) -> list[dict[str, Any]]:
 
 
 def _tell_staff(blockers: list[dict[str, Any]], now: datetime) -> None:
-    """Staff responsible for each blocked record hear of it (the committee's staff, or the admins)."""
+    """Staff responsible for each blocked record hear of it (the committee's staff, or the admins); blockers
+    only the person can settle (an unpaid order) tell nobody else."""
     for blocker in blockers:
+        if not blocker.get("tell_staff"):
+            continue
         path = blocker.get("area_path") or ""
         staff = _responsible_staff(path)
         for person in staff:
