@@ -12,8 +12,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ColumnElement, Enum, ForeignKey, Index, String, UniqueConstraint, select, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db import Base, IdMixin, TimestampMixin, utcnow
@@ -146,6 +148,27 @@ class Room(IdMixin, Base):
         return estate + door
 
 
+def area_path_through(relationship: str) -> hybrid_property[str | None]:
+    """The `area_path` of a model placed through `relationship` (to an Area or a Room, held in `<relationship>_id`):
+    the place's path on an object, None while it has none; in SQL a correlated subquery giving the same, so one
+    attribute serves single objects and list filters alike (see `api.scope`)."""
+
+    def path(self: Any) -> str | None:
+        place = getattr(self, relationship)
+        return place.path if place is not None else None
+
+    def expression(cls: Any) -> ColumnElement[str | None]:
+        place_id = getattr(cls, f"{relationship}_id")
+        if getattr(cls, relationship).property.mapper.class_ is Room:
+            query = select(Area.path).join(Room, Room.building_id == Area.id).where(Room.id == place_id)
+        else:
+            query = select(Area.path).where(Area.id == place_id)
+        # Its own areas and rooms even when the enclosing query joins them: only the placed row is correlated.
+        return query.correlate_except(Area, Room).scalar_subquery()
+
+    return hybrid_property(path, expr=expression)
+
+
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (Index("ix_users_wechat_unionid", "wechat_unionid"),)
@@ -243,6 +266,8 @@ class HouseholdRequest(IdMixin, Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
     room: Mapped[Room] = relationship(lazy="joined")
+
+    area_path = area_path_through("room")
 
 
 class HouseholdMember(IdMixin, Base):

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Room, User, _enum
+from api.accounts.models import Room, User, _enum, area_path_through
 from api.db import Base, IdMixin, utcnow
 
 
@@ -56,6 +56,8 @@ class Elder(IdMixin, Base):
 
     room: Mapped[Room] = relationship(lazy="joined", innerjoin=True)
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+    area_path = area_path_through("room")
 
 
 class MonitoringConsent(IdMixin, Base):
