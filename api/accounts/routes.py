@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api import ratelimit
 from api.accounts import schemas, services
 from api.accounts.models import Area, AreaKind, HouseholdRequest, Room
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.db import db
 from api.errors import NotFound
 from api.extensions import Blueprint, get_miniprogram, get_settings
@@ -159,8 +159,7 @@ def list_rooms(args: dict[str, Any], area_id: uuid.UUID) -> Any:
     )
 
 
-@admin_blp.route("/household-requests", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/household-requests", methods=["GET"])
 @admin_blp.arguments(schemas.AdminHouseholdRequestListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AdminHouseholdRequestSchema))
 def admin_list_household_requests(args: dict[str, Any]) -> Any:
@@ -169,8 +168,7 @@ def admin_list_household_requests(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(HouseholdRequest.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("/household-requests/<uuid:request_id>/approve", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/household-requests/<uuid:request_id>/approve", methods=["POST"])
 @admin_blp.response(200, schemas.AdminHouseholdRequestSchema)
 @admin_blp.alt_response(409, description="Already decided")
 def approve_household_request(request_id: uuid.UUID) -> Any:
@@ -178,8 +176,7 @@ def approve_household_request(request_id: uuid.UUID) -> Any:
     return services.approve_household_request(current_user(), request_id)
 
 
-@admin_blp.route("/household-requests/<uuid:request_id>/reject", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/household-requests/<uuid:request_id>/reject", methods=["POST"])
 @admin_blp.arguments(schemas.RejectArgs)
 @admin_blp.response(200, schemas.AdminHouseholdRequestSchema)
 @admin_blp.alt_response(409, description="Already decided")
