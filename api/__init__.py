@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -12,35 +11,24 @@ from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from api import platform
 from api.cache import make_store
 from api.config import ConfigError, Settings
 from api.db import db
 from api.errors import error_response, is_outage, register_error_handlers, unavailable_response
-from api.extensions import Api, celery, store
+from api.errors import install as install_errors
+from api.extensions import Api, body_types, celery, store
 from api.hygiene import LinliRequest
 from api.masking import install_log_masking
 from api.media.storage import make_storage
+from api.platform import Domain
 from api.wechat import make_miniprogram
 
 __all__ = ["ConfigError", "Settings", "create_app"]
 
-# Each domain's routes module exposes `blueprints`; add a domain here.
-DOMAIN_ROUTES = (
-    "api.accounts.routes",
-    "api.notifications.routes",
-    "api.events.routes",
-    "api.live.routes",
-    "api.media.routes",
-    "api.incidents.routes",
-    "api.eldercare.routes",
-    "api.devices.routes",
-    "api.alerts.routes",
-)
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/api/v1/docs/assets/"
-# Bodies the API reads: JSON unless a view declares otherwise with `accepts(...)`.
-JSON_TYPES = frozenset({"application/json"})
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +36,6 @@ log = logging.getLogger(__name__)
 # worker's, the database driver's (parameters, when echoing) and WeChat's. Their records are masked
 # (`api.masking.PersonalNumbersFilter`), so no log line holds a phone or ID number in clear.
 MASKED_LOGGERS = ("api", "workers", "celery", "kombu", "gunicorn", "werkzeug", "sqlalchemy", "wechatpy")
-
-
-def accepts(*mimetypes: str) -> Any:
-    """Declare the request body types a view reads (default: JSON); others get a 415."""
-
-    def decorator(func: Any) -> Any:
-        func._linli_body_types = frozenset(mimetypes)
-        return func
-
-    return decorator
 
 
 class MethodOverride:
@@ -107,7 +85,7 @@ def _check_body_type() -> Response | None:
     if not has_body or request.endpoint is None:
         return None
     view = current_app.view_functions.get(request.endpoint)
-    allowed = getattr(view, "_linli_body_types", JSON_TYPES)
+    allowed = body_types(view)
     if request.mimetype not in allowed:
         return error_response("unsupported_media_type", params={"expected": ", ".join(sorted(allowed))})
     return None
@@ -132,7 +110,7 @@ def _finish_unit_of_work(response: Response) -> Response:
     return response
 
 
-def _init_celery(app: Flask, settings: Settings) -> None:
+def _init_celery(app: Flask, settings: Settings, domains: tuple[Domain, ...]) -> None:
     celery.conf.update(
         broker_url=settings.redis_url or "memory://",
         result_backend=settings.redis_url or "cache+memory://",
@@ -147,10 +125,10 @@ def _init_celery(app: Flask, settings: Settings) -> None:
         enable_utc=True,
         result_expires=3600,
     )
-    from workers.schedule import BEAT_SCHEDULE
-
-    celery.conf.beat_schedule = BEAT_SCHEDULE
-    import workers.tasks  # noqa: F401  (every domain's tasks, so eager calls find them)
+    celery.conf.beat_schedule = platform.beat_schedule(domains)  # as workers/schedule.py
+    for manifest in domains:  # every domain's tasks, so the worker and eager calls find them by name
+        if manifest.tasks:
+            platform.resolve(manifest.tasks)
 
     celery.flask_app = app  # type: ignore[attr-defined]
     app.extensions["celery"] = celery
@@ -161,6 +139,21 @@ def _init_celery(app: Flask, settings: Settings) -> None:
 
 def _mask_worker_logs(logger: logging.Logger | None = None, **_kwargs: Any) -> None:
     install_log_masking((*MASKED_LOGGERS, *([logger.name] if logger is not None else [])))
+
+
+def _install_domains(settings: Settings) -> tuple[Domain, ...]:
+    """Read the installed domains' manifests and register what they bring: error codes, message kinds,
+    who sees attached photos, and their receivers of other domains' signals."""
+    from api.media.services import register_media_visibility
+    from api.notifications import catalogue
+
+    domains = platform.load(settings.extra.get("DOMAINS", platform.INSTALLED_DOMAINS))
+    install_errors(platform.error_codes(domains))
+    catalogue.install(platform.message_kinds(domains))
+    for record_type, check in platform.media_visibility(domains).items():
+        register_media_visibility(record_type, check)
+    platform.connect_receivers(domains)
+    return domains
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -198,19 +191,23 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     db.bind(settings.sqlalchemy_url)
     store.backend = make_store(settings.redis_url)
-    _init_celery(app, settings)
+    domains = _install_domains(settings)
+    app.extensions["linli.domains"] = domains
+    _init_celery(app, settings, domains)
 
     api = Api(app)
-    for module_name in DOMAIN_ROUTES:
-        for blueprint in importlib.import_module(module_name).blueprints:
+    for manifest in domains:
+        if manifest.routes is None:
+            continue
+        routes = platform.resolve(manifest.routes)
+        for blueprint in getattr(routes, "blueprints", ()):
             api.register_blueprint(blueprint)
+        # Plain Flask blueprints, outside the API document (Open311's JSON and XML).
+        for blueprint in getattr(routes, "plain_blueprints", ()):
+            app.register_blueprint(blueprint)
     from api.health import blp as health_blp
 
     app.register_blueprint(health_blp)
-    # Open311 GeoReport v2: a plain blueprint (JSON and XML), outside the OpenAPI document.
-    from api.open311.routes import blp as open311_blp
-
-    app.register_blueprint(open311_blp)
 
     @app.get(DOCS_ASSETS + "<path:filename>")
     def docs_assets(filename: str) -> Response:

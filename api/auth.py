@@ -5,7 +5,8 @@
 Access tokens are short-lived and carry `sub`, `roles`, `scope` (a staff member's area code) and `jti`.
 The decoder pins the algorithm, audience and issuer, so `alg: none`, a foreign key or another
 service's token are all refused. The user is re-read on every request, so a disabled account or a
-withdrawn role stops working at once rather than when the token expires.
+withdrawn role stops working at once rather than when the token expires; so is whether the token's login
+session was ended (logout, a stolen refresh token), in the same query.
 """
 
 from __future__ import annotations

@@ -95,13 +95,15 @@ def create_staff_command(username: str, password: str, role: str, area_code: str
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Load the demo subdistrict (idempotent): committees, estates, buildings, rooms, staff, residents."""
-    from api.accounts.seed import seed_demo
+    """Load the demo subdistrict (idempotent): each installed domain adds its part, lowest floor first —
+    committees, estates, rooms, staff and residents, then elders, devices, incident categories …"""
+    from api import platform
 
-    summary = seed_demo()
-    db.session.commit()
-    for key, value in summary.items():
-        click.echo(f"{key}: {value}")
+    for name, seed in platform.seeds(current_app.extensions["linli.domains"]):
+        summary = seed()
+        db.session.commit()
+        for key, value in summary.items():
+            click.echo(f"{name}: {key}: {value}")
 
 
 @click.command("create-open311-key")

@@ -5,7 +5,7 @@
 - `types.ts` — TypeScript types generated from it: one type per `components.schemas` entry, and an
   `Operations` interface (plus an `OPERATIONS` const) keyed by `"METHOD /path"` with the request
   (path, query, headers, body) and response types of every operation;
-- `errors.ts` — the error codes of `api.errors.MESSAGES` (HTTP status, zh and en messages) and the
+- `errors.ts` — the error codes of the core and the installed domains (HTTP status, zh and en messages) and the
   `ApiErrorBody` type.
 
 The generator is a small, dependency-free subset of OpenAPI 3.0 → TypeScript: objects, required and

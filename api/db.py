@@ -7,6 +7,7 @@ tasks do the same per task. Services never commit on their own, so they compose.
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 import time
@@ -14,8 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator, Uuid
@@ -49,6 +49,14 @@ def new_token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+# Codes a person reads aloud or types (invites, follow-and-bind): no 0/O, 1/I/L.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes stored as UTC, on SQLite (no tz support) as on PostgreSQL."""
 
@@ -69,6 +77,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum stored as its values in a VARCHAR with a CHECK constraint (not a native PostgreSQL enum:
+    adding a member is then a migration of the constraint, not an `ALTER TYPE` that cannot run in a
+    transaction)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in cls),
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):
@@ -130,8 +153,3 @@ class Database:
 
 
 db = Database()
-
-
-def insert_on_conflict(target: Any) -> Any:
-    """INSERT that knows ON CONFLICT for the bound database (PostgreSQL, or SQLite ≥ 3.24)."""
-    return (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(target)

@@ -64,6 +64,25 @@ class LinliParser(FlaskParser):
         )
 
 
+# Bodies the API reads: JSON unless a view declares otherwise with `accepts(...)`.
+JSON_TYPES = frozenset({"application/json"})
+
+
+def accepts(*mimetypes: str) -> Any:
+    """Declare the request body types a view reads (default: JSON); others get a 415."""
+
+    def decorator(func: Any) -> Any:
+        func._linli_body_types = frozenset(mimetypes)
+        return func
+
+    return decorator
+
+
+def body_types(view: Any) -> frozenset[str]:
+    """The request body types `view` reads (a 415 for any other: see `create_app`)."""
+    return getattr(view, "_linli_body_types", JSON_TYPES)
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = LinliParser()
 

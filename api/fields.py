@@ -37,6 +37,14 @@ SINGLE_LINE_MAX = 200
 MULTILINE_MAX = 5000
 
 
+def local_text(moment: datetime | None) -> str:
+    """A time as people here read it in a message: "12月2日 09:00" (Asia/Shanghai); "" for none."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
 class TimeOutOfRange(ValueError):
     """A time outside the years the API accepts; its message says which years those are."""
 

@@ -1,16 +1,12 @@
-"""Every domain's models, imported so the metadata is complete (for Alembic and the tests)."""
+"""The metadata of every installed domain's models (for Alembic and the tests), and the core's own tables."""
 
-from api.accounts import models as accounts  # noqa: F401
-from api.alerts import models as alerts  # noqa: F401
+import importlib
+
+from api import platform
 from api.db import Base
-from api.devices import models as devices  # noqa: F401
-from api.eldercare import models as eldercare  # noqa: F401
-from api.events import models as events  # noqa: F401
-from api.idempotency import IdempotencyKey  # noqa: F401
-from api.incidents import models as incidents  # noqa: F401
-from api.live import models as live  # noqa: F401
-from api.media import models as media  # noqa: F401
-from api.notifications import models as notifications  # noqa: F401
-from api.open311 import models as open311  # noqa: F401
+from api.idempotency import IdempotencyKey  # noqa: F401  (the core's table: Idempotency-Key replays)
+
+for _module in platform.model_modules(platform.load()):
+    importlib.import_module(_module)
 
 metadata = Base.metadata

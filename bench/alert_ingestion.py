@@ -8,7 +8,7 @@ PostgreSQL, and a smoke alarm travels from the ingestion endpoint to (a fake of)
 What it does, in order:
 
 1. drops and recreates the benchmark database (its name must contain "bench"), migrates it to head, loads the
-   demo seed (`seed_demo`: areas, people, the demo elders with their family and devices) and adds `--devices`
+   demo seed (every domain's part: areas, people, the demo elders with their family and devices) and adds `--devices`
    more devices in the demo rooms (the subdistrict's 19,715 by default, in its mix of door, smoke, arc-fault …);
    gives the demo family an Official Account openid so their alerts go out as template messages;
 2. starts a fake WeChat API (tests/fake_wechat.py) on 127.0.0.1, gunicorn (`WEB_CONCURRENCY=--workers`, tasks
@@ -111,14 +111,15 @@ def seed(app: Any, devices: int, rng: random.Random) -> dict[str, Any]:
     """The demo seed, `devices` more devices in its rooms, and Official Account openids for the demo family."""
     from sqlalchemy import select
 
+    from api import platform
     from api.accounts.models import Room
-    from api.accounts.seed import seed_demo
     from api.db import db, new_id, utcnow
     from api.devices.models import Device, DeviceType, default_heartbeat
     from api.eldercare.services import contacts_in_order
 
     with app.app_context():
-        seed_demo()
+        for _domain, seed_part in platform.seeds(app.extensions["linli.domains"]):
+            seed_part()
         db.session.flush()
         rooms = db.session.scalars(select(Room.id)).all()
         now = utcnow()

@@ -3326,7 +3326,7 @@ export interface Operations {
   };
   /**
    * The elders I look after, each with their devices (status, last seen, battery) and recent alerts.
-   * operationId: eldercareListMyElders · tags: eldercare · requires a bearer token
+   * operationId: eldercareListMyElders · tags: alerts · requires a bearer token
    */
   "GET /api/v1/me/elders": {
     request: Record<string, never>;
@@ -3334,7 +3334,7 @@ export interface Operations {
   };
   /**
    * One elder I look after, with devices and recent alerts.
-   * operationId: eldercareGetMyElder · tags: eldercare · requires a bearer token
+   * operationId: eldercareGetMyElder · tags: alerts · requires a bearer token
    */
   "GET /api/v1/me/elders/{elder_id}": {
     request: {
@@ -3487,7 +3487,7 @@ export interface Operations {
   };
   /**
    * Whether my Official Account identity is linked (template messages reach me).
-   * operationId: eldercareGetOfficialAccountLink · tags: eldercare · requires a bearer token
+   * operationId: eldercareGetOfficialAccountLink · tags: official-account · requires a bearer token
    */
   "GET /api/v1/me/official-account": {
     request: Record<string, never>;
@@ -3495,7 +3495,7 @@ export interface Operations {
   };
   /**
    * Follow-and-bind: a code to send to the Official Account (or the scene of its follow QR code).
-   * operationId: eldercareStartOfficialAccountLink · tags: eldercare · requires a bearer token
+   * operationId: eldercareStartOfficialAccountLink · tags: official-account · requires a bearer token
    */
   "POST /api/v1/me/official-account/link": {
     request: Record<string, never>;
@@ -3504,7 +3504,7 @@ export interface Operations {
   /**
    * SANDBOX ONLY (no Official Account configured, never in production): act as if I had followed
    * the Official Account with this code, so the flow can be tried without WeChat.
-   * operationId: eldercareSandboxConfirmOfficialAccountLink · tags: eldercare · requires a bearer token
+   * operationId: eldercareSandboxConfirmOfficialAccountLink · tags: official-account · requires a bearer token
    */
   "POST /api/v1/me/official-account/link/sandbox-confirm": {
     request: {

@@ -30,6 +30,7 @@ from api.auth import issue_access_token
 from api.db import db, utcnow
 from api.devices.models import Device, DeviceStatus, DeviceType
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding, MonitoringConsent
+from api.jobs import forget_pending
 from api.notifications import services as outbox
 from api.notifications.models import Channel, DeliveryAttempt, Notification
 from tests.conftest import STAFF_PASSWORD, bearer, staff_login
@@ -173,7 +174,7 @@ def steps_of(alert_id: str | uuid.UUID) -> list[tuple[StepKind, int]]:
 def commit() -> None:
     """Commit what a service did outside a request. The outbox rows stay pending (not handed to the eager
     task runner, which would deliver them inside this very commit): the tests read the outbox itself."""
-    db.session.info.pop("linli.outbox", None)
+    forget_pending()
     db.session.commit()
 
 

@@ -27,7 +27,7 @@ from moto.server import ThreadedMotoServer
 from PIL import ExifTags, Image
 from sqlalchemy import select, update
 
-from api import create_app
+from api import create_app, jobs
 from api.accounts.models import User
 from api.accounts.tasks import ping
 from api.config import Settings
@@ -865,7 +865,14 @@ def test_the_purge_keeps_a_row_whose_objects_cannot_be_deleted(app, client, resi
 
 def test_the_thumbnail_task_is_sent_only_once_the_upload_commits(app, resident, storage, monkeypatch):
     sent: list[uuid.UUID] = []
-    monkeypatch.setattr(services, "_enqueue_thumbnail", sent.append)
+
+    def hand_over(task_name: str, *args: str, **_options: object) -> bool:
+        if task_name == services.THUMBNAIL_TASK:
+            sent.append(uuid.UUID(args[0]))
+        return True
+
+    monkeypatch.setattr(jobs, "enqueue", hand_over)
+    monkeypatch.setattr(services, "enqueue", hand_over)
     monkeypatch.setitem(celery.conf, "task_always_eager", False)
     owner = user_of(resident)
 

@@ -22,6 +22,7 @@ from api.accounts.services import create_staff
 from api.config import Settings
 from api.db import db, utcnow
 from api.extensions import celery, store
+from api.jobs import forget_pending
 from api.notifications import services
 from api.notifications.catalogue import CATALOGUE, fit_value, template_data
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification, SubscriptionCredit
@@ -483,7 +484,7 @@ def test_the_sweep_hands_over_due_rows_it_finds(live_app, fake, world):
     user = family_member()
     with live_app.app_context():
         message = services.notify(db.session.get(User, user.id), "device_alert", ALERT, subject_path=HOME)
-        db.session.info.pop("linli.outbox")  # as if the broker had dropped the hand-over
+        forget_pending()  # as if the broker had dropped the hand-over
         db.session.commit()
         assert fake.sent_messages == []
         assert services.sweep_due(grace_seconds=60) == 0  # too fresh: its own task may be on its way
@@ -523,7 +524,7 @@ def committed_alert(live: Flask, user: User) -> uuid.UUID:
     """A smoke alarm committed for `user`, not yet handed to any worker."""
     with live.app_context():
         message = services.notify(db.session.get(User, user.id), "device_alert", ALERT, subject_path=HOME)
-        db.session.info.pop("linli.outbox")
+        forget_pending()
         db.session.commit()
         return message.id
 

@@ -38,6 +38,7 @@ from api.accounts.models import User
 from api.accounts.tasks import ping
 from api.db import db, utcnow
 from api.extensions import celery
+from api.jobs import forget_pending
 from api.models import metadata
 from api.notifications import services
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification
@@ -204,7 +205,7 @@ class Rig:
                 for uid in user_ids
             ]
             if not hand_over:
-                db.session.info.pop("linli.outbox")
+                forget_pending()
             db.session.commit()
         return ids
 

@@ -304,11 +304,10 @@ def test_every_admin_route_documents_who_may_call_it_and_what_else_it_answers(cl
 
 
 def test_the_demo_admin_registers_and_sees_a_device_not_yet_installed(app, client):
-    from api.accounts.seed import DEMO_ADMIN, DEMO_STAFF, seed_demo
+    from api.accounts.seed import DEMO_ADMIN, DEMO_STAFF
 
-    with app.app_context():
-        seed_demo()
-        db.session.commit()
+    seeded = app.test_cli_runner().invoke(args=["seed-demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
     admin = bearer(staff_login(client, *DEMO_ADMIN)["access_token"])
     committee = bearer(staff_login(client, *DEMO_STAFF[:2])["access_token"])
 

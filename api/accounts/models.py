@@ -14,23 +14,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Enum, ForeignKey, Index, String, UniqueConstraint, select, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, select, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.db import Base, IdMixin, TimestampMixin, utcnow
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=max(len(m.value) for m in cls),
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
+from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 
 class Role(enum.StrEnum):
@@ -66,7 +54,7 @@ class HouseholdRequestStatus(enum.StrEnum):
 class Area(IdMixin, Base):
     __tablename__ = "areas"
 
-    kind: Mapped[AreaKind] = mapped_column(_enum(AreaKind, "area_kind"))
+    kind: Mapped[AreaKind] = mapped_column(enum_column(AreaKind, "area_kind"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(64))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
@@ -217,7 +205,7 @@ class UserRole(Base):
     __tablename__ = "user_roles"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"), primary_key=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"), primary_key=True)
 
     user: Mapped[User] = relationship(back_populates="role_rows")
 
@@ -254,9 +242,9 @@ class HouseholdRequest(IdMixin, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
-    relation: Mapped[HouseholdRelation] = mapped_column(_enum(HouseholdRelation, "household_relation"))
+    relation: Mapped[HouseholdRelation] = mapped_column(enum_column(HouseholdRelation, "household_relation"))
     status: Mapped[HouseholdRequestStatus] = mapped_column(
-        _enum(HouseholdRequestStatus, "household_request_status"), default=HouseholdRequestStatus.PENDING
+        enum_column(HouseholdRequestStatus, "household_request_status"), default=HouseholdRequestStatus.PENDING
     )
     note: Mapped[str] = mapped_column(String(200), default="")
     reject_reason: Mapped[str | None] = mapped_column(String(200))
@@ -276,7 +264,7 @@ class HouseholdMember(IdMixin, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
-    relation: Mapped[HouseholdRelation] = mapped_column(_enum(HouseholdRelation, "household_relation"))
+    relation: Mapped[HouseholdRelation] = mapped_column(enum_column(HouseholdRelation, "household_relation"))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,5 +1,7 @@
-"""The demo subdistrict: 25 居委会 and 60 小区 shaped after 控江路街道 (names are illustrative), their
-buildings and rooms (29,942 rooms: the scale of the real place, ~100,000 residents), street staff and a few residents.
+"""The demo subdistrict's people and places: 25 居委会 and 60 小区 shaped after 控江路街道 (names are
+illustrative), their buildings and rooms (29,942 rooms: the scale of the real place, ~100,000 residents),
+street staff and a few residents. The accounts domain's part of `seed-demo`; every other domain seeds its
+own part on top (its manifest's `seed`), in floor order.
 
 Idempotent: what already exists (by code or username) is left alone, so running it twice changes nothing.
 """
@@ -128,7 +130,7 @@ def _seed_areas() -> tuple[int, int]:
     return len(new_areas), len(new_rooms)
 
 
-def _room(building_code: str, number: str) -> Room:
+def demo_room(building_code: str, number: str) -> Room:
     room = db.session.scalar(select(Room).join(Room.building).where(Area.code == building_code, Room.number == number))
     assert room is not None, f"demo room {building_code}/{number} missing"
     return room
@@ -152,7 +154,7 @@ def _seed_people() -> dict[str, Any]:
         user.grant(Role.RESIDENT)
         db.session.add(user)
         db.session.flush()
-        room = _room("KJ01-01-001", f"{index}01")
+        room = demo_room("KJ01-01-001", f"{index}01")
         if index < len(DEMO_RESIDENTS):
             db.session.add(
                 HouseholdMember(user_id=user.id, room_id=room.id, relation=relation, approved_by_id=admin.id)
@@ -164,112 +166,24 @@ def _seed_people() -> dict[str, Any]:
     return created
 
 
-def _seed_incidents() -> dict[str, Any]:
-    """The incident category catalogue and a few handling units to dispatch to (additive, by name)."""
-    from api.incidents.categories import ensure_default_catalogue
-    from api.incidents.models import HandlingUnit, HandlingUnitKind
-
-    added = ensure_default_catalogue()
-    units = [
-        ("控江一村物业服务中心", HandlingUnitKind.PROPERTY_COMPANY, "KJ01"),
-        ("控江路街道第一网格", HandlingUnitKind.GRID, "KJ01"),
-        ("杨浦区城管执法局控江中队", HandlingUnitKind.CITY_DEPARTMENT, None),
-        ("杨浦区绿化市容局", HandlingUnitKind.CITY_DEPARTMENT, None),
-    ]
-    known = set(db.session.scalars(select(HandlingUnit.name)))
-    areas = dict(db.session.execute(select(Area.code, Area.id)).all())
-    new_units = 0
-    for name, kind, area_code in units:
-        if name not in known:
-            db.session.add(HandlingUnit(name=name, kind=kind, area_id=areas.get(area_code) if area_code else None))
-            new_units += 1
-    db.session.flush()
-    return {"incident categories added": added, "handling units added": new_units}
-
-
-# Eldercare demo (api/eldercare, api/devices): elders living alone in one building of 控江一村, each with
-# consent and the usual devices; 张三 and 李四 are their family (张三 first contact of 王阿婆).
-DEMO_ELDERS = [
-    ("王阿婆", "101", 1938, "独居；高血压", ("door_sensor", "smoke_detector", "blood_pressure_monitor")),
-    ("李老伯", "102", 1942, "独居；行动不便", ("door_sensor", "smoke_detector", "fall_detector", "sos_button")),
-    ("陈阿姨", "201", 1945, "独居", ("door_sensor", "smoke_detector", "gas_detector")),
-    ("赵老师", "202", 1940, "独居；糖尿病", ("door_sensor", "arc_fault_breaker", "water_leak_sensor")),
-]
-DEMO_ELDER_BUILDING = "KJ01-01-002"
-
-
-def _seed_eldercare() -> dict[str, Any]:
-    """A handful of elders with consent, family bindings and devices (skipped if already seeded)."""
-    from api.devices.models import Device, DeviceType
-    from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding, MonitoringConsent
-
-    if db.session.scalar(select(Device.id).where(Device.serial == "KJ-DEMO-0001-01")) is not None:
-        return {}
+def demo_admin() -> User:
     admin = db.session.scalar(select(User).where(User.username == DEMO_ADMIN[0]))
-    sandbox = SandboxMiniProgram(current_app.extensions["linli.settings"])
-    family = [
-        db.session.scalar(select(User).where(User.wechat_openid == sandbox.code_to_session(code).openid))
-        for code, _name, _relation in DEMO_RESIDENTS[:2]
-    ]
-    now = utcnow()
-    devices = 0
-    for index, (name, number, birth_year, conditions, kinds) in enumerate(DEMO_ELDERS, start=1):
-        elder = Elder(
-            name=name,
-            room_id=_room(DEMO_ELDER_BUILDING, number).id,
-            birth_year=birth_year,
-            conditions=conditions,
-            phone=f"1390000{index:04d}",
-            status=ElderStatus.ACTIVE,
-            registered_by_id=admin.id,
-            approved_by_id=admin.id,
-            approved_at=now,
-        )
-        db.session.add(elder)
-        db.session.flush()
-        db.session.add(
-            MonitoringConsent(elder_id=elder.id, given_by="本人", recorded_by_id=admin.id, device_types=["*"])
-        )
-        for d_index, kind in enumerate(kinds, start=1):
-            db.session.add(
-                Device(
-                    serial=f"KJ-DEMO-{index:04d}-{d_index:02d}",
-                    type=DeviceType(kind),
-                    room_id=elder.room_id,
-                    elder_id=elder.id,
-                    installed_on=now.date(),
-                    last_seen_at=now,
-                    battery_percent=15 if kind == "smoke_detector" and index == 2 else 90,
-                )
-            )
-            devices += 1
-        # 王阿婆: 张三 then 李四; 李老伯: 李四.
-        for position, user in enumerate(family[: 2 if index == 1 else 0] + ([family[1]] if index == 2 else []), 1):
-            if user is None:
-                continue
-            user.grant(Role.FAMILY)
-            db.session.add(
-                FamilyBinding(
-                    elder_id=elder.id,
-                    user_id=user.id,
-                    relation="子女",
-                    position=position,
-                    status=BindingStatus.CONFIRMED,
-                    confirmed_at=now,
-                    confirmed_by_id=admin.id,
-                )
-            )
-    db.session.flush()
-    return {"demo elders added": len(DEMO_ELDERS), "demo devices added": devices}
+    assert admin is not None, "the accounts part of the demo is seeded first"
+    return admin
+
+
+def demo_resident(code: str) -> User | None:
+    """A demo resident by their sandbox login name ("zhangsan")."""
+    openid = SandboxMiniProgram(current_app.extensions["linli.settings"]).code_to_session(code).openid
+    return db.session.scalar(select(User).where(User.wechat_openid == openid))
 
 
 def seed_demo() -> dict[str, Any]:
+    """The areas, staff and residents of the demo subdistrict (the accounts domain's part of `seed-demo`)."""
     areas, rooms = _seed_areas()
     db.session.flush()
     summary: dict[str, Any] = {"areas added": areas, "rooms added": rooms}
     summary.update(_seed_people())
-    summary.update(_seed_eldercare())
-    summary.update(_seed_incidents())
     summary["committees"] = len(COMMITTEES)
     summary["estates"] = sum(len(e) for _, e in COMMITTEES)
     return summary

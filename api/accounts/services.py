@@ -20,6 +20,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api import scope
+from api.accounts import signals
 from api.accounts.models import (
     Area,
     HouseholdMember,
@@ -351,26 +352,8 @@ def approve_household_request(staff: User, request_id: uuid.UUID) -> HouseholdRe
         db.session.add(
             HouseholdMember(user_id=req.user_id, room_id=req.room_id, relation=req.relation, approved_by_id=staff.id)
         )
-    _tell_applicant(req)
+    signals.household_request_decided.send(req)
     return req
-
-
-def _tell_applicant(req: HouseholdRequest) -> None:
-    from api.notifications.services import notify
-
-    approved = req.status == HouseholdRequestStatus.APPROVED
-    notify(
-        req.user,
-        "household_request_decided",
-        {
-            "address": req.room.door_address(),
-            "result": "通过" if approved else "未通过",
-            "reason": "" if approved else f"原因：{req.reject_reason}",
-            "decided_at": req.decided_at,
-        },
-        subject_path=req.room.path,
-        dedupe_key=f"household-request:{req.id}",
-    )
 
 
 def reject_household_request(staff: User, request_id: uuid.UUID, reason: str) -> HouseholdRequest:
@@ -380,7 +363,7 @@ def reject_household_request(staff: User, request_id: uuid.UUID, reason: str) ->
     req.reject_reason = reason
     req.decided_by_id = staff.id
     req.decided_at = utcnow()
-    _tell_applicant(req)
+    signals.household_request_decided.send(req)
     return req
 
 

@@ -30,8 +30,9 @@ from api.accounts.models import Area, Room
 from api.alerts import rules, services
 from api.alerts.models import AlertRule, IotBatchReceipt, IotEvent
 from api.config import Settings
-from api.db import db, insert_on_conflict, new_id
+from api.db import db, new_id
 from api.devices.models import Device, DeviceStatus
+from api.dialect import insert_on_conflict
 from api.eldercare.models import Elder
 from api.errors import ApiError
 from api.fields import parse_aware

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User, _enum, area_path_through
-from api.db import Base, IdMixin, utcnow
+from api.accounts.models import Area, User, area_path_through
+from api.db import Base, IdMixin, enum_column, utcnow
 from api.devices.models import Device
 from api.eldercare.models import Elder
 
@@ -122,9 +122,9 @@ class Alert(IdMixin, Base):
     # The building's area path ("/KJ/KJ01/KJ01-01/KJ01-01-001/") when the alert opened: staff scope (api.scope);
     # empty when the device had no home.
     area_path: Mapped[str] = mapped_column(String(255), default="")
-    rule: Mapped[AlertRule] = mapped_column(_enum(AlertRule, "alert_rule"))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity, "alert_severity"))
-    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), default=AlertStatus.OPEN)
+    rule: Mapped[AlertRule] = mapped_column(enum_column(AlertRule, "alert_rule"))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity, "alert_severity"))
+    status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus, "alert_status"), default=AlertStatus.OPEN)
     count: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     value: Mapped[Any | None] = mapped_column(JSON)  # the latest reading (blood pressure …)
     first_at: Mapped[datetime]
@@ -135,7 +135,7 @@ class Alert(IdMixin, Base):
     acknowledged_at: Mapped[datetime | None]
     resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     resolved_at: Mapped[datetime | None]
-    resolution: Mapped[Resolution | None] = mapped_column(_enum(Resolution, "alert_resolution"))
+    resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution, "alert_resolution"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -152,7 +152,7 @@ class AlertStep(IdMixin, Base):
     __table_args__ = (Index("ix_alert_steps_alert_id_at", "alert_id", "at"),)
 
     alert_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    kind: Mapped[StepKind] = mapped_column(_enum(StepKind, "alert_step_kind"))
+    kind: Mapped[StepKind] = mapped_column(enum_column(StepKind, "alert_step_kind"))
     level: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # The person told (a contact step) or who acted (acknowledged, resolved); none for system steps.
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

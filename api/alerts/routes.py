@@ -15,6 +15,9 @@ from api.alerts import ingestion, schemas, services
 from api.alerts.models import Alert, DutyShift, IotEvent
 from api.auth import current_user, login_required, staff_route
 from api.db import db, utcnow
+from api.devices import services as devices
+from api.eldercare import services as eldercare
+from api.eldercare.models import Elder
 from api.errors import ApiError
 from api.extensions import Blueprint, get_settings
 from api.fields import shift
@@ -205,6 +208,62 @@ def admin_delete_duty_shift(shift_id: uuid.UUID) -> Any:
     """Remove a duty shift."""
     services.delete_duty_shift(current_user(), shift_id)
     return None
+
+
+# The family's home screen -------------------------------------------------------------------------
+# Elders (eldercare), their devices (devices) and recent alerts (here), assembled on the floor that
+# sees all three.
+
+
+@alerts_blp.route("/me/elders", methods=["GET"])
+@login_required()
+@alerts_blp.response(200, schemas.MyEldersSchema)
+def eldercare_list_my_elders() -> Any:
+    """The elders I look after, each with their devices (status, last seen, battery) and recent alerts."""
+    user = current_user()
+    elders = eldercare.elders_of(user)
+    ids = [e.id for e in elders]
+    bindings = {b.elder_id: b for b in eldercare.my_bindings(user)}
+    watching = devices.devices_of_elders(ids)
+    alerts = services.recent_alerts_for(ids, limit=5)
+    return {
+        "items": [
+            _MyElder(e, bindings[e.id], watching.get(e.id, []), alerts.get(e.id, []))
+            for e in elders
+            if e.id in bindings
+        ]
+    }
+
+
+@alerts_blp.route("/me/elders/<uuid:elder_id>", methods=["GET"])
+@login_required()
+@alerts_blp.response(200, schemas.MyElderSchema)
+@alerts_blp.alt_response(404, description="Not an elder I look after (confirmed)")
+def eldercare_get_my_elder(elder_id: uuid.UUID) -> Any:
+    """One elder I look after, with devices and recent alerts."""
+    user = current_user()
+    binding = eldercare.my_binding_to(user, elder_id)
+    elder = binding.elder
+    return _MyElder(
+        elder,
+        binding,
+        devices.devices_of_elders([elder.id]).get(elder.id, []),
+        services.recent_alerts_for([elder.id], limit=5).get(elder.id, []),
+    )
+
+
+class _MyElder:
+    """An elder as a family member sees it: the profile, my place among the contacts, devices and alerts."""
+
+    def __init__(self, elder: Elder, binding: Any, devices: list[Any], alerts: list[Any]) -> None:
+        self._elder = elder
+        self.relation = binding.relation
+        self.position = binding.position
+        self.devices = devices
+        self.recent_alerts = alerts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._elder, name)
 
 
 blueprints = [iot_blp, alerts_blp, admin_alerts_blp]

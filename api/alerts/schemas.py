@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from api.alerts import rules
 from api.alerts.models import AlertRule, AlertStatus, Resolution, Severity, StepKind
+from api.devices.models import DeviceStatus, DeviceType
+from api.eldercare import schemas as eldercare_schemas
 from api.fields import DateTime, PersonalText, Text
 from api.pagination import CursorArgs
 
@@ -168,3 +170,43 @@ class DutyShiftArgs(Schema):
 
 class DutyShiftListArgs(CursorArgs):
     active_at = DateTime(load_default=None, metadata={"description": "only shifts covering this moment"})
+
+
+# The family's home screen: the elders I look after, with their devices and recent alerts ------------
+
+
+class MyDeviceSchema(Schema):
+    id = fields.UUID(required=True)
+    serial = Text(required=True)
+    type = fields.Enum(DeviceType, by_value=True, required=True)
+    status = fields.Enum(DeviceStatus, by_value=True, required=True)
+    last_seen_at = DateTime(required=True, allow_none=True)
+    battery_percent = fields.Integer(required=True, allow_none=True)
+
+
+def _attr(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None)
+    return getattr(value, "value", value)
+
+
+class RecentAlertSchema(Schema):
+    id = fields.UUID(required=True)
+    device_id = fields.UUID(required=True)
+    rule = fields.Function(lambda a: _attr(a, "rule"), required=True, metadata={"type": "string"})
+    severity = fields.Function(lambda a: _attr(a, "severity"), required=True, metadata={"type": "string"})
+    status = fields.Function(lambda a: _attr(a, "status"), required=True, metadata={"type": "string"})
+    count = fields.Integer(required=True)
+    first_at = DateTime(required=True)
+    last_at = DateTime(required=True)
+    acknowledged_at = DateTime(required=True, allow_none=True)
+
+
+class MyElderSchema(eldercare_schemas.ElderSchema):
+    relation = Text(required=True)
+    position = fields.Integer(required=True, metadata={"description": "my place in the contact order"})
+    devices = fields.List(fields.Nested(MyDeviceSchema), required=True)
+    recent_alerts = fields.List(fields.Nested(RecentAlertSchema), required=True)
+
+
+class MyEldersSchema(Schema):
+    items = fields.List(fields.Nested(MyElderSchema), required=True)

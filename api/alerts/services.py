@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select, text, tuple_, update
+from sqlalchemy import Select, and_, case, func, select, text, tuple_, update
 
-from api import scope, sqlstats
+from api import dialect, scope
 from api.accounts.models import Area, Role, Room, User, UserRole
-from api.alerts import rules
+from api.alerts import rules, signals
 from api.alerts.models import (
     Alert,
     AlertRule,
@@ -47,8 +47,9 @@ from api.alerts.models import (
     StepKind,
 )
 from api.config import Settings
-from api.db import db, insert_on_conflict, new_id
+from api.db import db, new_id
 from api.devices.models import Device, DeviceStatus
+from api.dialect import insert_on_conflict
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding
 from api.errors import ApiError, NotFound
 from api.notifications.models import Notification
@@ -389,6 +390,8 @@ def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord
     )
     db.session.add(step)
     alert.escalation_level = level
+    if planned.kind == StepKind.VOLUNTEERS_REQUESTED:
+        signals.volunteers_needed.send(alert, step=step, now=now)
     delay = rules.escalation_delay(
         alert.severity, settings.alerts_critical_escalate_seconds, settings.alerts_warning_escalate_seconds
     )
@@ -426,14 +429,6 @@ def escalate_due(settings: Settings, now: datetime, batch: int = ESCALATION_BATC
 # ------------------------------------------------------------------------------------------------
 
 
-def _older_than(column: Any, now: datetime, seconds: Any) -> Any:
-    """`column < now - seconds`, where `seconds` may be a column expression (per-row intervals)."""
-    if db.dialect == "postgresql":
-        return column < literal(now) - func.make_interval(0, 0, 0, 0, 0, 0, seconds)
-    stamp = now.replace(tzinfo=None).isoformat(sep=" ")
-    return (func.julianday(stamp) - func.julianday(column)) * 86400.0 > seconds
-
-
 def _raises_for(device_ids: list[uuid.UUID], hit: tuple[AlertRule, Severity], now: datetime) -> list[Raise]:
     rows = db.session.execute(
         select(Device.id, Device.elder_id, Device.room_id, Area.path, Device.last_seen_at)
@@ -454,7 +449,7 @@ def sweep_offline(settings: Settings, now: datetime) -> int:
         .where(
             Device.status == DeviceStatus.ACTIVE,
             Device.last_seen_at.is_not(None),
-            _older_than(Device.last_seen_at, now, Device.heartbeat_interval_seconds * 2),
+            dialect.older_than(Device.last_seen_at, now, Device.heartbeat_interval_seconds * 2),
         )
         .limit(SWEEP_BATCH)
     ).all()
@@ -496,7 +491,7 @@ def sweep_door_inactivity(settings: Settings, now: datetime) -> int:
             Device.type == "door_sensor",
             Device.status == DeviceStatus.ACTIVE,
             Elder.status == ElderStatus.ACTIVE,
-            _older_than(quiet_since, now, Elder.door_inactivity_hours * 3600),
+            dialect.older_than(quiet_since, now, Elder.door_inactivity_hours * 3600),
             ~already,
         )
         .limit(SWEEP_BATCH)
@@ -703,10 +698,10 @@ def stats(staff: User, since: datetime, until: datetime) -> dict[str, Any]:
             func.count().filter(Alert.resolution == Resolution.FALSE_ALARM),
         ).where(mine)
     ).one()
-    ack = sqlstats.seconds_between(Alert.acknowledged_at, Alert.first_at)
+    ack = dialect.seconds_between(Alert.acknowledged_at, Alert.first_at)
     acked = and_(mine, Alert.acknowledged_at.is_not(None))
     n = db.session.scalar(select(func.count()).select_from(Alert).where(acked))
-    p50, p90 = sqlstats.percentiles(lambda *columns: select(*columns).where(acked), ack).get(None, (None, None))
+    p50, p90 = dialect.percentiles(lambda *columns: select(*columns).where(acked), ack).get(None, (None, None))
     total = sum(count for _rule, _severity, count in by_type)
     types: dict[str, int] = {}
     severities: dict[str, int] = {}

@@ -14,20 +14,9 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Room, _enum, area_path_through
-from api.db import Base, IdMixin, utcnow
-from api.eldercare.models import Elder
-
-
-class DeviceType(enum.StrEnum):
-    DOOR_SENSOR = "door_sensor"  # 门磁
-    SMOKE_DETECTOR = "smoke_detector"  # 烟感
-    GAS_DETECTOR = "gas_detector"  # 燃气报警器
-    ARC_FAULT_BREAKER = "arc_fault_breaker"  # 电弧灭弧保护器
-    WATER_LEAK_SENSOR = "water_leak_sensor"  # 水浸
-    SOS_BUTTON = "sos_button"  # 一键呼叫
-    FALL_DETECTOR = "fall_detector"  # 跌倒检测
-    BLOOD_PRESSURE_MONITOR = "blood_pressure_monitor"  # 血压计
+from api.accounts.models import Room, area_path_through
+from api.db import Base, IdMixin, enum_column, utcnow
+from api.eldercare.models import DeviceType, Elder
 
 
 class DeviceStatus(enum.StrEnum):
@@ -64,11 +53,13 @@ class Device(IdMixin, Base):
     )
 
     serial: Mapped[str] = mapped_column(String(64), unique=True)
-    type: Mapped[DeviceType] = mapped_column(_enum(DeviceType, "device_type"))
+    type: Mapped[DeviceType] = mapped_column(enum_column(DeviceType, "device_type"))
     room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"), index=True)
     elder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("elders.id", ondelete="SET NULL"), index=True)
     installed_on: Mapped[date | None]
-    status: Mapped[DeviceStatus] = mapped_column(_enum(DeviceStatus, "device_status"), default=DeviceStatus.ACTIVE)
+    status: Mapped[DeviceStatus] = mapped_column(
+        enum_column(DeviceStatus, "device_status"), default=DeviceStatus.ACTIVE
+    )
     last_seen_at: Mapped[datetime | None]
     battery_percent: Mapped[int | None]
     # When the reading that set `battery_percent` was taken: an older reading re-sent after an outage

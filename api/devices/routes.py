@@ -9,12 +9,11 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api import accepts
 from api.auth import current_user, staff_route
 from api.devices import schemas, services
 from api.devices.models import Device
 from api.errors import ApiError
-from api.extensions import Blueprint
+from api.extensions import Blueprint, accepts
 from api.pagination import page_of, paginate
 
 admin_blp = Blueprint(

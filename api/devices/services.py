@@ -5,8 +5,9 @@ yet installed in a home is the whole subdistrict's. Binding a device to an elder
 force that covers its type (`api.eldercare.services.has_consent`), and puts it in the elder's home.
 
 The CSV import is built for the subdistrict's 19,715 devices in one file: rooms, elders, consents and
-existing serials are read in a few set-based queries, and the good rows are written with one
-`INSERT … ON CONFLICT (serial) DO UPDATE` per chunk (executemany), never a query per row.
+existing serials are read in a few set-based queries, and the good rows are written with one bulk upsert
+(`api.dialect.bulk_upsert`: COPY and one `INSERT … SELECT … ON CONFLICT (serial) DO UPDATE` on
+PostgreSQL), never a query per row.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, String, any_, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Select, select
 
-from api import hygiene, scope
+from api import dialect, hygiene, scope
 from api.accounts.models import Area, Room, User
 from api.db import db, new_id, utcnow
 from api.devices.models import Device, DeviceStatus, DeviceType, default_heartbeat
@@ -35,7 +35,6 @@ from api.fields import MAX_YEAR, MIN_YEAR
 LOW_BATTERY_PERCENT = 20
 MIN_HEARTBEAT_SECONDS = 60
 MAX_HEARTBEAT_SECONDS = 7 * 24 * 3600
-IMPORT_CHUNK = 2000
 MAX_REPORTED_ERRORS = 1000
 _ROOM_REF = re.compile(r"^\s*(?P<building>[A-Za-z0-9-]+)\s*[/#\s]\s*(?P<number>[0-9A-Za-z-]+)\s*$")
 
@@ -223,13 +222,6 @@ def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _among(column: Any, values: list[str]) -> Any:
-    """`column IN (values)`; on PostgreSQL `= ANY(:array)`, one parameter however many values."""
-    if db.dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
-    return column.in_(values)
-
-
 def _parse_rows(text: str, result: ImportResult) -> list[_Row]:
     reader = csv.DictReader(io.StringIO(text))
     columns = {(c or "").strip().lower() for c in (reader.fieldnames or [])}
@@ -370,12 +362,12 @@ def import_devices(staff: User, raw: bytes) -> ImportResult:
 
     existing: dict[str, str | None] = {}
     serials = [r.serial for r in rows]
-    for chunk in [serials] if db.dialect == "postgresql" else _chunks(serials):
+    for chunk in dialect.batches(serials):
         stmt = (
             select(Device.serial, Area.path)
             .outerjoin(Room, Room.id == Device.room_id)
             .outerjoin(Area, Area.id == Room.building_id)
-            .where(_among(Device.serial, chunk))
+            .where(dialect.among(Device.serial, chunk))
         )
         for serial, path in db.session.execute(stmt):
             existing[serial] = path
@@ -452,48 +444,4 @@ _UPDATED_ON_CONFLICT = ("type", "room_id", "elder_id", "installed_on", "heartbea
 
 
 def _upsert(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    if db.dialect == "postgresql":
-        _upsert_postgresql(rows)
-        return
-    table = Device.__table__
-    stmt = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.serial], set_={c: stmt.excluded[c] for c in _UPDATED_ON_CONFLICT}
-    )
-    for chunk in _chunks(rows, IMPORT_CHUNK):
-        db.session.execute(stmt, chunk)
-
-
-def _upsert_postgresql(rows: list[dict[str, Any]]) -> None:
-    """COPY the rows into a temporary table, then one INSERT … SELECT … ON CONFLICT (serial) DO UPDATE:
-    the whole file in two statements (an executemany would be a statement per row)."""
-    connection = db.session.connection()
-    connection.exec_driver_sql(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS device_import (LIKE devices INCLUDING DEFAULTS) ON COMMIT DROP"
-    )
-    connection.exec_driver_sql("TRUNCATE device_import")
-    columns = ", ".join(_UPSERT_COLUMNS)
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(f"COPY device_import ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    row["id"],
-                    row["serial"],
-                    row["type"].value,
-                    row["room_id"],
-                    row["elder_id"],
-                    row["installed_on"],
-                    row["heartbeat_interval_seconds"],
-                    row["status"].value,
-                    row["created_at"],
-                ]
-            )
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED_ON_CONFLICT)
-    connection.exec_driver_sql(
-        f"INSERT INTO devices ({columns}) SELECT {columns} FROM device_import ORDER BY serial "
-        f"ON CONFLICT (serial) DO UPDATE SET {updates}"
-    )
+    dialect.bulk_upsert(Device.__table__, rows, "serial", _UPSERT_COLUMNS, _UPDATED_ON_CONFLICT)

@@ -16,8 +16,21 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Room, User, _enum, area_path_through
-from api.db import Base, IdMixin, utcnow
+from api.accounts.models import Room, User, area_path_through
+from api.db import Base, IdMixin, enum_column, utcnow
+
+
+# The kinds of device that can watch an elder: what a monitoring consent names. The device registry
+# (api/devices) keeps the devices themselves.
+class DeviceType(enum.StrEnum):
+    DOOR_SENSOR = "door_sensor"  # 门磁
+    SMOKE_DETECTOR = "smoke_detector"  # 烟感
+    GAS_DETECTOR = "gas_detector"  # 燃气报警器
+    ARC_FAULT_BREAKER = "arc_fault_breaker"  # 电弧灭弧保护器
+    WATER_LEAK_SENSOR = "water_leak_sensor"  # 水浸
+    SOS_BUTTON = "sos_button"  # 一键呼叫
+    FALL_DETECTOR = "fall_detector"  # 跌倒检测
+    BLOOD_PRESSURE_MONITOR = "blood_pressure_monitor"  # 血压计
 
 
 class ElderStatus(enum.StrEnum):
@@ -43,7 +56,7 @@ class Elder(IdMixin, Base):
     birth_year: Mapped[int | None]
     conditions: Mapped[str] = mapped_column(Text, default="")
     phone: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[ElderStatus] = mapped_column(_enum(ElderStatus, "elder_status"), default=ElderStatus.PENDING)
+    status: Mapped[ElderStatus] = mapped_column(enum_column(ElderStatus, "elder_status"), default=ElderStatus.PENDING)
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_at: Mapped[datetime | None]
@@ -88,7 +101,7 @@ class FamilyBinding(IdMixin, Base):
     # Contact order: 1 is called first. Only meaningful for confirmed bindings.
     position: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     status: Mapped[BindingStatus] = mapped_column(
-        _enum(BindingStatus, "binding_status"), default=BindingStatus.REQUESTED
+        enum_column(BindingStatus, "binding_status"), default=BindingStatus.REQUESTED
     )
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
@@ -111,15 +124,3 @@ class BindingInvite(IdMixin, Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-class OfficialAccountLink(IdMixin, Base):
-    """A pending follow-and-bind: the user shows this code/scene to the Official Account to link openids."""
-
-    __tablename__ = "official_account_links"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code: Mapped[str] = mapped_column(String(16), unique=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
-    used_at: Mapped[datetime | None]

@@ -1,5 +1,5 @@
 """Routes of eldercare: residents register elders and bind as family; elders confirm their family;
-staff manage profiles, consent, invites and contact order; the Official Account pushes its messages.
+staff manage profiles, consent, invites and contact order.
 Thin: parse, authorise, call a service, serialise."""
 
 from __future__ import annotations
@@ -8,11 +8,8 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Response, request
-
-from api import accepts, ratelimit
+from api import ratelimit
 from api.auth import current_user, login_required, staff_route
-from api.devices import services as devices
 from api.eldercare import schemas, services
 from api.eldercare.models import Elder
 from api.extensions import Blueprint, get_settings
@@ -27,13 +24,6 @@ elders_blp = Blueprint(
 admin_blp = Blueprint(
     "admin-eldercare", __name__, url_prefix="/api/v1/admin", description="Staff: elders, consent, family bindings"
 )
-oa_blp = Blueprint(
-    "wechat-official-account",
-    __name__,
-    url_prefix="/api/v1/wechat/official-account",
-    description="The Official Account's message and event push (follow-and-bind)",
-)
-XML_TYPES = ("text/xml", "application/xml")
 BINDING_ATTEMPTS_PER_MINUTE = 10
 
 
@@ -155,160 +145,6 @@ def eldercare_leave_binding(binding_id: uuid.UUID) -> Any:
 def eldercare_list_my_bindings() -> Any:
     """My bindings as a family member: confirmed ones and requests still waiting."""
     return {"items": services.my_bindings(current_user())}
-
-
-def _recent_alerts(elder_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
-    # The alert engine provides this; until it is wired in, families see their devices without alerts.
-    try:
-        from api.alerts.services import recent_alerts_for
-    except ImportError:
-        return {}
-    return recent_alerts_for(elder_ids, limit=5)
-
-
-@elders_blp.route("/me/elders", methods=["GET"])
-@login_required()
-@elders_blp.response(200, schemas.MyEldersSchema)
-def eldercare_list_my_elders() -> Any:
-    """The elders I look after, each with their devices (status, last seen, battery) and recent alerts."""
-    user = current_user()
-    elders = services.elders_of(user)
-    ids = [e.id for e in elders]
-    bindings = {b.elder_id: b for b in services.my_bindings(user)}
-    watching = devices.devices_of_elders(ids)
-    alerts = _recent_alerts(ids)
-    return {
-        "items": [
-            _MyElder(e, bindings[e.id], watching.get(e.id, []), alerts.get(e.id, []))
-            for e in elders
-            if e.id in bindings
-        ]
-    }
-
-
-@elders_blp.route("/me/elders/<uuid:elder_id>", methods=["GET"])
-@login_required()
-@elders_blp.response(200, schemas.MyElderSchema)
-@elders_blp.alt_response(404, description="Not an elder I look after (confirmed)")
-def eldercare_get_my_elder(elder_id: uuid.UUID) -> Any:
-    """One elder I look after, with devices and recent alerts."""
-    user = current_user()
-    binding = services.my_binding_to(user, elder_id)
-    elder = binding.elder
-    return _MyElder(
-        elder,
-        binding,
-        devices.devices_of_elders([elder.id]).get(elder.id, []),
-        _recent_alerts([elder.id]).get(elder.id, []),
-    )
-
-
-class _MyElder:
-    """An elder as a family member sees it: the profile, my place among the contacts, devices and alerts."""
-
-    def __init__(self, elder: Elder, binding: Any, devices: list[Any], alerts: list[Any]) -> None:
-        self._elder = elder
-        self.relation = binding.relation
-        self.position = binding.position
-        self.devices = devices
-        self.recent_alerts = alerts
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._elder, name)
-
-
-# Official Account identity ----------------------------------------------------------------------
-
-
-@elders_blp.route("/me/official-account", methods=["GET"])
-@login_required()
-@elders_blp.response(200, schemas.OaLinkStatusSchema)
-def eldercare_get_official_account_link() -> Any:
-    """Whether my Official Account identity is linked (template messages reach me)."""
-    return services.oa_link_status(current_user())
-
-
-@elders_blp.route("/me/official-account/link", methods=["POST"])
-@login_required()
-@elders_blp.response(201, schemas.OaLinkSchema)
-def eldercare_start_official_account_link() -> Any:
-    """Follow-and-bind: a code to send to the Official Account (or the scene of its follow QR code)."""
-    user = current_user()
-    linked = user.wechat_oa_openid is not None
-    link = services.start_oa_link(user, get_settings())
-    return {
-        "code": link.code,
-        "scene": services.OA_SCENE_PREFIX + link.code,
-        "expires_at": link.expires_at,
-        "linked": linked,
-    }
-
-
-@elders_blp.route("/me/official-account/link/sandbox-confirm", methods=["POST"])
-@login_required()
-@elders_blp.arguments(schemas.OaSandboxConfirmArgs)
-@elders_blp.response(200, schemas.OaLinkStatusSchema)
-@elders_blp.alt_response(404, description="Not in sandbox mode (an Official Account is configured)")
-def eldercare_sandbox_confirm_official_account_link(args: dict[str, Any]) -> Any:
-    """SANDBOX ONLY (no Official Account configured, never in production): act as if I had followed
-    the Official Account with this code, so the flow can be tried without WeChat."""
-    user = current_user()
-    services.sandbox_confirm_oa_link(get_settings(), user, args["code"])
-    return services.oa_link_status(user)
-
-
-def _signed() -> None:
-    services.check_oa_signature(
-        get_settings(),
-        request.args.get("signature", ""),
-        request.args.get("timestamp", ""),
-        request.args.get("nonce", ""),
-    )
-
-
-@oa_blp.route("/events", methods=["GET"])
-@oa_blp.doc(
-    responses={
-        "200": {"description": "echostr, as WeChat asks", "content": {"text/plain": {"schema": {"type": "string"}}}}
-    }
-)
-@oa_blp.alt_response(403, description="Bad signature")
-@oa_blp.alt_response(503, description="WECHAT_OA_TOKEN is not set")
-def wechat_official_account_verify() -> Any:
-    """WeChat's server check when the push URL is configured: answer `echostr` if the signature holds."""
-    _signed()
-    return Response(request.args.get("echostr", ""), mimetype="text/plain")
-
-
-@oa_blp.route("/events", methods=["POST"])
-@accepts(*XML_TYPES, "text/plain")
-@oa_blp.doc(
-    responses={
-        "200": {
-            "description": "`success`, or an XML text reply",
-            "content": {"text/xml": {"schema": {"type": "string"}}},
-        }
-    }
-)
-@oa_blp.alt_response(403, description="Bad signature")
-@oa_blp.alt_response(503, description="WECHAT_OA_TOKEN is not set")
-def wechat_official_account_push() -> Any:
-    """Messages and events WeChat pushes (plaintext mode): a follow or scan with a `link_<code>` scene, or
-    a text with the link code, links the follower's openid to the user who asked for the code; a follow
-    without one links by unionid (`cgi-bin/user/info`) when it matches a mini-program user."""
-    from wechatpy import parse_message
-    from wechatpy.replies import create_reply
-
-    _signed()
-    try:
-        message = parse_message(request.get_data(as_text=True))
-    except Exception:  # malformed XML is the sender's problem: never a 500 back to WeChat
-        log.warning("unreadable Official Account push")
-        return Response("success", mimetype="text/plain")
-    outcome = services.handle_oa_message(get_settings(), message)
-    if outcome.reply is None:
-        return Response("success", mimetype="text/plain")
-    return Response(create_reply(outcome.reply, message).render(), mimetype="text/xml")
 
 
 # Staff -------------------------------------------------------------------------------------------
@@ -434,4 +270,4 @@ def admin_decline_binding(binding_id: uuid.UUID) -> Any:
     return services.decline_binding(staff, services.binding_for_staff(staff, binding_id))
 
 
-blueprints = [elders_blp, admin_blp, oa_blp]
+blueprints = [elders_blp, admin_blp]

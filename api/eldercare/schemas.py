@@ -6,8 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from api.devices.models import DeviceStatus, DeviceType
-from api.eldercare.models import BindingStatus, ElderStatus
+from api.eldercare.models import BindingStatus, DeviceType, ElderStatus
 from api.fields import DateTime, PersonalText, Text
 from api.masking import mask_phone
 from api.pagination import CursorArgs
@@ -166,55 +165,3 @@ class ContactOrderArgs(Schema):
     def _not_empty(self, value: list[Any], **_: Any) -> None:
         if not value:
             raise ValidationError("Shorter than minimum length 1.")
-
-
-class MyDeviceSchema(Schema):
-    id = fields.UUID(required=True)
-    serial = Text(required=True)
-    type = fields.Enum(DeviceType, by_value=True, required=True)
-    status = fields.Enum(DeviceStatus, by_value=True, required=True)
-    last_seen_at = DateTime(required=True, allow_none=True)
-    battery_percent = fields.Integer(required=True, allow_none=True)
-
-
-def _attr(obj: Any, name: str) -> Any:
-    value = getattr(obj, name, None)
-    return getattr(value, "value", value)
-
-
-class RecentAlertSchema(Schema):
-    id = fields.UUID(required=True)
-    device_id = fields.UUID(required=True)
-    rule = fields.Function(lambda a: _attr(a, "rule"), required=True, metadata={"type": "string"})
-    severity = fields.Function(lambda a: _attr(a, "severity"), required=True, metadata={"type": "string"})
-    status = fields.Function(lambda a: _attr(a, "status"), required=True, metadata={"type": "string"})
-    count = fields.Integer(required=True)
-    first_at = DateTime(required=True)
-    last_at = DateTime(required=True)
-    acknowledged_at = DateTime(required=True, allow_none=True)
-
-
-class MyElderSchema(ElderSchema):
-    relation = Text(required=True)
-    position = fields.Integer(required=True, metadata={"description": "my place in the contact order"})
-    devices = fields.List(fields.Nested(MyDeviceSchema), required=True)
-    recent_alerts = fields.List(fields.Nested(RecentAlertSchema), required=True)
-
-
-class MyEldersSchema(Schema):
-    items = fields.List(fields.Nested(MyElderSchema), required=True)
-
-
-class OaLinkSchema(Schema):
-    code = Text(required=True, metadata={"description": "send it to the Official Account as a message"})
-    scene = Text(required=True, metadata={"description": "scene_str of the OA follow QR code"})
-    expires_at = DateTime(required=True)
-    linked = fields.Boolean(required=True, metadata={"description": "already linked before this code"})
-
-
-class OaLinkStatusSchema(Schema):
-    linked = fields.Boolean(required=True)
-
-
-class OaSandboxConfirmArgs(Schema):
-    code = Text(required=True, validate=validate.Length(min=4, max=16))

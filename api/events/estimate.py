@@ -7,22 +7,20 @@ check every number, which matters more than a cleverer model.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from api.db import db, utcnow
 from api.events.models import Booking, BookingStatus, Event, EventStatus
-from api.fields import DateTime, Text
+from api.fields import LOCAL_TZ, DateTime, Text
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_SAMPLE = 3
 MAX_SAMPLE = 30
 
 
 def time_slot(event: Event) -> str:
-    hour = event.starts_at.astimezone(SHANGHAI).hour
+    hour = event.starts_at.astimezone(LOCAL_TZ).hour
     return "morning" if hour < 12 else "afternoon" if hour < 18 else "evening"
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User, _enum, area_path_through
-from api.db import Base, IdMixin, TimestampMixin
+from api.accounts.models import Area, User, area_path_through
+from api.db import Base, IdMixin, TimestampMixin, enum_column
 
 
 class EventCategory(enum.StrEnum):
@@ -54,7 +54,7 @@ class Event(IdMixin, TimestampMixin, Base):
 
     title: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
-    category: Mapped[EventCategory] = mapped_column(_enum(EventCategory, "event_category"))
+    category: Mapped[EventCategory] = mapped_column(enum_column(EventCategory, "event_category"))
     venue: Mapped[str] = mapped_column(String(128))
     # The organising area (the subdistrict, a committee or an estate): staff scope and default audience.
     area_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
@@ -73,7 +73,7 @@ class Event(IdMixin, TimestampMixin, Base):
     cancel_cutoff_minutes: Mapped[int] = mapped_column(default=120, server_default=text("120"))
     # {"area_ids": [...], "min_age": 60, "party_members_only": true}; empty: every resident.
     eligibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.DRAFT)
+    status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus, "event_status"), default=EventStatus.DRAFT)
     published_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
@@ -107,7 +107,7 @@ class Booking(IdMixin, Base):
 
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    status: Mapped[BookingStatus] = mapped_column(_enum(BookingStatus, "booking_status"))
+    status: Mapped[BookingStatus] = mapped_column(enum_column(BookingStatus, "booking_status"))
     party_size: Mapped[int] = mapped_column(default=1)
     waitlist_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime]

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, func, literal, or_, select
 
@@ -25,36 +24,17 @@ from api.accounts.models import Area, HouseholdMember, Room, User
 from api.config import Settings
 from api.db import db, utcnow
 from api.errors import ApiError, NotFound
+from api.events import signals
 from api.events.models import Booking, BookingStatus, Event, EventCategory, EventStatus
-from api.notifications.catalogue import MessageKind, Template, register
+from api.fields import LOCAL_TZ, local_text
 from api.notifications.services import notify
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TICKET_PREFIX = "LT1"
-
-register(
-    MessageKind(
-        kind="booking_promoted",
-        description="A waitlisted booking got a seat",
-        title="候补成功：{event_title}",
-        body="您候补的活动「{event_title}」已有名额，报名成功。活动时间：{starts_at_text}，地点：{venue}。",
-        page="pages/events/booking?id={booking_id}",
-        subscribe=Template(
-            "linli-sub-booking-result",
-            {"thing1": "{event_title}", "phrase2": "候补成功", "time3": "{starts_at}", "thing4": "{venue}"},
-        ),
-    )
-)
 
 
 # ------------------------------------------------------------------------------------------------
 # Reading
 # ------------------------------------------------------------------------------------------------
-
-
-def local_text(moment: datetime) -> str:
-    local = moment.astimezone(SHANGHAI)
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def get_event(event_id: uuid.UUID) -> Event:
@@ -209,7 +189,7 @@ def ineligibility(event: Event, user: User, now: datetime) -> list[str]:
             reasons.append("residents_only")
     min_age = rules.get("min_age")
     if min_age:
-        local_year = now.astimezone(SHANGHAI).year
+        local_year = now.astimezone(LOCAL_TZ).year
         if user.birth_year is None or local_year - user.birth_year < int(min_age):
             reasons.append("min_age")
     if rules.get("party_members_only") and not user.is_party_member:
@@ -357,6 +337,7 @@ def cancel_booking(user: User, booking_id: uuid.UUID, settings: Settings) -> Boo
     _release(event, booking, now)
     db.session.flush()
     _promote(event, settings, now)
+    signals.booking_cancelled.send(booking)
     return booking
 
 
@@ -451,22 +432,13 @@ def _attach_cover(staff: User, event: Event) -> None:
     attach([event.cover_media_id], staff, "event", event.id, max_count=1, field="cover_media_id")
 
 
-def _may_see_event_photos(viewer: User, event_id: uuid.UUID) -> bool:
+def may_see_event_photos(viewer: User, event_id: uuid.UUID) -> bool:
     event = db.session.get(Event, event_id)
     if event is None:
         return False
     if event.status != EventStatus.DRAFT:
         return True
     return viewer.is_staff and scope.sees(viewer, event.area_path)
-
-
-def _register_photo_visibility() -> None:
-    from api.media.services import register_media_visibility
-
-    register_media_visibility("event", _may_see_event_photos)
-
-
-_register_photo_visibility()
 
 
 def staff_event(staff: User, event_id: uuid.UUID, *, lock: bool = False) -> Event:
@@ -519,20 +491,6 @@ def publish_event(staff: User, event_id: uuid.UUID) -> Event:
     return event
 
 
-register(
-    MessageKind(
-        kind="event_cancelled",
-        description="An event the resident booked was cancelled",
-        title="活动取消：{event_title}",
-        body="很抱歉，您报名的活动「{event_title}」（{starts_at_text}）已取消。{reason}",
-        page="pages/events/detail?id={event_id}",
-        subscribe=Template(
-            "linli-sub-event-cancelled", {"thing1": "{event_title}", "time2": "{starts_at}", "thing3": "{reason}"}
-        ),
-    )
-)
-
-
 def cancel_event(staff: User, event_id: uuid.UUID, reason: str) -> Event:
     """Cancel an event: every booking is released and its holder told why."""
     event = staff_event(staff, event_id, lock=True)
@@ -560,6 +518,7 @@ def cancel_event(staff: User, event_id: uuid.UUID, reason: str) -> Event:
             subject_path=event.area.path,
             dedupe_key=f"event-cancelled:{event.id}",
         )
+    signals.event_cancelled.send(event)
     return event
 
 
@@ -584,7 +543,7 @@ def figures(staff: User, event_id: uuid.UUID, now: datetime | None = None) -> di
     ).one()
     bookings, seats, waitlisted, checked_in, cancelled = row
     ended = event.ends_at < now
-    return {
+    result = {
         "capacity": event.capacity,
         "confirmed_bookings": bookings,
         "confirmed_seats": seats,
@@ -593,37 +552,18 @@ def figures(staff: User, event_id: uuid.UUID, now: datetime | None = None) -> di
         "cancelled": cancelled,
         "checked_in": checked_in,
         "no_shows": bookings - checked_in if ended else None,
-        "viewers": _viewers(event),
+        # Without the live domain (or a session) nobody watched online; with it, its receiver says how many.
+        "viewers": {"live": 0, "replay": 0},
     }
-
-
-def _viewers(event: Event) -> dict[str, int]:
-    """Unique viewers of the event's live stream and of its replays (0 without a live session)."""
-    from api.live.models import LiveSession
-    from api.live.services import figures_of
-
-    session_id = db.session.scalar(select(LiveSession.id).where(LiveSession.event_id == event.id))
-    if session_id is None:
-        return {"live": 0, "replay": 0}
-    return {mode: figures.unique_viewers for mode, figures in figures_of(session_id).items()}
+    for _receiver, extra in signals.figures_requested.send(event):
+        result.update(extra or {})
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
 # Reminders
 # ------------------------------------------------------------------------------------------------
 
-register(
-    MessageKind(
-        kind="event_reminder",
-        description="A reminder the day before and an hour before an event the resident booked",
-        title="活动提醒：{event_title}",
-        body="您报名的活动「{event_title}」将于{starts_at_text}在{venue}开始，请凭电子票入场。",
-        page="pages/events/booking?id={booking_id}",
-        subscribe=Template(
-            "linli-sub-event-reminder", {"thing1": "{event_title}", "time2": "{starts_at}", "thing3": "{venue}"}
-        ),
-    )
-)
 
 REMINDERS = (("day", timedelta(hours=24)), ("hour", timedelta(hours=1)))
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User, _enum, area_path_through
-from api.db import Base, IdMixin, TimestampMixin, utcnow
+from api.accounts.models import Area, User, area_path_through
+from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 
 class IncidentStatus(enum.StrEnum):
@@ -89,7 +89,7 @@ class HandlingUnit(IdMixin, Base):
     __tablename__ = "handling_units"
 
     name: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[HandlingUnitKind] = mapped_column(_enum(HandlingUnitKind, "handling_unit_kind"))
+    kind: Mapped[HandlingUnitKind] = mapped_column(enum_column(HandlingUnitKind, "handling_unit_kind"))
     # The area it serves (staff scope); null: the whole city / subdistrict.
     area_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
@@ -136,12 +136,12 @@ class Incident(IdMixin, TimestampMixin, Base):
     # Null when a partner system filed it through Open311 (or the resident deleted their account).
     reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     source: Mapped[IncidentSource] = mapped_column(
-        _enum(IncidentSource, "incident_source"), default=IncidentSource.MINIPROGRAM
+        enum_column(IncidentSource, "incident_source"), default=IncidentSource.MINIPROGRAM
     )
     # The Open311 partner that filed it; no foreign key: the Open311 package owns that table.
     partner_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     status: Mapped[IncidentStatus] = mapped_column(
-        _enum(IncidentStatus, "incident_status"), default=IncidentStatus.SUBMITTED
+        enum_column(IncidentStatus, "incident_status"), default=IncidentStatus.SUBMITTED
     )
     description: Mapped[str] = mapped_column(String(500))
     lat: Mapped[float | None] = mapped_column(Float)

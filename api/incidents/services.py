@@ -24,11 +24,12 @@ from typing import Any
 from sqlalchemy import Select, and_, false, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from api import scope, sqlstats
+from api import dialect, scope
 from api.accounts.models import Area, AreaKind, HouseholdMember, Role, Room, User, UserRole
 from api.config import Settings, parse_bounds
 from api.db import db, utcnow
 from api.errors import ApiError, NotFound
+from api.fields import local_text
 from api.incidents.models import (
     CLOCKED_STATUSES,
     OPEN_STATUSES,
@@ -42,8 +43,6 @@ from api.incidents.models import (
     IncidentStatus,
 )
 from api.masking import mask_personal_numbers
-from api.notifications.catalogue import MessageKind, Template, register
-from api.notifications.models import Channel
 from api.notifications.services import notify
 
 S = IncidentStatus
@@ -82,37 +81,6 @@ ACTIONS = tuple(TRANSITIONS)
 
 def allowed_actions(status: IncidentStatus) -> list[str]:
     return [action for action, (sources, _to) in TRANSITIONS.items() if status in sources]
-
-
-register(
-    MessageKind(
-        kind="incident_status_changed",
-        description="A report the resident filed or follows changed status (accepted, dispatched, resolved …)",
-        title="您反映的问题{status_text}",
-        body="您反映的「{category_name}」问题{status_text}。{note}",
-        page="pages/incidents/detail?id={incident_id}",
-        subscribe=Template(
-            "linli-sub-incident-status",
-            {"thing1": "{category_name}", "phrase2": "{status_text}", "time3": "{at}", "thing4": "{note}"},
-        ),
-        channels=(Channel.SUBSCRIBE,),
-    )
-)
-register(
-    MessageKind(
-        kind="incident_overdue",
-        description="A case in the supervisor's area passed its handling time limit (SLA escalation)",
-        title="督办提醒：{category_name}已超时",
-        body="「{category_name}」（{address}）应于{due_at_text}前办结，目前{status_text}，已{level_text}。",
-        page="pages/admin/incidents/detail?id={incident_id}",
-        subscribe=Template(
-            "linli-sub-incident-overdue",
-            {"thing1": "{category_name}", "thing2": "{address}", "time3": "{due_at}", "phrase4": "{level_text}"},
-            addresses=frozenset({"thing2"}),
-        ),
-        channels=(Channel.SUBSCRIBE,),
-    )
-)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -814,7 +782,7 @@ def escalate_overdue(now: datetime | None = None) -> int:
             "category_name": incident.category.name_zh,
             "address": incident.address or (incident.area.full_name if incident.area else ""),
             "due_at": incident.due_at,
-            "due_at_text": _local_text(incident.due_at),
+            "due_at_text": local_text(incident.due_at),
             "status_text": STATUS_ZH[incident.status],
             "level": level,
             "level_text": LEVEL_ZH[level],
@@ -858,15 +826,6 @@ def auto_close(settings: Settings | None = None, now: datetime | None = None) ->
         _tell(incident, incident.status_note, now, row)
         closed += 1
     return closed
-
-
-def _local_text(moment: datetime | None) -> str:
-    from api.fields import LOCAL_TZ
-
-    if moment is None:
-        return ""
-    local = moment.astimezone(LOCAL_TZ)
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -934,8 +893,8 @@ def statistics(
     ).all()
 
     handled = and_(Incident.resolved_at.is_not(None), Incident.status.in_(("resolved", "closed")))
-    hours = sqlstats.seconds_between(Incident.resolved_at, Incident.created_at) / 3600.0
-    handling = sqlstats.percentiles(lambda *columns: base(*columns).where(handled), hours, (0.5, 0.9), group=key_id)
+    hours = dialect.seconds_between(Incident.resolved_at, Incident.created_at) / 3600.0
+    handling = dialect.percentiles(lambda *columns: base(*columns).where(handled), hours, (0.5, 0.9), group=key_id)
 
     out = []
     for key, code, name, received, closed, rejected, late, scored, satisfied in counts:
@@ -971,13 +930,3 @@ def may_see(viewer: User, incident_id: uuid.UUID) -> bool:
     if incident.reporter_id == viewer.id or _follows(viewer, incident.id):
         return True
     return viewer.is_staff and scope.sees(viewer, incident.area_path)
-
-
-def _register_photo_visibility() -> None:
-    from api.media.services import register_media_visibility
-
-    register_media_visibility(PHOTO_RECORD, may_see)
-    register_media_visibility(RESULT_RECORD, may_see)
-
-
-_register_photo_visibility()

@@ -21,8 +21,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import _enum
-from api.db import Base, IdMixin, TimestampMixin, utcnow
+from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 from api.events.models import Event
 
 
@@ -44,7 +43,7 @@ class LiveSession(IdMixin, TimestampMixin, Base):
 
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), unique=True)
     stream_name: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[LiveStatus] = mapped_column(_enum(LiveStatus, "live_status"), default=LiveStatus.SCHEDULED)
+    status: Mapped[LiveStatus] = mapped_column(enum_column(LiveStatus, "live_status"), default=LiveStatus.SCHEDULED)
     scheduled_start: Mapped[datetime]
     # First publish; the start of the current (or last) publish; the last unpublish.
     started_at: Mapped[datetime | None]
@@ -80,7 +79,7 @@ class ViewingSession(IdMixin, Base):
 
     live_session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("live_sessions.id", ondelete="CASCADE"))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    mode: Mapped[ViewingMode] = mapped_column(_enum(ViewingMode, "viewing_mode"))
+    mode: Mapped[ViewingMode] = mapped_column(enum_column(ViewingMode, "viewing_mode"))
     play_id: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime]
     last_heartbeat_at: Mapped[datetime]
@@ -98,7 +97,7 @@ class ViewerMinute(Base):
     live_session_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("live_sessions.id", ondelete="CASCADE"), primary_key=True
     )
-    mode: Mapped[ViewingMode] = mapped_column(_enum(ViewingMode, "viewing_mode"), primary_key=True)
+    mode: Mapped[ViewingMode] = mapped_column(enum_column(ViewingMode, "viewing_mode"), primary_key=True)
     # UTC, truncated to the minute.
     minute: Mapped[datetime] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

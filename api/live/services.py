@@ -28,7 +28,8 @@ from sqlalchemy import case, func, select
 
 from api import scope
 from api.accounts.models import User
-from api.db import db, insert_on_conflict, new_id
+from api.db import db, new_id
+from api.dialect import insert_on_conflict
 from api.errors import ApiError, NotFound
 from api.events.models import Event, EventStatus
 from api.live.models import LiveSession, LiveStatus, ReplayFile, ViewerMinute, ViewingMode, ViewingSession

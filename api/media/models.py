@@ -15,8 +15,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.accounts.models import _enum
-from api.db import Base, IdMixin, utcnow
+from api.db import Base, IdMixin, enum_column, utcnow
 
 
 class MediaStatus(enum.StrEnum):
@@ -39,7 +38,7 @@ class Media(IdMixin, Base):
     )
 
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[MediaStatus] = mapped_column(_enum(MediaStatus, "media_status"))
+    status: Mapped[MediaStatus] = mapped_column(enum_column(MediaStatus, "media_status"))
     content_type: Mapped[str] = mapped_column(String(32))
     size: Mapped[int | None]
     width: Mapped[int | None]

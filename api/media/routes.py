@@ -13,10 +13,10 @@ from flask import Response, request, send_file
 from werkzeug.datastructures import CombinedMultiDict, FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api import accepts, ratelimit
+from api import ratelimit
 from api.auth import current_user, login_required
 from api.errors import ApiError, NotFound
-from api.extensions import Blueprint, LinliParser
+from api.extensions import Blueprint, LinliParser, accepts
 from api.media import schemas, services
 from api.media.storage import API_MEDIA_PATH, LocalStorage, SignatureExpired, SignatureInvalid, get_storage
 

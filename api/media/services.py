@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from api.accounts.models import User
 from api.db import db, new_id, utcnow
 from api.errors import ApiError, NotFound
+from api.extensions import celery
+from api.jobs import after_commit, enqueue
 from api.media import images
 from api.media.models import Media, MediaStatus
 from api.media.storage import LocalStorage, Storage, StorageError, UploadRefused, UploadTicket
@@ -45,7 +46,7 @@ MAX_OPEN_TICKETS = 20
 PURGE_BATCH = 500
 DEFAULT_MAX_ATTACHED = 9
 RECORD_TYPE_MAX_LENGTH = 32
-_THUMBNAILS_KEY = "linli.media.thumbnails"
+THUMBNAIL_TASK = "media.make_thumbnail"
 
 VisibilityCheck = Callable[[User, uuid.UUID], bool]
 _visibility: dict[str, VisibilityCheck] = {}
@@ -57,9 +58,10 @@ _visibility: dict[str, VisibilityCheck] = {}
 
 
 def register_media_visibility(record_type: str, check: VisibilityCheck) -> None:
-    """Declare who may see photos attached to records of `record_type` (e.g. "incident").
+    """Declare who may see photos attached to records of `record_type` (e.g. "incident"); `create_app`
+    calls it for every rule a domain's manifest names (`media_visibility`).
 
-    `check(viewer, record_id)` answers whether `viewer` may see that record — the registering domain's
+    `check(viewer, record_id)` answers whether `viewer` may see that record — the declaring domain's
     rule, staff scopes included. It is called on every request for a URL; a check that raises counts
     as "no".
     """
@@ -400,35 +402,13 @@ def make_thumbnail(media_id: uuid.UUID, storage: Storage) -> bool:
 def schedule_thumbnail(media: Media, storage: Storage) -> None:
     """Have a worker make the thumbnail once this unit of work commits. When tasks run eagerly (the
     embedded default) it is made at once, in this unit of work; a failure then is left to the sweep."""
-    from api.media.tasks import make_thumbnail as task
-
-    if task.app.conf.task_always_eager:
+    if celery.conf.task_always_eager:
         try:
             make_thumbnail(media.id, storage)
         except Exception:
             log.exception("thumbnail of media %s failed; the sweep will try again", media.id)
         return
-    db.session.info.setdefault(_THUMBNAILS_KEY, []).append(media.id)
-
-
-def _enqueue_thumbnail(media_id: uuid.UUID) -> None:
-    from api.media.tasks import make_thumbnail as task
-
-    try:
-        task.apply_async(args=[str(media_id)], retry=False)
-    except Exception:
-        log.warning("could not enqueue the thumbnail of media %s; the sweep will", media_id, exc_info=True)
-
-
-@event.listens_for(Session, "after_commit")
-def _enqueue_committed(session: Session) -> None:
-    for media_id in session.info.pop(_THUMBNAILS_KEY, []):
-        _enqueue_thumbnail(media_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_THUMBNAILS_KEY, None)
+    after_commit(THUMBNAIL_TASK, str(media.id))
 
 
 def sweep_thumbnails(now: datetime | None = None, *, limit: int = 500) -> int:
@@ -446,7 +426,7 @@ def sweep_thumbnails(now: datetime | None = None, *, limit: int = 500) -> int:
         .limit(limit)
     ).all()
     for media_id in ids:
-        _enqueue_thumbnail(media_id)
+        enqueue(THUMBNAIL_TASK, str(media_id))
     return len(ids)
 
 

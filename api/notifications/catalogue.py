@@ -16,14 +16,13 @@ finds the door, so it is cut at its start ("…东块10号楼104室").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from api.fields import LOCAL_TZ
 from api.notifications.models import Channel, Urgency
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -56,119 +55,14 @@ class MessageKind:
 CATALOGUE: dict[str, MessageKind] = {}
 
 
-def register(kind: MessageKind) -> MessageKind:
-    """Domains add their kinds at import time; a kind is defined once."""
-    if kind.kind in CATALOGUE:
-        raise ValueError(f"message kind {kind.kind!r} is already in the catalogue")
-    CATALOGUE[kind.kind] = kind
-    return kind
-
-
-register(
-    MessageKind(
-        kind="household_request_decided",
-        description="A resident's request to bind to a flat was approved or rejected",
-        title="房屋绑定审核{result}",
-        body="您申请绑定的{address}审核{result}。{reason}",
-        page="pages/me/households",
-        subscribe=Template(
-            "linli-sub-household-decided",
-            {"thing1": "{address}", "phrase2": "{result}", "time3": "{decided_at}", "thing4": "{reason}"},
-            addresses=frozenset({"thing1"}),
-        ),
-        channels=(Channel.SUBSCRIBE,),
-    )
-)
-
-# `address` is the short form that finds the door (estate, building, room: the template slots are 20
-# characters); the inbox body, which has room, says `full_address`.
-register(
-    MessageKind(
-        kind="device_alert",
-        description="A device in an elder's home raised an alarm (family and, on escalation, staff)",
-        title="{elder_name}家{device_type}报警",
-        body="{full_address}的{device_type}于{occurred_at}发出{alert_type}，请尽快确认。",
-        page="pages/alerts/detail?id={alert_id}",
-        urgency=Urgency.CRITICAL,
-        official_account=Template(
-            "linli-oa-device-alert",
-            {
-                "thing1": "{elder_name}",
-                "thing2": "{device_type}",
-                "thing3": "{alert_type}",
-                "time4": "{occurred_at}",
-                "thing5": "{address}",
-            },
-            addresses=frozenset({"thing5"}),
-        ),
-        subscribe=Template(
-            "linli-sub-device-alert",
-            {"thing1": "{device_type}", "thing2": "{alert_type}", "time3": "{occurred_at}", "thing4": "{address}"},
-            addresses=frozenset({"thing4"}),
-        ),
-    )
-)
-
-register(
-    MessageKind(
-        kind="notice",
-        description="A general notice from the subdistrict to one person",
-        title="{title}",
-        body="{body}",
-        page="pages/messages/index",
-        subscribe=Template("linli-sub-notice", {"thing1": "{title}", "thing2": "{body}", "time3": "{sent_at}"}),
-        channels=(Channel.SUBSCRIBE,),
-    )
-)
-
-# Eldercare (api/eldercare): registrations and family bindings.
-register(
-    MessageKind(
-        kind="elder_registration_decided",
-        description="Staff approved or rejected an elder a resident registered",
-        title="老人登记审核{result}",
-        body="您登记的老人{elder_name}审核{result}。{reason}",
-        page="pages/elders/index",
-        subscribe=Template(
-            "linli-sub-elder-registration",
-            {"thing1": "{elder_name}", "phrase2": "{result}", "time3": "{decided_at}", "thing4": "{reason}"},
-        ),
-        channels=(Channel.SUBSCRIBE,),
-    )
-)
-
-register(
-    MessageKind(
-        kind="family_binding_requested",
-        description="Someone used an elder's invite code and asks to be bound as family",
-        title="{family_name}申请绑定为家属",
-        body="{family_name}（{relation}）申请作为{elder_name}的家属接收设备报警，请确认或拒绝。",
-        page="pages/elders/bindings?elder_id={elder_id}",
-        subscribe=Template(
-            "linli-sub-binding-requested",
-            {"thing1": "{family_name}", "thing2": "{relation}", "time3": "{requested_at}"},
-        ),
-        channels=(Channel.SUBSCRIBE,),
-    )
-)
-
-register(
-    MessageKind(
-        kind="family_binding_decided",
-        description="A family binding request was confirmed or declined",
-        title="家属绑定{result}",
-        body="您作为{elder_name}家属的绑定申请{result}。{hint}",
-        page="pages/me/elders",
-        official_account=Template(
-            "linli-oa-binding-decided",
-            {"thing1": "{elder_name}", "phrase2": "{result}", "time3": "{decided_at}"},
-        ),
-        subscribe=Template(
-            "linli-sub-binding-decided",
-            {"thing1": "{elder_name}", "phrase2": "{result}", "time3": "{decided_at}"},
-        ),
-    )
-)
+def install(kinds: Iterable[MessageKind]) -> None:
+    """Put the installed domains' message kinds in the catalogue (done by `create_app`, from each domain's
+    manifest). A kind is defined once: the same definition again is harmless, another one is a mistake."""
+    for kind in kinds:
+        known = CATALOGUE.get(kind.kind)
+        if known is not None and known != kind:
+            raise ValueError(f"message kind {kind.kind!r} is already in the catalogue")
+        CATALOGUE[kind.kind] = kind
 
 
 # Slot rules of subscribe messages (and of the Official Account's new-style templates).
@@ -218,7 +112,7 @@ def fit_value(key: str, value: Any, *, address: bool = False) -> str:
     if kind in ("time", "date"):
         moment = _as_datetime(text)
         if moment is not None:
-            local = moment.astimezone(SHANGHAI)
+            local = moment.astimezone(LOCAL_TZ)
             return f"{local.year}年{local.month}月{local.day}日" + (f" {local:%H:%M}" if kind == "time" else "")
         return _truncate(text, 20)
     if kind == "character_string":

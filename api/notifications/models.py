@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
-from api.accounts.models import User, _enum
-from api.db import Base, IdMixin, utcnow
+from api.accounts.models import User
+from api.db import Base, IdMixin, enum_column, utcnow
 
 
 class Urgency(enum.StrEnum):
@@ -67,7 +67,7 @@ class Notification(IdMixin, Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(64))
-    urgency: Mapped[Urgency] = mapped_column(_enum(Urgency, "urgency"))
+    urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency, "urgency"))
     title: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     page: Mapped[str | None] = mapped_column(String(255))
@@ -80,8 +80,8 @@ class Notification(IdMixin, Base):
     subject_path: Mapped[str | None] = mapped_column(String(255))
     # What api.scope reads on every scoped model.
     area_path: Mapped[str | None] = synonym("subject_path")
-    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
-    channel: Mapped[Channel | None] = mapped_column(_enum(Channel, "channel"))
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus, "delivery_status"))
+    channel: Mapped[Channel | None] = mapped_column(enum_column(Channel, "channel"))
     attempt_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
@@ -103,8 +103,8 @@ class DeliveryAttempt(IdMixin, Base):
     __tablename__ = "delivery_attempts"
 
     notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
-    outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome, "attempt_outcome"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    outcome: Mapped[AttemptOutcome] = mapped_column(enum_column(AttemptOutcome, "attempt_outcome"))
     errcode: Mapped[int | None]
     errmsg: Mapped[str | None] = mapped_column(String(255))
     # What was (or, in the sandbox, would have been) sent: template id, page, fields.

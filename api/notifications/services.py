@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, event, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from api import scope
@@ -33,6 +33,7 @@ from api.accounts.models import User
 from api.config import Settings
 from api.db import db, new_id, utcnow
 from api.errors import ApiError, NotFound
+from api.jobs import after_commit, enqueue
 from api.notifications.catalogue import CATALOGUE, MessageKind, render, template_data, template_id
 from api.notifications.models import (
     AttemptOutcome,
@@ -63,7 +64,7 @@ PERMANENT_ERRCODES = frozenset(
 )
 MAX_CREDITS_PER_TEMPLATE = 1000
 SWEEP_BATCH = 500
-_OUTBOX_KEY = "linli.outbox"
+DELIVER_TASK = "notifications.deliver"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,61 +135,8 @@ def notify(
     # No flush: the id is ours already, and an alarm storm notifying thousands in one transaction then
     # writes them in a few multi-row INSERTs at commit instead of one round trip each.
     db.session.add(message)
-    db.session.info.setdefault(_OUTBOX_KEY, []).append(message.id)
+    after_commit(DELIVER_TASK, str(message.id))
     return message
-
-
-# One immediate reconnect (a pooled connection the broker dropped since), then give up. Not `retry=False`:
-# kombu then reconnects on its own terms (broker_connection_timeout 4 s, pauses of 2 and 4 s), holding every
-# hand-over ~6 s while the broker is down — a commit notifying N people would wait 6·N s.
-_ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
-
-
-def _enqueue(notification_id: uuid.UUID, countdown: float | None = None, producer: Any = None) -> bool:
-    """Hand a row to the workers. A broker outage is logged, not raised: the sweep will find the row."""
-    from api.notifications.tasks import deliver_notification
-
-    try:
-        deliver_notification.apply_async(
-            args=[str(notification_id)],
-            countdown=countdown,
-            retry=True,
-            retry_policy=_ENQUEUE_RETRY_POLICY,
-            producer=producer,
-        )
-    except Exception:
-        log.warning("could not enqueue notification %s; the sweep will deliver it", notification_id, exc_info=True)
-        return False
-    return True
-
-
-@event.listens_for(Session, "after_commit")
-def _enqueue_committed(session: Session) -> None:
-    from api.extensions import celery
-
-    ids = session.info.pop(_OUTBOX_KEY, [])
-    if len(ids) <= 1 or celery.conf.task_always_eager:
-        for notification_id in ids:
-            _enqueue(notification_id)
-        return
-    # Many messages in one commit (an alarm storm, an event cancelled): one producer for all of them, and
-    # after the first refusal the rest are left to the sweep rather than each waiting on a dead broker.
-    handled = 0  # enqueued, or refused and logged by _enqueue
-    try:
-        with celery.producer_or_acquire() as producer:
-            for notification_id in ids:
-                handled += 1
-                if not _enqueue(notification_id, producer=producer):
-                    break
-    except Exception:
-        log.debug("the broker connection failed while enqueueing", exc_info=True)
-    for notification_id in ids[handled:]:
-        log.warning("could not enqueue notification %s; the sweep will deliver it", notification_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_OUTBOX_KEY, None)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -486,7 +434,7 @@ def deliver(notification_id: uuid.UUID, settings: Settings, senders: WechatSende
         delay = session.info.pop("retry_in", None)
         session.close()
         if delay is not None:
-            _enqueue(notification_id, countdown=delay)
+            enqueue(DELIVER_TASK, str(notification_id), countdown=delay)
 
 
 def sweep_due(grace_seconds: int = 15, now: datetime | None = None) -> int:
@@ -505,7 +453,7 @@ def sweep_due(grace_seconds: int = 15, now: datetime | None = None) -> int:
         .limit(SWEEP_BATCH)
     ).all()
     for notification_id in ids:
-        _enqueue(notification_id)
+        enqueue(DELIVER_TASK, str(notification_id))
     return len(ids)
 
 

@@ -18,10 +18,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
-from api import accepts
 from api.db import db
 from api.errors import FIELD_MESSAGES_ZH, STATUS_CODES, ApiError, render_message, wants_english
-from api.extensions import get_settings
+from api.extensions import accepts, get_settings
 from api.open311 import render, services
 from api.ratelimit import enforce
 
@@ -33,7 +32,6 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "appli
 SPEC_STATUSES = frozenset({400, 403, 404, 405, 413, 429})
 
 blp = Blueprint("open311", __name__, url_prefix=PREFIX)
-blueprints: list[Blueprint] = [blp]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -229,3 +227,6 @@ def open311_get_token(token: str, fmt: str) -> Response:
     fmt = _format(fmt)
     incident = services.request_for_token(token)
     return render.render(fmt, "service_requests", [{"service_request_id": str(incident.id), "token": token}])
+
+
+plain_blueprints = [blp]

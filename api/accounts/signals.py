@@ -1,0 +1,17 @@
+"""What accounts tells the domains above it, which subscribe in their manifests (accounts imports none of
+them). Sent inside the unit of work of the change they report."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+household_request_decided = _signals.signal(
+    "accounts.household-request-decided",
+    doc=(
+        "Staff approved or rejected a resident's request to bind to a flat: `send(request)` (its status says "
+        "which; an approval has added the household membership). Notifications tell the resident; parking "
+        "and other domains that hang on households may react."
+    ),
+)

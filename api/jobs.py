@@ -1,0 +1,80 @@
+"""Handing work to the Celery workers: the one way a service sends a task.
+
+`after_commit(task_name, *args)` sends the task once the current unit of work commits, and never if it
+rolls back (as pretix's `TransactionAwareTask`): a worker must not look for a row that is not there yet,
+or act on one that was never written. `enqueue(task_name, *args)` sends it now. Tasks are named, not
+imported, so a service never imports its own tasks module back.
+
+A broker that does not answer is logged, not raised: every kind of work sent here has a periodic sweep
+that finds what was never handed over (the outbox, thumbnails), so a Redis outage delays it and loses
+nothing. Many tasks from one commit (an alarm storm, an event cancelled) go through one producer, and
+after the first refusal the rest are left to the sweeps rather than each waiting on a dead broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from api.db import db
+from api.extensions import celery
+
+log = logging.getLogger(__name__)
+
+_PENDING = "linli.jobs"
+# One immediate reconnect (a pooled connection the broker dropped since), then give up. Not `retry=False`:
+# kombu then reconnects on its own terms (broker_connection_timeout 4 s, pauses of 2 and 4 s), holding every
+# hand-over ~6 s while the broker is down — a commit handing over N tasks would wait 6·N s.
+_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
+
+def enqueue(task_name: str, *args: Any, countdown: float | None = None, producer: Any = None) -> bool:
+    """Send `task_name(*args)` now; False (and logged) when the broker did not take it."""
+    task = celery.tasks[task_name]
+    try:
+        task.apply_async(
+            args=list(args), countdown=countdown, retry=True, retry_policy=_RETRY_POLICY, producer=producer
+        )
+    except Exception:
+        log.warning("could not enqueue %s%r; its sweep will hand it over", task_name, args, exc_info=True)
+        return False
+    return True
+
+
+def after_commit(task_name: str, *args: Any, session: Session | None = None) -> None:
+    """Send `task_name(*args)` once the unit of work of `session` (the request's by default) commits."""
+    (session or db.session).info.setdefault(_PENDING, []).append((task_name, args))
+
+
+def forget_pending(session: Session | None = None) -> list[tuple[str, tuple[Any, ...]]]:
+    """Drop the tasks waiting for this unit of work to commit (as if the broker had lost them); returns them.
+    For tests and tools that commit outside a request and read the outbox themselves."""
+    return (session or db.session).info.pop(_PENDING, [])
+
+
+@event.listens_for(Session, "after_commit")
+def _send_committed(session: Session) -> None:
+    jobs = session.info.pop(_PENDING, [])
+    if len(jobs) <= 1 or celery.conf.task_always_eager:
+        for task_name, args in jobs:
+            enqueue(task_name, *args)
+        return
+    handled = 0  # sent, or refused and logged by `enqueue`
+    try:
+        with celery.producer_or_acquire() as producer:
+            for task_name, args in jobs:
+                handled += 1
+                if not enqueue(task_name, *args, producer=producer):
+                    break
+    except Exception:
+        log.debug("the broker connection failed while enqueueing", exc_info=True)
+    for task_name, args in jobs[handled:]:
+        log.warning("could not enqueue %s%r; its sweep will hand it over", task_name, args)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
