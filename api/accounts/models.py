@@ -63,9 +63,6 @@ class Area(IdMixin, Base):
 
     parent: Mapped[Area | None] = relationship(remote_side="Area.id")
 
-    def contains(self, path: str) -> bool:
-        return path.startswith(self.path)
-
     @property
     def full_name(self) -> str:
         names = []
