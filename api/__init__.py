@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import platform
+from api import crypto, platform
 from api.cache import make_store
 from api.config import ConfigError, Settings
 from api.db import db
@@ -189,6 +189,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.extensions["linli.storage"] = make_storage(settings)
     _openapi_config(app)
 
+    crypto.configure(settings.pii_encryption_key, settings.pii_hash_key)
     db.bind(settings.sqlalchemy_url)
     store.backend = make_store(settings.redis_url)
     domains = _install_domains(settings)

@@ -22,6 +22,7 @@ from flask import current_app, g, request
 from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
+from api.accounts import policy
 from api.accounts.models import RefreshToken, Role, User
 from api.db import db, new_id, utcnow
 from api.errors import ApiError
@@ -93,10 +94,10 @@ def authenticate() -> User:
         session_id = uuid.UUID(hex=claims["sid"]) if "sid" in claims else None
     except (ValueError, TypeError, AttributeError) as exc:
         raise ApiError("token_invalid") from exc
-    # The user, their roles and whether this login session was ended (logout, a stolen refresh token) in
-    # one query. Ended sessions are read from the database, where logging out revokes the session's
-    # refresh tokens, not from Redis: a Redis restart or outage neither lets an ended session back in
-    # nor locks anyone out.
+    # The user, their roles, whether this login session was ended (logout, a stolen refresh token) and the
+    # privacy policy version in force, in one query. Ended sessions are read from the database, where
+    # logging out revokes the session's refresh tokens, not from Redis: a Redis restart or outage neither
+    # lets an ended session back in nor locks anyone out.
     ended = (
         select(RefreshToken.id)
         .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
@@ -106,14 +107,16 @@ def authenticate() -> User:
     )
     row = (
         db.session.execute(
-            select(User, ended.label("ended")).where(User.id == user_id).options(joinedload(User.role_rows))
+            select(User, ended.label("ended"), policy.version_in_force().label("policy"))
+            .where(User.id == user_id)
+            .options(joinedload(User.role_rows))
         )
         .unique()
         .first()
     )
     if row is None:
         raise ApiError("token_invalid")
-    user, session_ended = row
+    user, session_ended, g.policy_in_force = row
     if session_ended:
         raise ApiError("session_ended", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if not user.is_active:
@@ -126,8 +129,15 @@ def current_user() -> User:
     return authenticate()
 
 
+def policy_exempt(func: F) -> F:
+    """This route works before the person accepted the privacy policy in force (see `api.accounts.policy`)."""
+    func._policy_exempt = True  # type: ignore[attr-defined]
+    return func
+
+
 def login_required(*roles: Role) -> Callable[[F], F]:
-    """Require a valid access token and, when given, one of `roles`. Also documents the security."""
+    """Require a valid access token and, when given, one of `roles`; a resident must have accepted the
+    privacy policy in force unless the route is `policy_exempt`. Also documents the security."""
 
     def decorator(func: F) -> F:
         @functools.wraps(func)
@@ -135,6 +145,13 @@ def login_required(*roles: Role) -> Callable[[F], F]:
             user = authenticate()
             if roles and not user.has_role(*roles):
                 raise ApiError("forbidden")
+            in_force = g.get("policy_in_force")
+            if (
+                in_force is not None
+                and not wrapper.__dict__.get("_policy_exempt")
+                and policy.must_accept(user, in_force)
+            ):
+                raise ApiError("policy_not_accepted", version=in_force)
             return func(*args, **kwargs)
 
         apidoc = getattr(wrapper, "_apidoc", {})

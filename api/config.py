@@ -143,6 +143,17 @@ class Settings:
     incidents_bounds: str = "31.265,121.515,31.300,121.555"
     incidents_auto_close_days: int = 7
     incidents_reports_per_hour: int = 20
+    # Privacy (api/crypto, api/privacy): keys of phone and ID numbers at rest ("kid:base64key,…", the first
+    # current; empty: the development key, refused in production), and the lookup hashes' own key.
+    pii_encryption_key: str = ""
+    pii_hash_key: str = ""
+    # How long an account deletion waits (logging in again cancels it), how long an export can be
+    # downloaded, and how long what the retention job removes is kept.
+    account_deletion_cooling_off_days: int = 15
+    data_export_ttl_days: int = 7
+    retention_iot_events_days: int = 180
+    retention_delivery_attempts_days: int = 180
+    retention_access_log_days: int = 3 * 365
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -224,6 +235,20 @@ class Settings:
         parse_bounds(settings.incidents_bounds)  # refuse to start with a box that cannot be read
         settings.incidents_auto_close_days = _int(env, "INCIDENTS_AUTO_CLOSE_DAYS", 7)
         settings.incidents_reports_per_hour = _int(env, "INCIDENTS_REPORTS_PER_HOUR", 20)
+        settings.pii_encryption_key = env.get("PII_ENCRYPTION_KEY", "")
+        settings.pii_hash_key = env.get("PII_HASH_KEY", "")
+        settings.account_deletion_cooling_off_days = _int(env, "ACCOUNT_DELETION_COOLING_OFF_DAYS", 15)
+        settings.data_export_ttl_days = _int(env, "DATA_EXPORT_TTL_DAYS", 7)
+        settings.retention_iot_events_days = _int(env, "RETENTION_IOT_EVENTS_DAYS", 180)
+        settings.retention_delivery_attempts_days = _int(env, "RETENTION_DELIVERY_ATTEMPTS_DAYS", 180)
+        settings.retention_access_log_days = _int(env, "RETENTION_ACCESS_LOG_DAYS", 3 * 365)
+        if settings.pii_encryption_key:
+            from api.crypto import Keyring, KeyringError
+
+            try:
+                Keyring.parse(settings.pii_encryption_key, settings.pii_hash_key)
+            except KeyringError as exc:
+                raise ConfigError(str(exc)) from exc
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -281,5 +306,9 @@ class Settings:
             problems.append("WECHAT_MINIAPP_ID/WECHAT_MINIAPP_SECRET are not set (WeChat sandbox mode)")
         if not self.redis_url:
             problems.append("REDIS_URL is not set (tasks would run inside web requests)")
+        if not self.pii_encryption_key:
+            problems.append(
+                "PII_ENCRYPTION_KEY is not set (phone and ID numbers would be encrypted with the development key)"
+            )
         if problems:
             raise ConfigError("Refusing to start with LINLI_ENV=production: " + "; ".join(problems) + ".")

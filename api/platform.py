@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.personaldata import PersonalData
+
 # Lowest floor first (see the layers contract in pyproject.toml): a domain may import those before it on a
 # lower floor, never one above; reactions upwards go through signals.
 INSTALLED_DOMAINS: tuple[str, ...] = (
@@ -32,6 +34,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.incidents",
     "api.alerts",
     "api.open311",
+    "api.privacy",
 )
 
 
@@ -58,7 +61,7 @@ class Domain:
     receivers: tuple[tuple[str, str], ...] = ()
     # "module:function() -> dict" adding this domain's part of the demo subdistrict (idempotent).
     seed: str | None = None
-    # "module:object" with the domain's personal-data exporter and eraser (the privacy work).
+    # "module:PersonalData": what it holds about a person, its exporter and eraser (api.personaldata).
     personal_data: str | None = None
 
 
@@ -129,6 +132,11 @@ def connect_receivers(domains: Iterable[Domain]) -> None:
         for signal_name, receiver_name in manifest.receivers:
             signal, receiver = resolve(signal_name), resolve(receiver_name)
             signal.connect(receiver, weak=False)
+
+
+def personal_data(domains: Iterable[Domain]) -> list[tuple[str, PersonalData]]:
+    """(domain, its personal-data hooks) of every domain that holds personal data, lowest floor first."""
+    return [(d.name, resolve(d.personal_data)) for d in domains if d.personal_data]
 
 
 def seeds(domains: Iterable[Domain]) -> list[tuple[str, Callable[[], dict[str, Any]]]]:

@@ -5,18 +5,24 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from api import crypto
 from api.config import Settings
 from api.db import UTCDateTime
 from api.models import metadata
 
 config = context.config
 target_metadata = metadata
+# Data migrations that encrypt personal numbers use the keys the app will read them with.
+_settings = Settings.from_env()
+crypto.configure(_settings.pii_encryption_key, _settings.pii_hash_key)
 
 
 def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     # Migrations must not import application types: write our UTC column as the plain type it is.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, crypto.Encrypted):
+        return f"sa.String(length={obj.impl.length})"
     return False
 
 

@@ -27,6 +27,8 @@ export const ERRORS = {
   wechat_error: { status: 502, zh: "微信服务返回错误（{errcode}）", en: "WeChat returned an error ({errcode})" },
   internal_error: { status: 500, zh: "服务器内部错误，请稍后再试", en: "Internal server error" },
   service_unavailable: { status: 503, zh: "服务暂不可用", en: "Service unavailable" },
+  policy_not_accepted: { status: 403, zh: "请先阅读并同意最新的隐私政策（{version}）", en: "Read and accept the privacy policy in force ({version}) first" },
+  policy_version_exists: { status: 409, zh: "隐私政策版本 {version} 已发布", en: "Privacy policy version {version} was already published" },
   token_invalid: { status: 401, zh: "登录凭证无效", en: "The access token is invalid" },
   session_ended: { status: 401, zh: "已退出登录，请重新登录", en: "This session has ended: log in again" },
   token_expired: { status: 401, zh: "登录已过期，请重新登录", en: "The access token has expired" },
@@ -114,6 +116,11 @@ export const ERRORS = {
   open311_unknown_request: { status: 404, zh: "服务请求不存在：{service_request_id}", en: "No service request {service_request_id}" },
   open311_unknown_token: { status: 404, zh: "未知的 token：{token}", en: "Unknown token: {token}" },
   open311_unknown_format: { status: 404, zh: "不支持的格式“{format}”，请使用 .json 或 .xml", en: "Unsupported format \"{format}\"; use .json or .xml" },
+  export_running: { status: 409, zh: "已有一份数据导出正在生成，请稍后查看", en: "An export of your data is already being made" },
+  export_not_ready: { status: 409, zh: "数据导出尚未完成（{status}）", en: "The export is not ready ({status})" },
+  deletion_requested: { status: 409, zh: "您已申请注销账号，将于 {due} 执行；期间重新登录即可撤销", en: "You already asked to delete your account; it happens at {due} unless you log in again before" },
+  deletion_blocked: { status: 409, zh: "暂不能注销账号：{reasons}", en: "Your account cannot be deleted yet: {reasons}" },
+  deletion_not_requested: { status: 409, zh: "没有待执行的注销申请", en: "There is no pending account deletion" },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

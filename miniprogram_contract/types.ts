@@ -7,6 +7,30 @@
 
 // ---- schemas --------------------------------------------------------------------------------------
 
+export interface AccessLogEntry {
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+  staff_role: string;
+  staff_area_code: string | null;
+  /** user (me) or elder (one I look after) */
+  subject_kind: string;
+  /** format: uuid */
+  subject_id: string | null;
+  fields: string[];
+  reason: string | null;
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  staff_id: string | null;
+  route: string;
+}
+
+export interface AccessLogEntryPage {
+  items: AccessLogEntry[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface AdminEventLive {
   /** format: uuid */
   event_id: string;
@@ -495,6 +519,39 @@ export interface ContactOrderArgs {
 export interface Credits {
   /** one-time subscription credits left, per subscribe template id */
   credits: Record<string, number>;
+}
+
+export interface DataExport {
+  /** format: uuid */
+  id: string;
+  status: "queued" | "building" | "ready" | "failed" | "expired";
+  /** percent */
+  progress: number;
+  size_bytes: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  finished_at: string | null;
+  /**
+   * the archive is deleted then
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  expires_at: string | null;
+  /** signed, valid for 10 minutes: ask again for a new one */
+  download_url: string | null;
+}
+
+export interface Deletion {
+  status: "waiting" | "cancelled" | "blocked" | "erasing" | "done";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  requested_at: string;
+  /**
+   * logging in again before this cancels the deletion
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  due_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  cancelled_at: string | null;
 }
 
 export interface Device {
@@ -1344,6 +1401,7 @@ export interface Me {
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
   households: Household[];
+  privacy_policy: PolicyState;
 }
 
 export interface Media {
@@ -1451,6 +1509,25 @@ export interface Message {
 
 export interface MessagePage {
   items: Message[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface MyAccessLogEntry {
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+  staff_role: string;
+  staff_area_code: string | null;
+  /** user (me) or elder (one I look after) */
+  subject_kind: string;
+  /** format: uuid */
+  subject_id: string | null;
+  fields: string[];
+  reason: string | null;
+}
+
+export interface MyAccessLogEntryPage {
+  items: MyAccessLogEntry[];
   /** null on the last page */
   next_cursor: string | null;
 }
@@ -1582,6 +1659,38 @@ export interface Play {
   expires_at: string;
 }
 
+export interface Policy {
+  version: string;
+  text: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  effective_at: string;
+}
+
+export interface PolicyAcceptArgs {
+  /** min length 1; max length 32 */
+  version: string;
+}
+
+export interface PolicyPublishArgs {
+  /** min length 1; max length 32 */
+  version: string;
+  /** min length 1; max length 50000 */
+  text: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  effective_at: string;
+}
+
+export interface PolicyState {
+  /** the version in force, if any */
+  in_force: string | null;
+  /** the version I accepted last */
+  accepted: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  accepted_at: string | null;
+  /** other routes answer 403 until I do */
+  must_accept: boolean;
+}
+
 export interface PossibleDuplicate {
   /** format: uuid */
   id: string;
@@ -1591,6 +1700,14 @@ export interface PossibleDuplicate {
   lng: number | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
+}
+
+export interface PrivacyOverview {
+  policy: _PolicyState;
+  /** monitoring consents, Official Account link, subscribe-message credits */
+  consents: Record<string, unknown>;
+  data_held: _DataHeld[];
+  deletion: Record<string, unknown> | null | Deletion;
 }
 
 export interface ProfilePatchArgs {
@@ -1890,9 +2007,111 @@ export interface WechatLoginArgs {
   code: string;
 }
 
+export interface _DataHeld {
+  domain: string;
+  categories: string[];
+}
+
+export interface _PolicyState {
+  in_force: string | null;
+  accepted: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  accepted_at: string | null;
+}
+
 // ---- operations -----------------------------------------------------------------------------------
 
 export interface Operations {
+  /**
+   * Staff reads of personal data, newest first (admins; other staff: the trail on an elder of their area).
+   * operationId: privacyAccessLog · tags: admin-privacy · requires a bearer token
+   */
+  "GET /api/v1/admin/access-log": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        from?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        staff_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        subject_id?: string | null;
+        /** default: null */
+        subject_kind?: "user" | "elder" | "erased" | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        to?: string | null;
+      };
+    };
+    response: AccessLogEntryPage;
+  };
+  /**
+   * The same rows as CSV (at most 50,000, newest first).
+   * operationId: privacyAccessLogCsv · tags: admin-privacy · requires a bearer token
+   */
+  "GET /api/v1/admin/access-log.csv": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        from?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        staff_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        subject_id?: string | null;
+        /** default: null */
+        subject_kind?: "user" | "elder" | "erased" | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        to?: string | null;
+      };
+    };
+    response: undefined;
+  };
   /**
    * The alert board of my area, newest first: live (open, unacknowledged, escalated) or history.
    * operationId: adminListAlerts · tags: admin-alerts · requires a bearer token
@@ -2794,6 +3013,16 @@ export interface Operations {
     response: OutboxMessagePage;
   };
   /**
+   * Publish a version of the privacy policy; from its effective time residents must accept it.
+   * operationId: privacyPublishPolicy · tags: admin-privacy · requires a bearer token
+   */
+  "POST /api/v1/admin/privacy-policies": {
+    request: {
+      body: PolicyPublishArgs;
+    };
+    response: Policy;
+  };
+  /**
    * One alert with its timeline (the page the WeChat message opens).
    * operationId: alertsGetAlert · tags: alerts · requires a bearer token
    */
@@ -3261,7 +3490,8 @@ export interface Operations {
     response: StreamCallbackAnswer;
   };
   /**
-   * My profile, roles and households. The phone number is always masked.
+   * My profile, roles and households, and whether I must accept the privacy policy in force. The phone
+   * number is always masked.
    * operationId: getMe · tags: me · requires a bearer token
    */
   "GET /api/v1/me": {
@@ -3277,6 +3507,54 @@ export interface Operations {
       body: ProfilePatchArgs;
     };
     response: Me;
+  };
+  /**
+   * Who at the street looked at my data, or at an elder I look after: their role and committee.
+   * operationId: privacyMyAccessLog · tags: me-privacy · requires a bearer token
+   */
+  "GET /api/v1/me/access-log": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: MyAccessLogEntryPage;
+  };
+  /**
+   * My pending account deletion, if any.
+   * operationId: privacyGetDeletion · tags: me-privacy · requires a bearer token
+   */
+  "GET /api/v1/me/account-deletion": {
+    request: Record<string, never>;
+    response: Deletion;
+  };
+  /**
+   * Delete my account (注销): after the cooling-off period everything Linli holds about me is erased.
+   * Logging in again before then cancels it.
+   * operationId: privacyRequestDeletion · tags: me-privacy · requires a bearer token
+   */
+  "POST /api/v1/me/account-deletion": {
+    request: Record<string, never>;
+    response: Deletion;
+  };
+  /**
+   * Keep my account after all.
+   * operationId: privacyCancelDeletion · tags: me-privacy · requires a bearer token
+   */
+  "POST /api/v1/me/account-deletion/cancel": {
+    request: Record<string, never>;
+    response: Deletion;
   };
   /**
    * Alerts of the elders I look after (confirmed bindings), newest first.
@@ -3323,6 +3601,28 @@ export interface Operations {
       };
     };
     response: BookingPage;
+  };
+  /**
+   * Ask for a copy of everything Linli holds about me: a ZIP (a JSON document per part of Linli and my
+   * photos) is made in the background; poll it, then download it within the days it is kept.
+   * operationId: privacyRequestExport · tags: me-privacy · requires a bearer token
+   */
+  "POST /api/v1/me/data-exports": {
+    request: Record<string, never>;
+    response: DataExport;
+  };
+  /**
+   * Progress of my export, and when ready a download link valid for 10 minutes.
+   * operationId: privacyGetExport · tags: me-privacy · requires a bearer token
+   */
+  "GET /api/v1/me/data-exports/{export_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        export_id: string;
+      };
+    };
+    response: DataExport;
   };
   /**
    * The elders I look after, each with their devices (status, last seen, battery) and recent alerts.
@@ -3513,6 +3813,24 @@ export interface Operations {
     response: OaLinkStatus;
   };
   /**
+   * The policy I accepted and when, my consents and links, and what kinds of data Linli holds.
+   * operationId: privacyOverview · tags: me-privacy · requires a bearer token
+   */
+  "GET /api/v1/me/privacy": {
+    request: Record<string, never>;
+    response: PrivacyOverview;
+  };
+  /**
+   * I accept this version of the privacy policy.
+   * operationId: privacyAcceptPolicy · tags: me-privacy · requires a bearer token
+   */
+  "POST /api/v1/me/privacy/accept": {
+    request: {
+      body: PolicyAcceptArgs;
+    };
+    response: PrivacyOverview;
+  };
+  /**
    * My subscription credits per subscribe template.
    * operationId: getSubscriptions · tags: me-messages · requires a bearer token
    */
@@ -3624,6 +3942,14 @@ export interface Operations {
     response: Media;
   };
   /**
+   * The privacy policy in force (no login needed: it is read before agreeing).
+   * operationId: privacyGetPolicy · tags: privacy-policy
+   */
+  "GET /api/v1/privacy-policy": {
+    request: Record<string, never>;
+    response: Policy;
+  };
+  /**
    * WeChat's server check when the push URL is configured: answer `echostr` if the signature holds.
    * operationId: wechatOfficialAccountVerify · tags: wechat-official-account
    */
@@ -3661,6 +3987,8 @@ export interface OperationMeta {
 }
 
 export const OPERATIONS = {
+  "GET /api/v1/admin/access-log": { method: "GET", path: "/api/v1/admin/access-log", operationId: "privacyAccessLog", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/access-log.csv": { method: "GET", path: "/api/v1/admin/access-log.csv", operationId: "privacyAccessLogCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts": { method: "GET", path: "/api/v1/admin/alerts", operationId: "adminListAlerts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/stats": { method: "GET", path: "/api/v1/admin/alerts/stats", operationId: "adminAlertStats", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/{alert_id}": { method: "GET", path: "/api/v1/admin/alerts/{alert_id}", operationId: "adminGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -3712,6 +4040,7 @@ export const OPERATIONS = {
   "POST /api/v1/admin/incidents/{incident_id}/merge": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/merge", operationId: "adminMergeIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/admin/incidents/{incident_id}/transitions": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/transitions", operationId: "adminTransitionIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/notifications": { method: "GET", path: "/api/v1/admin/notifications", operationId: "listOutbox", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/privacy-policies": { method: "POST", path: "/api/v1/admin/privacy-policies", operationId: "privacyPublishPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/ack": { method: "POST", path: "/api/v1/alerts/{alert_id}/ack", operationId: "alertsAcknowledge", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/resolve": { method: "POST", path: "/api/v1/alerts/{alert_id}/resolve", operationId: "alertsResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
@@ -3745,8 +4074,14 @@ export const OPERATIONS = {
   "POST /api/v1/live/callbacks": { method: "POST", path: "/api/v1/live/callbacks", operationId: "postStreamCallback", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me": { method: "GET", path: "/api/v1/me", operationId: "getMe", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "PATCH /api/v1/me": { method: "PATCH", path: "/api/v1/me", operationId: "patchMe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/access-log": { method: "GET", path: "/api/v1/me/access-log", operationId: "privacyMyAccessLog", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/account-deletion": { method: "GET", path: "/api/v1/me/account-deletion", operationId: "privacyGetDeletion", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/account-deletion": { method: "POST", path: "/api/v1/me/account-deletion", operationId: "privacyRequestDeletion", auth: true, idempotencyKey: false, bodyType: null, successStatus: [202] },
+  "POST /api/v1/me/account-deletion/cancel": { method: "POST", path: "/api/v1/me/account-deletion/cancel", operationId: "privacyCancelDeletion", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/alerts": { method: "GET", path: "/api/v1/me/alerts", operationId: "alertsListMine", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/bookings": { method: "GET", path: "/api/v1/me/bookings", operationId: "listMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/data-exports": { method: "POST", path: "/api/v1/me/data-exports", operationId: "privacyRequestExport", auth: true, idempotencyKey: false, bodyType: null, successStatus: [202] },
+  "GET /api/v1/me/data-exports/{export_id}": { method: "GET", path: "/api/v1/me/data-exports/{export_id}", operationId: "privacyGetExport", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/elders": { method: "GET", path: "/api/v1/me/elders", operationId: "eldercareListMyElders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/elders/{elder_id}": { method: "GET", path: "/api/v1/me/elders/{elder_id}", operationId: "eldercareGetMyElder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/family-bindings": { method: "GET", path: "/api/v1/me/family-bindings", operationId: "eldercareListMyBindings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -3762,6 +4097,8 @@ export const OPERATIONS = {
   "GET /api/v1/me/official-account": { method: "GET", path: "/api/v1/me/official-account", operationId: "eldercareGetOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/official-account/link": { method: "POST", path: "/api/v1/me/official-account/link", operationId: "eldercareStartOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
   "POST /api/v1/me/official-account/link/sandbox-confirm": { method: "POST", path: "/api/v1/me/official-account/link/sandbox-confirm", operationId: "eldercareSandboxConfirmOfficialAccountLink", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/privacy": { method: "GET", path: "/api/v1/me/privacy", operationId: "privacyOverview", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/privacy/accept": { method: "POST", path: "/api/v1/me/privacy/accept", operationId: "privacyAcceptPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me/subscriptions": { method: "GET", path: "/api/v1/me/subscriptions", operationId: "getSubscriptions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/subscriptions": { method: "POST", path: "/api/v1/me/subscriptions", operationId: "recordSubscriptions", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/media": { method: "POST", path: "/api/v1/media", operationId: "uploadMedia", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [201] },
@@ -3771,6 +4108,7 @@ export const OPERATIONS = {
   "GET /api/v1/media/{media_id}": { method: "GET", path: "/api/v1/media/{media_id}", operationId: "getMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "DELETE /api/v1/media/{media_id}": { method: "DELETE", path: "/api/v1/media/{media_id}", operationId: "deleteMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
   "POST /api/v1/media/{media_id}/complete": { method: "POST", path: "/api/v1/media/{media_id}/complete", operationId: "completeUpload", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/privacy-policy": { method: "GET", path: "/api/v1/privacy-policy", operationId: "privacyGetPolicy", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/wechat/official-account/events": { method: "GET", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountVerify", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/wechat/official-account/events": { method: "POST", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountPush", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
 } as const satisfies { readonly [K in OperationKey]: OperationMeta };
@@ -3880,6 +4218,18 @@ export const OPERATION_IDS = {
   patchMe: "PATCH /api/v1/me",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",
+  privacyAcceptPolicy: "POST /api/v1/me/privacy/accept",
+  privacyAccessLog: "GET /api/v1/admin/access-log",
+  privacyAccessLogCsv: "GET /api/v1/admin/access-log.csv",
+  privacyCancelDeletion: "POST /api/v1/me/account-deletion/cancel",
+  privacyGetDeletion: "GET /api/v1/me/account-deletion",
+  privacyGetExport: "GET /api/v1/me/data-exports/{export_id}",
+  privacyGetPolicy: "GET /api/v1/privacy-policy",
+  privacyMyAccessLog: "GET /api/v1/me/access-log",
+  privacyOverview: "GET /api/v1/me/privacy",
+  privacyPublishPolicy: "POST /api/v1/admin/privacy-policies",
+  privacyRequestDeletion: "POST /api/v1/me/account-deletion",
+  privacyRequestExport: "POST /api/v1/me/data-exports",
   recordSubscriptions: "POST /api/v1/me/subscriptions",
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 
@@ -18,6 +19,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "WECHAT_MINIAPP_ID": "wx1234567890",
     "WECHAT_MINIAPP_SECRET": "miniapp-secret",
+    "PII_ENCRYPTION_KEY": "k1:" + base64.b64encode(bytes(range(32))).decode(),
 }
 
 
@@ -69,6 +71,7 @@ def test_a_complete_production_configuration_is_accepted():
         ({"DATABASE_URL": ""}, "SQLite"),
         ({"WECHAT_MINIAPP_SECRET": ""}, "sandbox"),
         ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"PII_ENCRYPTION_KEY": ""}, "PII_ENCRYPTION_KEY"),
     ],
 )
 def test_production_refuses_to_start_on_laptop_settings(change, complaint):
@@ -112,3 +115,12 @@ def test_readiness_fails_in_the_error_shape_when_the_broker_is_gone(client, sett
     assert response.status_code == 503
     assert response.get_json()["code"] == "service_unavailable"
     assert "broker" in response.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["no-kid-here", "k1:not base64!", "k1:" + base64.b64encode(b"too short").decode(), "bad kid!:AAAA", ","],
+)
+def test_an_encryption_key_that_cannot_be_read_stops_the_start(key):
+    with pytest.raises(ConfigError, match="PII_ENCRYPTION_KEY"):
+        Settings.from_env({**PRODUCTION, "PII_ENCRYPTION_KEY": key})

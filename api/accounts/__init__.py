@@ -14,4 +14,5 @@ domain = Domain(
     beat={"purge-expired-credentials": {"task": "accounts.purge_expired_credentials", "schedule": crontab(minute=17)}},
     errors="api.accounts.errors:ERRORS",
     seed="api.accounts.seed:seed_demo",
+    personal_data="api.accounts.personal:personal_data",
 )

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 ERRORS: dict[str, tuple[int, str, str]] = {
+    "policy_not_accepted": (
+        403,
+        "请先阅读并同意最新的隐私政策（{version}）",
+        "Read and accept the privacy policy in force ({version}) first",
+    ),
+    "policy_version_exists": (
+        409,
+        "隐私政策版本 {version} 已发布",
+        "Privacy policy version {version} was already published",
+    ),
     "token_invalid": (401, "登录凭证无效", "The access token is invalid"),
     "session_ended": (401, "已退出登录，请重新登录", "This session has ended: log in again"),
     "token_expired": (401, "登录已过期，请重新登录", "The access token has expired"),

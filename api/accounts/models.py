@@ -5,6 +5,10 @@ Areas form the tree 街道 (subdistrict) → 居委会 (committee) → 小区 (e
 staff member's scope check is one prefix comparison, not a recursive walk. A room's address exists in two
 forms: in full (`Room.address`, committee first) and the short form that finds the door (`Room.door_address`:
 estate, building, room) for messages whose fields are cut at a few characters.
+
+Also what a person agreed to and who looked at their data: the privacy policy versions staff publish and
+each person's acceptance of them, and the access log — one append-only row per staff read of a person's
+personal detail (who, when, whose, which fields, from which route).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, select, text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, select, text
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from api.crypto import Encrypted, lookup_hash
 from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 
@@ -160,7 +165,9 @@ class User(IdMixin, TimestampMixin, Base):
 
     nickname: Mapped[str] = mapped_column(String(32), default="")
     avatar_url: Mapped[str | None] = mapped_column(String(512))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    # Encrypted at rest (api.crypto); `phone_hash` finds a number without decrypting every row.
+    phone: Mapped[str | None] = mapped_column(Encrypted("users.phone"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     wechat_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     wechat_unionid: Mapped[str | None] = mapped_column(String(64))
     # The same person's openid under the subdistrict's Official Account (template messages to families).
@@ -175,6 +182,14 @@ class User(IdMixin, TimestampMixin, Base):
     # What event eligibility rules ask about (age 60+, party members); set by staff or the resident.
     birth_year: Mapped[int | None]
     is_party_member: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # The privacy policy version the person accepted last, and when (the history: PolicyAcceptance).
+    policy_version: Mapped[str | None] = mapped_column(String(32))
+    policy_accepted_at: Mapped[datetime | None]
+
+    @validates("phone")
+    def _hash_phone(self, _key: str, value: str | None) -> str | None:
+        self.phone_hash = lookup_hash(value)
+        return value
 
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -266,3 +281,51 @@ class HouseholdMember(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     room: Mapped[Room] = relationship(lazy="joined")
+
+
+class PrivacyPolicy(IdMixin, Base):
+    """One published version of the privacy policy; the version in force is the latest whose effective
+    time has come. Versions are never edited: a change is a new version."""
+
+    __tablename__ = "privacy_policies"
+
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    effective_at: Mapped[datetime] = mapped_column(index=True)
+    published_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PolicyAcceptance(IdMixin, Base):
+    """A person accepted a version of the privacy policy (kept: what they agreed to, and when)."""
+
+    __tablename__ = "policy_acceptances"
+    __table_args__ = (UniqueConstraint("user_id", "version"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccessLog(IdMixin, Base):
+    """A staff read of a person's personal detail. Append-only: no route changes or deletes a row; the
+    retention job removes rows older than the retention period, and an erased person's rows lose their
+    subject. `subject_kind` is "user" or "elder" (an elder's record may have no account of its own)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (
+        Index("ix_access_log_subject", "subject_kind", "subject_id", "id"),
+        Index("ix_access_log_staff_id_id", "staff_id", "id"),
+        Index("ix_access_log_at", "at"),
+    )
+
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What the person looked at sees of the reader: their role and committee, not their name.
+    staff_role: Mapped[str] = mapped_column(String(16))
+    staff_area_code: Mapped[str | None] = mapped_column(String(32))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[uuid.UUID | None]
+    fields: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    route: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import request
+from flask import g, request
 from sqlalchemy import select
 
 from api import ratelimit
-from api.accounts import schemas, services
+from api.accounts import policy, schemas, services
 from api.accounts.models import Area, AreaKind, HouseholdRequest, Room
-from api.auth import current_user, login_required, staff_route
+from api.auth import current_user, login_required, policy_exempt, staff_route
 from api.db import db
 from api.errors import NotFound
 from api.extensions import Blueprint, get_miniprogram, get_settings
@@ -83,11 +83,14 @@ def logout(args: dict[str, Any]) -> None:
 
 @me_blp.route("", methods=["GET"])
 @login_required()
+@policy_exempt
 @me_blp.response(200, schemas.MeSchema)
 def get_me() -> Any:
-    """My profile, roles and households. The phone number is always masked."""
+    """My profile, roles and households, and whether I must accept the privacy policy in force. The phone
+    number is always masked."""
     user = current_user()
     user.households = services.households_of(user)
+    user.privacy_policy = policy.state_of(user, g.get("policy_in_force"))
     return user
 
 
@@ -99,6 +102,7 @@ def patch_me(args: dict[str, Any]) -> Any:
     """Change nickname or avatar, or bind the WeChat phone number with a `getPhoneNumber` code."""
     user = services.update_profile(current_user(), get_miniprogram(), **args)
     user.households = services.households_of(user)
+    user.privacy_policy = policy.state_of(user, g.get("policy_in_force"))
     return user
 
 

@@ -58,8 +58,16 @@ class UserSchema(Schema):
         return mask_phone(user.phone)
 
 
+class PolicyStateSchema(Schema):
+    in_force = Text(required=True, allow_none=True, metadata={"description": "the version in force, if any"})
+    accepted = Text(required=True, allow_none=True, metadata={"description": "the version I accepted last"})
+    accepted_at = DateTime(required=True, allow_none=True)
+    must_accept = fields.Boolean(required=True, metadata={"description": "other routes answer 403 until I do"})
+
+
 class MeSchema(UserSchema):
     households = fields.List(fields.Nested(HouseholdSchema), required=True)
+    privacy_policy = fields.Nested(PolicyStateSchema, required=True)
 
 
 class TokenSchema(Schema):

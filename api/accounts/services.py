@@ -190,6 +190,7 @@ def wechat_login(code: str, miniprogram: MiniProgram, settings: Settings) -> Tok
     if not user.is_active:
         raise ApiError("account_disabled")
     user.last_login_at = utcnow()
+    signals.logged_in.send(user)
     return issue_tokens(user, settings)
 
 

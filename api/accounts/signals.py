@@ -15,3 +15,10 @@ household_request_decided = _signals.signal(
         "and other domains that hang on households may react."
     ),
 )
+logged_in = _signals.signal(
+    "accounts.logged-in",
+    doc=(
+        "A person logged in with WeChat: `send(user)`. Privacy cancels an account deletion still in its "
+        "cooling-off period (logging in again is how a person says they changed their mind)."
+    ),
+)

@@ -18,4 +18,5 @@ domain = Domain(
     },
     errors="api.alerts.errors:ERRORS",
     messages="api.alerts.messages:MESSAGES",
+    personal_data="api.alerts.personal:personal_data",
 )

@@ -12,4 +12,5 @@ domain = Domain(
     errors="api.eldercare.errors:ERRORS",
     messages="api.eldercare.messages:MESSAGES",
     seed="api.eldercare.seed:seed_demo",
+    personal_data="api.eldercare.personal:personal_data",
 )

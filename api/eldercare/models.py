@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from api.accounts.models import Room, User, area_path_through
+from api.crypto import Encrypted, lookup_hash
 from api.db import Base, IdMixin, enum_column, utcnow
 
 
@@ -55,7 +56,9 @@ class Elder(IdMixin, Base):
     room_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rooms.id", ondelete="RESTRICT"), index=True)
     birth_year: Mapped[int | None]
     conditions: Mapped[str] = mapped_column(Text, default="")
-    phone: Mapped[str | None] = mapped_column(String(20))
+    # Encrypted at rest (api.crypto); `phone_hash` finds a number without decrypting every row.
+    phone: Mapped[str | None] = mapped_column(Encrypted("elders.phone"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[ElderStatus] = mapped_column(enum_column(ElderStatus, "elder_status"), default=ElderStatus.PENDING)
     registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -66,6 +69,11 @@ class Elder(IdMixin, Base):
     door_inactivity_hours: Mapped[int] = mapped_column(default=24, server_default=text("24"))
     bp_systolic_max: Mapped[int] = mapped_column(default=160, server_default=text("160"))
     bp_diastolic_max: Mapped[int] = mapped_column(default=100, server_default=text("100"))
+
+    @validates("phone")
+    def _hash_phone(self, _key: str, value: str | None) -> str | None:
+        self.phone_hash = lookup_hash(value)
+        return value
 
     room: Mapped[Room] = relationship(lazy="joined", innerjoin=True)
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])

@@ -494,7 +494,7 @@ def decline_binding(actor: User, binding: FamilyBinding) -> FamilyBinding:
     return binding
 
 
-def _renumber(elder_id: uuid.UUID) -> None:
+def renumber_contacts(elder_id: uuid.UUID) -> None:
     """Close the gaps in the contact order (1, 2, 3 …) after someone left."""
     confirmed = db.session.scalars(
         select(FamilyBinding)
@@ -516,7 +516,7 @@ def leave_binding(user: User, binding_id: uuid.UUID) -> FamilyBinding:
     binding.revoked_at = utcnow()
     binding.position = 0
     db.session.flush()
-    _renumber(binding.elder_id)
+    renumber_contacts(binding.elder_id)
     if not db.session.scalar(
         select(func.count(FamilyBinding.id)).where(
             FamilyBinding.user_id == user.id, FamilyBinding.status == BindingStatus.CONFIRMED

@@ -13,4 +13,5 @@ domain = Domain(
     errors="api.events.errors:ERRORS",
     messages="api.events.messages:MESSAGES",
     media_visibility={"event": "api.events.services:may_see_event_photos"},
+    personal_data="api.events.personal:personal_data",
 )

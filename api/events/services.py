@@ -341,6 +341,27 @@ def cancel_booking(user: User, booking_id: uuid.UUID, settings: Settings) -> Boo
     return booking
 
 
+def withdraw_bookings(user: User, settings: Settings, now: datetime | None = None) -> int:
+    """Release every active booking of `user` for an event not yet over (their account is going): each
+    seat goes to the waitlist under the event's lock, as a cancellation would. Returns how many."""
+    now = now or utcnow()
+    active = db.session.execute(
+        select(Booking.id, Booking.event_id)
+        .join(Event, Event.id == Booking.event_id)
+        .where(Booking.user_id == user.id, Booking.status != BookingStatus.CANCELLED, Event.ends_at > now)
+        .order_by(Booking.event_id)
+    ).all()
+    for booking_id, event_id in active:
+        event = _lock_event(event_id)
+        booking = db.session.get(Booking, booking_id, populate_existing=True)
+        if booking is None or booking.status == BookingStatus.CANCELLED:
+            continue
+        _release(event, booking, now)
+        db.session.flush()
+        _promote(event, settings, now)
+    return len(active)
+
+
 def check_in(staff: User, event_id: uuid.UUID, ticket: str, settings: Settings) -> Booking:
     """Admit the holder of a ticket, once. Refusals name the reason."""
     event = staff_event(staff, event_id)

@@ -18,4 +18,5 @@ domain = Domain(
         "incident_result": "api.incidents.services:may_see",  # the handler's closing photos
     },
     seed="api.incidents.seed:seed_demo",
+    personal_data="api.incidents.personal:personal_data",
 )

@@ -12,4 +12,5 @@ domain = Domain(
     beat={"end-abandoned-live-sessions": {"task": "live.end_abandoned", "schedule": 600.0}},
     errors="api.live.errors:ERRORS",
     receivers=(("api.events.signals:figures_requested", "api.live.receivers:viewers_of_event"),),
+    personal_data="api.live.personal:personal_data",
 )

@@ -21,4 +21,5 @@ domain = Domain(
         "sweep-thumbnails": {"task": "media.sweep_thumbnails", "schedule": 600.0},
     },
     errors="api.media.errors:ERRORS",
+    personal_data="api.media.personal:personal_data",
 )

@@ -14,4 +14,5 @@ domain = Domain(
     receivers=(
         ("api.accounts.signals:household_request_decided", "api.notifications.receivers:tell_household_applicant"),
     ),
+    personal_data="api.notifications.personal:personal_data",
 )

@@ -9,4 +9,5 @@ domain = Domain(
     routes="api.officialaccount.routes",
     models=("api.officialaccount.models",),
     errors="api.officialaccount.errors:ERRORS",
+    personal_data="api.officialaccount.personal:personal_data",
 )
