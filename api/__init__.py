@@ -19,6 +19,7 @@ from api.errors import error_response, is_outage, register_error_handlers, unava
 from api.errors import install as install_errors
 from api.extensions import Api, body_types, celery, store
 from api.hygiene import LinliRequest
+from api.jobs import run_eager_after_request
 from api.masking import install_log_masking
 from api.media.storage import make_storage
 from api.platform import Domain
@@ -107,6 +108,7 @@ def _finish_unit_of_work(response: Response) -> Response:
             raise
         log.warning("database unavailable at commit on %s %s: %s", request.method, request.path, exc)
         return unavailable_response()
+    run_eager_after_request()
     return response
 
 

@@ -134,6 +134,37 @@ def revoke_open311_keys_command(name: str) -> None:
     click.echo(f"revoked {count} Open311 key(s) of {name!r}")
 
 
+@click.command("reencrypt-pii")
+@with_appcontext
+@click.option("--batch", default=1000, show_default=True)
+def reencrypt_pii_command(batch: int) -> None:
+    """After putting a new key first in PII_ENCRYPTION_KEY: rewrite every personal number still encrypted with
+    an older key (in batches, one transaction each); then the old key may be removed from the list."""
+    from sqlalchemy import String, select, type_coerce
+
+    from api import crypto
+    from api.models import metadata
+
+    current = crypto.current_key_id()
+    for table_name, column_name in crypto.ENCRYPTED_COLUMNS:
+        table = metadata.tables[table_name]
+        column = table.c[column_name]
+        done = 0
+        while True:
+            rows = db.session.execute(
+                select(table.c.id, column.label("value"))
+                .where(column.is_not(None), ~type_coerce(column, String).like(f"{crypto.PREFIX}:{current}:%"))
+                .limit(batch)
+            ).all()
+            for row_id, value in rows:  # read through the type (decrypted), written back encrypted anew
+                db.session.execute(table.update().where(table.c.id == row_id).values({column_name: value}))
+            db.session.commit()
+            done += len(rows)
+            if len(rows) < batch:
+                break
+        click.echo(f"{table_name}.{column_name}: {done} re-encrypted with key {current!r}")
+
+
 @click.command("export-contract")
 @with_appcontext
 @click.option("--out", type=click.Path(path_type=Path), default=PROJECT_ROOT / "miniprogram_contract")
@@ -150,5 +181,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(export_contract_command)
+    app.cli.add_command(reencrypt_pii_command)
     app.cli.add_command(create_open311_key_command)
     app.cli.add_command(revoke_open311_keys_command)

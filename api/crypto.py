@@ -66,12 +66,18 @@ class Keyring:
 
 
 _keyring = Keyring.parse(DEV_PII_KEY)
+# Every encrypted column (for `flask reencrypt-pii`); a new one is added here with its model.
+ENCRYPTED_COLUMNS = (("users", "phone"), ("elders", "phone"))
 
 
 def configure(spec: str, hash_key: str = "") -> None:
     """Use these keys from now on (the app factory and the migrations call this)."""
     global _keyring
     _keyring = Keyring.parse(spec or DEV_PII_KEY, hash_key)
+
+
+def current_key_id() -> str:
+    return _keyring.current
 
 
 def new_key() -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -55,9 +56,26 @@ def forget_pending(session: Session | None = None) -> list[tuple[str, tuple[Any,
     return (session or db.session).info.pop(_PENDING, [])
 
 
+def run_eager_after_request() -> None:
+    """Run the tasks a request's commit handed over while tasks run eagerly (the embedded default): after
+    the unit of work, not inside its commit, so they can use the session themselves. A task that fails is
+    logged; what it wrote is rolled back, and the answer the person already has stands."""
+    jobs = g.pop("_linli_eager_jobs", [])
+    for task_name, args in jobs:
+        try:
+            celery.tasks[task_name].apply(args=list(args), throw=True)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("eager task %s%r failed", task_name, args)
+
+
 @event.listens_for(Session, "after_commit")
 def _send_committed(session: Session) -> None:
     jobs = session.info.pop(_PENDING, [])
+    if jobs and celery.conf.task_always_eager and has_request_context() and session is db.session():
+        g.setdefault("_linli_eager_jobs", []).extend(jobs)
+        return
     if len(jobs) <= 1 or celery.conf.task_always_eager:
         for task_name, args in jobs:
             enqueue(task_name, *args)

@@ -1791,6 +1791,18 @@ export interface ResolveArgs {
   note: string;
 }
 
+export interface RevealPhoneArgs {
+  /**
+   * why (logged)
+   * min length 2; max length 200
+   */
+  reason: string;
+}
+
+export interface RevealedPhone {
+  phone: string | null;
+}
+
 export interface Room {
   /** format: uuid */
   id: string;
@@ -2442,7 +2454,7 @@ export interface Operations {
     response: Elder;
   };
   /**
-   * One elder of my area.
+   * One elder of my area (the read is in the access log: the elder's family can see it).
    * operationId: adminGetElder · tags: admin-eldercare · requires a bearer token
    */
   "GET /api/v1/admin/elders/{elder_id}": {
@@ -2576,6 +2588,20 @@ export interface Operations {
       body: ElderRejectArgs;
     };
     response: Elder;
+  };
+  /**
+   * The elder's full phone number, for a reason that goes into the access log (lists never show it).
+   * operationId: adminRevealElderPhone · tags: admin-eldercare · requires a bearer token
+   */
+  "POST /api/v1/admin/elders/{elder_id}/reveal-phone": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+      body: RevealPhoneArgs;
+    };
+    response: RevealedPhone;
   };
   /**
    * Events of my area, drafts included, newest first.
@@ -3021,6 +3047,20 @@ export interface Operations {
       body: PolicyPublishArgs;
     };
     response: Policy;
+  };
+  /**
+   * A resident's full phone number (of my area), for a reason that goes into the access log.
+   * operationId: revealUserPhone · tags: admin-accounts · requires a bearer token
+   */
+  "POST /api/v1/admin/users/{user_id}/reveal-phone": {
+    request: {
+      path: {
+        /** format: uuid */
+        user_id: string;
+      };
+      body: RevealPhoneArgs;
+    };
+    response: RevealedPhone;
   };
   /**
    * One alert with its timeline (the page the WeChat message opens).
@@ -4014,6 +4054,7 @@ export const OPERATIONS = {
   "GET /api/v1/admin/elders/{elder_id}/family-bindings": { method: "GET", path: "/api/v1/admin/elders/{elder_id}/family-bindings", operationId: "adminListElderBindings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/elders/{elder_id}/invites": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/invites", operationId: "adminCreateElderInvite", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
   "POST /api/v1/admin/elders/{elder_id}/reject": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/reject", operationId: "adminRejectElder", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/elders/{elder_id}/reveal-phone": { method: "POST", path: "/api/v1/admin/elders/{elder_id}/reveal-phone", operationId: "adminRevealElderPhone", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/events": { method: "GET", path: "/api/v1/admin/events", operationId: "adminListEvents", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/events": { method: "POST", path: "/api/v1/admin/events", operationId: "adminCreateEvent", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/admin/events/{event_id}": { method: "GET", path: "/api/v1/admin/events/{event_id}", operationId: "adminGetEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -4041,6 +4082,7 @@ export const OPERATIONS = {
   "POST /api/v1/admin/incidents/{incident_id}/transitions": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/transitions", operationId: "adminTransitionIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/notifications": { method: "GET", path: "/api/v1/admin/notifications", operationId: "listOutbox", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/privacy-policies": { method: "POST", path: "/api/v1/admin/privacy-policies", operationId: "privacyPublishPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/users/{user_id}/reveal-phone": { method: "POST", path: "/api/v1/admin/users/{user_id}/reveal-phone", operationId: "revealUserPhone", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/ack": { method: "POST", path: "/api/v1/alerts/{alert_id}/ack", operationId: "alertsAcknowledge", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/resolve": { method: "POST", path: "/api/v1/alerts/{alert_id}/resolve", operationId: "alertsResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
@@ -4158,6 +4200,7 @@ export const OPERATION_IDS = {
   adminRecordElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents",
   adminRejectElder: "POST /api/v1/admin/elders/{elder_id}/reject",
   adminRetireDevice: "POST /api/v1/admin/devices/{device_id}/retire",
+  adminRevealElderPhone: "POST /api/v1/admin/elders/{elder_id}/reveal-phone",
   adminTransitionIncident: "POST /api/v1/admin/incidents/{incident_id}/transitions",
   adminUpdateDevice: "PATCH /api/v1/admin/devices/{device_id}",
   adminUpdateElder: "PATCH /api/v1/admin/elders/{elder_id}",
@@ -4233,6 +4276,7 @@ export const OPERATION_IDS = {
   recordSubscriptions: "POST /api/v1/me/subscriptions",
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
+  revealUserPhone: "POST /api/v1/admin/users/{user_id}/reveal-phone",
   staffLogin: "POST /api/v1/auth/staff-login",
   uploadMedia: "POST /api/v1/media",
   wechatLogin: "POST /api/v1/auth/wechat-login",

@@ -132,6 +132,7 @@ def kj02(client, world, admin) -> dict[str, str]:
         "event_id": the_event,
         "ticket": ticket,
         "request_id": request,
+        "user_id": applicant["user"]["id"],
         "shift_id": shift,
         "unit_id": unit,
     }
@@ -152,6 +153,8 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/household-requests/{request_id}/reject": {"reason": "房产证信息不符"},
         "post /api/v1/admin/incidents/{incident_id}/transitions": {"action": "reject", "reason": "不属实"},
         "post /api/v1/admin/incidents/{incident_id}/merge": {"into": objects["other_incident_id"]},
+        "post /api/v1/admin/elders/{elder_id}/reveal-phone": {"reason": "联系家属"},
+        "post /api/v1/admin/users/{user_id}/reveal-phone": {"reason": "核实住户"},
     }
 
 

@@ -51,6 +51,7 @@ personal_data = PersonalData(
         "privacy_policies.published_by_id",
         "access_log.staff_id",
         "access_log.subject_id",
+        "access_log.reason",
     ),
     export="api.accounts.personal:export",
     erase="api.accounts.personal:erase",

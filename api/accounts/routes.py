@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api import ratelimit
 from api.accounts import policy, schemas, services
+from api.accounts.access import USER, record_access
 from api.accounts.models import Area, AreaKind, HouseholdRequest, Room
 from api.auth import current_user, login_required, policy_exempt, staff_route
 from api.db import db
@@ -168,8 +169,23 @@ def list_rooms(args: dict[str, Any], area_id: uuid.UUID) -> Any:
 @admin_blp.response(200, page_of(schemas.AdminHouseholdRequestSchema))
 def admin_list_household_requests(args: dict[str, Any]) -> Any:
     """Household requests in my area (pending by default), newest first."""
-    stmt = services.household_requests_in_scope(current_user(), args["status"])
-    return paginate(stmt, order_by=(HouseholdRequest.id,), limit=args["limit"], cursor=args["cursor"])
+    staff = current_user()
+    stmt = services.household_requests_in_scope(staff, args["status"])
+    page = paginate(stmt, order_by=(HouseholdRequest.id,), limit=args["limit"], cursor=args["cursor"])
+    record_access(staff, USER, [r.user_id for r in page.items], ("household_request", "nickname", "phone_masked"))
+    return page
+
+
+@staff_route(admin_blp, "/users/<uuid:user_id>/reveal-phone", methods=["POST"])
+@admin_blp.arguments(schemas.RevealPhoneArgs)
+@admin_blp.response(200, schemas.RevealedPhoneSchema)
+@admin_blp.alt_response(404, description="No such resident, or none with a household in my area")
+def reveal_user_phone(args: dict[str, Any], user_id: uuid.UUID) -> Any:
+    """A resident's full phone number (of my area), for a reason that goes into the access log."""
+    staff = current_user()
+    person = services.resident_in_scope(staff, user_id)
+    record_access(staff, USER, [person.id], ["phone"], reason=args["reason"])
+    return {"phone": person.phone}
 
 
 @staff_route(admin_blp, "/household-requests/<uuid:request_id>/approve", methods=["POST"])

@@ -136,3 +136,11 @@ class AdminHouseholdRequestListArgs(CursorArgs):
 
 class RejectArgs(Schema):
     reason = Text(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RevealPhoneArgs(Schema):
+    reason = Text(required=True, validate=validate.Length(min=2, max=200), metadata={"description": "why (logged)"})
+
+
+class RevealedPhoneSchema(Schema):
+    phone = fields.String(required=True, allow_none=True)

@@ -368,6 +368,19 @@ def reject_household_request(staff: User, request_id: uuid.UUID, reason: str) ->
     return req
 
 
+def resident_in_scope(staff: User, user_id: uuid.UUID) -> User:
+    """A resident with a household (or a request for one) in the staff member's area (`api.scope`); 404 otherwise."""
+    person = db.session.get(User, user_id)
+    if person is None:
+        raise NotFound()
+    rooms = [m.room for m in households_of(person)] + [
+        r.room for r in db.session.scalars(select(HouseholdRequest).where(HouseholdRequest.user_id == person.id))
+    ]
+    if not any(scope.sees(staff, room.path) for room in rooms):
+        raise NotFound()
+    return person
+
+
 def household_requests_in_scope(staff: User, status: HouseholdRequestStatus | None):
     """The select() of requests a staff member may see; the route pages through it."""
     stmt = scope.visible(staff, HouseholdRequest)

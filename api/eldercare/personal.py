@@ -68,11 +68,16 @@ def blockers(user: User) -> list[dict[str, Any]]:
         .where(FamilyBinding.user_id == user.id, FamilyBinding.status == BindingStatus.CONFIRMED)
         .scalar_subquery()
     )
-    counts = db.session.execute(
-        select(Elder, func.count(FamilyBinding.id))
-        .join(FamilyBinding, FamilyBinding.elder_id == Elder.id)
-        .where(Elder.id.in_(mine), Elder.status == ElderStatus.ACTIVE, FamilyBinding.status == BindingStatus.CONFIRMED)
-        .group_by(Elder.id)
+    contacts = (
+        select(FamilyBinding.elder_id, func.count().label("n"))
+        .where(FamilyBinding.elder_id.in_(mine), FamilyBinding.status == BindingStatus.CONFIRMED)
+        .group_by(FamilyBinding.elder_id)
+        .subquery()
+    )
+    alone = db.session.scalars(
+        select(Elder)
+        .join(contacts, contacts.c.elder_id == Elder.id)
+        .where(Elder.status == ElderStatus.ACTIVE, contacts.c.n <= 1)
     ).all()
     return [
         {
@@ -81,8 +86,7 @@ def blockers(user: User) -> list[dict[str, Any]]:
             "elder_id": str(elder.id),
             "elder_name": elder.name,
         }
-        for elder, contacts in counts
-        if contacts <= 1
+        for elder in alone
     ]
 
 

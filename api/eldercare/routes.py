@@ -9,6 +9,8 @@ import uuid
 from typing import Any
 
 from api import ratelimit
+from api.accounts import schemas as account_schemas
+from api.accounts.access import ELDER, USER, record_access
 from api.auth import current_user, login_required, staff_route
 from api.eldercare import schemas, services
 from api.eldercare.models import Elder
@@ -25,6 +27,8 @@ admin_blp = Blueprint(
     "admin-eldercare", __name__, url_prefix="/api/v1/admin", description="Staff: elders, consent, family bindings"
 )
 BINDING_ATTEMPTS_PER_MINUTE = 10
+# What a staff read of an elder's profile shows (the access log names it; the phone is masked there).
+PROFILE_SHOWN = ("name", "birth_year", "conditions", "address")
 
 
 def _invite_view(invite: Any) -> dict[str, Any]:
@@ -155,8 +159,11 @@ def eldercare_list_my_bindings() -> Any:
 @admin_blp.response(200, page_of(schemas.ElderSchema))
 def admin_list_elders(args: dict[str, Any]) -> Any:
     """Elders of my area, newest first; filter by status (pending: the approval queue), area, name."""
-    stmt = services.staff_elders(current_user(), status=args["status"], area_id=args["area_id"], q=args["q"])
-    return paginate(stmt, order_by=(Elder.id,), limit=args["limit"], cursor=args["cursor"])
+    staff = current_user()
+    stmt = services.staff_elders(staff, status=args["status"], area_id=args["area_id"], q=args["q"])
+    page = paginate(stmt, order_by=(Elder.id,), limit=args["limit"], cursor=args["cursor"])
+    record_access(staff, ELDER, [e.id for e in page.items], PROFILE_SHOWN)
+    return page
 
 
 @staff_route(admin_blp, "/elders", methods=["POST"])
@@ -171,8 +178,22 @@ def admin_create_elder(args: dict[str, Any]) -> Any:
 @staff_route(admin_blp, "/elders/<uuid:elder_id>", methods=["GET"])
 @admin_blp.response(200, schemas.ElderSchema)
 def admin_get_elder(elder_id: uuid.UUID) -> Any:
-    """One elder of my area."""
-    return services.staff_elder(current_user(), elder_id)
+    """One elder of my area (the read is in the access log: the elder's family can see it)."""
+    staff = current_user()
+    elder = services.staff_elder(staff, elder_id)
+    record_access(staff, ELDER, [elder.id], PROFILE_SHOWN)
+    return elder
+
+
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/reveal-phone", methods=["POST"])
+@admin_blp.arguments(account_schemas.RevealPhoneArgs)
+@admin_blp.response(200, account_schemas.RevealedPhoneSchema)
+def admin_reveal_elder_phone(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
+    """The elder's full phone number, for a reason that goes into the access log (lists never show it)."""
+    staff = current_user()
+    elder = services.staff_elder(staff, elder_id)
+    record_access(staff, ELDER, [elder.id], ["phone"], reason=args["reason"])
+    return {"phone": elder.phone}
 
 
 @staff_route(admin_blp, "/elders/<uuid:elder_id>", methods=["PATCH"])
@@ -239,8 +260,12 @@ def admin_create_elder_invite(elder_id: uuid.UUID) -> Any:
 @admin_blp.response(200, schemas.BindingListSchema)
 def admin_list_elder_bindings(elder_id: uuid.UUID) -> Any:
     """The elder's family in contact order, then the requests waiting."""
-    elder = services.staff_elder(current_user(), elder_id)
-    return {"items": services.bindings_of_elder(elder.id)}
+    staff = current_user()
+    elder = services.staff_elder(staff, elder_id)
+    bindings = services.bindings_of_elder(elder.id)
+    record_access(staff, ELDER, [elder.id], ["family_bindings"])
+    record_access(staff, USER, [b.user_id for b in bindings], ["family_binding"])
+    return {"items": bindings}
 
 
 @staff_route(admin_blp, "/elders/<uuid:elder_id>/contacts", methods=["PUT"])

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from api import ratelimit
+from api.accounts.access import USER, record_access
 from api.auth import current_user, login_required, staff_route
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
@@ -139,7 +140,10 @@ def admin_incident_stats(args: dict[str, Any]) -> Any:
 @admin_blp.response(200, schemas.AdminIncidentDetailSchema)
 def admin_get_incident(incident_id: uuid.UUID) -> Any:
     """One case with its full timeline (who did what, when), the reporter (phone masked) and allowed actions."""
-    return services.staff_incident(current_user(), incident_id)
+    staff = current_user()
+    incident = services.staff_incident(staff, incident_id)
+    record_access(staff, USER, [incident.reporter_id], ("reporter_nickname", "reporter_phone_masked"))
+    return incident
 
 
 @staff_route(admin_blp, "/incidents/<uuid:incident_id>/transitions", methods=["POST"])

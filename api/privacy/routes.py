@@ -32,8 +32,9 @@ admin_blp = Blueprint(
 # Export ------------------------------------------------------------------------------------------
 
 
-def _export_view(export: DataExport) -> dict[str, Any]:
-    return schemas.dump_export(export, services.download_url(export, get_storage()))
+def _export_view(export: DataExport) -> DataExport:
+    export.download_url = services.download_url(export, get_storage())  # type: ignore[attr-defined]
+    return export
 
 
 @me_blp.route("/data-exports", methods=["POST"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from marshmallow import Schema, fields, validate
 
 from api.fields import DateTime, Text
@@ -94,7 +92,3 @@ class AccessLogArgs(CursorArgs):
     staff_id = fields.UUID(load_default=None)
     since = DateTime(load_default=None, data_key="from")
     until = DateTime(load_default=None, data_key="to")
-
-
-def dump_export(export: Any, url: str | None) -> dict[str, Any]:
-    return {**DataExportSchema(exclude=("download_url",)).dump(export), "download_url": url}

@@ -25,7 +25,7 @@ def build_export(export_id: str) -> None:
     services.build_export(uuid.UUID(export_id), get_storage(), get_settings())
 
 
-@celery.task(name="privacy.erase_due", ignore_result=True)
+@celery.task(name="privacy.erase_due")
 def erase_due(now: str | None = None) -> int:
     return services.erase_due(_moment(now))
 

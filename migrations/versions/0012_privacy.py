@@ -88,7 +88,7 @@ def upgrade() -> None:
     with op.batch_alter_table('data_exports', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_data_exports_expires_at'), ['expires_at'], unique=False)
         batch_op.create_index('ix_data_exports_user_id_id', ['user_id', 'id'], unique=False)
-        batch_op.create_index('uq_data_exports_running', ['user_id'], unique=True, postgresql_where=sa.text("status IN ('queued', 'building')"), sqlite_where=sa.text("status IN ('queued', 'building')"))
+        batch_op.create_index('uq_data_exports_running', ['user_id'], unique=True, postgresql_where=sa.text("status = 'queued' OR status = 'building'"), sqlite_where=sa.text("status = 'queued' OR status = 'building'"))
 
     op.create_table('deletion_requests',
     sa.Column('user_id', sa.Uuid(), nullable=True),
@@ -106,7 +106,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('deletion_requests', schema=None) as batch_op:
         batch_op.create_index('ix_deletion_requests_status_due_at', ['status', 'due_at'], unique=False)
-        batch_op.create_index('uq_deletion_requests_open', ['user_id'], unique=True, postgresql_where=sa.text("status IN ('waiting', 'erasing')"), sqlite_where=sa.text("status IN ('waiting', 'erasing')"))
+        batch_op.create_index('uq_deletion_requests_open', ['user_id'], unique=True, postgresql_where=sa.text("status = 'waiting' OR status = 'erasing'"), sqlite_where=sa.text("status = 'waiting' OR status = 'erasing'"))
 
     op.create_table('policy_acceptances',
     sa.Column('user_id', sa.Uuid(), nullable=False),
@@ -178,12 +178,12 @@ def downgrade() -> None:
     op.drop_table('privacy_policies')
     op.drop_table('policy_acceptances')
     with op.batch_alter_table('deletion_requests', schema=None) as batch_op:
-        batch_op.drop_index('uq_deletion_requests_open', postgresql_where=sa.text("status IN ('waiting', 'erasing')"), sqlite_where=sa.text("status IN ('waiting', 'erasing')"))
+        batch_op.drop_index('uq_deletion_requests_open', postgresql_where=sa.text("status = 'waiting' OR status = 'erasing'"), sqlite_where=sa.text("status = 'waiting' OR status = 'erasing'"))
         batch_op.drop_index('ix_deletion_requests_status_due_at')
 
     op.drop_table('deletion_requests')
     with op.batch_alter_table('data_exports', schema=None) as batch_op:
-        batch_op.drop_index('uq_data_exports_running', postgresql_where=sa.text("status IN ('queued', 'building')"), sqlite_where=sa.text("status IN ('queued', 'building')"))
+        batch_op.drop_index('uq_data_exports_running', postgresql_where=sa.text("status = 'queued' OR status = 'building'"), sqlite_where=sa.text("status = 'queued' OR status = 'building'"))
         batch_op.drop_index('ix_data_exports_user_id_id')
         batch_op.drop_index(batch_op.f('ix_data_exports_expires_at'))
 
