@@ -1,5 +1,6 @@
-"""The one auth check: bearer access tokens (pyjwt, HS256) and the role decorators every route uses
-(`login_required`, `staff_required`); what a staff member may see is `api.scope`'s.
+"""The one auth check: bearer access tokens (pyjwt, HS256), `login_required` for people's routes and
+`staff_route` for staff's (which also documents their 401/403/404 answers). What staff may see once in is
+`api.scope`'s rule, not this module's.
 
 Access tokens are short-lived and carry `sub`, `roles`, `scope` (a staff member's area code) and `jti`.
 The decoder pins the algorithm, audience and issuer, so `alg: none`, a foreign key or another
@@ -14,7 +15,7 @@ import functools
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 from flask import current_app, g, request
@@ -25,6 +26,9 @@ from api.accounts import policy
 from api.accounts.models import RefreshToken, Role, User
 from api.db import db, new_id, utcnow
 from api.errors import ApiError
+
+if TYPE_CHECKING:
+    from api.extensions import Blueprint
 
 ALGORITHM = "HS256"
 AUDIENCE = "linli-api"
@@ -158,14 +162,28 @@ def login_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
-staff_required = login_required(Role.STAFF, Role.ADMIN)
+STAFF_ROLES = (Role.STAFF, Role.ADMIN)
 
 
-def ensure_in_scope(staff: User, path: str) -> None:
-    """A staff member acts only on objects inside their area (an admin without area: everywhere)."""
-    if staff.staff_area is None:
-        if staff.has_role(Role.ADMIN):
-            return
-        raise ApiError("out_of_scope")
-    if not path.startswith(staff.staff_area.path):
-        raise ApiError("out_of_scope")
+def staff_route(
+    blp: Blueprint, rule: str, *, roles: tuple[Role, ...] = STAFF_ROLES, **options: Any
+) -> Callable[[F], F]:
+    """Register a route only staff may call, in place of `blp.route(rule, **options)`.
+
+    The access token and the role (one of `roles`) are checked before the body is parsed or any object is read:
+    401, then 403 `forbidden`. The OpenAPI document says so, and where the path names an object, that the
+    answer is 404 when it does not exist or is outside the caller's area (`api.scope`), which the view checks.
+    """
+    who = " or ".join(role.value for role in roles)
+
+    def decorator(func: F) -> F:
+        view: Any = login_required(*roles)(func)
+        view = blp.alt_response(401, description="Not signed in, or the access token is invalid or expired")(view)
+        view = blp.alt_response(403, description=f"Signed in, but not as {who}")(view)
+        if "<" in rule:
+            view = blp.alt_response(404, description="No such object, or it is outside my area")(view)
+        # Who may call it, for tests that walk the routes and expect 403 of everyone else.
+        view.staff_roles = roles
+        return blp.route(rule, **options)(view)
+
+    return decorator

@@ -24,7 +24,6 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "malformed_json": (400, "请求体不是有效的 JSON", "The request body is not valid JSON"),
     "unauthorized": (401, "请先登录", "Authentication is required"),
     "forbidden": (403, "没有权限执行此操作", "You are not allowed to do this"),
-    "out_of_scope": (403, "该对象不在您的管辖范围内", "This object is outside your area"),
     "not_found": (404, "资源不存在", "Not found"),
     "method_not_allowed": (405, "不支持该请求方法", "Method not allowed"),
     "conflict": (409, "操作与当前状态冲突", "The request conflicts with the current state"),

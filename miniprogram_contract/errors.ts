@@ -9,7 +9,6 @@ export const ERRORS = {
   malformed_json: { status: 400, zh: "请求体不是有效的 JSON", en: "The request body is not valid JSON" },
   unauthorized: { status: 401, zh: "请先登录", en: "Authentication is required" },
   forbidden: { status: 403, zh: "没有权限执行此操作", en: "You are not allowed to do this" },
-  out_of_scope: { status: 403, zh: "该对象不在您的管辖范围内", en: "This object is outside your area" },
   not_found: { status: 404, zh: "资源不存在", en: "Not found" },
   method_not_allowed: { status: 405, zh: "不支持该请求方法", en: "Method not allowed" },
   conflict: { status: 409, zh: "操作与当前状态冲突", en: "The request conflicts with the current state" },

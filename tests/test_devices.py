@@ -106,13 +106,43 @@ def test_staff_of_kj02_cannot_touch_kj01_devices(client, world, kj01_staff, kj02
     consent(client, kj01_staff, elder["id"], "*")
     device = new_device(client, kj01_staff, serial="DOOR-1", type="door_sensor", elder_id=elder["id"]).get_json()
     h = kj02_staff["headers"]
-    assert client.get(f"/api/v1/admin/devices/{device['id']}", headers=h).status_code == 403
-    assert client.patch(f"/api/v1/admin/devices/{device['id']}", json={"elder_id": None}, headers=h).status_code == 403
-    assert client.post(f"/api/v1/admin/devices/{device['id']}/retire", headers=h).status_code == 403
+    # Another committee's device reads as no device at all: its id cannot be probed.
+    assert client.get(f"/api/v1/admin/devices/{device['id']}", headers=h).status_code == 404
+    assert client.patch(f"/api/v1/admin/devices/{device['id']}", json={"elder_id": None}, headers=h).status_code == 404
+    assert client.post(f"/api/v1/admin/devices/{device['id']}/retire", headers=h).status_code == 404
     assert client.get("/api/v1/admin/devices", headers=h).get_json()["items"] == []
-    assert new_device(client, kj02_staff, serial="X", type="door_sensor", elder_id=elder["id"]).status_code == 403
+    # Naming another committee's elder or home in the body is a bad field, as if there were none.
+    their_elder = new_device(client, kj02_staff, serial="X", type="door_sensor", elder_id=elder["id"])
+    assert their_elder.status_code == 422 and their_elder.get_json()["errors"] == {"elder_id": ["not found"]}
     room = str(world.room("KJ01/102").id)
-    assert new_device(client, kj02_staff, serial="X", type="door_sensor", room_id=room).status_code == 403
+    their_home = new_device(client, kj02_staff, serial="X", type="door_sensor", room_id=room)
+    assert their_home.status_code == 422 and list(their_home.get_json()["errors"]) == ["room_id"]
+    assert db.session.scalar(select(func.count(Device.id))) == 1
+
+
+def test_a_device_not_yet_installed_is_the_whole_subdistricts(client, world, admin, kj01_staff):
+    """The subdistrict's admin registers a device before it is installed in a home and sees it; committee staff
+    neither see it nor may leave one of theirs without a home."""
+    uninstalled = new_device(client, admin, serial="SMK-NEW", type="smoke_detector")
+    assert uninstalled.status_code == 201, uninstalled.get_json()
+    device = uninstalled.get_json()
+    assert device["room_id"] is None
+    assert client.get(f"/api/v1/admin/devices/{device['id']}", headers=admin["headers"]).status_code == 200
+    listed = client.get("/api/v1/admin/devices", headers=admin["headers"]).get_json()["items"]
+    assert [d["id"] for d in listed] == [device["id"]]
+
+    assert client.get(f"/api/v1/admin/devices/{device['id']}", headers=kj01_staff["headers"]).status_code == 404
+    assert client.get("/api/v1/admin/devices", headers=kj01_staff["headers"]).get_json()["items"] == []
+    refused = new_device(client, kj01_staff, serial="SMK-MINE", type="smoke_detector")
+    assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["room_id"]
+
+    # Installed in a KJ01 home, it becomes the committee's too; taken out again, only the subdistrict's.
+    room = str(world.room("KJ01/101").id)
+    moved = client.patch(f"/api/v1/admin/devices/{device['id']}", json={"room_id": room}, headers=admin["headers"])
+    assert moved.status_code == 200, moved.get_json()
+    assert client.get(f"/api/v1/admin/devices/{device['id']}", headers=kj01_staff["headers"]).status_code == 200
+    out = client.patch(f"/api/v1/admin/devices/{device['id']}", json={"room_id": None}, headers=kj01_staff["headers"])
+    assert out.status_code == 422 and list(out.get_json()["errors"]) == ["room_id"]
 
 
 def test_list_filters_and_retire(client, world, kj01_staff, admin):

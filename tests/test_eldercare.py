@@ -83,15 +83,18 @@ def test_staff_register_an_elder_of_their_area_and_the_phone_is_masked(client, w
 def test_staff_of_kj02_cannot_touch_kj01_elders(client, world, kj01_staff, kj02_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     h = kj02_staff["headers"]
-    assert client.get(f"/api/v1/admin/elders/{elder['id']}", headers=h).status_code == 403
-    assert client.patch(f"/api/v1/admin/elders/{elder['id']}", json={"conditions": "x"}, headers=h).status_code == 403
+    # Another committee's elder reads as no elder at all.
+    assert client.get(f"/api/v1/admin/elders/{elder['id']}", headers=h).status_code == 404
+    assert client.patch(f"/api/v1/admin/elders/{elder['id']}", json={"conditions": "x"}, headers=h).status_code == 404
     consent = {"given_by": "本人", "device_types": ["*"]}
-    assert client.post(f"/api/v1/admin/elders/{elder['id']}/consents", json=consent, headers=h).status_code == 403
-    assert client.post(f"/api/v1/admin/elders/{elder['id']}/invites", headers=h).status_code == 403
+    assert client.post(f"/api/v1/admin/elders/{elder['id']}/consents", json=consent, headers=h).status_code == 404
+    assert client.post(f"/api/v1/admin/elders/{elder['id']}/invites", headers=h).status_code == 404
     assert client.get("/api/v1/admin/elders", headers=h).get_json()["items"] == []
-    # Nor can they register an elder into KJ01's homes.
+    # Nor can they register an elder into KJ01's homes: the home is a bad field.
     body = {"name": "李老伯", "room_id": str(world.room("KJ01/102").id)}
-    assert client.post("/api/v1/admin/elders", json=body, headers=h).get_json()["code"] == "out_of_scope"
+    refused = client.post("/api/v1/admin/elders", json=body, headers=h)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {"room_id": ["the room is outside your area"]}
 
 
 def test_a_resident_registers_a_relative_and_staff_approve_it_and_the_resident_is_told(
@@ -106,7 +109,7 @@ def test_a_resident_registers_a_relative_and_staff_approve_it_and_the_resident_i
 
     queue = client.get("/api/v1/admin/elders?status=pending", headers=kj01_staff["headers"]).get_json()
     assert [e["id"] for e in queue["items"]] == [elder["id"]]
-    assert client.post(f"/api/v1/admin/elders/{elder['id']}/approve", headers=kj02_staff["headers"]).status_code == 403
+    assert client.post(f"/api/v1/admin/elders/{elder['id']}/approve", headers=kj02_staff["headers"]).status_code == 404
 
     approved = client.post(f"/api/v1/admin/elders/{elder['id']}/approve", headers=kj01_staff["headers"])
     assert approved.get_json()["status"] == "active"

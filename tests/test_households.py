@@ -61,8 +61,8 @@ def test_staff_of_another_committee_can_neither_see_nor_decide(client, world, re
     queue = client.get("/api/v1/admin/household-requests", headers=kj02_staff["headers"]).get_json()
     assert queue["items"] == []
     response = client.post(f"/api/v1/admin/household-requests/{request_id}/approve", headers=kj02_staff["headers"])
-    assert response.status_code == 403
-    assert response.get_json()["code"] == "out_of_scope"
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "not_found"
     assert db.session.scalar(select(func.count()).select_from(HouseholdMember)) == 0
 
 

@@ -338,8 +338,8 @@ def test_a_low_score_reopens_the_case(client, resident, kj01_staff, catalogue, w
 def test_staff_see_and_act_only_within_their_area(client, resident, kj01_staff, kj02_staff, admin, catalogue, world):
     case = filed(client, resident)["id"]
     place(case, world)
-    assert client.get(f"/api/v1/admin/incidents/{case}", headers=kj02_staff["headers"]).status_code == 403
-    assert act(client, kj02_staff, case, "accept").status_code == 403
+    assert client.get(f"/api/v1/admin/incidents/{case}", headers=kj02_staff["headers"]).status_code == 404
+    assert act(client, kj02_staff, case, "accept").status_code == 404
     assert client.get("/api/v1/admin/incidents", headers=kj02_staff["headers"]).get_json()["items"] == []
     queue = client.get("/api/v1/admin/incidents?status=submitted", headers=kj01_staff["headers"]).get_json()
     assert [i["id"] for i in queue["items"]] == [case]
@@ -351,7 +351,7 @@ def test_staff_see_and_act_only_within_their_area(client, resident, kj01_staff, 
     )
     # An unplaced case is the subdistrict's until someone places it.
     unplaced = filed(client, resident)["id"]
-    assert client.get(f"/api/v1/admin/incidents/{unplaced}", headers=kj01_staff["headers"]).status_code == 403
+    assert client.get(f"/api/v1/admin/incidents/{unplaced}", headers=kj01_staff["headers"]).status_code == 404
     placed = act(client, admin, unplaced, "accept", area_id=str(world.areas["KJ02-01"].id))
     assert placed.status_code == 200
     assert client.get(f"/api/v1/admin/incidents/{unplaced}", headers=kj02_staff["headers"]).status_code == 200
@@ -435,7 +435,8 @@ def test_handling_units_are_listed_and_created_within_scope(client, kj01_staff, 
     assert [u["id"] for u in listed] == [unit]
     assert client.get("/api/v1/admin/handling-units", headers=kj02_staff["headers"]).get_json()["items"] == []
     body = {"name": "凤城物业", "kind": "property_company", "area_id": str(world.areas["KJ01"].id)}
-    assert client.post("/api/v1/admin/handling-units", json=body, headers=kj02_staff["headers"]).status_code == 403
+    theirs = client.post("/api/v1/admin/handling-units", json=body, headers=kj02_staff["headers"])
+    assert theirs.status_code == 422 and list(theirs.get_json()["errors"]) == ["area_id"]
     created = client.post("/api/v1/admin/handling-units", json=body, headers=kj01_staff["headers"])
     assert created.status_code == 201 and created.get_json()["kind"] == "property_company"
 

@@ -276,14 +276,14 @@ def test_staff_of_another_committee_cannot_touch_the_stream(client, kj01_staff, 
     event_id = make_event(area="KJ01")
 
     refused = enable(client, kj02_staff, event_id)
-    assert refused.status_code == 403
-    assert refused.get_json()["code"] == "out_of_scope"
+    assert refused.status_code == 404
+    assert refused.get_json()["code"] == "not_found"
     assert db.session.scalar(select(func.count()).select_from(LiveSession)) == 0
 
     assert enable(client, kj01_staff, event_id).status_code == 201
     peek = client.get(f"/api/v1/admin/events/{event_id}/live", headers=kj02_staff["headers"])
-    assert peek.status_code == 403
-    assert peek.get_json()["code"] == "out_of_scope"
+    assert peek.status_code == 404
+    assert peek.get_json()["code"] == "not_found"
     assert "push" not in peek.get_json()
     # The subdistrict's admin sees every committee.
     assert staff_view(client, admin, event_id)["push"]["url"].startswith("rtmp://")

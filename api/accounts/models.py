@@ -18,7 +18,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, select, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from api.crypto import Encrypted, lookup_hash
@@ -67,9 +68,6 @@ class Area(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     parent: Mapped[Area | None] = relationship(remote_side="Area.id")
-
-    def contains(self, path: str) -> bool:
-        return path.startswith(self.path)
 
     @property
     def full_name(self) -> str:
@@ -139,6 +137,27 @@ class Room(IdMixin, Base):
             # Two characters and "…" still tell estates apart on a street; fewer say nothing.
             estate = estate[: budget - 1] + "…" if budget >= 3 else ""
         return estate + door
+
+
+def area_path_through(relationship: str) -> hybrid_property[str | None]:
+    """The `area_path` of a model placed through `relationship` (to an Area or a Room, held in `<relationship>_id`):
+    the place's path on an object, None while it has none; in SQL a correlated subquery giving the same, so one
+    attribute serves single objects and list filters alike (see `api.scope`)."""
+
+    def path(self: Any) -> str | None:
+        place = getattr(self, relationship)
+        return place.path if place is not None else None
+
+    def expression(cls: Any) -> ColumnElement[str | None]:
+        place_id = getattr(cls, f"{relationship}_id")
+        if getattr(cls, relationship).property.mapper.class_ is Room:
+            query = select(Area.path).join(Room, Room.building_id == Area.id).where(Room.id == place_id)
+        else:
+            query = select(Area.path).where(Area.id == place_id)
+        # Its own areas and rooms even when the enclosing query joins them: only the placed row is correlated.
+        return query.correlate_except(Area, Room).scalar_subquery()
+
+    return hybrid_property(path, expr=expression)
 
 
 class User(IdMixin, TimestampMixin, Base):
@@ -248,6 +267,8 @@ class HouseholdRequest(IdMixin, Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
     room: Mapped[Room] = relationship(lazy="joined")
+
+    area_path = area_path_through("room")
 
 
 class HouseholdMember(IdMixin, Base):

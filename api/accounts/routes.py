@@ -13,7 +13,7 @@ from api import ratelimit
 from api.accounts import policy, schemas, services
 from api.accounts.access import USER, record_access
 from api.accounts.models import Area, AreaKind, HouseholdRequest, Room
-from api.auth import current_user, login_required, policy_exempt, staff_required
+from api.auth import current_user, login_required, policy_exempt, staff_route
 from api.db import db
 from api.errors import NotFound
 from api.extensions import Blueprint, get_miniprogram, get_settings
@@ -164,8 +164,7 @@ def list_rooms(args: dict[str, Any], area_id: uuid.UUID) -> Any:
     )
 
 
-@admin_blp.route("/household-requests", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/household-requests", methods=["GET"])
 @admin_blp.arguments(schemas.AdminHouseholdRequestListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AdminHouseholdRequestSchema))
 def admin_list_household_requests(args: dict[str, Any]) -> Any:
@@ -177,8 +176,7 @@ def admin_list_household_requests(args: dict[str, Any]) -> Any:
     return page
 
 
-@admin_blp.route("/users/<uuid:user_id>/reveal-phone", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/users/<uuid:user_id>/reveal-phone", methods=["POST"])
 @admin_blp.arguments(schemas.RevealPhoneArgs)
 @admin_blp.response(200, schemas.RevealedPhoneSchema)
 @admin_blp.alt_response(404, description="No such resident, or none with a household in my area")
@@ -190,8 +188,7 @@ def reveal_user_phone(args: dict[str, Any], user_id: uuid.UUID) -> Any:
     return {"phone": person.phone}
 
 
-@admin_blp.route("/household-requests/<uuid:request_id>/approve", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/household-requests/<uuid:request_id>/approve", methods=["POST"])
 @admin_blp.response(200, schemas.AdminHouseholdRequestSchema)
 @admin_blp.alt_response(409, description="Already decided")
 def approve_household_request(request_id: uuid.UUID) -> Any:
@@ -199,8 +196,7 @@ def approve_household_request(request_id: uuid.UUID) -> Any:
     return services.approve_household_request(current_user(), request_id)
 
 
-@admin_blp.route("/household-requests/<uuid:request_id>/reject", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/household-requests/<uuid:request_id>/reject", methods=["POST"])
 @admin_blp.arguments(schemas.RejectArgs)
 @admin_blp.response(200, schemas.AdminHouseholdRequestSchema)
 @admin_blp.alt_response(409, description="Already decided")

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from api import scope
 from api.accounts import signals
 from api.accounts.models import (
     Area,
@@ -31,7 +32,7 @@ from api.accounts.models import (
     Room,
     User,
 )
-from api.auth import ensure_in_scope, issue_access_token
+from api.auth import issue_access_token
 from api.cache import StoreUnavailable
 from api.config import Settings
 from api.db import db, new_id, new_token, utcnow
@@ -330,18 +331,17 @@ def _ensure_pending(req: HouseholdRequest) -> None:
         raise ApiError("household_request_decided", state=req.status.value)
 
 
-def _locked_request_in_scope(staff: User, request_id: uuid.UUID) -> HouseholdRequest:
-    req = db.session.scalar(
-        select(HouseholdRequest).where(HouseholdRequest.id == request_id).with_for_update(of=HouseholdRequest)
+def _locked_staff_request(staff: User, request_id: uuid.UUID) -> HouseholdRequest:
+    return scope.ensure_visible(
+        staff,
+        db.session.scalar(
+            select(HouseholdRequest).where(HouseholdRequest.id == request_id).with_for_update(of=HouseholdRequest)
+        ),
     )
-    if req is None:
-        raise NotFound()
-    ensure_in_scope(staff, req.room.path)
-    return req
 
 
 def approve_household_request(staff: User, request_id: uuid.UUID) -> HouseholdRequest:
-    req = _locked_request_in_scope(staff, request_id)
+    req = _locked_staff_request(staff, request_id)
     _ensure_pending(req)
     req.status = HouseholdRequestStatus.APPROVED
     req.decided_by_id = staff.id
@@ -358,7 +358,7 @@ def approve_household_request(staff: User, request_id: uuid.UUID) -> HouseholdRe
 
 
 def reject_household_request(staff: User, request_id: uuid.UUID, reason: str) -> HouseholdRequest:
-    req = _locked_request_in_scope(staff, request_id)
+    req = _locked_staff_request(staff, request_id)
     _ensure_pending(req)
     req.status = HouseholdRequestStatus.REJECTED
     req.reject_reason = reason
@@ -369,29 +369,21 @@ def reject_household_request(staff: User, request_id: uuid.UUID, reason: str) ->
 
 
 def resident_in_scope(staff: User, user_id: uuid.UUID) -> User:
-    """A resident with a household (or a request for one) in the staff member's area; 404 otherwise."""
+    """A resident with a household (or a request for one) in the staff member's area (`api.scope`); 404 otherwise."""
     person = db.session.get(User, user_id)
     if person is None:
         raise NotFound()
     rooms = [m.room for m in households_of(person)] + [
         r.room for r in db.session.scalars(select(HouseholdRequest).where(HouseholdRequest.user_id == person.id))
     ]
-    for room in rooms:
-        try:
-            ensure_in_scope(staff, room.path)
-        except ApiError:
-            continue
-        return person
-    raise NotFound()
+    if not any(scope.sees(staff, room.path) for room in rooms):
+        raise NotFound()
+    return person
 
 
 def household_requests_in_scope(staff: User, status: HouseholdRequestStatus | None):
     """The select() of requests a staff member may see; the route pages through it."""
-    stmt = select(HouseholdRequest).join(HouseholdRequest.room).join(Room.building)
-    if staff.staff_area is not None:
-        stmt = stmt.where(Area.path.startswith(staff.staff_area.path, autoescape=True))
-    elif not staff.has_role(Role.ADMIN):
-        stmt = stmt.where(False)
+    stmt = scope.visible(staff, HouseholdRequest)
     if status is not None:
         stmt = stmt.where(HouseholdRequest.status == status)
     return stmt

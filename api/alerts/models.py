@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User
+from api.accounts.models import Area, User, area_path_through
 from api.db import Base, IdMixin, enum_column, utcnow
 from api.devices.models import Device
 from api.eldercare.models import Elder
@@ -119,7 +119,8 @@ class Alert(IdMixin, Base):
     device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     elder_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("elders.id", ondelete="SET NULL"))
     room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id", ondelete="SET NULL"))
-    # The building's area path ("/KJ/KJ01/KJ01-01/KJ01-01-001/") when the alert opened: staff scope.
+    # The building's area path ("/KJ/KJ01/KJ01-01/KJ01-01-001/") when the alert opened: staff scope (api.scope);
+    # empty when the device had no home.
     area_path: Mapped[str] = mapped_column(String(255), default="")
     rule: Mapped[AlertRule] = mapped_column(enum_column(AlertRule, "alert_rule"))
     severity: Mapped[Severity] = mapped_column(enum_column(Severity, "alert_severity"))
@@ -180,3 +181,5 @@ class DutyShift(IdMixin, Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined", innerjoin=True)
     area: Mapped[Area] = relationship(lazy="joined", innerjoin=True)
+
+    area_path = area_path_through("area")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.alerts import ingestion, schemas, services
 from api.alerts.models import Alert, DutyShift, IotEvent
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.db import db, utcnow
 from api.devices import services as devices
 from api.eldercare import services as eldercare
@@ -106,8 +106,7 @@ def alerts_list_mine(args: dict[str, Any]) -> Any:
 @alerts_blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
 @login_required()
 @alerts_blp.response(200, schemas.AlertDetailSchema)
-@alerts_blp.alt_response(403, description="Staff of another area")
-@alerts_blp.alt_response(404, description="No such alert, or not of an elder you look after")
+@alerts_blp.alt_response(404, description="No such alert, or not of an elder I look after (nor of my area, for staff)")
 def alerts_get_alert(alert_id: uuid.UUID) -> Any:
     """One alert with its timeline (the page the WeChat message opens)."""
     return services.alert_for(current_user(), alert_id)
@@ -116,8 +115,7 @@ def alerts_get_alert(alert_id: uuid.UUID) -> Any:
 @alerts_blp.route("/alerts/<uuid:alert_id>/ack", methods=["POST"])
 @login_required()
 @alerts_blp.response(200, schemas.AlertDetailSchema)
-@alerts_blp.alt_response(403, description="Staff of another area")
-@alerts_blp.alt_response(404, description="No such alert, or not of an elder you look after")
+@alerts_blp.alt_response(404, description="No such alert, or not of an elder I look after (nor of my area, for staff)")
 def alerts_acknowledge(alert_id: uuid.UUID) -> Any:
     """ "I am on it": stops the escalation. Acknowledging again is harmless and answers the same."""
     return services.acknowledge(current_user(), alert_id, utcnow())
@@ -127,8 +125,7 @@ def alerts_acknowledge(alert_id: uuid.UUID) -> Any:
 @login_required()
 @alerts_blp.arguments(schemas.ResolveArgs)
 @alerts_blp.response(200, schemas.AlertDetailSchema)
-@alerts_blp.alt_response(403, description="Staff of another area")
-@alerts_blp.alt_response(404, description="No such alert, or not of an elder you look after")
+@alerts_blp.alt_response(404, description="No such alert, or not of an elder I look after (nor of my area, for staff)")
 @alerts_blp.alt_response(409, description="Already resolved")
 @alerts_blp.alt_response(422, description="Resolution or note missing")
 def alerts_resolve(args: dict[str, Any], alert_id: uuid.UUID) -> Any:
@@ -139,8 +136,7 @@ def alerts_resolve(args: dict[str, Any], alert_id: uuid.UUID) -> Any:
 # Staff ------------------------------------------------------------------------------------------
 
 
-@admin_alerts_blp.route("/alerts", methods=["GET"])
-@staff_required
+@staff_route(admin_alerts_blp, "/alerts", methods=["GET"])
 @admin_alerts_blp.arguments(schemas.AdminAlertListArgs, location="query")
 @admin_alerts_blp.response(200, page_of(schemas.AlertSchema))
 def admin_list_alerts(args: dict[str, Any]) -> Any:
@@ -158,8 +154,7 @@ def admin_list_alerts(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(Alert.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_alerts_blp.route("/alerts/stats", methods=["GET"])
-@staff_required
+@staff_route(admin_alerts_blp, "/alerts/stats", methods=["GET"])
 @admin_alerts_blp.arguments(schemas.StatsArgs, location="query")
 @admin_alerts_blp.response(200, schemas.AlertStatsSchema)
 def admin_alert_stats(args: dict[str, Any]) -> Any:
@@ -171,30 +166,23 @@ def admin_alert_stats(args: dict[str, Any]) -> Any:
     return services.stats(current_user(), since, until)
 
 
-@admin_alerts_blp.route("/alerts/<uuid:alert_id>", methods=["GET"])
-@staff_required
+@staff_route(admin_alerts_blp, "/alerts/<uuid:alert_id>", methods=["GET"])
 @admin_alerts_blp.response(200, schemas.AlertDetailSchema)
-@admin_alerts_blp.alt_response(403, description="Outside my area")
-@admin_alerts_blp.alt_response(404, description="No such alert")
 def admin_get_alert(alert_id: uuid.UUID) -> Any:
     """One alert of my area with its timeline."""
     return services.staff_alert(current_user(), alert_id)
 
 
-@admin_alerts_blp.route("/devices/<uuid:device_id>/events", methods=["GET"])
-@staff_required
+@staff_route(admin_alerts_blp, "/devices/<uuid:device_id>/events", methods=["GET"])
 @admin_alerts_blp.arguments(CursorArgs, location="query")
 @admin_alerts_blp.response(200, page_of(schemas.IotEventSchema))
-@admin_alerts_blp.alt_response(403, description="Outside my area")
-@admin_alerts_blp.alt_response(404, description="No such device")
 def admin_list_device_events(args: dict[str, Any], device_id: uuid.UUID) -> Any:
     """Everything a device reported, newest first."""
     stmt = services.device_events(current_user(), device_id)
     return paginate(stmt, order_by=(IotEvent.occurred_at, IotEvent.id), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_alerts_blp.route("/duty-shifts", methods=["GET"])
-@staff_required
+@staff_route(admin_alerts_blp, "/duty-shifts", methods=["GET"])
 @admin_alerts_blp.arguments(schemas.DutyShiftListArgs, location="query")
 @admin_alerts_blp.response(200, page_of(schemas.DutyShiftSchema))
 def admin_list_duty_shifts(args: dict[str, Any]) -> Any:
@@ -203,24 +191,19 @@ def admin_list_duty_shifts(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(DutyShift.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_alerts_blp.route("/duty-shifts", methods=["POST"])
-@staff_required
+@staff_route(admin_alerts_blp, "/duty-shifts", methods=["POST"])
 @admin_alerts_blp.arguments(schemas.DutyShiftArgs)
 @admin_alerts_blp.response(201, schemas.DutyShiftSchema)
-@admin_alerts_blp.alt_response(403, description="Area outside my scope")
 @admin_alerts_blp.alt_response(
-    422, description="Unknown area, not a staff member or grid worker, or ends before it starts"
+    422, description="Unknown area or outside mine, not a staff member or grid worker, or ends before it starts"
 )
 def admin_create_duty_shift(args: dict[str, Any]) -> Any:
     """Put a staff member or grid worker on duty for an area."""
     return services.create_duty_shift(current_user(), args)
 
 
-@admin_alerts_blp.route("/duty-shifts/<uuid:shift_id>", methods=["DELETE"])
-@staff_required
+@staff_route(admin_alerts_blp, "/duty-shifts/<uuid:shift_id>", methods=["DELETE"])
 @admin_alerts_blp.response(204)
-@admin_alerts_blp.alt_response(403, description="Area outside my scope")
-@admin_alerts_blp.alt_response(404, description="No such shift")
 def admin_delete_duty_shift(shift_id: uuid.UUID) -> Any:
     """Remove a duty shift."""
     services.delete_duty_shift(current_user(), shift_id)

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select, text, tuple_, update
+from sqlalchemy import Select, and_, case, func, select, text, tuple_, update
 
-from api import dialect
+from api import dialect, scope
 from api.accounts.models import Area, Role, Room, User, UserRole
 from api.alerts import rules, signals
 from api.alerts.models import (
@@ -46,7 +46,6 @@ from api.alerts.models import (
     Severity,
     StepKind,
 )
-from api.auth import ensure_in_scope
 from api.config import Settings
 from api.db import db, new_id
 from api.devices.models import Device, DeviceStatus
@@ -551,8 +550,8 @@ def _bound(user: User, elder_id: uuid.UUID | None) -> bool:
 def alert_for(user: User, alert_id: uuid.UUID, *, lock: bool = False) -> Alert:
     """The alert, if `user` may see it: a confirmed family member of its elder, or staff in scope.
 
-    Anyone else gets a 404 (a family member learns nothing of other elders' alerts); staff of another
-    area get `out_of_scope`.
+    Anyone else gets a 404: a family member learns nothing of other elders' alerts, staff nothing of
+    another area's.
     """
     stmt = select(Alert).where(Alert.id == alert_id).execution_options(populate_existing=True)
     if lock:
@@ -563,8 +562,7 @@ def alert_for(user: User, alert_id: uuid.UUID, *, lock: bool = False) -> Alert:
     if _bound(user, alert.elder_id):
         return alert
     if is_responder(user):
-        ensure_in_scope(user, alert.area_path)
-        return alert
+        return scope.ensure_visible(user, alert)
     raise NotFound()
 
 
@@ -639,12 +637,6 @@ def recent_alerts_for(elder_ids: list[uuid.UUID], limit: int = 5) -> dict[uuid.U
     return out
 
 
-def _scoped(staff: User, path_column: Any) -> Any:
-    if staff.staff_area is not None:
-        return path_column.startswith(staff.staff_area.path, autoescape=True)
-    return literal(True) if staff.has_role(Role.ADMIN) else literal(False)
-
-
 @dataclass
 class BoardFilters:
     status: str | None = None  # open (not resolved) | unacknowledged | escalated | acknowledged | resolved
@@ -659,7 +651,7 @@ class BoardFilters:
 
 def staff_alerts(staff: User, filters: BoardFilters) -> Select[tuple[Alert]]:
     """The board of the staff member's area: live (open, unacknowledged, escalated) or history."""
-    stmt = select(Alert).where(_scoped(staff, Alert.area_path))
+    stmt = scope.visible(staff, Alert)
     status = filters.status
     if status == "open":
         stmt = stmt.where(Alert.status != AlertStatus.RESOLVED)
@@ -686,35 +678,28 @@ def staff_alerts(staff: User, filters: BoardFilters) -> Select[tuple[Alert]]:
 
 
 def staff_alert(staff: User, alert_id: uuid.UUID) -> Alert:
-    alert = db.session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFound()
-    ensure_in_scope(staff, alert.area_path)
-    return alert
+    return scope.ensure_visible(staff, db.session.get(Alert, alert_id))
 
 
 def device_events(staff: User, device_id: uuid.UUID) -> Select[tuple[IotEvent]]:
-    device = db.session.get(Device, device_id)
-    if device is None:
-        raise NotFound()
-    ensure_in_scope(staff, device.room.path if device.room is not None else "")
-    return select(IotEvent).where(IotEvent.device_id == device_id)
+    device = scope.ensure_visible(staff, db.session.get(Device, device_id))
+    return select(IotEvent).where(IotEvent.device_id == device.id)
 
 
 def stats(staff: User, since: datetime, until: datetime) -> dict[str, Any]:
     """Alerts by type and severity, time to acknowledge (p50/p90, seconds), false-alarm rate — in SQL."""
-    scope = and_(_scoped(staff, Alert.area_path), Alert.first_at >= since, Alert.first_at < until)
+    mine = and_(scope.condition(staff, Alert.area_path), Alert.first_at >= since, Alert.first_at < until)
     by_type = db.session.execute(
-        select(Alert.rule, Alert.severity, func.count()).where(scope).group_by(Alert.rule, Alert.severity)
+        select(Alert.rule, Alert.severity, func.count()).where(mine).group_by(Alert.rule, Alert.severity)
     ).all()
     resolved, false_alarms = db.session.execute(
         select(
             func.count().filter(Alert.status == AlertStatus.RESOLVED),
             func.count().filter(Alert.resolution == Resolution.FALSE_ALARM),
-        ).where(scope)
+        ).where(mine)
     ).one()
     ack = dialect.seconds_between(Alert.acknowledged_at, Alert.first_at)
-    acked = and_(scope, Alert.acknowledged_at.is_not(None))
+    acked = and_(mine, Alert.acknowledged_at.is_not(None))
     n = db.session.scalar(select(func.count()).select_from(Alert).where(acked))
     p50, p90 = dialect.percentiles(lambda *columns: select(*columns).where(acked), ack).get(None, (None, None))
     total = sum(count for _rule, _severity, count in by_type)
@@ -744,17 +729,14 @@ def stats(staff: User, since: datetime, until: datetime) -> dict[str, Any]:
 
 
 def duty_shifts(staff: User, active_at: datetime | None) -> Select[tuple[DutyShift]]:
-    stmt = select(DutyShift).join(Area, Area.id == DutyShift.area_id).where(_scoped(staff, Area.path))
+    stmt = scope.visible(staff, DutyShift)
     if active_at is not None:
         stmt = stmt.where(DutyShift.starts_at <= active_at, DutyShift.ends_at > active_at)
     return stmt
 
 
 def create_duty_shift(staff: User, args: dict[str, Any]) -> DutyShift:
-    area = db.session.get(Area, args["area_id"])
-    if area is None:
-        raise ApiError("validation_failed", errors={"area_id": ["unknown area"]})
-    ensure_in_scope(staff, area.path)
+    area = scope.area_for(staff, args["area_id"])
     person = db.session.get(User, args["user_id"])
     if person is None or not is_responder(person):
         raise ApiError("validation_failed", errors={"user_id": ["not a staff member or grid worker"]})
@@ -773,9 +755,6 @@ def create_duty_shift(staff: User, args: dict[str, Any]) -> DutyShift:
 
 
 def delete_duty_shift(staff: User, shift_id: uuid.UUID) -> None:
-    shift = db.session.get(DutyShift, shift_id)
-    if shift is None:
-        raise NotFound()
-    ensure_in_scope(staff, shift.area.path)
+    shift = scope.ensure_visible(staff, db.session.get(DutyShift, shift_id))
     db.session.delete(shift)
     db.session.flush()

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Room
+from api.accounts.models import Room, area_path_through
 from api.db import Base, IdMixin, enum_column, utcnow
 from api.eldercare.models import DeviceType, Elder
 
@@ -73,6 +73,9 @@ class Device(IdMixin, Base):
 
     room: Mapped[Room | None] = relationship(lazy="joined")
     elder: Mapped[Elder | None] = relationship()
+
+    # Where its home is; None until it is installed in one.
+    area_path = area_path_through("room")
 
     def __init__(self, **kwargs: object) -> None:
         # A device created without an interval gets its type's default (see DEFAULT_HEARTBEAT_SECONDS).

@@ -9,7 +9,7 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.auth import current_user, staff_required
+from api.auth import current_user, staff_route
 from api.devices import schemas, services
 from api.devices.models import Device
 from api.errors import ApiError
@@ -26,8 +26,7 @@ CSV_TYPES = ("text/csv", "text/plain", "application/vnd.ms-excel")
 MULTIPART = "multipart/form-data"
 
 
-@admin_blp.route("", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "", methods=["GET"])
 @admin_blp.arguments(schemas.DeviceListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.DeviceSchema))
 def admin_list_devices(args: dict[str, Any]) -> Any:
@@ -44,46 +43,39 @@ def admin_list_devices(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(Device.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "", methods=["POST"])
 @admin_blp.arguments(schemas.DeviceCreateArgs)
 @admin_blp.response(201, schemas.DeviceSchema)
-@admin_blp.alt_response(403, description="The home or the elder is outside my area")
 @admin_blp.alt_response(409, description="Serial exists, the elder is not active, or no consent covers this type")
-@admin_blp.alt_response(422, description="Bad fields, or a room other than the elder's home")
+@admin_blp.alt_response(
+    422, description="Bad fields, a home or elder not in my area, no home (committee staff), or not the elder's home"
+)
 def admin_create_device(args: dict[str, Any]) -> Any:
     """Register a device, in a home and optionally watching an elder (only with their consent)."""
     return services.create_device(current_user(), args)
 
 
-@admin_blp.route("/<uuid:device_id>", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:device_id>", methods=["GET"])
 @admin_blp.response(200, schemas.DeviceSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such device")
 def admin_get_device(device_id: uuid.UUID) -> Any:
     """One device of my area."""
     return services.staff_device(current_user(), device_id)
 
 
-@admin_blp.route("/<uuid:device_id>", methods=["PATCH"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:device_id>", methods=["PATCH"])
 @admin_blp.arguments(schemas.DevicePatchArgs)
 @admin_blp.response(200, schemas.DeviceSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such device")
 @admin_blp.alt_response(409, description="Retired, the elder is not active, or no consent covers this type")
-@admin_blp.alt_response(422, description="Bad fields, or a room other than the elder's home")
+@admin_blp.alt_response(
+    422, description="Bad fields, a home or elder not in my area, no home (committee staff), or not the elder's home"
+)
 def admin_update_device(args: dict[str, Any], device_id: uuid.UUID) -> Any:
     """Move a device, bind it to an elder (refused without their consent) or unbind it (`elder_id: null`)."""
     return services.update_device(current_user(), device_id, args)
 
 
-@admin_blp.route("/<uuid:device_id>/retire", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:device_id>/retire", methods=["POST"])
 @admin_blp.response(200, schemas.DeviceSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such device")
 def admin_retire_device(device_id: uuid.UUID) -> Any:
     """Take a device out of service (its history stays)."""
     return services.retire_device(current_user(), device_id)
@@ -102,8 +94,7 @@ def _import_body() -> bytes:
         raise ApiError("payload_too_large", limit="32 MB") from None
 
 
-@admin_blp.route("/import", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/import", methods=["POST"])
 @accepts(MULTIPART, *CSV_TYPES)
 @admin_blp.doc(
     requestBody={

@@ -1,7 +1,7 @@
 """Device registry rules: staff list, create, bind, retire and bulk-import devices of their area.
 
-A device is in a staff member's scope through its home (room → building path); one with no room is
-visible to a subdistrict-wide admin only. Binding a device to an elder needs a monitoring consent in
+A device is in a staff member's scope through its home (`Device.area_path`, by `api.scope`'s rule): one not
+yet installed in a home is the whole subdistrict's. Binding a device to an elder needs a monitoring consent in
 force that covers its type (`api.eldercare.services.has_consent`), and puts it in the elder's home.
 
 The CSV import is built for the subdistrict's 19,715 devices in one file: rooms, elders, consents and
@@ -21,16 +21,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, false, select, true
+from sqlalchemy import Select, select
 
-from api import dialect, hygiene
-from api.accounts.models import Area, Role, Room, User
-from api.auth import ensure_in_scope
+from api import dialect, hygiene, scope
+from api.accounts.models import Area, Room, User
 from api.db import db, new_id, utcnow
 from api.devices.models import Device, DeviceStatus, DeviceType, default_heartbeat
 from api.eldercare import services as eldercare
 from api.eldercare.models import Elder, ElderStatus, MonitoringConsent
-from api.errors import ApiError, NotFound
+from api.errors import ApiError
 from api.fields import MAX_YEAR, MIN_YEAR
 
 LOW_BATTERY_PERCENT = 20
@@ -45,35 +44,11 @@ _ROOM_REF = re.compile(r"^\s*(?P<building>[A-Za-z0-9-]+)\s*[/#\s]\s*(?P<number>[
 # ------------------------------------------------------------------------------------------------
 
 
-def scope_filter(staff: User) -> Any:
-    """Devices whose home is inside the staff member's area (an admin without area: all)."""
-    if staff.staff_area is None:
-        return true() if staff.has_role(Role.ADMIN) else false()
-    rooms = (
-        select(Room.id)
-        .join(Area, Area.id == Room.building_id)
-        .where(Area.path.startswith(staff.staff_area.path, autoescape=True))
-    )
-    return Device.room_id.in_(rooms)
-
-
-def _ensure_device_in_scope(staff: User, device: Device) -> None:
-    if device.room is None:
-        # No home yet: only someone acting for the whole subdistrict may touch it.
-        ensure_in_scope(staff, "/")
-        return
-    ensure_in_scope(staff, device.room.path)
-
-
 def staff_device(staff: User, device_id: uuid.UUID, *, lock: bool = False) -> Device:
     stmt = select(Device).where(Device.id == device_id)
     if lock:
         stmt = stmt.with_for_update(of=Device)
-    device = db.session.scalar(stmt)
-    if device is None:
-        raise NotFound()
-    _ensure_device_in_scope(staff, device)
-    return device
+    return scope.ensure_visible(staff, db.session.scalar(stmt))
 
 
 def staff_devices(
@@ -86,7 +61,7 @@ def staff_devices(
     low_battery: bool = False,
     offline: bool = False,
 ) -> Select[tuple[Device]]:
-    stmt = select(Device).where(scope_filter(staff))
+    stmt = scope.visible(staff, Device)
     if type is not None:
         stmt = stmt.where(Device.type == type)
     if status is not None:
@@ -101,12 +76,7 @@ def staff_devices(
         area = db.session.get(Area, area_id)
         if area is None:
             raise ApiError("validation_failed", errors={"area_id": ["no such area"]})
-        rooms = (
-            select(Room.id)
-            .join(Area, Area.id == Room.building_id)
-            .where(Area.path.startswith(area.path, autoescape=True))
-        )
-        stmt = stmt.where(Device.room_id.in_(rooms))
+        stmt = stmt.where(Device.area_path.startswith(area.path, autoescape=True))
     return stmt
 
 
@@ -136,10 +106,7 @@ def _bind_target(
 ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
     """Check a (room, elder) placement and return it; an elder's device goes to the elder's home."""
     if elder_id is not None:
-        elder = db.session.get(Elder, elder_id)
-        if elder is None:
-            raise ApiError("validation_failed", errors={"elder_id": ["no such elder"]})
-        ensure_in_scope(staff, elder.room.path)
+        elder = scope.ensure_visible(staff, db.session.get(Elder, elder_id), field="elder_id")
         if elder.status != ElderStatus.ACTIVE:
             raise ApiError("elder_not_active", state=elder.status.value)
         if room_id is not None and room_id != elder.room_id:
@@ -148,11 +115,10 @@ def _bind_target(
             raise ApiError("consent_required", device_type=device_type.value, errors={"elder_id": ["no consent"]})
         return elder.room_id, elder.id
     if room_id is not None:
-        room = db.session.get(Room, room_id)
-        if room is None:
-            raise ApiError("validation_failed", errors={"room_id": ["no such room"]})
-        ensure_in_scope(staff, room.path)
-    return room_id, None
+        return scope.room_for(staff, room_id).id, None
+    # No home yet: the whole subdistrict's device, which committee staff may not keep.
+    scope.ensure_may_leave_unplaced(staff, "room_id")
+    return None, None
 
 
 def create_device(staff: User, data: dict[str, Any]) -> Device:
@@ -160,8 +126,6 @@ def create_device(staff: User, data: dict[str, Any]) -> Device:
     if db.session.scalar(select(Device.id).where(Device.serial == data["serial"])) is not None:
         raise ApiError("device_serial_exists", serial=data["serial"], errors={"serial": ["exists"]})
     room_id, elder_id = _bind_target(staff, device_type, data.get("room_id"), data.get("elder_id"))
-    if room_id is None:
-        ensure_in_scope(staff, "/")  # a device with no home is the subdistrict's, not a committee's
     device = Device(
         serial=data["serial"],
         type=device_type,
@@ -190,8 +154,6 @@ def update_device(staff: User, device_id: uuid.UUID, changes: dict[str, Any]) ->
         if "elder_id" in changes and changes["elder_id"] is not None and "room_id" not in changes:
             room_id = None  # bound to an elder: the elder's home decides the room
         room_id, elder_id = _bind_target(staff, device.type, room_id, elder_id)
-        if room_id is None:
-            ensure_in_scope(staff, "/")
         device.room_id, device.elder_id = room_id, elder_id
     if "installed_on" in changes:
         device.installed_on = changes["installed_on"]
@@ -410,11 +372,6 @@ def import_devices(staff: User, raw: bytes) -> ImportResult:
         for serial, path in db.session.execute(stmt):
             existing[serial] = path
 
-    scope = staff.staff_area.path if staff.staff_area is not None else ("/" if staff.has_role(Role.ADMIN) else None)
-
-    def in_scope(path: str | None) -> bool:
-        return scope is not None and (path or "/").startswith(scope)
-
     good: list[dict[str, Any]] = []
     now = utcnow()
     for row in rows:
@@ -442,10 +399,11 @@ def import_devices(staff: User, raw: bytes) -> ImportResult:
             room_id = elder_room
             room_paths.setdefault(elder_room, elder_path)
         path = room_paths.get(room_id) if room_id is not None else None
-        if not in_scope(path):
-            result.fail(row.line, row.serial, "room", "outside your area")
+        if not scope.sees(staff, path):
+            why = "outside your area" if path else "required for staff of a committee"
+            result.fail(row.line, row.serial, "room", why)
             continue
-        if row.serial in existing and not in_scope(existing[row.serial]):
+        if row.serial in existing and not scope.sees(staff, existing[row.serial]):
             result.fail(row.line, row.serial, "serial", "belongs to a device outside your area")
             continue
         if row.serial in existing:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from api.accounts.models import Room, User
+from api.accounts.models import Room, User, area_path_through
 from api.crypto import Encrypted, lookup_hash
 from api.db import Base, IdMixin, enum_column, utcnow
 
@@ -77,6 +77,8 @@ class Elder(IdMixin, Base):
 
     room: Mapped[Room] = relationship(lazy="joined", innerjoin=True)
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+    area_path = area_path_through("room")
 
 
 class MonitoringConsent(IdMixin, Base):

@@ -11,7 +11,7 @@ from typing import Any
 from api import ratelimit
 from api.accounts import schemas as account_schemas
 from api.accounts.access import ELDER, USER, record_access
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.eldercare import schemas, services
 from api.eldercare.models import Elder
 from api.extensions import Blueprint, get_settings
@@ -154,8 +154,7 @@ def eldercare_list_my_bindings() -> Any:
 # Staff -------------------------------------------------------------------------------------------
 
 
-@admin_blp.route("/elders", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/elders", methods=["GET"])
 @admin_blp.arguments(schemas.ElderListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.ElderSchema))
 def admin_list_elders(args: dict[str, Any]) -> Any:
@@ -167,21 +166,17 @@ def admin_list_elders(args: dict[str, Any]) -> Any:
     return page
 
 
-@admin_blp.route("/elders", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders", methods=["POST"])
 @admin_blp.arguments(schemas.ElderCreateArgs)
 @admin_blp.response(201, schemas.ElderSchema)
-@admin_blp.alt_response(403, description="The home is outside my area")
+@admin_blp.alt_response(422, description="Bad fields, or a home not in my area")
 def admin_create_elder(args: dict[str, Any]) -> Any:
     """Register an elder of my area (active at once)."""
     return services.create_elder(current_user(), args)
 
 
-@admin_blp.route("/elders/<uuid:elder_id>", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>", methods=["GET"])
 @admin_blp.response(200, schemas.ElderSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 def admin_get_elder(elder_id: uuid.UUID) -> Any:
     """One elder of my area (the read is in the access log: the elder's family can see it)."""
     staff = current_user()
@@ -190,12 +185,9 @@ def admin_get_elder(elder_id: uuid.UUID) -> Any:
     return elder
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/reveal-phone", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/reveal-phone", methods=["POST"])
 @admin_blp.arguments(account_schemas.RevealPhoneArgs)
 @admin_blp.response(200, account_schemas.RevealedPhoneSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 def admin_reveal_elder_phone(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
     """The elder's full phone number, for a reason that goes into the access log (lists never show it)."""
     staff = current_user()
@@ -204,80 +196,59 @@ def admin_reveal_elder_phone(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
     return {"phone": elder.phone}
 
 
-@admin_blp.route("/elders/<uuid:elder_id>", methods=["PATCH"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>", methods=["PATCH"])
 @admin_blp.arguments(schemas.ElderPatchArgs)
 @admin_blp.response(200, schemas.ElderSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 @admin_blp.alt_response(409, description="A pending registration is decided with approve/reject")
 def admin_update_elder(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
     """Edit a profile: home, conditions, phone, alert thresholds, status."""
     return services.update_elder(current_user(), elder_id, args)
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/approve", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/approve", methods=["POST"])
 @admin_blp.response(200, schemas.ElderSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 @admin_blp.alt_response(409, description="Not pending")
 def admin_approve_elder(elder_id: uuid.UUID) -> Any:
     """Approve a resident's registration; the registrant is told."""
     return services.approve_elder(current_user(), elder_id)
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/reject", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/reject", methods=["POST"])
 @admin_blp.arguments(schemas.ElderRejectArgs)
 @admin_blp.response(200, schemas.ElderSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 @admin_blp.alt_response(409, description="Not pending")
 def admin_reject_elder(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
     """Reject a resident's registration with a reason; the registrant is told."""
     return services.reject_elder(current_user(), elder_id, args["reason"])
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/consents", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/consents", methods=["GET"])
 @admin_blp.response(200, schemas.ConsentListSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 def admin_list_elder_consents(elder_id: uuid.UUID) -> Any:
     """The consent record of an elder, newest first (withdrawn ones included)."""
     elder = services.staff_elder(current_user(), elder_id)
     return {"items": services.consents_of(elder.id)}
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/consents", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/consents", methods=["POST"])
 @admin_blp.arguments(schemas.ConsentArgs)
 @admin_blp.response(201, schemas.ConsentSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 @admin_blp.alt_response(409, description="The elder is inactive")
 def admin_record_elder_consent(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
     """Record that the elder (or their guardian) agreed to monitoring by these device types."""
     return services.record_consent(current_user(), elder_id, args["given_by"], args["device_types"])
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/consents/<uuid:consent_id>/withdraw", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/consents/<uuid:consent_id>/withdraw", methods=["POST"])
 @admin_blp.response(200, schemas.ConsentWithdrawalSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder or consent")
 @admin_blp.alt_response(409, description="Already withdrawn")
 def admin_withdraw_elder_consent(elder_id: uuid.UUID, consent_id: uuid.UUID) -> Any:
     """Withdraw a consent; devices no other consent covers are unbound from the elder at once."""
     return services.withdraw_consent(current_user(), elder_id, consent_id)
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/invites", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/invites", methods=["POST"])
 @admin_blp.response(201, schemas.InviteSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 @admin_blp.alt_response(409, description="The profile is not active")
 def admin_create_elder_invite(elder_id: uuid.UUID) -> Any:
     """On the elder's behalf: a short-lived family invite code and QR payload."""
@@ -285,11 +256,8 @@ def admin_create_elder_invite(elder_id: uuid.UUID) -> Any:
     return _invite_view(services.create_invite(staff, services.staff_elder(staff, elder_id), get_settings()))
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/family-bindings", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/family-bindings", methods=["GET"])
 @admin_blp.response(200, schemas.BindingListSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 def admin_list_elder_bindings(elder_id: uuid.UUID) -> Any:
     """The elder's family in contact order, then the requests waiting."""
     staff = current_user()
@@ -300,23 +268,17 @@ def admin_list_elder_bindings(elder_id: uuid.UUID) -> Any:
     return {"items": bindings}
 
 
-@admin_blp.route("/elders/<uuid:elder_id>/contacts", methods=["PUT"])
-@staff_required
+@staff_route(admin_blp, "/elders/<uuid:elder_id>/contacts", methods=["PUT"])
 @admin_blp.arguments(schemas.ContactOrderArgs)
 @admin_blp.response(200, schemas.BindingListSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such elder")
 @admin_blp.alt_response(422, description="Not exactly the elder's confirmed bindings")
 def admin_order_elder_contacts(args: dict[str, Any], elder_id: uuid.UUID) -> Any:
     """Set the emergency contact order: every confirmed binding id, first contact first."""
     return {"items": services.reorder_contacts(current_user(), elder_id, args["binding_ids"])}
 
 
-@admin_blp.route("/family-bindings/<uuid:binding_id>/confirm", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/family-bindings/<uuid:binding_id>/confirm", methods=["POST"])
 @admin_blp.response(200, schemas.BindingSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such binding")
 @admin_blp.alt_response(409, description="Already decided")
 def admin_confirm_binding(binding_id: uuid.UUID) -> Any:
     """On the elder's behalf: accept a family member."""
@@ -324,11 +286,8 @@ def admin_confirm_binding(binding_id: uuid.UUID) -> Any:
     return services.confirm_binding(staff, services.binding_for_staff(staff, binding_id))
 
 
-@admin_blp.route("/family-bindings/<uuid:binding_id>/decline", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/family-bindings/<uuid:binding_id>/decline", methods=["POST"])
 @admin_blp.response(200, schemas.BindingSchema)
-@admin_blp.alt_response(403, description="Outside my area")
-@admin_blp.alt_response(404, description="No such binding")
 @admin_blp.alt_response(409, description="Already decided")
 def admin_decline_binding(binding_id: uuid.UUID) -> Any:
     """On the elder's behalf: refuse a request to bind."""

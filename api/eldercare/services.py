@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select, true, update
+from sqlalchemy import Select, func, or_, select, update
 
+from api import scope
 from api.accounts.models import Area, Role, Room, User
-from api.auth import ensure_in_scope
 from api.config import Settings
 from api.db import db, new_code, utcnow
 from api.eldercare import signals
@@ -102,18 +102,6 @@ def has_consent(elder_id: uuid.UUID, device_type: str) -> bool:
 # ------------------------------------------------------------------------------------------------
 
 
-def scope_filter(staff: User) -> Any:
-    """Elders whose home is inside the staff member's area (an admin without area: all)."""
-    if staff.staff_area is None:
-        return true() if staff.has_role(Role.ADMIN) else false()
-    rooms = (
-        select(Room.id)
-        .join(Area, Area.id == Room.building_id)
-        .where(Area.path.startswith(staff.staff_area.path, autoescape=True))
-    )
-    return Elder.room_id.in_(rooms)
-
-
 def get_elder(elder_id: uuid.UUID) -> Elder:
     elder = db.session.get(Elder, elder_id)
     if elder is None:
@@ -122,21 +110,13 @@ def get_elder(elder_id: uuid.UUID) -> Elder:
 
 
 def staff_elder(staff: User, elder_id: uuid.UUID) -> Elder:
-    elder = get_elder(elder_id)
-    ensure_in_scope(staff, elder.room.path)
-    return elder
+    return scope.ensure_visible(staff, db.session.get(Elder, elder_id))
 
 
 def _room(room_id: uuid.UUID) -> Room:
     room = db.session.get(Room, room_id)
     if room is None:
         raise ApiError("validation_failed", errors={"room_id": ["no such room"]})
-    return room
-
-
-def _room_in_scope(staff: User, room_id: uuid.UUID) -> Room:
-    room = _room(room_id)
-    ensure_in_scope(staff, room.path)
     return room
 
 
@@ -153,7 +133,7 @@ PROFILE_FIELDS = (
 
 def create_elder(staff: User, data: dict[str, Any]) -> Elder:
     """Staff register an elder of their area: active at once (staff vouch for them)."""
-    room = _room_in_scope(staff, data["room_id"])
+    room = scope.room_for(staff, data["room_id"])
     now = utcnow()
     elder = Elder(
         room_id=room.id,
@@ -207,12 +187,10 @@ def visible_registration(user: User, elder_id: uuid.UUID) -> Elder:
     return elder
 
 
-def _locked_elder_in_scope(staff: User, elder_id: uuid.UUID) -> Elder:
-    elder = db.session.scalar(select(Elder).where(Elder.id == elder_id).with_for_update(of=Elder))
-    if elder is None:
-        raise NotFound()
-    ensure_in_scope(staff, elder.room.path)
-    return elder
+def _locked_staff_elder(staff: User, elder_id: uuid.UUID) -> Elder:
+    return scope.ensure_visible(
+        staff, db.session.scalar(select(Elder).where(Elder.id == elder_id).with_for_update(of=Elder))
+    )
 
 
 def _tell_registrant(elder: Elder) -> None:
@@ -237,7 +215,7 @@ def _tell_registrant(elder: Elder) -> None:
 
 
 def approve_elder(staff: User, elder_id: uuid.UUID) -> Elder:
-    elder = _locked_elder_in_scope(staff, elder_id)
+    elder = _locked_staff_elder(staff, elder_id)
     if elder.status != ElderStatus.PENDING:
         raise ApiError("elder_not_pending", state=elder.status.value)
     elder.status = ElderStatus.ACTIVE
@@ -248,7 +226,7 @@ def approve_elder(staff: User, elder_id: uuid.UUID) -> Elder:
 
 
 def reject_elder(staff: User, elder_id: uuid.UUID, reason: str) -> Elder:
-    elder = _locked_elder_in_scope(staff, elder_id)
+    elder = _locked_staff_elder(staff, elder_id)
     if elder.status != ElderStatus.PENDING:
         raise ApiError("elder_not_pending", state=elder.status.value)
     elder.status = ElderStatus.INACTIVE
@@ -261,24 +239,23 @@ def reject_elder(staff: User, elder_id: uuid.UUID, reason: str) -> Elder:
 def staff_elders(
     staff: User, *, status: ElderStatus | None = None, area_id: uuid.UUID | None = None, q: str | None = None
 ) -> Select[tuple[Elder]]:
-    stmt = select(Elder).where(scope_filter(staff))
+    stmt = scope.visible(staff, Elder)
     if status is not None:
         stmt = stmt.where(Elder.status == status)
     if area_id is not None:
         area = db.session.get(Area, area_id)
         if area is None:
             raise ApiError("validation_failed", errors={"area_id": ["no such area"]})
-        rooms = select(Room.id).join(Area, Area.id == Room.building_id)
-        stmt = stmt.where(Elder.room_id.in_(rooms.where(Area.path.startswith(area.path, autoescape=True))))
+        stmt = stmt.where(Elder.area_path.startswith(area.path, autoescape=True))
     if q:
         stmt = stmt.where(Elder.name.contains(q, autoescape=True))
     return stmt
 
 
 def update_elder(staff: User, elder_id: uuid.UUID, changes: dict[str, Any]) -> Elder:
-    elder = _locked_elder_in_scope(staff, elder_id)
+    elder = _locked_staff_elder(staff, elder_id)
     if "room_id" in changes:
-        room = _room_in_scope(staff, changes.pop("room_id"))
+        room = scope.room_for(staff, changes.pop("room_id"))
         elder.room_id = room.id
         signals.elder_moved.send(elder, room_id=room.id)
     if "status" in changes:
@@ -465,7 +442,7 @@ def binding_for_elder_user(user: User, binding_id: uuid.UUID) -> FamilyBinding:
 
 def binding_for_staff(staff: User, binding_id: uuid.UUID) -> FamilyBinding:
     binding = _binding(binding_id)
-    ensure_in_scope(staff, binding.elder.room.path)
+    scope.ensure_visible(staff, binding.elder)
     return binding
 
 

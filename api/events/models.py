@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User
+from api.accounts.models import Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column
 
 
@@ -80,6 +80,8 @@ class Event(IdMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
 
     area: Mapped[Area] = relationship(lazy="joined", innerjoin=True)
+
+    area_path = area_path_through("area")
 
     @property
     def seats_left(self) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response
 
 from api import ratelimit
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.events import estimate, schemas, services
 from api.events.models import Booking, Event
 from api.extensions import Blueprint, get_settings
@@ -100,8 +100,7 @@ def cancel_my_booking(booking_id: uuid.UUID) -> Any:
 # Staff ------------------------------------------------------------------------------------------
 
 
-@admin_blp.route("", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "", methods=["GET"])
 @admin_blp.arguments(schemas.AdminEventListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.EventSchema))
 def admin_list_events(args: dict[str, Any]) -> Any:
@@ -110,8 +109,7 @@ def admin_list_events(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(Event.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "", methods=["POST"])
 @admin_blp.arguments(schemas.EventCreateArgs)
 @admin_blp.response(201, schemas.EventSchema)
 def admin_create_event(args: dict[str, Any]) -> Any:
@@ -119,16 +117,14 @@ def admin_create_event(args: dict[str, Any]) -> Any:
     return services.create_event(current_user(), args)
 
 
-@admin_blp.route("/<uuid:event_id>", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>", methods=["GET"])
 @admin_blp.response(200, schemas.EventSchema)
 def admin_get_event(event_id: uuid.UUID) -> Any:
     """One event of my area, drafts included."""
     return services.staff_event(current_user(), event_id)
 
 
-@admin_blp.route("/<uuid:event_id>", methods=["PATCH"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>", methods=["PATCH"])
 @admin_blp.arguments(schemas.EventPatchArgs)
 @admin_blp.response(200, schemas.EventSchema)
 def admin_update_event(args: dict[str, Any], event_id: uuid.UUID) -> Any:
@@ -136,16 +132,14 @@ def admin_update_event(args: dict[str, Any], event_id: uuid.UUID) -> Any:
     return services.update_event(current_user(), event_id, args, get_settings())
 
 
-@admin_blp.route("/<uuid:event_id>/publish", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/publish", methods=["POST"])
 @admin_blp.response(200, schemas.EventSchema)
 def admin_publish_event(event_id: uuid.UUID) -> Any:
     """Make a draft visible and bookable (within its window)."""
     return services.publish_event(current_user(), event_id)
 
 
-@admin_blp.route("/<uuid:event_id>/cancel", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/cancel", methods=["POST"])
 @admin_blp.arguments(schemas.CancelEventArgs)
 @admin_blp.response(200, schemas.EventSchema)
 def admin_cancel_event(args: dict[str, Any], event_id: uuid.UUID) -> Any:
@@ -153,8 +147,7 @@ def admin_cancel_event(args: dict[str, Any], event_id: uuid.UUID) -> Any:
     return services.cancel_event(current_user(), event_id, args["reason"])
 
 
-@admin_blp.route("/<uuid:event_id>/check-ins", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/check-ins", methods=["POST"])
 @admin_blp.arguments(schemas.CheckInArgs)
 @admin_blp.response(200, schemas.AttendeeSchema)
 @admin_blp.alt_response(409, description="Another event's ticket, not confirmed, or already used")
@@ -164,8 +157,7 @@ def admin_check_in(args: dict[str, Any], event_id: uuid.UUID) -> Any:
     return services.check_in(current_user(), event_id, args["ticket"], get_settings())
 
 
-@admin_blp.route("/<uuid:event_id>/attendance", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/attendance", methods=["GET"])
 @admin_blp.arguments(CursorArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AttendeeSchema))
 def admin_list_attendance(args: dict[str, Any], event_id: uuid.UUID) -> Any:
@@ -182,8 +174,7 @@ def _local(value: Any) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-@admin_blp.route("/<uuid:event_id>/attendance.csv", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/attendance.csv", methods=["GET"])
 @admin_blp.doc(
     responses={"200": {"description": "attendance list", "content": {"text/csv": {"schema": {"type": "string"}}}}}
 )
@@ -217,16 +208,14 @@ def admin_export_attendance(event_id: uuid.UUID) -> Any:
     )
 
 
-@admin_blp.route("/<uuid:event_id>/figures", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/figures", methods=["GET"])
 @admin_blp.response(200, schemas.EventFiguresSchema)
 def admin_event_figures(event_id: uuid.UUID) -> Any:
     """Booked, waitlisted, checked in, no-shows."""
     return services.figures(current_user(), event_id)
 
 
-@admin_blp.route("/<uuid:event_id>/estimate", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:event_id>/estimate", methods=["GET"])
 @admin_blp.response(200, estimate.EstimateSchema)
 def admin_estimate_event(event_id: uuid.UUID) -> Any:
     """热门程度预估: expected fill and no-show rates from past events like this one, with the figures used."""

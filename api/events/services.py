@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, literal, or_, select, true
+from sqlalchemy import Select, and_, func, literal, or_, select
 
-from api.accounts.models import Area, HouseholdMember, Role, Room, User
-from api.auth import ensure_in_scope
+from api import scope
+from api.accounts.models import Area, HouseholdMember, Room, User
 from api.config import Settings
 from api.db import db, utcnow
 from api.errors import ApiError, NotFound
@@ -364,9 +364,8 @@ def withdraw_bookings(user: User, settings: Settings, now: datetime | None = Non
 
 def check_in(staff: User, event_id: uuid.UUID, ticket: str, settings: Settings) -> Booking:
     """Admit the holder of a ticket, once. Refusals name the reason."""
+    event = staff_event(staff, event_id)
     booking_id = _booking_id_of(ticket, settings.secret_key)
-    event = get_event(event_id)
-    ensure_in_scope(staff, event.area.path)
     booking = db.session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update(of=Booking))
     if booking is None:
         raise ApiError("ticket_invalid")
@@ -426,20 +425,12 @@ def _check_eligibility(rules: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in {**rules, "area_ids": area_ids}.items() if v not in (None, [], False, 0)}
 
 
-def _area_in_scope(staff: User, area_id: uuid.UUID) -> Area:
-    area = db.session.get(Area, area_id)
-    if area is None:
-        raise ApiError("validation_failed", errors={"area_id": ["unknown area"]})
-    ensure_in_scope(staff, area.path)
-    return area
-
-
 def create_event(staff: User, values: dict[str, Any]) -> Event:
     """A new event, as a draft: residents see it once it is published."""
     area_id = values.get("area_id") or (staff.staff_area_id if staff.staff_area_id else None)
     if area_id is None:
         raise ApiError("validation_failed", errors={"area_id": ["required for staff without an area"]})
-    _area_in_scope(staff, area_id)
+    scope.area_for(staff, area_id)
     _check_times(values)
     event = Event(
         area_id=area_id,
@@ -468,17 +459,11 @@ def may_see_event_photos(viewer: User, event_id: uuid.UUID) -> bool:
         return False
     if event.status != EventStatus.DRAFT:
         return True
-    try:
-        ensure_in_scope(viewer, event.area.path)
-    except ApiError:
-        return False
-    return viewer.is_staff
+    return viewer.is_staff and scope.sees(viewer, event.area_path)
 
 
 def staff_event(staff: User, event_id: uuid.UUID, *, lock: bool = False) -> Event:
-    event = _lock_event(event_id) if lock else get_event(event_id)
-    ensure_in_scope(staff, event.area.path)
-    return event
+    return scope.ensure_visible(staff, _lock_event(event_id) if lock else db.session.get(Event, event_id))
 
 
 def update_event(staff: User, event_id: uuid.UUID, changes: dict[str, Any], settings: Settings) -> Event:
@@ -488,7 +473,7 @@ def update_event(staff: User, event_id: uuid.UUID, changes: dict[str, Any], sett
     if event.status == EventStatus.CANCELLED:
         raise ApiError("event_cancelled")
     if "area_id" in changes:
-        _area_in_scope(staff, changes["area_id"])
+        scope.area_for(staff, changes["area_id"])
         event.area_id = changes.pop("area_id")
     merged = {k: changes.get(k, getattr(event, k)) for k in EDITABLE}
     _check_times(merged)
@@ -647,15 +632,8 @@ def send_reminders(now: datetime | None = None) -> int:
     return sent
 
 
-def scope_filter(staff: User) -> Any:
-    """Events a staff member manages: within their area (an admin without area: all)."""
-    if staff.staff_area is None:
-        return true() if staff.has_role(Role.ADMIN) else false()
-    return Event.area_id.in_(select(Area.id).where(Area.path.startswith(staff.staff_area.path, autoescape=True)))
-
-
 def staff_events(staff: User, status: EventStatus | None) -> Select[tuple[Event]]:
-    stmt = select(Event).where(scope_filter(staff))
+    stmt = scope.visible(staff, Event)
     if status is not None:
         stmt = stmt.where(Event.status == status)
     return stmt

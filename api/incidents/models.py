@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User
+from api.accounts.models import Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 
@@ -97,6 +97,9 @@ class HandlingUnit(IdMixin, Base):
 
     area: Mapped[Area | None] = relationship(lazy="joined")
 
+    # None: serves everywhere (`api.scope.serving`).
+    area_path = area_path_through("area")
+
 
 class Incident(IdMixin, TimestampMixin, Base):
     __tablename__ = "incidents"
@@ -173,6 +176,9 @@ class Incident(IdMixin, TimestampMixin, Base):
     reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
     assigned_unit: Mapped[HandlingUnit | None] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+
+    # None until the case is placed in an area: the whole subdistrict's until then.
+    area_path = area_path_through("area")
 
     @property
     def is_overdue(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from api import ratelimit
 from api.accounts.access import USER, record_access
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
 from api.incidents import schemas, services
@@ -95,8 +95,7 @@ def incidents_give_feedback(args: dict[str, Any], incident_id: uuid.UUID) -> Any
 # Staff ------------------------------------------------------------------------------------------
 
 
-@admin_blp.route("/incidents", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/incidents", methods=["GET"])
 @admin_blp.arguments(schemas.AdminIncidentListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AdminIncidentSummarySchema))
 def admin_list_incidents(args: dict[str, Any]) -> Any:
@@ -111,8 +110,7 @@ def admin_list_incidents(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(Incident.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("/incidents/stats", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/incidents/stats", methods=["GET"])
 @admin_blp.arguments(schemas.StatsArgs, location="query")
 @admin_blp.response(200, schemas.StatsSchema)
 @admin_blp.alt_response(422, description="`from` is not before `to`")
@@ -138,10 +136,8 @@ def admin_incident_stats(args: dict[str, Any]) -> Any:
     }
 
 
-@admin_blp.route("/incidents/<uuid:incident_id>", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/incidents/<uuid:incident_id>", methods=["GET"])
 @admin_blp.response(200, schemas.AdminIncidentDetailSchema)
-@admin_blp.alt_response(403, description="Outside my area")
 def admin_get_incident(incident_id: uuid.UUID) -> Any:
     """One case with its full timeline (who did what, when), the reporter (phone masked) and allowed actions."""
     staff = current_user()
@@ -150,31 +146,29 @@ def admin_get_incident(incident_id: uuid.UUID) -> Any:
     return incident
 
 
-@admin_blp.route("/incidents/<uuid:incident_id>/transitions", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/incidents/<uuid:incident_id>/transitions", methods=["POST"])
 @admin_blp.arguments(schemas.TransitionArgs)
 @admin_blp.response(200, schemas.AdminIncidentDetailSchema)
-@admin_blp.alt_response(403, description="Outside my area")
 @admin_blp.alt_response(409, description="`transition_not_allowed`: `errors.action` lists the allowed actions")
-@admin_blp.alt_response(422, description="A reason, note, category or dispatch target is missing or unknown")
+@admin_blp.alt_response(
+    422, description="A reason, note, category or dispatch target is missing or unknown, or an area outside mine"
+)
 def admin_transition_incident(args: dict[str, Any], incident_id: uuid.UUID) -> Any:
     """Move a case through its cycle: accept, reclassify, reject, dispatch, start, resolve, close, reopen."""
     return services.transition(current_user(), incident_id, args["action"], args)
 
 
-@admin_blp.route("/incidents/<uuid:incident_id>/merge", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/incidents/<uuid:incident_id>/merge", methods=["POST"])
 @admin_blp.arguments(schemas.MergeArgs)
 @admin_blp.response(200, schemas.AdminIncidentDetailSchema)
-@admin_blp.alt_response(403, description="Outside my area")
 @admin_blp.alt_response(409, description="Different categories, or one of them is no longer open")
+@admin_blp.alt_response(422, description="No such case to merge into in my area")
 def admin_merge_incident(args: dict[str, Any], incident_id: uuid.UUID) -> Any:
     """Merge this duplicate into another case: its reporter follows the survivor; this one is closed."""
     return services.merge(current_user(), incident_id, args["into"])
 
 
-@admin_blp.route("/handling-units", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/handling-units", methods=["GET"])
 @admin_blp.arguments(CursorArgs, location="query")
 @admin_blp.response(200, page_of(schemas.HandlingUnitSchema))
 def admin_list_handling_units(args: dict[str, Any]) -> Any:
@@ -183,11 +177,10 @@ def admin_list_handling_units(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(HandlingUnit.id,), limit=args["limit"], cursor=args["cursor"], descending=False)
 
 
-@admin_blp.route("/handling-units", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/handling-units", methods=["POST"])
 @admin_blp.arguments(schemas.HandlingUnitArgs)
 @admin_blp.response(201, schemas.HandlingUnitSchema)
-@admin_blp.alt_response(403, description="The area is outside mine")
+@admin_blp.alt_response(422, description="Unknown area or outside mine; committee staff must name one")
 def admin_create_handling_unit(args: dict[str, Any]) -> Any:
     """Add a handling unit serving an area of mine."""
     return services.create_handling_unit(current_user(), args["name"], args["kind"], args["area_id"]), 201

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, literal, or_, select, true
+from sqlalchemy import Select, and_, false, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from api import dialect
+from api import dialect, scope
 from api.accounts.models import Area, AreaKind, HouseholdMember, Role, Room, User, UserRole
 from api.config import Settings, parse_bounds
 from api.db import db, utcnow
@@ -358,43 +358,8 @@ def result_photos(incident: Incident) -> list[Any]:
     return photos_of(RESULT_RECORD, incident.id)
 
 
-# Staff scope ------------------------------------------------------------------------------------
-
-
-def _sees_unplaced(staff: User) -> bool:
-    """Cases not yet placed in an area belong to the whole subdistrict's staff."""
-    if staff.staff_area is None:
-        return staff.has_role(Role.ADMIN)
-    return staff.staff_area.kind == AreaKind.SUBDISTRICT
-
-
-def in_scope(staff: User, incident: Incident) -> bool:
-    if incident.area is None:
-        return _sees_unplaced(staff)
-    if staff.staff_area is None:
-        return staff.has_role(Role.ADMIN)
-    return incident.area.path.startswith(staff.staff_area.path)
-
-
-def ensure_incident_in_scope(staff: User, incident: Incident) -> None:
-    if not in_scope(staff, incident):
-        raise ApiError("out_of_scope")
-
-
-def scope_filter(staff: User) -> Any:
-    """The cases a staff member handles: inside their area (unplaced ones: the subdistrict's staff)."""
-    if staff.staff_area is None:
-        return true() if staff.has_role(Role.ADMIN) else false()
-    inside = Incident.area_id.in_(select(Area.id).where(Area.path.startswith(staff.staff_area.path, autoescape=True)))
-    return or_(inside, Incident.area_id.is_(None)) if _sees_unplaced(staff) else inside
-
-
 def staff_incident(staff: User, incident_id: uuid.UUID) -> Incident:
-    incident = db.session.get(Incident, incident_id)
-    if incident is None:
-        raise NotFound()
-    ensure_incident_in_scope(staff, incident)
-    return incident
+    return scope.ensure_visible(staff, db.session.get(Incident, incident_id))
 
 
 def triage_queue(
@@ -408,7 +373,7 @@ def triage_queue(
 ) -> Select[tuple[Incident]]:
     """The staff member's cases, filtered; newest first (the caller pages by id)."""
     now = now or utcnow()
-    stmt = select(Incident).where(scope_filter(staff), Incident.merged_into_id.is_(None))
+    stmt = scope.visible(staff, Incident).where(Incident.merged_into_id.is_(None))
     if status is not None:
         stmt = stmt.where(Incident.status == status)
     if category is not None:
@@ -424,7 +389,7 @@ def triage_queue(
         area = db.session.get(Area, area_id)
         if area is None:
             return stmt.where(false())
-        stmt = stmt.where(Incident.area_id.in_(select(Area.id).where(Area.path.startswith(area.path, autoescape=True))))
+        stmt = stmt.where(Incident.area_path.startswith(area.path, autoescape=True))
     if overdue is True:
         stmt = stmt.where(Incident.status.in_(CLOCKED_STATUSES), Incident.due_at <= now)
     elif overdue is False:
@@ -439,16 +404,14 @@ def triage_queue(
 # ------------------------------------------------------------------------------------------------
 
 
-def _lock(incident_id: uuid.UUID) -> Incident:
-    incident = db.session.scalar(
+def _lock(incident_id: uuid.UUID) -> Incident | None:
+    """The case under its row lock, re-read; None when there is no such case."""
+    return db.session.scalar(
         select(Incident)
         .where(Incident.id == incident_id)
         .with_for_update(of=Incident)
         .execution_options(populate_existing=True)
     )
-    if incident is None:
-        raise NotFound()
-    return incident
 
 
 def _record(
@@ -509,22 +472,12 @@ def _text(value: Any, limit: int = DESCRIPTION_MAX) -> str | None:
     return text[:limit] if text else None
 
 
-def _in_scope_area(staff: User, area_id: uuid.UUID) -> Area:
-    area = db.session.get(Area, area_id)
-    if area is None:
-        raise ApiError("validation_failed", errors={"area_id": ["unknown area"]})
-    if staff.staff_area is not None and not area.path.startswith(staff.staff_area.path):
-        raise ApiError("out_of_scope")
-    return area
-
-
 def transition(staff: User, incident_id: uuid.UUID, action: str, args: Mapping[str, Any]) -> Incident:
     """Apply one staff action to a case, under its row lock. A move the status does not allow is a 409
     listing the allowed ones; missing reasons/notes/targets are 422s; nothing changes on any error."""
     if action not in TRANSITIONS:
         raise ApiError("validation_failed", errors={"action": [f"one of {list(ACTIONS)}"]})
-    incident = _lock(incident_id)
-    ensure_incident_in_scope(staff, incident)
+    incident = scope.ensure_visible(staff, _lock(incident_id))
     sources, target = TRANSITIONS[action]
     before = incident.status
     if before not in sources:
@@ -548,7 +501,7 @@ def transition(staff: User, incident_id: uuid.UUID, action: str, args: Mapping[s
 
     if action == "accept":
         if args.get("area_id"):
-            incident.area_id = _in_scope_area(staff, args["area_id"]).id
+            incident.area_id = scope.area_for(staff, args["area_id"]).id
             data["area_id"] = str(incident.area_id)
         incident.accepted_at = now
         incident.due_at = now + timedelta(hours=incident.category.time_limit_hours)
@@ -564,7 +517,7 @@ def transition(staff: User, incident_id: uuid.UUID, action: str, args: Mapping[s
         incident.category_id = new.id
         incident.category = new
         if args.get("area_id"):
-            incident.area_id = _in_scope_area(staff, args["area_id"]).id
+            incident.area_id = scope.area_for(staff, args["area_id"]).id
             data["area_id"] = str(incident.area_id)
         if incident.accepted_at is not None and before == S.ACCEPTED:
             incident.due_at = incident.accepted_at + timedelta(hours=new.time_limit_hours)
@@ -653,9 +606,8 @@ def merge(staff: User, incident_id: uuid.UUID, into_id: uuid.UUID) -> Incident:
         raise ApiError("merge_not_allowed", reason="同一案件", errors={"into": ["a case cannot merge into itself"]})
     # Both rows locked, in id order, so two opposite merges cannot deadlock.
     locked = {i: _lock(i) for i in sorted((incident_id, into_id))}
-    duplicate, survivor = locked[incident_id], locked[into_id]
-    ensure_incident_in_scope(staff, duplicate)
-    ensure_incident_in_scope(staff, survivor)
+    duplicate = scope.ensure_visible(staff, locked[incident_id])
+    survivor = scope.ensure_visible(staff, locked[into_id], field="into")
     if duplicate.category_id != survivor.category_id:
         raise ApiError("merge_not_allowed", reason="问题类型不同", errors={"into": ["a case of another category"]})
     if not duplicate.status.is_open or not survivor.status.is_open:
@@ -698,6 +650,8 @@ def give_feedback(user: User, incident_id: uuid.UUID, score: int, comment: str |
     if own.reporter_id != user.id:
         raise ApiError("forbidden")
     incident = _lock(own.id)
+    if incident is None:  # gone since it was read
+        raise NotFound()
     if incident.status != S.RESOLVED:
         if incident.feedback_at is not None and incident.resolved_at and incident.feedback_at >= incident.resolved_at:
             raise ApiError("feedback_already_given")
@@ -732,31 +686,21 @@ def give_feedback(user: User, incident_id: uuid.UUID, score: int, comment: str |
 
 def handling_units(staff: User) -> Select[tuple[HandlingUnit]]:
     """Units serving the staff member's area: those inside it, above it, or serving everywhere."""
-    return select(HandlingUnit).where(HandlingUnit.active.is_(True), _serving(staff, HandlingUnit.area_id))
-
-
-def _serving(staff: User, area_id: Any) -> Any:
-    """Targets a staff member may hand a case to: placed inside their area or above it (a subdistrict
-    unit serves every committee), or serving everywhere; an admin without an area: all of them."""
-    if staff.staff_area is None:
-        return true() if staff.has_role(Role.ADMIN) else false()
-    path = staff.staff_area.path
-    areas = select(Area.id).where(or_(Area.path.startswith(path, autoescape=True), literal(path).startswith(Area.path)))
-    return or_(area_id.is_(None), area_id.in_(areas))
+    return select(HandlingUnit).where(HandlingUnit.active.is_(True), scope.serving(staff, HandlingUnit.area_path))
 
 
 def assignees(staff: User) -> Select[tuple[User]]:
     """Grid workers and staff a case may be assigned to by this staff member (the rule of `handling_units`)."""
     roles = select(UserRole.user_id).where(UserRole.role.in_((Role.GRID_WORKER, Role.STAFF, Role.ADMIN)))
-    return select(User).where(User.is_active, User.id.in_(roles), _serving(staff, User.staff_area_id))
+    their_area = select(Area.path).where(Area.id == User.staff_area_id).correlate_except(Area).scalar_subquery()
+    return select(User).where(User.is_active, User.id.in_(roles), scope.serving(staff, their_area))
 
 
 def create_handling_unit(staff: User, name: str, kind: HandlingUnitKind, area_id: uuid.UUID | None) -> HandlingUnit:
     if area_id is None:
-        if not _sees_unplaced(staff):
-            raise ApiError("validation_failed", errors={"area_id": ["required for staff of a committee"]})
+        scope.ensure_may_leave_unplaced(staff, "area_id")
     else:
-        _in_scope_area(staff, area_id)
+        scope.area_for(staff, area_id)
     unit = HandlingUnit(name=name.strip(), kind=kind, area_id=area_id)
     db.session.add(unit)
     db.session.flush()
@@ -924,7 +868,7 @@ def statistics(
         for target, on in joins:
             stmt = stmt.outerjoin(target, on)
         return stmt.where(
-            scope_filter(staff),
+            scope.condition(staff, Incident.area_path),
             Incident.merged_into_id.is_(None),
             Incident.created_at >= start,
             Incident.created_at < end,
@@ -985,4 +929,4 @@ def may_see(viewer: User, incident_id: uuid.UUID) -> bool:
         return False
     if incident.reporter_id == viewer.id or _follows(viewer, incident.id):
         return True
-    return viewer.is_staff and in_scope(viewer, incident)
+    return viewer.is_staff and scope.sees(viewer, incident.area_path)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from flask import request
 
 from api import ratelimit
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.db import utcnow
 from api.errors import ApiError
 from api.extensions import Blueprint, get_settings
@@ -91,8 +91,7 @@ def post_live_heartbeat(args: dict[str, Any], event_id: uuid.UUID) -> Any:
     return services.heartbeat(user, event_id, settings=settings, now=utcnow(), **args)
 
 
-@admin_live_blp.route("/<uuid:event_id>/live", methods=["POST"])
-@staff_required
+@staff_route(admin_live_blp, "/<uuid:event_id>/live", methods=["POST"])
 @admin_live_blp.arguments(schemas.EnableLiveArgs)
 @admin_live_blp.response(201, schemas.AdminEventLiveSchema)
 @admin_live_blp.alt_response(200, schema=schemas.AdminEventLiveSchema, description="It had one already")
@@ -104,8 +103,7 @@ def admin_enable_event_live(args: dict[str, Any], event_id: uuid.UUID) -> Any:
     return services.staff_view(session, provider, settings, utcnow()), 201 if created else 200
 
 
-@admin_live_blp.route("/<uuid:event_id>/live", methods=["GET"])
-@staff_required
+@staff_route(admin_live_blp, "/<uuid:event_id>/live", methods=["GET"])
 @admin_live_blp.response(200, schemas.AdminEventLiveSchema)
 @admin_live_blp.alt_response(404, description="No such event, or it has no live stream")
 def admin_get_event_live(event_id: uuid.UUID) -> Any:

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import case, func, select
 
+from api import scope
 from api.accounts.models import User
-from api.auth import ensure_in_scope
 from api.db import db, new_id
 from api.dialect import insert_on_conflict
 from api.errors import ApiError, NotFound
@@ -105,11 +105,7 @@ def event_for_staff(staff: User, event_id: uuid.UUID, *, lock: bool = False) -> 
     stmt = select(Event).where(Event.id == event_id)
     if lock:
         stmt = stmt.with_for_update(of=Event)
-    event = db.session.scalar(stmt)
-    if event is None:
-        raise NotFound()
-    ensure_in_scope(staff, event.area.path)
-    return event
+    return scope.ensure_visible(staff, db.session.scalar(stmt))
 
 
 def enable_live(

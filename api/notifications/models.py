@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from api.accounts.models import User
 from api.db import Base, IdMixin, enum_column, utcnow
@@ -78,6 +78,8 @@ class Notification(IdMixin, Base):
     # staff see messages about their area, not every message of a person who lives there. None: about no
     # place (an account matter), for the whole subdistrict's staff and admins only.
     subject_path: Mapped[str | None] = mapped_column(String(255))
+    # What api.scope reads on every scoped model.
+    area_path: Mapped[str | None] = synonym("subject_path")
     status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus, "delivery_status"))
     channel: Mapped[Channel | None] = mapped_column(enum_column(Channel, "channel"))
     attempt_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.auth import current_user, login_required, staff_required
+from api.auth import current_user, login_required, staff_route
 from api.errors import ApiError
 from api.extensions import Blueprint, get_settings
 from api.notifications import schemas, services
@@ -87,8 +87,7 @@ def list_message_templates() -> Any:
     return {"kinds": describe(get_settings().wechat_template_ids)}
 
 
-@admin_blp.route("/notifications", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/notifications", methods=["GET"])
 @admin_blp.arguments(schemas.OutboxArgs, location="query")
 @admin_blp.response(200, page_of(schemas.OutboxMessageSchema))
 def list_outbox(args: dict[str, Any]) -> Any:

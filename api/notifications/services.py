@@ -25,10 +25,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from api.accounts.models import AreaKind, Role, User
+from api import scope
+from api.accounts.models import User
 from api.config import Settings
 from api.db import db, new_id, utcnow
 from api.errors import ApiError, NotFound
@@ -542,17 +543,8 @@ def mark_all_read(user: User) -> int:
 def outbox_in_scope(staff: User, status: DeliveryStatus | None, user_id: uuid.UUID | None) -> Select:
     """Messages a staff member may inspect: those about something inside their area, whoever received
     them (a resident of two committees is seen by each only in that committee's affairs). Messages about
-    no place are for the whole subdistrict's staff and admins, not for committee staff."""
-    stmt = select(Notification)
-    area = staff.staff_area
-    if area is None:
-        if not staff.has_role(Role.ADMIN):
-            stmt = stmt.where(false())
-    else:
-        inside = Notification.subject_path.startswith(area.path, autoescape=True)
-        if area.kind == AreaKind.SUBDISTRICT:
-            inside = or_(inside, Notification.subject_path.is_(None))
-        stmt = stmt.where(inside)
+    no place are for the whole subdistrict's staff and admins, not for committee staff (`api.scope`)."""
+    stmt = scope.visible(staff, Notification)
     if status is not None:
         stmt = stmt.where(Notification.status == status)
     if user_id is not None:

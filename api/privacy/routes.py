@@ -13,7 +13,7 @@ from flask import Response, g
 
 from api.accounts import policy
 from api.accounts.models import AccessLog, Role
-from api.auth import current_user, login_required, policy_exempt, staff_required
+from api.auth import current_user, login_required, policy_exempt, staff_route
 from api.errors import ApiError, NotFound
 from api.extensions import Blueprint, get_settings
 from api.fields import LOCAL_TZ
@@ -144,8 +144,7 @@ def privacy_get_policy() -> Any:
     return found
 
 
-@admin_blp.route("/privacy-policies", methods=["POST"])
-@login_required(Role.ADMIN)
+@staff_route(admin_blp, "/privacy-policies", roles=(Role.ADMIN,), methods=["POST"])
 @admin_blp.arguments(schemas.PolicyPublishArgs)
 @admin_blp.response(201, schemas.PolicySchema)
 @admin_blp.alt_response(409, description="This version was already published")
@@ -154,8 +153,7 @@ def privacy_publish_policy(args: dict[str, Any]) -> Any:
     return policy.publish(current_user(), args["version"], args["text"], args["effective_at"])
 
 
-@admin_blp.route("/access-log", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/access-log", methods=["GET"])
 @admin_blp.arguments(schemas.AccessLogArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AccessLogEntrySchema))
 @admin_blp.alt_response(404, description="Staff other than admins: name an elder of your area")
@@ -165,10 +163,10 @@ def privacy_access_log(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(AccessLog.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("/access-log.csv", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/access-log.csv", methods=["GET"])
 @admin_blp.arguments(schemas.AccessLogArgs, location="query")
 @admin_blp.response(200, description="text/csv")
+@admin_blp.alt_response(404, description="Staff other than admins: name an elder of your area")
 def privacy_access_log_csv(args: dict[str, Any]) -> Any:
     """The same rows as CSV (at most 50,000, newest first)."""
     stmt = services.access_log(current_user(), _filters(args)).order_by(AccessLog.id.desc()).limit(50_000)

@@ -29,7 +29,7 @@ from flask import current_app
 from sqlalchemy import Select, delete, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from api import platform
+from api import platform, scope
 from api.accounts.access import ELDER, USER
 from api.accounts.models import AccessLog, Area, Role, User, UserRole
 from api.config import Settings
@@ -426,9 +426,7 @@ def _elder_in_area(staff: User, elder_id: uuid.UUID) -> bool:
     from api.eldercare.models import Elder
 
     elder = db.session.get(Elder, elder_id)
-    if elder is None or staff.staff_area is None:
-        return False
-    return elder.room.path.startswith(staff.staff_area.path)
+    return elder is not None and scope.sees(staff, elder.area_path)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,365 @@
+"""Area scope, walked over the whole admin API: a committee's staff member finds nothing of another committee
+through any admin route — every object reads as absent (404), every list leaves it out, nothing changes — while
+the whole subdistrict's admin sees all of it. Things with no place yet are the whole subdistrict's.
+
+The walk reads the served OpenAPI document, so a new domain's admin routes are walked on arrival; a route whose
+path names an object this file does not create (or whose body it cannot fill) fails the walk until it does.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from api import scope
+from api.accounts.access import ELDER, record_access
+from api.accounts.models import AccessLog, Role, User, UserRole
+from api.accounts.services import create_staff
+from api.db import db, utcnow
+from api.devices.models import Device, DeviceType
+from api.errors import NotFound
+from api.incidents.categories import ensure_default_catalogue
+from api.models import metadata
+from api.notifications.models import Notification
+from tests.conftest import bearer, staff_login
+from tests.test_alerts import event, pushed
+from tests.test_events import event_payload
+from tests.test_incidents import act, filed, someone
+
+ADMIN_PREFIX = "/api/v1/admin/"
+WRITES = ("post", "put", "patch", "delete")
+
+
+def ok(response: Any, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def answer(response: Any) -> tuple[int, str | None]:
+    """The status and error code of an answer (no code: it was not an error)."""
+    body = response.get_json(silent=True)
+    return response.status_code, body.get("code") if isinstance(body, dict) else None
+
+
+@pytest.fixture
+def kj02(client, world, admin) -> dict[str, str]:
+    """One of everything the admin API names by id, all in committee KJ02, made by the subdistrict's admin (and
+    the residents who ask for things). Keys are the admin routes' path parameter names."""
+    h = admin["headers"]
+    room = str(world.room("KJ02/101").id)
+    family, applicant, reporter = someone(client, "kj02-son"), someone(client, "kj02-tenant"), someone(client, "kj02-r")
+
+    elder = ok(client.post("/api/v1/admin/elders", json={"name": "赵阿婆", "room_id": room}, headers=h), 201)["id"]
+    consent = ok(
+        client.post(
+            f"/api/v1/admin/elders/{elder}/consents", json={"given_by": "本人", "device_types": ["*"]}, headers=h
+        ),
+        201,
+    )["id"]
+    device = ok(
+        client.post(
+            "/api/v1/admin/devices",
+            json={"serial": "KJ02-SMK-1", "type": "smoke_detector", "elder_id": elder},
+            headers=h,
+        ),
+        201,
+    )["id"]
+    code = ok(client.post(f"/api/v1/admin/elders/{elder}/invites", headers=h), 201)["code"]
+    binding = ok(
+        client.post("/api/v1/family-bindings", json={"code": code, "relation": "子女"}, headers=family["headers"]),
+        201,
+    )["id"]
+    alert = pushed(client, [event("KJ02-SMK-1", "smoke")])["results"][0]["alert_id"]
+
+    ensure_default_catalogue()
+    db.session.commit()
+    incidents = [filed(client, reporter)["id"] for _ in range(2)]
+    for case in incidents:
+        ok(act(client, admin, case, "accept", area_id=str(world.areas["KJ02-01"].id)))
+
+    the_event = ok(
+        client.post("/api/v1/admin/events", json=event_payload(area_id=str(world.areas["KJ02"].id)), headers=h), 201
+    )["id"]
+    ok(client.post(f"/api/v1/admin/events/{the_event}/publish", headers=h))
+    ticket = ok(client.post(f"/api/v1/events/{the_event}/bookings", json={}, headers=family["headers"]), 201)["ticket"]
+    ok(client.post(f"/api/v1/admin/events/{the_event}/live", json={}, headers=h), 201)
+
+    request = ok(
+        client.post(
+            "/api/v1/me/household-requests", json={"room_id": room, "relation": "tenant"}, headers=applicant["headers"]
+        ),
+        201,
+    )["id"]
+    now = utcnow()
+    shift = ok(
+        client.post(
+            "/api/v1/admin/duty-shifts",
+            json={
+                "user_id": str(world.users["kj02"].id),
+                "area_id": str(world.areas["KJ02"].id),
+                "starts_at": now.isoformat(),
+                "ends_at": (now + timedelta(hours=8)).isoformat(),
+            },
+            headers=h,
+        ),
+        201,
+    )["id"]
+    # What KJ02's staff read of the elder leaves in the access log.
+    record_access(world.users["kj02"], ELDER, [uuid.UUID(elder)], ["name", "phone"])
+    db.session.commit()
+    unit = ok(
+        client.post(
+            "/api/v1/admin/handling-units",
+            json={"name": "KJ02物业", "kind": "property_company", "area_id": str(world.areas["KJ02"].id)},
+            headers=h,
+        ),
+        201,
+    )["id"]
+    return {
+        "elder_id": elder,
+        "consent_id": consent,
+        "device_id": device,
+        "binding_id": binding,
+        "alert_id": alert,
+        "incident_id": incidents[0],
+        "other_incident_id": incidents[1],
+        "event_id": the_event,
+        "ticket": ticket,
+        "request_id": request,
+        "user_id": applicant["user"]["id"],
+        "shift_id": shift,
+        "unit_id": unit,
+    }
+
+
+def bodies(objects: dict[str, str]) -> dict[str, Any]:
+    """A valid body for every admin route that takes one, so that scope — not validation — decides the answer."""
+    return {
+        "patch /api/v1/admin/devices/{device_id}": {"installed_on": "2026-01-05"},
+        "patch /api/v1/admin/elders/{elder_id}": {"conditions": "高血压"},
+        "post /api/v1/admin/elders/{elder_id}/reject": {"reason": "信息不符"},
+        "post /api/v1/admin/elders/{elder_id}/consents": {"given_by": "本人", "device_types": ["*"]},
+        "put /api/v1/admin/elders/{elder_id}/contacts": {"binding_ids": [objects["binding_id"]]},
+        "patch /api/v1/admin/events/{event_id}": {"title": "改名的活动"},
+        "post /api/v1/admin/events/{event_id}/cancel": {"reason": "天气原因"},
+        "post /api/v1/admin/events/{event_id}/check-ins": {"ticket": objects["ticket"]},
+        "post /api/v1/admin/events/{event_id}/live": {},
+        "post /api/v1/admin/household-requests/{request_id}/reject": {"reason": "房产证信息不符"},
+        "post /api/v1/admin/incidents/{incident_id}/transitions": {"action": "reject", "reason": "不属实"},
+        "post /api/v1/admin/incidents/{incident_id}/merge": {"into": objects["other_incident_id"]},
+        "post /api/v1/admin/elders/{elder_id}/reveal-phone": {"reason": "联系家属"},
+        "post /api/v1/admin/users/{user_id}/reveal-phone": {"reason": "核实住户"},
+    }
+
+
+def admin_operations(client: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    document = ok(client.get("/api/v1/openapi.json"))
+    found = [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        if path.startswith(ADMIN_PREFIX)
+        for method, operation in item.items()
+        if method in ("get", *WRITES)
+    ]
+    assert len(found) >= 40, "the OpenAPI document lost its admin routes"
+    return found
+
+
+def path_parameters(path: str) -> list[str]:
+    return re.findall(r"{(\w+)}", path)
+
+
+def roles_of(app: Flask, method: str, path: str) -> tuple[Role, ...]:
+    """Who a route is for, as its `staff_route` declared."""
+    rule = re.sub(r"{(\w+)}", lambda m: str(uuid.uuid4()), path)
+    endpoint, _ = app.url_map.bind("localhost").match(rule, method=method.upper())
+    return app.view_functions[endpoint].staff_roles
+
+
+def everything() -> dict[str, list[str]]:
+    """Every row of every table, to tell that a refused request changed nothing."""
+    db.session.expire_all()
+    assert db.engine is not None
+    with db.engine.connect() as conn:
+        return {t.name: sorted(map(repr, conn.execute(t.select()).all())) for t in metadata.sorted_tables}
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"),
+    [
+        ("admin with no area", {"KJ01 home", "KJ02 home", "no home"}),
+        ("subdistrict staff", {"KJ01 home", "KJ02 home", "no home"}),
+        ("KJ01 staff", {"KJ01 home"}),
+        ("staff with no area", set()),
+    ],
+)
+def test_the_rule_in_one_place_agrees_for_lists_and_single_objects(world, who, sees):
+    """Staff see their area and below; things with no place yet are the whole subdistrict's (its staff and
+    admins), never a committee's; staff with no area and no admin role see nothing."""
+    people = {
+        "admin with no area": create_staff("root", "long-enough-password", Role.ADMIN, None),
+        "subdistrict staff": world.users["admin"],
+        "KJ01 staff": world.users["kj01"],
+        "staff with no area": User(username="nobody", role_rows=[UserRole(role=Role.STAFF)]),
+    }
+    devices = {
+        "KJ01 home": Device(serial="A", type=DeviceType.DOOR_SENSOR, room_id=world.room("KJ01/101").id),
+        "KJ02 home": Device(serial="B", type=DeviceType.DOOR_SENSOR, room_id=world.room("KJ02/101").id),
+        "no home": Device(serial="C", type=DeviceType.DOOR_SENSOR),
+    }
+    db.session.add_all([*people.values(), *devices.values()])
+    db.session.commit()
+    staff = people[who]
+    listed = set(db.session.scalars(scope.visible(staff, Device)))
+    assert {name for name, d in devices.items() if d in listed} == sees
+    assert {name for name, d in devices.items() if scope.sees(staff, d.area_path)} == sees
+    for name, device in devices.items():
+        if name not in sees:
+            with pytest.raises(NotFound):
+                scope.ensure_visible(staff, device)
+
+
+def test_committee_staff_find_nothing_of_another_committee_through_any_admin_route(
+    app, client, world, kj01_staff, admin, kj02
+):
+    body_of = bodies(kj02)
+    walked = 0
+    for method, path, operation in admin_operations(client):
+        names = path_parameters(path)
+        for_staff = Role.STAFF in roles_of(app, method, path)
+        if for_staff and not names:
+            continue  # nothing named: the lists' test below
+        unmapped = [n for n in names if n not in kj02]
+        assert not unmapped, f"{method.upper()} {path}: make a KJ02 object for {unmapped} in the `kj02` fixture"
+        url = path.format(**kj02)
+        key = f"{method} {path}"
+        kwargs: dict[str, Any] = {}
+        if "requestBody" in operation and for_staff:  # another role is refused before the body is read
+            assert key in body_of, f"{method.upper()} {path}: add a valid body to `bodies`"
+            kwargs["json"] = body_of[key]
+
+        before = everything()
+        refused = client.open(url, method=method.upper(), headers=kj01_staff["headers"], **kwargs)
+        # Out of reach reads as absent, so KJ02's ids cannot be probed; a route for another role refuses first.
+        expected = (404, "not_found") if for_staff else (403, "forbidden")
+        assert answer(refused) == expected, (key, refused.get_json(silent=True))
+        assert everything() == before, f"{key} changed something for staff of another committee"
+
+        if method == "get":
+            seen = client.get(url, headers=admin["headers"])
+            assert seen.status_code == 200, (key, seen.get_json())
+        walked += 1
+    print(f"walked {walked} admin routes that name an object or are for another role")
+    assert walked >= 30
+
+
+def list_routes(client: Any) -> list[str]:
+    """The admin routes that answer a page of things (`{"items", "next_cursor"}`)."""
+    schemas = ok(client.get("/api/v1/openapi.json"))["components"]["schemas"]
+
+    def is_page(operation: dict[str, Any]) -> bool:
+        ref = operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema", {})
+        name = ref.get("$ref", "").rsplit("/", 1)[-1]
+        return {"items", "next_cursor"} <= set(schemas.get(name, {}).get("properties", {}))
+
+    return [
+        path
+        for method, path, operation in admin_operations(client)
+        if method == "get" and not path_parameters(path) and is_page(operation)
+    ]
+
+
+def test_committee_lists_leave_out_another_committee_and_the_subdistrict_admins_show_it(
+    client, world, kj01_staff, admin, kj02
+):
+    theirs = set(kj02.values())
+    theirs |= {
+        str(i) for i in db.session.scalars(select(Notification.id).where(Notification.area_path.like("/KJ/KJ02/%")))
+    }
+    theirs |= {
+        str(i)
+        for i in db.session.scalars(select(AccessLog.id).where(AccessLog.subject_id == uuid.UUID(kj02["elder_id"])))
+    }
+    walked = 0
+    for path in list_routes(client):
+        mine = client.get(path, query_string={"limit": 100}, headers=kj01_staff["headers"])
+        # A list that committee staff may only read about a thing they name (the access log) answers 404.
+        if answer(mine) != (404, "not_found"):
+            assert not {i["id"] for i in ok(mine)["items"]} & theirs, f"{path} shows KJ02 to KJ01's staff"
+        everything_ = ok(client.get(path, query_string={"limit": 100}, headers=admin["headers"]))
+        assert {i["id"] for i in everything_["items"]} & theirs, f"{path}: make a KJ02 object this list shows"
+        walked += 1
+    assert walked >= 10
+
+
+def test_the_access_log_of_another_committees_elder_is_not_found(client, kj01_staff, kj02_staff, kj02):
+    about = {"subject_kind": "elder", "subject_id": kj02["elder_id"]}
+    refused = client.get("/api/v1/admin/access-log", query_string=about, headers=kj01_staff["headers"])
+    assert answer(refused) == (404, "not_found")
+    theirs = ok(client.get("/api/v1/admin/access-log", query_string=about, headers=kj02_staff["headers"]))["items"]
+    assert [row["subject_id"] for row in theirs] == [kj02["elder_id"]]
+
+
+def test_committee_statistics_count_nothing_of_another_committee(client, kj01_staff, admin, kj02):
+    def alerts(who):
+        return ok(client.get("/api/v1/admin/alerts/stats", headers=who["headers"]))["total"]
+
+    def incidents(who):
+        today = {"from": (utcnow() - timedelta(days=1)).isoformat(), "to": (utcnow() + timedelta(days=1)).isoformat()}
+        stats = client.get("/api/v1/admin/incidents/stats", query_string=today, headers=who["headers"])
+        return ok(stats)["total"]["received"]
+
+    assert (alerts(kj01_staff), alerts(admin)) == (0, 1)
+    assert (incidents(kj01_staff), incidents(admin)) == (0, 2)
+
+
+def test_staff_of_another_committee_find_no_alert_through_the_familys_routes_either(client, kj01_staff, kj02):
+    for method, url in (("get", "/api/v1/alerts/{}"), ("post", "/api/v1/alerts/{}/ack")):
+        response = client.open(url.format(kj02["alert_id"]), method=method.upper(), headers=kj01_staff["headers"])
+        assert answer(response) == (404, "not_found")
+
+
+def test_every_admin_route_documents_who_may_call_it_and_what_else_it_answers(client, world):
+    for method, path, operation in admin_operations(client):
+        documented = set(operation["responses"])
+        assert operation["security"] == [{"bearerAuth": []}], (method, path)
+        assert {"401", "403"} <= documented, f"{method.upper()} {path}: declare it with auth.staff_route"
+        if path_parameters(path):
+            assert "404" in documented, f"{method.upper()} {path}: names an object, so it may be absent"
+
+
+def test_the_demo_admin_registers_and_sees_a_device_not_yet_installed(app, client):
+    from api.accounts.seed import DEMO_ADMIN, DEMO_STAFF
+
+    seeded = app.test_cli_runner().invoke(args=["seed-demo"], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    admin = bearer(staff_login(client, *DEMO_ADMIN)["access_token"])
+    committee = bearer(staff_login(client, *DEMO_STAFF[:2])["access_token"])
+
+    created = ok(
+        client.post("/api/v1/admin/devices", json={"serial": "NEW-SMK-1", "type": "smoke_detector"}, headers=admin), 201
+    )
+    assert created["room_id"] is None
+    assert ok(client.get(f"/api/v1/admin/devices/{created['id']}", headers=admin))["serial"] == "NEW-SMK-1"
+    listed = ok(client.get("/api/v1/admin/devices", query_string={"limit": 100}, headers=admin))["items"]
+    assert created["id"] in [d["id"] for d in listed]
+    # Not a committee's until it is installed in one of its homes.
+    assert client.get(f"/api/v1/admin/devices/{created['id']}", headers=committee).status_code == 404
+
+
+def test_a_route_for_admins_refuses_other_staff_with_forbidden_before_reading_the_body(client, kj01_staff, admin):
+    """Publishing a privacy policy is for admins: committee staff get 403 `forbidden` whatever they send."""
+    url = "/api/v1/admin/privacy-policies"
+    body = {"version": "2027-01", "text": "隐私政策全文", "effective_at": (utcnow() + timedelta(days=30)).isoformat()}
+    assert answer(client.post(url, json={"nonsense": True}, headers=kj01_staff["headers"])) == (403, "forbidden")
+    assert answer(client.post(url, json=body)) == (401, "unauthorized")
+    assert ok(client.post(url, json=body, headers=admin["headers"]), 201)["version"] == "2027-01"
+    responses = ok(client.get("/api/v1/openapi.json"))["paths"][url]["post"]["responses"]
+    assert responses["403"]["description"] == "Signed in, but not as admin"
+    assert "404" not in responses  # it names no object
