@@ -17,7 +17,8 @@ from typing import Any
 import flask
 from flask import Response, request
 
-from api.auth import current_user, login_required, staff_required
+from api.accounts.models import Role
+from api.auth import current_user, login_required, staff_route
 from api.db import db
 from api.extensions import Blueprint
 from api.fields import LOCAL_TZ
@@ -152,9 +153,12 @@ def wechat_pay_error(exc: Exception) -> Any:
 # Staff
 # ------------------------------------------------------------------------------------------------
 
+# Orders of an area: its staff and finance; money moved or reconciled: finance (and admins) only.
+PAYMENT_STAFF_ROLES = (Role.STAFF, Role.FINANCE, Role.ADMIN)
+FINANCE_ROLES = (Role.FINANCE, Role.ADMIN)
 
-@admin_blp.route("", methods=["GET"])
-@staff_required
+
+@staff_route(admin_blp, "", methods=["GET"], roles=PAYMENT_STAFF_ROLES)
 @admin_blp.arguments(schemas.AdminPaymentListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.StaffPaymentSchema))
 def admin_list_payments(args: dict[str, Any]) -> Any:
@@ -194,8 +198,7 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-@admin_blp.route("/export.csv", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/export.csv", methods=["GET"], roles=PAYMENT_STAFF_ROLES)
 @admin_blp.arguments(schemas.AdminPaymentExportArgs, location="query")
 @admin_blp.doc(responses={"200": {"description": "orders", "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def admin_export_payments(args: dict[str, Any]) -> Any:
@@ -235,20 +238,17 @@ def admin_export_payments(args: dict[str, Any]) -> Any:
     )
 
 
-@admin_blp.route("/<uuid:order_id>", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:order_id>", methods=["GET"], roles=PAYMENT_STAFF_ROLES)
 @admin_blp.response(200, schemas.StaffPaymentSchema)
 def admin_get_payment(order_id: uuid.UUID) -> Any:
     """One order of my area with its refunds. Audited."""
     return services.view_order(current_user(), order_id)
 
 
-@admin_blp.route("/<uuid:order_id>/refunds", methods=["POST"])
-@staff_required
+@staff_route(admin_blp, "/<uuid:order_id>/refunds", methods=["POST"], roles=FINANCE_ROLES)
 @idempotent
 @admin_blp.arguments(schemas.StaffRefundArgs)
 @admin_blp.response(201, schemas.StaffRefundSchema)
-@admin_blp.alt_response(403, description="Only finance staff and admins refund")
 @admin_blp.alt_response(409, description="Not paid, or more than is left to refund")
 def admin_refund_payment(args: dict[str, Any], order_id: uuid.UUID) -> Any:
     """Refund part or all of an order on the resident's behalf, saying why (finance and admins; audited). The
@@ -256,8 +256,7 @@ def admin_refund_payment(args: dict[str, Any], order_id: uuid.UUID) -> Any:
     return services.staff_refund(current_user(), order_id, args["amount_fen"], args["reason"])
 
 
-@admin_blp.route("/discrepancies", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/discrepancies", methods=["GET"], roles=FINANCE_ROLES)
 @admin_blp.arguments(schemas.DiscrepancyListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.DiscrepancySchema))
 def admin_list_payment_discrepancies(args: dict[str, Any]) -> Any:
@@ -267,8 +266,7 @@ def admin_list_payment_discrepancies(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(PaymentDiscrepancy.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("/reconciliations", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/reconciliations", methods=["GET"], roles=FINANCE_ROLES)
 @admin_blp.arguments(CursorArgs, location="query")
 @admin_blp.response(200, page_of(schemas.ReconciliationSchema))
 def admin_list_payment_reconciliations(args: dict[str, Any]) -> Any:
@@ -277,8 +275,7 @@ def admin_list_payment_reconciliations(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(PaymentReconciliation.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-@admin_blp.route("/audit", methods=["GET"])
-@staff_required
+@staff_route(admin_blp, "/audit", methods=["GET"], roles=FINANCE_ROLES)
 @admin_blp.arguments(CursorArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AuditSchema))
 def admin_list_payment_audit(args: dict[str, Any]) -> Any:

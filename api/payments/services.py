@@ -30,9 +30,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, false, or_, select, text, true, update
+from sqlalchemy import ColumnElement, Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from api import scope
 from api.accounts.models import AreaKind, Role, User, UserRole
 from api.config import Settings
 from api.db import db, new_id, utcnow
@@ -971,16 +972,8 @@ def create_sandbox_order(user: User, amount_fen: int, description: str, gateway:
 
 
 def staff_scope(staff: User, area_path: Any) -> ColumnElement[bool]:
-    """THE rule of which payments a staff member may see, as a filter on an area-path column: inside their
-    area; things of no area only for the whole subdistrict's staff and admins; an admin without area sees all.
-    (To be replaced by `api.scope` when it lands: this is the only place it needs changing.)"""
-    area = staff.staff_area
-    if area is None:
-        return true() if staff.has_role(Role.ADMIN) else false()
-    inside = area_path.startswith(area.path, autoescape=True)
-    if area.kind == AreaKind.SUBDISTRICT:
-        inside = or_(inside, area_path.is_(None))
-    return inside
+    """Which payments a staff member may see: the one area rule (`api.scope`) over an area-path column."""
+    return scope.condition(staff, area_path)
 
 
 def visible_orders(staff: User) -> Select[tuple[PaymentOrder]]:
