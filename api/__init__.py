@@ -93,8 +93,10 @@ def _check_body_type() -> Response | None:
 
 
 def _finish_unit_of_work(response: Response) -> Response:
-    """Commit what a successful request did; anything else is rolled back at teardown."""
-    if response.status_code >= 400:
+    """Commit what a successful request did; anything else is rolled back at teardown. A request that never
+    touched the database (the probes, the docs) has no session to commit: creating one costs more than the
+    whole of such a request."""
+    if response.status_code >= 400 or not db.session.registry.has():
         return response
     try:
         db.session.commit()
@@ -222,7 +224,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:
-        db.session.remove()
+        if db.session.registry.has():
+            db.session.remove()
 
     from api.cli import register_cli
 
