@@ -197,7 +197,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     _openapi_config(app)
 
     db.bind(settings.sqlalchemy_url)
-    store.backend = make_store(settings.redis_url)
+    store.backend = make_store(settings.redis_url, settings.redis_key_prefix)
     _init_celery(app, settings)
 
     api = Api(app)
