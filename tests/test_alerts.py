@@ -1233,6 +1233,7 @@ def test_recent_alerts_for_gives_each_elder_their_newest(client, home):
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_concurrent_batches_of_the_same_alarm_open_one_alert_and_one_message(app, home):
     barrier = threading.Barrier(6)
     answers: list[int] = []

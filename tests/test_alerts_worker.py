@@ -64,21 +64,21 @@ def worker_database(pg_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def worker(
-    worker_database: str, redis_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
+    worker_database: str, broker_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    running = start_worker(deployment(worker_database, redis_url, fake), tmp_path_factory.mktemp("alerts-worker"))
+    running = start_worker(deployment(worker_database, broker_url, fake), tmp_path_factory.mktemp("alerts-worker"))
     try:
         yield running
     finally:
         running.stop()
-        drop_leftover_deliveries(redis_url)
+        drop_leftover_deliveries(broker_url)
 
 
 @pytest.fixture(scope="module")
 def sender(
-    worker: Worker, worker_database: str, redis_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
+    worker: Worker, worker_database: str, broker_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
-    env = deployment(worker_database, redis_url, fake)
+    env = deployment(worker_database, broker_url, fake)
     with sending_app(env, tmp_path_factory.mktemp("alerts-sender"), worker) as app:
         yield app
 
@@ -135,9 +135,9 @@ def _person(name: str, **fields: Any) -> tuple[User, str]:
 
 
 @pytest.fixture
-def home(sender: Flask, worker: Worker, fake: FakeWechat, redis_url: str, worker_database: str) -> Iterator[Home]:
+def home(sender: Flask, worker: Worker, fake: FakeWechat, broker_url: str, worker_database: str) -> Iterator[Home]:
     fake.reset()
-    forget_access_tokens(redis_url)
+    forget_access_tokens(broker_url)
     with sender.app_context():
         areas: dict[str, Area] = {}
         parent = None

@@ -111,6 +111,7 @@ def test_the_key_is_documented_on_the_route(client):
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_simultaneous_retries_create_one_request(app, world, resident, pg_url):
     """Two copies of the same request racing on PostgreSQL: one creates, the other replays."""
     room = world.room("KJ01/101")

@@ -671,6 +671,7 @@ def test_a_partner_system_files_a_report_without_a_reporter(app, world, catalogu
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_two_staff_accepting_at_once_apply_the_transition_once(app, resident, kj01_staff, catalogue, world):
     import threading
 
@@ -704,6 +705,7 @@ def test_two_staff_accepting_at_once_apply_the_transition_once(app, resident, kj
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_two_beat_runs_at_once_escalate_an_overdue_case_once(app, client, resident, kj01_staff, catalogue, world):
     """Two beat schedulers (a deployment mistake, or a slow run overlapping the next): one message per level."""
     import threading

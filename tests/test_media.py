@@ -957,13 +957,13 @@ def test_an_app_configured_with_s3_settings_keeps_photos_in_a_private_bucket(app
 
 
 @pytest.fixture(scope="module")
-def s3_worker_settings(pg_url: str, redis_url: str, s3_endpoint: str) -> Iterator[dict[str, str]]:
+def s3_worker_settings(pg_url: str, broker_url: str, s3_endpoint: str) -> Iterator[dict[str, str]]:
     """What a deployment with MinIO sets, for the worker process and the app that sends it work; the worker
     gets a PostgreSQL database of its own."""
     with migrated_database(pg_url, prefix="linli_media") as database_url:
         yield {
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
+            "REDIS_URL": broker_url,
             "SECRET_KEY": WORKER_SECRET_KEY,
             "S3_ENDPOINT": s3_endpoint,
             "S3_ACCESS_KEY": "linli-test",

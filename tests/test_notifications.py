@@ -478,6 +478,7 @@ def test_an_access_token_expiring_mid_run_is_refreshed_and_the_message_sent(live
     assert len(fake.calls("/cgi-bin/token")) == 2
 
 
+@pytest.mark.commits
 def test_the_sweep_hands_over_due_rows_it_finds(live_app, fake, world):
     """A row the broker lost: committed, never delivered. The sweep finds it once it is due."""
     user = family_member()
@@ -538,6 +539,7 @@ def lease_over(message_id: uuid.UUID) -> None:
     db.session.commit()
 
 
+@pytest.mark.commits
 def test_a_worker_killed_after_wechat_took_the_alarm_leaves_it_to_the_sweep_which_sends_it_again(live_app, fake, world):
     user = family_member()
     settings = live_app.extensions["linli.settings"]
@@ -568,6 +570,7 @@ def test_a_worker_killed_after_wechat_took_the_alarm_leaves_it_to_the_sweep_whic
     assert [a.outcome for a in sent.attempts] == [AttemptOutcome.UNKNOWN, AttemptOutcome.SENT]
 
 
+@pytest.mark.commits
 def test_a_second_delivery_during_the_call_does_nothing_and_no_lock_is_held(live_app, fake, world):
     user = family_member()
     settings = live_app.extensions["linli.settings"]

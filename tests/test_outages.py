@@ -94,6 +94,7 @@ def test_a_redis_error_nobody_handles_is_a_503_with_retry_after(app, client, res
     assert int(response.headers["Retry-After"]) > 0
 
 
+@pytest.mark.commits
 def test_a_database_connection_cut_in_the_middle_of_a_request_is_a_503_and_the_next_request_works(
     client, resident, pg_url
 ):

@@ -197,6 +197,7 @@ def drop_celery_connections() -> None:
 @contextlib.contextmanager
 def process_globals_restored() -> Iterator[None]:
     engine = db.engine
+    session_bind = dict(db._factory.kw)  # the engine, or the connection of a test in savepoint mode
     backend = store.backend
     conf = dict(celery.conf.changes)
     flask_app = celery.__dict__.get("flask_app")
@@ -208,7 +209,7 @@ def process_globals_restored() -> Iterator[None]:
         if db.engine is not None and db.engine is not engine:
             db.engine.dispose()
         db.engine = engine
-        db._factory.configure(bind=engine)
+        db._factory.kw = session_bind
         store.backend = backend
         changes = celery.conf.changes
         changes.clear()
