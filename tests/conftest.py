@@ -59,6 +59,8 @@ REDIS_URL = os.environ.get("LINLI_TEST_REDIS_URL", "")
 # The xdist worker this process is ("gw0", "gw1", …), or "main" without xdist.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
+pytest_plugins = ["tests.factories"]
+
 
 def _unavailable(reason: str) -> None:
     if REQUIRE_SERVICES:

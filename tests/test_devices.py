@@ -11,20 +11,9 @@ from sqlalchemy import func, select
 
 from api.db import db
 from api.devices.models import DEFAULT_HEARTBEAT_SECONDS, Device, DeviceType
-from tests.test_eldercare import new_elder
+from tests.factories import bound_family, consent, new_device, new_elder
 
 IMPORT = "/api/v1/admin/devices/import"
-
-
-def consent(client, staff, elder_id, *types, given_by="本人"):
-    body = {"given_by": given_by, "device_types": list(types)}
-    response = client.post(f"/api/v1/admin/elders/{elder_id}/consents", json=body, headers=staff["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def new_device(client, staff, **body):
-    return client.post("/api/v1/admin/devices", json=body, headers=staff["headers"])
 
 
 def test_a_device_cannot_watch_an_elder_without_consent(client, world, kj01_staff):
@@ -148,8 +137,6 @@ def test_list_filters_and_retire(client, world, kj01_staff, admin):
 
 
 def test_the_family_sees_the_devices_watching_their_elder(client, world, kj01_staff):
-    from tests.test_eldercare import bound_family
-
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "*")
     new_device(client, kj01_staff, serial="DOOR-1", type="door_sensor", elder_id=elder["id"])
@@ -236,7 +223,6 @@ def test_kj02_staff_cannot_overwrite_a_kj01_device_by_importing_its_serial(clien
 def test_the_family_sees_recent_alerts_of_their_elder(client, world, kj01_staff):
     from api.alerts.models import Alert, AlertRule, Severity
     from api.db import utcnow
-    from tests.test_eldercare import bound_family
 
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "*")

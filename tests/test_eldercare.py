@@ -18,51 +18,10 @@ from api.db import db, utcnow
 from api.eldercare import services
 from api.eldercare.models import BindingInvite
 from api.notifications.models import Notification
-from tests.conftest import bearer, wechat_login
+from tests.factories import bind, bound_family, invite, login, new_elder
 from tests.fake_wechat import FakeWechat
 
 OA_EVENTS = "/api/v1/wechat/official-account/events"
-
-
-def new_elder(client, staff, room, **overrides):
-    body = {
-        "name": "王阿婆",
-        "room_id": str(room.id),
-        "birth_year": 1941,
-        "conditions": "高血压",
-        "phone": "13812345678",
-    }
-    body.update(overrides)
-    response = client.post("/api/v1/admin/elders", json=body, headers=staff["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def login(client, code):
-    tokens = wechat_login(client, code)
-    return {**tokens, "headers": bearer(tokens["access_token"])}
-
-
-def invite(client, staff, elder_id):
-    response = client.post(f"/api/v1/admin/elders/{elder_id}/invites", headers=staff["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def bind(client, family, code, relation="子女"):
-    return client.post("/api/v1/family-bindings", json={"code": code, "relation": relation}, headers=family["headers"])
-
-
-def bound_family(client, staff, elder_id, code_name, relation="子女"):
-    """A family member who asked with an invite and was confirmed by staff."""
-    family = login(client, code_name)
-    requested = bind(client, family, invite(client, staff, elder_id)["code"], relation)
-    assert requested.status_code == 201, requested.get_json()
-    confirmed = client.post(
-        f"/api/v1/admin/family-bindings/{requested.get_json()['id']}/confirm", headers=staff["headers"]
-    )
-    assert confirmed.status_code == 200, confirmed.get_json()
-    return family, confirmed.get_json()
 
 
 # Profiles ---------------------------------------------------------------------------------------------

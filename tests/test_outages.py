@@ -26,8 +26,7 @@ from api.db import db
 from api.extensions import store
 from api.notifications.models import Notification
 from tests.conftest import bearer, wechat_login
-from tests.test_alerts import event as iot_event
-from tests.test_alerts import home, signed  # noqa: F401  (home is a fixture)
+from tests.factories import iot_event, signed
 from tests.worker_support import RedisServer
 
 pytestmark = pytest.mark.services
@@ -48,7 +47,7 @@ def private_redis(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_with_redis_down_alarms_are_taken_in_reads_work_and_ended_sessions_stay_ended(
     client,
-    home,  # noqa: F811
+    home,
     private_redis,
 ):
     zhang = wechat_login(client, "zhangsan#1")
