@@ -236,6 +236,7 @@ def test_a_stale_timestamp_is_refused(client, home):
     assert response.get_json()["code"] == "iot_timestamp_stale"
 
 
+@pytest.mark.smoke
 def test_a_replayed_batch_is_refused_and_stores_nothing_twice(client, home):
     body = json.dumps([iot_event("DOOR-1", "open")]).encode()
     headers = signed(body)
@@ -370,6 +371,7 @@ def test_heartbeats_update_last_seen_and_battery_and_an_open_door_counts_as_acti
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_smoke_tells_the_first_family_contact_once_however_often_it_repeats(client, home):
     answer = pushed(client, [iot_event("SMK-1", "smoke")])
     alert_id = answer["results"][0]["alert_id"]
@@ -409,6 +411,7 @@ def test_the_alarms_messages_are_in_the_outbox_of_the_homes_committee_only(clien
     assert outbox(kj02_staff) == []
 
 
+@pytest.mark.smoke
 def test_nobody_acknowledging_brings_the_second_contact_then_staff_then_volunteers_each_once(
     client, home, settings, world
 ):
@@ -892,6 +895,7 @@ def test_the_staff_escalation_message_names_the_door_of_a_long_demo_address(clie
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_silent_device_goes_offline_with_a_notice_and_comes_back_with_its_next_heartbeat(client, home, settings):
     last = SHANGHAI_NOON - timedelta(hours=3)
     db.session.execute(
@@ -1049,6 +1053,7 @@ def test_a_devices_history_is_paged_newest_first_for_staff_in_scope(client, home
     assert client.get(f"/api/v1/admin/devices/{uuid.uuid4()}/events", headers=kj01_staff["headers"]).status_code == 404
 
 
+@pytest.mark.smoke
 def test_statistics_count_types_time_to_acknowledge_and_false_alarms(client, home, kj01_staff):
     smoke = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     sos = pushed(client, [iot_event("SOS-1", "sos")])["results"][0]["alert_id"]

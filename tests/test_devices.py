@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from api.db import db
@@ -16,6 +17,7 @@ from tests.factories import bound_family, consent, new_device, new_elder
 IMPORT = "/api/v1/admin/devices/import"
 
 
+@pytest.mark.smoke
 def test_a_device_cannot_watch_an_elder_without_consent(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     refused = new_device(client, kj01_staff, serial="SMK-1", type="smoke_detector", elder_id=elder["id"])
@@ -104,6 +106,7 @@ def test_staff_of_kj02_cannot_touch_kj01_devices(client, world, kj01_staff, kj02
     assert new_device(client, kj02_staff, serial="X", type="door_sensor", room_id=room).status_code == 403
 
 
+@pytest.mark.smoke
 def test_list_filters_and_retire(client, world, kj01_staff, admin):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "*")
@@ -149,6 +152,7 @@ def test_the_family_sees_the_devices_watching_their_elder(client, world, kj01_st
 # CSV import -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_csv_import_keeps_good_rows_and_reports_bad_ones_by_line(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "door_sensor")

@@ -27,6 +27,7 @@ OA_EVENTS = "/api/v1/wechat/official-account/events"
 # Profiles ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_staff_register_an_elder_of_their_area_and_the_phone_is_masked(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     assert elder["status"] == "active"
@@ -139,6 +140,7 @@ def test_consent_is_recorded_per_device_type_and_withdrawal_is_kept(client, worl
 # Family bindings -------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_family_member_binds_with_an_invite_and_sees_the_elder_only_once_confirmed(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     code = invite(client, kj01_staff, elder["id"])
@@ -376,6 +378,7 @@ def test_a_follow_links_by_unionid_through_the_wechat_user_info(client, world, s
     assert db.session.get(User, user_id).wechat_oa_openid == "o-oa-by-unionid"
 
 
+@pytest.mark.smoke
 def test_the_sandbox_confirms_a_link_without_wechat_and_only_in_the_sandbox(client, world, settings):
     family = login(client, "daughter#1")
     code = client.post("/api/v1/me/official-account/link", headers=family["headers"]).get_json()["code"]

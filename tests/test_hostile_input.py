@@ -125,6 +125,7 @@ def test_a_line_break_is_kept_in_a_description_and_refused_in_a_title(client, wo
     assert created.get_json()["description"] == "第一行\n第二行\t缩进"
 
 
+@pytest.mark.smoke
 def test_text_is_stored_in_one_normal_form(client, resident):
     decomposed = "Jose\u0301"  # "José" typed with a combining accent
     response = client.patch("/api/v1/me", json={"nickname": decomposed}, headers=resident["headers"])
@@ -229,6 +230,7 @@ def test_an_older_reading_re_sent_after_an_outage_never_overwrites_a_newer_batte
     assert abs(device.last_seen_at - (now - timedelta(minutes=5))) < timedelta(seconds=1)
 
 
+@pytest.mark.smoke
 def test_a_replayed_batch_is_refused_once_taken_even_without_redis(client, home):
     body = json.dumps([iot_event("SMK-1", "smoke")]).encode()
     headers = signed(body)

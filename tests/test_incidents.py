@@ -113,6 +113,7 @@ def test_the_catalogue_has_two_levels_time_limits_photo_rules_and_extra_fields(c
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_resident_reports_a_problem_with_photos_and_sees_it_with_its_timeline(client, resident, catalogue):
     created = filed(client, resident, photos=2)
     assert created["status"] == "submitted"
@@ -205,6 +206,7 @@ def test_reports_are_rate_limited_per_resident(client, resident, catalogue, sett
     assert report(client, other, category="other.other", photos=0).status_code == 201
 
 
+@pytest.mark.smoke
 def test_a_nearby_open_report_of_the_same_kind_is_offered_as_a_possible_duplicate(client, resident, catalogue):
     first = filed(client, resident)
     other = someone(client, "lisi")
@@ -244,6 +246,7 @@ def unit(world):
     return str(row.id)
 
 
+@pytest.mark.smoke
 def test_the_full_cycle_from_report_to_a_satisfied_resident(client, resident, kj01_staff, catalogue, world, unit):
     created = filed(client, resident)
     place(created["id"], world)
@@ -468,6 +471,7 @@ def test_committee_staff_can_dispatch_only_to_units_and_people_their_own_list_of
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_overdue_cases_escalate_to_supervisors_once_per_level(app, client, resident, kj01_staff, catalogue, world):
     committee_boss = create_staff("kj01-boss", STAFF_PASSWORD, Role.STAFF, "KJ01")
     committee_boss.grant(Role.SUPERVISOR)
@@ -540,6 +544,7 @@ def test_the_sla_sweep_is_a_beat_job():
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_statistics_give_closure_and_satisfaction_rates_and_handling_time_percentiles(
     client, resident, kj01_staff, kj02_staff, catalogue, world
 ):

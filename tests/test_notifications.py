@@ -57,6 +57,7 @@ def inbox(client, who):
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_an_approval_lands_in_the_residents_inbox(client, world, resident, kj01_staff):
     decide(client, world, resident, kj01_staff)
 
@@ -144,6 +145,7 @@ def test_a_wrong_subscription_report_is_refused(client, world, resident, answer)
     assert list(response.get_json()["errors"]) == list(answer)
 
 
+@pytest.mark.smoke
 def test_with_a_credit_the_sandbox_records_the_subscribe_message_and_spends_the_credit(
     client, world, resident, kj01_staff, admin
 ):
@@ -172,6 +174,7 @@ def test_staff_see_only_messages_to_people_of_their_area(client, world, resident
     assert client.get("/api/v1/admin/notifications", headers=resident["headers"]).status_code == 403
 
 
+@pytest.mark.smoke
 def test_staff_see_a_message_only_in_the_committee_it_is_about(client, world, resident, kj01_staff, kj02_staff, admin):
     """张三 has a flat in KJ01 and one in KJ02: KJ01 staff see what concerns the KJ01 flat, not his KJ02
     affairs, though he is a resident of theirs."""
