@@ -38,7 +38,8 @@ from tests.test_notifications_worker import (
 )
 from tests.worker_support import Worker, migrated_database, wait_until
 
-pytestmark = pytest.mark.services
+# One xdist process runs this module: its worker (and database) start once.
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("alerts_worker")]
 
 ALERT_OA_TEMPLATE = "linli-oa-device-alert"
 DELIVERY_TIMEOUT = 20

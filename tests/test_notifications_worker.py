@@ -56,7 +56,8 @@ from tests.worker_support import (
 )
 from workers.schedule import BEAT_SCHEDULE
 
-pytestmark = pytest.mark.services
+# One xdist process runs this module: its worker (and database) start once.
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("notifications_worker")]
 
 MINIAPP = ("wx-test-app", "s3cret")
 OA = ("wx-test-oa", "oa-s3cret")

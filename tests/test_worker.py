@@ -45,6 +45,9 @@ from tests.worker_support import (
 )
 from workers.schedule import BEAT_SCHEDULE
 
+# One xdist process runs this module: its worker (and database) start once.
+pytestmark = pytest.mark.xdist_group("worker")
+
 # ----------------------------------------------------------------------------------------------------
 # The beat schedule (no services needed)
 # ----------------------------------------------------------------------------------------------------
