@@ -280,7 +280,11 @@ def test_the_full_cycle_from_report_to_a_satisfied_resident(client, resident, kj
     assert again.status_code == 409 and again.get_json()["code"] == "feedback_already_given"
 
     # Every status change reached the reporter's inbox, once each.
-    kinds = db.session.scalars(select(Notification.context).where(Notification.kind == "incident_status_changed")).all()
+    kinds = db.session.scalars(
+        select(Notification.context)
+        .where(Notification.kind == "incident_status_changed")
+        .order_by(Notification.created_at, Notification.id)
+    ).all()
     assert [k["status"] for k in kinds] == ["accepted", "dispatched", "in_progress", "resolved"]
 
     # The staff timeline says who did what.
