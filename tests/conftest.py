@@ -160,6 +160,7 @@ def base_settings(
 
 @pytest.fixture(scope="session")
 def _app(base_settings: Settings) -> Flask:
+    """The app, built once per process; tests take it through `app`."""
     return create_app(base_settings)
 
 

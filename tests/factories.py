@@ -100,6 +100,8 @@ HOME_DEVICES = (
 
 @dataclass
 class Home:
+    """What `home` made: ids, and `headers(who)` for the daughter, the son and the stranger."""
+
     elder_id: uuid.UUID
     daughter: uuid.UUID
     son: uuid.UUID
@@ -113,8 +115,7 @@ class Home:
 
 @pytest.fixture
 def home(world: World, settings: Settings) -> Home:
-    """王阿婆 at KJ01/101 with every consent; daughter then son as contacts, a stranger; SMK-1, DOOR-1, BP-1,
-    SOS-1 watching her and a retired OLD-1; the three people signed in (`home.headers(who)`)."""
+    """王阿婆 at KJ01/101 (every consent), daughter then son as contacts, a stranger, her devices (HOME_DEVICES)."""
     room = world.room("KJ01/101")
     elder = add_elder(room)
     daughter, son, stranger = add_family_member("王家女儿"), add_family_member("王家儿子"), add_family_member("路人")
