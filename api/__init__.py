@@ -195,7 +195,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     crypto.configure(settings.pii_encryption_key, settings.pii_hash_key)
     db.bind(settings.sqlalchemy_url)
-    store.backend = make_store(settings.redis_url)
+    store.backend = make_store(settings.redis_url, settings.redis_key_prefix)
     domains = _install_domains(settings)
     app.extensions["linli.domains"] = domains
     _init_celery(app, settings, domains)

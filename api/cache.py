@@ -134,5 +134,5 @@ class RedisStore:
         return bool(self.client.ping())
 
 
-def make_store(redis_url: str) -> Store:
-    return RedisStore(redis_url) if redis_url else MemoryStore()
+def make_store(redis_url: str, prefix: str = "linli:") -> Store:
+    return RedisStore(redis_url, prefix) if redis_url else MemoryStore()

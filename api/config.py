@@ -74,6 +74,8 @@ class Settings:
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url: str = ""
     redis_url: str = ""
+    # Where the store and the WeChat token cache keep their keys in Redis: tests give each parallel worker its own.
+    redis_key_prefix: str = "linli:"
     media_root: Path | None = None
 
     wechat_miniapp_id: str = ""

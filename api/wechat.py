@@ -61,7 +61,7 @@ def _token_storage(settings: Settings) -> Any:
         from wechatpy.session.redisstorage import RedisStorage
 
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        return RedisStorage(client, prefix="linli:wechat")
+        return RedisStorage(client, prefix=settings.redis_key_prefix + "wechat")
     return _memory_token_storage
 
 

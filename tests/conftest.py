@@ -1,17 +1,33 @@
-"""Test fixtures: the app on a migrated database, a small subdistrict to act in, logged-in people.
+"""Test fixtures: the app on a migrated database, a small subdistrict to act in, signed-in people.
 
-Two passes run the suite (see `scripts/test`):
-- the embedded default: SQLite in a temp folder, memory store, eager tasks — `-m "not services"`;
-- the services pass: `LINLI_TEST_DATABASE_URL` (PostgreSQL) and `LINLI_TEST_REDIS_URL` set, every test
-  including those marked `services` (real Celery worker, Redis, concurrency on PostgreSQL). With
-  `LINLI_REQUIRE_SERVICES=1` a service that does not answer fails the run instead of skipping.
+Two passes run the suite (see `scripts/test`), each spread over the cores by pytest-xdist (`-n`):
+- the services pass, PostgreSQL + Redis (production): `LINLI_TEST_DATABASE_URL` and `LINLI_TEST_REDIS_URL`
+  set, every test except those marked `sqlite_only` — including those marked `services` (real Celery
+  worker, gunicorn, concurrency on PostgreSQL), the fuzz run and the TypeScript compile. With
+  `LINLI_REQUIRE_SERVICES=1` a service that does not answer fails the run instead of skipping;
+- the embedded default (SQLite in a temp folder, memory store, eager tasks, WeChat sandbox): only the smoke
+  set, `-m "smoke or sqlite_only"` (see the markers in pyproject.toml).
 
-The schema is built by Alembic (`upgrade head`), never by `create_all`, so every test also exercises
-the migrations. Tables are emptied after each test.
+Each pytest process (each xdist worker) has a database of its own, created and migrated by Alembic
+(`upgrade head`, never `create_all`, so the migrations run too), a Redis key prefix of its own for the store
+and the WeChat token cache (`Settings.redis_key_prefix`), and a private redis-server as the broker of the
+tests that start a real Celery worker (`broker_url`).
+
+Cleaning up after a test, in one of two modes:
+- savepoint (the default on PostgreSQL): the scoped session is bound to one connection inside an outer
+  transaction, joined with `join_transaction_mode="create_savepoint"`: the app's commit after a request and
+  a task's commit release a SAVEPOINT, and the outer transaction is rolled back when the test ends. A test
+  that commits past it anyway (its own engine or connection, a thread, a subprocess) fails: mark it;
+- truncate (tests marked `commits`, and every test on SQLite): real commits; the tables are emptied after.
+Either way the store's keys are deleted after each test.
+
+Tokens in the `resident`, `admin` and `kj0x_staff` fixtures are issued directly (`issue_tokens`), not through
+argon2 and the WeChat sandbox; tests/test_auth.py and friends log in through the real endpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -23,22 +39,27 @@ import pytest
 from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exists, literal, select, text, union_all
 from sqlalchemy.engine import make_url
 
 from api import Settings, create_app
 from api.accounts import services
 from api.accounts.models import Area, AreaKind, Role, Room, User
-from api.accounts.services import create_staff
+from api.accounts.schemas import TokenSchema
+from api.accounts.services import create_staff, issue_tokens
 from api.cache import MemoryStore
 from api.cli import alembic_config
-from api.db import db, new_id
+from api.db import db, new_id, utcnow
 from api.extensions import store
 from api.models import metadata
 
 REQUIRE_SERVICES = os.environ.get("LINLI_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("LINLI_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("LINLI_TEST_REDIS_URL", "")
+# The xdist worker this process is ("gw0", "gw1", …), or "main" without xdist.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+pytest_plugins = ["tests.factories"]
 
 
 def _unavailable(reason: str) -> None:
@@ -54,11 +75,11 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, dropped afterwards."""
+    """A fresh PostgreSQL database for this process (this xdist worker), dropped afterwards."""
     if not PG_URL:
         _unavailable("LINLI_TEST_DATABASE_URL is not set")
     admin_url = make_url(PG_URL).set(drivername="postgresql+psycopg")
-    name = f"linli_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"linli_test_{WORKER}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -78,7 +99,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """Redis for the services pass (a database index of its own; the store's keys are deleted between tests)."""
+    """Redis for the services pass (a database index of the run's own; each process keeps to its key prefix)."""
     if not REDIS_URL:
         _unavailable("LINLI_TEST_REDIS_URL is not set")
     import redis
@@ -88,6 +109,19 @@ def redis_url() -> str:
     except Exception as exc:
         _unavailable(f"Redis at {REDIS_URL} does not answer: {exc}")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def broker_url(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of this process's own: the broker of the real Celery workers, whose queue, results and
+    WeChat tokens no other xdist worker (nor another test run on the shared Redis) can take or see."""
+    from tests.worker_support import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("broker") / "redis-server.log").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -110,12 +144,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtu
 def base_settings(
     tmp_path_factory: pytest.TempPathFactory, database_url: str, request: pytest.FixtureRequest
 ) -> Settings:
+    """The session app's settings; apps a test builds from them (`with_overrides`) share its database and prefix."""
     return Settings(
         env="test",
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         instance_path=tmp_path_factory.mktemp("instance"),
         database_url=database_url,
         redis_url=request.getfixturevalue("redis_url") if PG_URL else "",
+        redis_key_prefix=f"linli-test-{WORKER}-{os.getpid()}:",
         # The request-path tests run tasks eagerly; the worker tests build their own app.
         celery_always_eager=True,
         login_rate_limit_per_minute=10_000,
@@ -124,22 +160,61 @@ def base_settings(
 
 @pytest.fixture(scope="session")
 def _app(base_settings: Settings) -> Flask:
+    """The app, built once per process; tests take it through `app`."""
     return create_app(base_settings)
 
 
 @pytest.fixture
-def app(_app: Flask) -> Iterator[Flask]:
-    """The app, with settings a test may change (restored afterwards) and an emptied database after."""
+def app(_app: Flask, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app, with settings a test may change (restored afterwards); its data rolled back or emptied after."""
     # No app context is pushed around the test: a request would reuse it (and its `g`), which
     # production never does. Tests reach the database through `db.session` directly.
     settings: Settings = _app.extensions["linli.settings"]
     saved = dict(vars(settings))
+    truncate = db.dialect != "postgresql" or request.node.get_closest_marker("commits") is not None
     try:
-        yield _app
+        with contextlib.nullcontext() if truncate else one_transaction_rolled_back():
+            try:
+                yield _app
+            finally:
+                vars(settings).update(saved)
     finally:
-        vars(settings).update(saved)
-        empty_database()
+        if truncate:
+            empty_database()
         reset_store()
+
+
+@contextlib.contextmanager
+def one_transaction_rolled_back() -> Iterator[None]:
+    """Savepoint mode: every session of `db` on one connection, in a transaction rolled back at the end."""
+    assert db.engine is not None
+    db.session.remove()
+    connection = db.engine.connect()
+    outer = connection.begin()
+    unbound = dict(db._factory.kw)
+    db._factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        db.session.remove()
+        db._factory.kw = unbound
+        outer.rollback()
+        connection.close()
+    leaked = tables_with_rows()
+    if leaked:
+        empty_database()
+        pytest.fail(
+            f"committed past the test's transaction (rows left in {', '.join(leaked)}): "
+            "mark it @pytest.mark.commits, or keep its writes on db.session",
+            pytrace=False,
+        )
+
+
+def tables_with_rows() -> list[str]:
+    assert db.engine is not None
+    probes = [select(literal(t.name)).where(exists(select(literal(1)).select_from(t))) for t in metadata.sorted_tables]
+    with db.engine.connect() as conn:
+        return list(conn.scalars(union_all(*probes)))
 
 
 def empty_database() -> None:
@@ -165,8 +240,7 @@ def reset_store() -> None:
     if isinstance(store.backend, MemoryStore):
         store.backend = MemoryStore()
     else:
-        # Only the store's own keys: a FLUSHDB would also take the Celery queue from under a worker of
-        # another test run on the same Redis database.
+        # Only this process's keys (its prefix): other xdist workers and test runs share the Redis database.
         backend = store.backend
         keys = list(backend.client.scan_iter(match=backend.prefix + "*", count=1000))
         if keys:
@@ -175,11 +249,13 @@ def reset_store() -> None:
 
 @pytest.fixture
 def settings(app: Flask) -> Settings:
+    """The running app's settings; a test may change them (restored afterwards)."""
     return app.extensions["linli.settings"]
 
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """A test client of the session app."""
     return app.test_client()
 
 
@@ -231,6 +307,7 @@ def _hash_once(password: str) -> str:
 
 @pytest.fixture
 def world(app: Flask, monkeypatch: pytest.MonkeyPatch) -> World:
+    """控江路街道 (KJ) with committees KJ01 and KJ02, a building and rooms 101/102/201 each; admin and staff."""
     monkeypatch.setattr(services, "hash_password", _hash_once)
     w = World()
     _add_area(w, AreaKind.SUBDISTRICT, "KJ", "控江路街道", None)
@@ -255,40 +332,69 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def wechat_login(client: FlaskClient, code: str) -> dict[str, Any]:
+    """Log in through `/auth/wechat-login` (the sandbox in the session app)."""
     response = client.post("/api/v1/auth/wechat-login", json={"code": code})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
 def staff_login(client: FlaskClient, username: str, password: str = STAFF_PASSWORD) -> dict[str, Any]:
+    """Log in through `/auth/staff-login` (argon2)."""
     response = client.post("/api/v1/auth/staff-login", json={"username": username, "password": password})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
-@pytest.fixture
-def resident(client: FlaskClient, world: World) -> dict[str, Any]:
-    """张三, logged in through the WeChat sandbox: `{"access_token", "refresh_token", "user", "headers"}`."""
-    tokens = wechat_login(client, "zhangsan#1")
-    return {**tokens, "headers": bearer(tokens["access_token"])}
+def signed_in(user: User, settings: Settings) -> dict[str, Any]:
+    """What a login answers for `user`, with `headers`, issued directly (`issue_tokens`) and committed."""
+    user.last_login_at = utcnow()
+    pair = issue_tokens(user, settings)
+    db.session.commit()
+    answer = TokenSchema().dump(
+        {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_in": pair.expires_in,
+            "user": user,
+        }
+    )
+    return {**answer, "headers": bearer(pair.access_token)}
+
+
+def sandbox_resident(app: Flask, name: str) -> User:
+    """The resident the WeChat sandbox logs in for `name#…` codes, created as the first login creates them."""
+    session = app.extensions["linli.miniprogram"].code_to_session(name)
+    user = db.session.scalar(select(User).where(User.wechat_openid == session.openid))
+    if user is None:
+        user = User(wechat_openid=session.openid, wechat_unionid=session.unionid, nickname="")
+        user.grant(Role.RESIDENT)
+        db.session.add(user)
+        db.session.flush()
+    return user
 
 
 @pytest.fixture
-def kj01_staff(client: FlaskClient, world: World) -> dict[str, Any]:
-    tokens = staff_login(client, "kj01-staff")
-    return {**tokens, "headers": bearer(tokens["access_token"])}
+def resident(app: Flask, settings: Settings, world: World) -> dict[str, Any]:
+    """张三 (sandbox code `zhangsan#…`), signed in: `{"access_token", "refresh_token", "user", "headers"}`."""
+    return signed_in(sandbox_resident(app, "zhangsan"), settings)
 
 
 @pytest.fixture
-def kj02_staff(client: FlaskClient, world: World) -> dict[str, Any]:
-    tokens = staff_login(client, "kj02-staff")
-    return {**tokens, "headers": bearer(tokens["access_token"])}
+def kj01_staff(settings: Settings, world: World) -> dict[str, Any]:
+    """`kj01-staff`, committee KJ01's staff member, signed in (same shape as `resident`)."""
+    return signed_in(world.users["kj01"], settings)
 
 
 @pytest.fixture
-def admin(client: FlaskClient, world: World) -> dict[str, Any]:
-    tokens = staff_login(client, "admin")
-    return {**tokens, "headers": bearer(tokens["access_token"])}
+def kj02_staff(settings: Settings, world: World) -> dict[str, Any]:
+    """`kj02-staff`, committee KJ02's staff member, signed in."""
+    return signed_in(world.users["kj02"], settings)
+
+
+@pytest.fixture
+def admin(settings: Settings, world: World) -> dict[str, Any]:
+    """`admin`, the whole subdistrict, signed in."""
+    return signed_in(world.users["admin"], settings)
 
 
 def project_root() -> Path:

@@ -8,15 +8,11 @@ and the staff board. Escalation is driven by calling the beat job's service with
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -26,120 +22,27 @@ from api.accounts.models import Area, AreaKind, Role, Room, User
 from api.accounts.services import create_staff
 from api.alerts import rules, services
 from api.alerts.models import Alert, AlertRule, AlertStatus, AlertStep, IotEvent, Severity, StepKind
-from api.auth import issue_access_token
 from api.db import db, utcnow
 from api.devices.models import Device, DeviceStatus, DeviceType
-from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding, MonitoringConsent
+from api.eldercare.models import BindingStatus, Elder, FamilyBinding, MonitoringConsent
 from api.jobs import forget_pending
 from api.notifications import services as outbox
 from api.notifications.models import Channel, DeliveryAttempt, Notification
 from tests.conftest import STAFF_PASSWORD, bearer, staff_login
+from tests.factories import (
+    Home,
+    add_device,
+    add_elder,
+    add_family_member,
+    bind_family,
+    iot_event,
+    push,
+    pushed,
+    signed,
+)
 
-PLATFORM, SECRET = "linli-dev", "linli-dev-iot-secret"
 SHANGHAI_NOON = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 SHANGHAI_23H = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
-
-
-# ----------------------------------------------------------------------------------------------------
-# A home: 王阿婆 in KJ01 1号楼101, who consented to every device, her daughter and son, her devices
-# ----------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Home:
-    elder_id: uuid.UUID
-    daughter: uuid.UUID
-    son: uuid.UUID
-    stranger: uuid.UUID
-    devices: dict[str, uuid.UUID]
-    tokens: dict[str, dict[str, str]]
-
-    def headers(self, who: str) -> dict[str, str]:
-        return self.tokens[who]
-
-
-def _person(name: str) -> User:
-    suffix = uuid.uuid4().hex[:8]
-    user = User(nickname=name, wechat_openid=f"o-mini-{suffix}", wechat_oa_openid=f"o-oa-{suffix}")
-    user.grant(Role.FAMILY)
-    db.session.add(user)
-    return user
-
-
-@pytest.fixture
-def home(world, settings) -> Home:
-    room = world.room("KJ01/101")
-    elder = Elder(name="王阿婆", room_id=room.id, birth_year=1941, status=ElderStatus.ACTIVE)
-    db.session.add(elder)
-    db.session.flush()
-    db.session.add(MonitoringConsent(elder_id=elder.id, given_by="本人", device_types=["*"]))
-    daughter, son, stranger = _person("王家女儿"), _person("王家儿子"), _person("路人")
-    db.session.flush()
-    now = utcnow()
-    for position, user in ((1, daughter), (2, son)):
-        db.session.add(
-            FamilyBinding(
-                elder_id=elder.id,
-                user_id=user.id,
-                relation="子女",
-                position=position,
-                status=BindingStatus.CONFIRMED,
-                confirmed_at=now,
-            )
-        )
-    devices = {}
-    for serial, kind in (
-        ("SMK-1", DeviceType.SMOKE_DETECTOR),
-        ("DOOR-1", DeviceType.DOOR_SENSOR),
-        ("BP-1", DeviceType.BLOOD_PRESSURE_MONITOR),
-        ("SOS-1", DeviceType.SOS_BUTTON),
-    ):
-        device = Device(serial=serial, type=kind, room_id=room.id, elder_id=elder.id, status=DeviceStatus.ACTIVE)
-        db.session.add(device)
-        db.session.flush()
-        devices[serial] = device.id
-    retired = Device(serial="OLD-1", type=DeviceType.SMOKE_DETECTOR, room_id=room.id, status=DeviceStatus.RETIRED)
-    db.session.add(retired)
-    db.session.commit()
-    tokens = {
-        name: bearer(issue_access_token(user, secret=settings.secret_key, ttl_seconds=900))
-        for name, user in (("daughter", daughter), ("son", son), ("stranger", stranger))
-    }
-    return Home(elder.id, daughter.id, son.id, stranger.id, devices, tokens)
-
-
-def event(serial: str, kind: str, value: Any = None, *, at: datetime | None = None, event_id: str | None = None):
-    item: dict[str, Any] = {
-        "device_serial": serial,
-        "type": kind,
-        "occurred_at": (at or utcnow()).isoformat(),
-        "event_id": event_id or uuid.uuid4().hex,
-    }
-    if value is not None:
-        item["value"] = value
-    return item
-
-
-def signed(body: bytes, *, secret: str = SECRET, timestamp: int | None = None, platform: str = PLATFORM):
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "X-Linli-Platform": platform,
-        "X-Linli-Timestamp": stamp,
-        "X-Linli-Signature": signature,
-        "Content-Type": "application/json",
-    }
-
-
-def push(client, items: Any, **signing: Any):
-    body = json.dumps(items).encode()
-    return client.post("/api/v1/iot/events", data=body, headers=signed(body, **signing))
-
-
-def pushed(client, items: Any) -> dict[str, Any]:
-    response = push(client, items)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def messages_to(user_id: uuid.UUID) -> list[Notification]:
@@ -302,7 +205,7 @@ def test_quiet_hours_wrap_over_midnight_and_end_at_seven_in_shanghai():
 
 
 def test_a_batch_without_signature_headers_is_refused(client, home):
-    body = json.dumps([event("SMK-1", "smoke")]).encode()
+    body = json.dumps([iot_event("SMK-1", "smoke")]).encode()
     response = client.post("/api/v1/iot/events", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 401
     assert response.get_json()["code"] == "iot_signature_missing"
@@ -314,14 +217,14 @@ def test_a_batch_without_signature_headers_is_refused(client, home):
     ids=["wrong secret", "unknown platform"],
 )
 def test_a_wrongly_signed_batch_is_refused_and_nothing_is_stored(client, home, signing):
-    response = push(client, [event("SMK-1", "smoke")], **signing)
+    response = push(client, [iot_event("SMK-1", "smoke")], **signing)
     assert response.status_code == 401
     assert response.get_json()["code"] == "iot_signature_invalid"
     assert db.session.scalar(select(func.count()).select_from(IotEvent)) == 0
 
 
 def test_a_tampered_body_does_not_match_its_signature(client, home):
-    body = json.dumps([event("SMK-1", "heartbeat")]).encode()
+    body = json.dumps([iot_event("SMK-1", "heartbeat")]).encode()
     headers = signed(body)
     tampered = body.replace(b"heartbeat", b"smoke")
     response = client.post("/api/v1/iot/events", data=tampered, headers=headers)
@@ -329,13 +232,14 @@ def test_a_tampered_body_does_not_match_its_signature(client, home):
 
 
 def test_a_stale_timestamp_is_refused(client, home):
-    response = push(client, [event("SMK-1", "smoke")], timestamp=int(time.time()) - 301)
+    response = push(client, [iot_event("SMK-1", "smoke")], timestamp=int(time.time()) - 301)
     assert response.status_code == 401
     assert response.get_json()["code"] == "iot_timestamp_stale"
 
 
+@pytest.mark.smoke
 def test_a_replayed_batch_is_refused_and_stores_nothing_twice(client, home):
-    body = json.dumps([event("DOOR-1", "open")]).encode()
+    body = json.dumps([iot_event("DOOR-1", "open")]).encode()
     headers = signed(body)
     first = client.post("/api/v1/iot/events", data=body, headers=headers)
     again = client.post("/api/v1/iot/events", data=body, headers=headers)
@@ -357,7 +261,7 @@ def test_a_batch_whose_commit_failed_can_be_sent_again_as_it_was(client, home):
             failures.append(session)
             raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
 
-    body = json.dumps([event("SMK-1", "smoke")]).encode()
+    body = json.dumps([iot_event("SMK-1", "smoke")]).encode()
     headers = signed(body)
     orm_event.listen(Session, "before_commit", database_gone_once)
     try:
@@ -376,7 +280,7 @@ def test_a_batch_whose_commit_failed_can_be_sent_again_as_it_was(client, home):
 
 def test_without_a_platform_secret_ingestion_refuses_to_work(client, home, settings):
     settings.iot_platform_secrets = {}
-    response = push(client, [event("SMK-1", "smoke")])
+    response = push(client, [iot_event("SMK-1", "smoke")])
     assert response.status_code == 503 and response.get_json()["code"] == "iot_not_configured"
 
 
@@ -388,7 +292,7 @@ def test_a_body_that_is_not_an_array_is_a_422(client, home, body):
 
 
 def test_more_than_a_thousand_events_is_refused_with_the_limit(client, home):
-    response = push(client, [event("DOOR-1", "heartbeat") for _ in range(1001)])
+    response = push(client, [iot_event("DOOR-1", "heartbeat") for _ in range(1001)])
     assert response.status_code == 413
     body = response.get_json()
     assert body["code"] == "iot_batch_too_large"
@@ -396,16 +300,16 @@ def test_more_than_a_thousand_events_is_refused_with_the_limit(client, home):
 
 
 def test_malformed_items_unknown_devices_and_impossible_events_are_reported_and_the_good_ones_kept(client, home):
-    good_open = event("DOOR-1", "open")
-    good_reading = event("BP-1", "blood_pressure", {"systolic": 120, "diastolic": 80, "pulse": 70})
+    good_open = iot_event("DOOR-1", "open")
+    good_reading = iot_event("BP-1", "blood_pressure", {"systolic": 120, "diastolic": 80, "pulse": 70})
     batch = [
         good_open,
         {"device_serial": "DOOR-1", "type": "open"},  # no event id, no time
-        event("NOPE-404", "smoke"),
-        event("OLD-1", "smoke"),  # retired: no longer ingested
-        event("DOOR-1", "smoke"),  # a door sensor cannot smell smoke
-        event("BP-1", "blood_pressure", {"systolic": "high"}),
-        {**event("DOOR-1", "close"), "occurred_at": "2026-12-02 10:00"},  # no offset
+        iot_event("NOPE-404", "smoke"),
+        iot_event("OLD-1", "smoke"),  # retired: no longer ingested
+        iot_event("DOOR-1", "smoke"),  # a door sensor cannot smell smoke
+        iot_event("BP-1", "blood_pressure", {"systolic": "high"}),
+        {**iot_event("DOOR-1", "close"), "occurred_at": "2026-12-02 10:00"},  # no offset
         "not an object",
         good_reading,
         dict(good_open),  # the same event id twice in one batch
@@ -439,7 +343,7 @@ def test_malformed_items_unknown_devices_and_impossible_events_are_reported_and_
 
 
 def test_an_event_pushed_again_in_a_later_batch_is_a_duplicate(client, home):
-    smoke = event("SMK-1", "smoke")
+    smoke = iot_event("SMK-1", "smoke")
     first = pushed(client, [smoke])
     response = push(client, [smoke], timestamp=int(time.time()) - 100)  # signed anew: a re-push, not a replay
     assert response.status_code == 200
@@ -451,14 +355,14 @@ def test_an_event_pushed_again_in_a_later_batch_is_a_duplicate(client, home):
 
 def test_heartbeats_update_last_seen_and_battery_and_an_open_door_counts_as_activity(client, home):
     at = utcnow() - timedelta(minutes=5)
-    pushed(client, [event("DOOR-1", "heartbeat", {"battery": 64}, at=at), event("DOOR-1", "open", at=at)])
+    pushed(client, [iot_event("DOOR-1", "heartbeat", {"battery": 64}, at=at), iot_event("DOOR-1", "open", at=at)])
     db.session.expire_all()
     door = db.session.get(Device, home.devices["DOOR-1"])
     assert door.battery_percent == 64
     assert abs((door.last_seen_at - at).total_seconds()) < 1
     assert abs((door.last_activity_at - at).total_seconds()) < 1
     # An older event arriving late does not move "last seen" backwards.
-    pushed(client, [event("DOOR-1", "heartbeat", at=at - timedelta(hours=1))])
+    pushed(client, [iot_event("DOOR-1", "heartbeat", at=at - timedelta(hours=1))])
     db.session.expire_all()
     assert abs((db.session.get(Device, home.devices["DOOR-1"]).last_seen_at - at).total_seconds()) < 1
 
@@ -468,13 +372,14 @@ def test_heartbeats_update_last_seen_and_battery_and_an_open_door_counts_as_acti
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_smoke_tells_the_first_family_contact_once_however_often_it_repeats(client, home):
-    answer = pushed(client, [event("SMK-1", "smoke")])
+    answer = pushed(client, [iot_event("SMK-1", "smoke")])
     alert_id = answer["results"][0]["alert_id"]
     assert answer["alerts_opened"] == 1
 
     for _ in range(5):  # 50 repeats within a minute, in batches of ten
-        repeat = pushed(client, [event("SMK-1", "smoke") for _ in range(10)])
+        repeat = pushed(client, [iot_event("SMK-1", "smoke") for _ in range(10)])
         assert {r["alert_id"] for r in repeat["results"]} == {alert_id}
         assert repeat["alerts_opened"] == 0
 
@@ -497,7 +402,7 @@ def test_smoke_tells_the_first_family_contact_once_however_often_it_repeats(clie
 def test_the_alarms_messages_are_in_the_outbox_of_the_homes_committee_only(client, home, kj01_staff, kj02_staff):
     """The daughter lives in no flat of the subdistrict: KJ01 staff still see the message, because the alarm
     it is about is in KJ01; KJ02 staff do not."""
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
 
     def outbox(staff):
         items = client.get("/api/v1/admin/notifications", headers=staff["headers"]).get_json()["items"]
@@ -507,10 +412,11 @@ def test_the_alarms_messages_are_in_the_outbox_of_the_homes_committee_only(clien
     assert outbox(kj02_staff) == []
 
 
+@pytest.mark.smoke
 def test_nobody_acknowledging_brings_the_second_contact_then_staff_then_volunteers_each_once(
     client, home, settings, world
 ):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     kj01, kj02 = world.users["kj01"].id, world.users["kj02"].id
 
     assert escalate(settings, 60) == 0  # not yet: three minutes for a critical alert
@@ -560,7 +466,7 @@ def test_the_staff_step_goes_to_whoever_is_on_duty_for_the_area(client, home, se
     )
     assert created.status_code == 201, created.get_json()
 
-    pushed(client, [event("SMK-1", "smoke")])
+    pushed(client, [iot_event("SMK-1", "smoke")])
     escalate(settings, 181)
     escalate(settings, 362)
     assert len(messages_to(on_duty.id)) == 1
@@ -568,7 +474,7 @@ def test_the_staff_step_goes_to_whoever_is_on_duty_for_the_area(client, home, se
 
 
 def test_an_acknowledgement_stops_the_chain_and_acknowledging_again_changes_nothing(client, home, settings):
-    alert_id = pushed(client, [event("SOS-1", "sos")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SOS-1", "sos")])["results"][0]["alert_id"]
 
     first = client.post(f"/api/v1/alerts/{alert_id}/ack", headers=home.headers("daughter"))
     again = client.post(f"/api/v1/alerts/{alert_id}/ack", headers=home.headers("son"))
@@ -580,12 +486,12 @@ def test_an_acknowledgement_stops_the_chain_and_acknowledging_again_changes_noth
     assert messages_to(home.son) == []
     assert steps_of(alert_id) == [(StepKind.NOTIFIED_CONTACT, 1), (StepKind.ACKNOWLEDGED, 0)]
     # Repeats while someone is on it count on the same alert and tell nobody.
-    pushed(client, [event("SOS-1", "sos")])
+    pushed(client, [iot_event("SOS-1", "sos")])
     assert the_alert(alert_id).count == 2 and len(messages_to(home.daughter)) == 1
 
 
 def test_a_family_member_of_another_elder_can_neither_see_nor_acknowledge(client, home):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     for response in (
         client.get(f"/api/v1/alerts/{alert_id}", headers=home.headers("stranger")),
         client.post(f"/api/v1/alerts/{alert_id}/ack", headers=home.headers("stranger")),
@@ -600,7 +506,7 @@ def test_a_family_member_of_another_elder_can_neither_see_nor_acknowledge(client
 
 
 def test_staff_act_on_alerts_of_their_own_area_only(client, home, kj01_staff, kj02_staff):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     other = client.post(f"/api/v1/alerts/{alert_id}/ack", headers=kj02_staff["headers"])
     assert other.status_code == 404 and other.get_json()["code"] == "not_found"
     assert the_alert(alert_id).status == AlertStatus.OPEN
@@ -609,7 +515,7 @@ def test_staff_act_on_alerts_of_their_own_area_only(client, home, kj01_staff, kj
 
 
 def test_resolving_needs_a_note_and_happens_once(client, home):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     url = f"/api/v1/alerts/{alert_id}/resolve"
 
     for body in ({"resolution": "false_alarm"}, {"resolution": "false_alarm", "note": "   "}, {"note": "做饭"}):
@@ -629,13 +535,13 @@ def test_resolving_needs_a_note_and_happens_once(client, home):
     assert twice.status_code == 409 and twice.get_json()["code"] == "alert_resolved"
 
     # The next smoke is a new incident: a new alert, and the family is told again.
-    next_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    next_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     assert next_id != alert_id
     assert len(messages_to(home.daughter)) == 2
 
 
 def test_the_other_family_members_read_a_resolution_note_with_its_numbers_masked(client, home, kj01_staff):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     note = "已送瑞金医院，主治医生电话 138 5724 6801"
     done = client.post(
         f"/api/v1/alerts/{alert_id}/resolve",
@@ -657,12 +563,12 @@ def test_the_other_family_members_read_a_resolution_note_with_its_numbers_masked
 def test_an_acknowledged_incident_quiet_past_the_window_closes_when_a_new_one_starts(client, home, settings):
     settings.alerts_repeat_window_seconds = 600
     long_ago = utcnow() - timedelta(minutes=30)
-    alert_id = pushed(client, [event("SMK-1", "smoke", at=long_ago)])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke", at=long_ago)])["results"][0]["alert_id"]
     client.post(f"/api/v1/alerts/{alert_id}/ack", headers=home.headers("daughter"))
     db.session.execute(Alert.__table__.update().values(last_at=long_ago))
     db.session.commit()
 
-    fresh = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    fresh = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
 
     assert fresh != alert_id
     old = the_alert(alert_id)
@@ -676,8 +582,8 @@ def test_blood_pressure_over_the_elders_threshold_is_a_warning_that_escalates_sl
     answer = pushed(
         client,
         [
-            event("BP-1", "blood_pressure", {"systolic": 130, "diastolic": 80, "pulse": 70}),
-            event("BP-1", "blood_pressure", {"systolic": 152, "diastolic": 88, "pulse": 80}),
+            iot_event("BP-1", "blood_pressure", {"systolic": 130, "diastolic": 80, "pulse": 70}),
+            iot_event("BP-1", "blood_pressure", {"systolic": 152, "diastolic": 88, "pulse": 80}),
         ],
     )
     assert "alert_id" not in answer["results"][0]
@@ -689,7 +595,7 @@ def test_blood_pressure_over_the_elders_threshold_is_a_warning_that_escalates_sl
 
 
 def test_a_low_battery_notice_never_escalates(client, home, settings):
-    alert_id = pushed(client, [event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
     alert = the_alert(alert_id)
     assert alert.severity == Severity.NOTICE and alert.next_escalation_at is None
     assert len(messages_to(home.daughter)) == 1
@@ -736,7 +642,7 @@ def test_an_alarm_in_quiet_hours_is_not_held(home, settings):
 def test_an_elder_without_consent_is_not_monitored_and_staff_are_told_instead(client, home, world, settings):
     db.session.execute(MonitoringConsent.__table__.update().values(withdrawn_at=utcnow()))
     db.session.commit()
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     assert messages_to(home.daughter) == []
     [to_staff] = messages_to(world.users["kj01"].id)  # a fire is still a fire
     # Staff must not read that the family failed to answer: nobody in the family could be told.
@@ -750,7 +656,7 @@ def test_an_elder_without_consent_is_not_monitored_and_staff_are_told_instead(cl
 
 
 def test_when_the_first_contact_leaves_mid_chain_the_second_is_still_told_before_staff(client, home, settings, world):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     daughter_binding = binding_of(home.elder_id, home.daughter)
     left = client.post(f"/api/v1/family-bindings/{daughter_binding}/leave", headers=home.headers("daughter"))
     assert left.status_code == 200
@@ -783,7 +689,7 @@ def test_when_the_first_contact_leaves_mid_chain_the_second_is_still_told_before
 
 def test_contacts_reordered_mid_chain_skip_nobody_and_repeat_nobody(client, home, settings, world, kj01_staff):
     joins_the_family(client, home, "stranger", kj01_staff["headers"])  # a grandchild: the third contact
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     assert len(alarms_to(home.daughter)) == 1
 
     # The family asks the committee to put the grandchild first and the daughter (already told) last.
@@ -814,7 +720,7 @@ def test_contacts_reordered_mid_chain_skip_nobody_and_repeat_nobody(client, home
 
 
 def test_a_contact_who_joins_mid_chain_is_told_in_turn_before_staff(client, home, settings, world, kj01_staff):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     joins_the_family(client, home, "stranger", kj01_staff["headers"])
 
     escalate(settings, 181)
@@ -833,7 +739,7 @@ def test_a_contact_who_joins_mid_chain_is_told_in_turn_before_staff(client, home
 
 
 def test_a_contact_who_left_and_came_back_is_not_told_twice(client, home, settings, kj01_staff):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     client.post(
         f"/api/v1/family-bindings/{binding_of(home.elder_id, home.daughter)}/leave", headers=home.headers("daughter")
     )
@@ -851,7 +757,7 @@ def test_a_contact_who_left_and_came_back_is_not_told_twice(client, home, settin
 
 
 def test_nobody_who_joins_after_staff_were_told_is_woken_by_the_chain(client, home, settings, kj01_staff):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     escalate(settings, 181)
     escalate(settings, 362)  # staff
     joins_the_family(client, home, "stranger", kj01_staff["headers"])
@@ -864,7 +770,7 @@ def test_nobody_who_joins_after_staff_were_told_is_woken_by_the_chain(client, ho
 
 
 def test_consent_withdrawn_mid_chain_stops_the_family_steps_and_brings_staff(client, home, settings, world, kj01_staff):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
     consent_id = db.session.scalar(select(MonitoringConsent.id).where(MonitoringConsent.elder_id == home.elder_id))
     withdrawn = client.post(
         f"/api/v1/admin/elders/{home.elder_id}/consents/{consent_id}/withdraw", headers=kj01_staff["headers"]
@@ -887,7 +793,7 @@ def test_consent_withdrawn_mid_chain_stops_the_family_steps_and_brings_staff(cli
 
 
 def test_an_elder_no_longer_active_mid_chain_goes_to_staff(client, home, settings, world, kj01_staff):
-    alert_id = pushed(client, [event("SOS-1", "sos")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SOS-1", "sos")])["results"][0]["alert_id"]
     moved = client.patch(
         f"/api/v1/admin/elders/{home.elder_id}", json={"status": "inactive"}, headers=kj01_staff["headers"]
     )
@@ -902,7 +808,7 @@ def test_an_elder_no_longer_active_mid_chain_goes_to_staff(client, home, setting
 def test_a_notice_with_nobody_to_tell_says_so_once(client, home, settings):
     db.session.execute(MonitoringConsent.__table__.update().values(withdrawn_at=utcnow()))
     db.session.commit()
-    alert_id = pushed(client, [event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
 
     assert escalate(settings, 24 * 3600) == 0
     assert steps_of(alert_id) == [(StepKind.NO_CONTACT, 1)]
@@ -961,23 +867,14 @@ def test_the_staff_escalation_message_names_the_door_of_a_long_demo_address(clie
     db.session.flush()
     staff = create_staff("kj03-staff", STAFF_PASSWORD, Role.STAFF, "KJ03")
     staff.wechat_oa_openid = "o-oa-kj03-staff"  # follows the Official Account: the template message is tried
-    elder = Elder(name="周阿公", room_id=room.id, birth_year=1939, status=ElderStatus.ACTIVE)
-    db.session.add(elder)
-    db.session.flush()
-    db.session.add(MonitoringConsent(elder_id=elder.id, given_by="本人", device_types=["*"]))
-    daughter = _person("周家女儿")
-    db.session.flush()
-    db.session.add(
-        FamilyBinding(
-            elder_id=elder.id, user_id=daughter.id, position=1, status=BindingStatus.CONFIRMED, relation="子女"
-        )
-    )
-    db.session.add(Device(serial="SMK-KJ03", type=DeviceType.SMOKE_DETECTOR, room_id=room.id, elder_id=elder.id))
+    elder = add_elder(room, "周阿公", birth_year=1939)
+    bind_family(elder, add_family_member("周家女儿"))
+    add_device("SMK-KJ03", DeviceType.SMOKE_DETECTOR, room, elder)
     db.session.commit()
     full = "控江二村居委会控江二村东块10号楼104室"
     assert len(full) > 20  # cut at 20 from the right, it lost the room: "控江二村居委会控江二村东块10号楼1…"
 
-    alert_id = pushed(client, [event("SMK-KJ03", "smoke")])["results"][0]["alert_id"]
+    alert_id = pushed(client, [iot_event("SMK-KJ03", "smoke")])["results"][0]["alert_id"]
     assert escalate(settings, 181) == 1  # the daughter did not answer: staff
     [message] = alarms_to(staff.id)
     assert outbox.deliver(message.id, settings, outbox.WechatSenders(settings)) is not None
@@ -1000,6 +897,7 @@ def test_the_staff_escalation_message_names_the_door_of_a_long_demo_address(clie
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_silent_device_goes_offline_with_a_notice_and_comes_back_with_its_next_heartbeat(client, home, settings):
     last = SHANGHAI_NOON - timedelta(hours=3)
     db.session.execute(
@@ -1023,7 +921,7 @@ def test_a_silent_device_goes_offline_with_a_notice_and_comes_back_with_its_next
     offline_id = offline.id
     assert len(messages_to(home.daughter)) == 1
 
-    pushed(client, [event("DOOR-1", "heartbeat")])
+    pushed(client, [iot_event("DOOR-1", "heartbeat")])
     db.session.expire_all()
     assert db.session.get(Device, home.devices["DOOR-1"]).status == DeviceStatus.ACTIVE
     assert the_alert(offline_id).status == AlertStatus.RESOLVED
@@ -1094,8 +992,8 @@ def test_the_door_threshold_is_the_elders_own(home, settings):
 
 
 def test_a_family_member_lists_and_opens_the_alerts_of_their_elder(client, home):
-    alert_id = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
-    pushed(client, [event("DOOR-1", "low_battery")])
+    alert_id = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    pushed(client, [iot_event("DOOR-1", "low_battery")])
 
     mine = client.get("/api/v1/me/alerts", headers=home.headers("son"))
     assert mine.status_code == 200
@@ -1109,9 +1007,9 @@ def test_a_family_member_lists_and_opens_the_alerts_of_their_elder(client, home)
 
 
 def test_the_staff_board_is_scoped_filtered_and_paged(client, home, settings, kj01_staff, kj02_staff):
-    smoke = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
-    sos = pushed(client, [event("SOS-1", "sos")])["results"][0]["alert_id"]
-    battery = pushed(client, [event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
+    smoke = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    sos = pushed(client, [iot_event("SOS-1", "sos")])["results"][0]["alert_id"]
+    battery = pushed(client, [iot_event("DOOR-1", "low_battery")])["results"][0]["alert_id"]
     client.post(f"/api/v1/alerts/{sos}/ack", headers=home.headers("daughter"))
     escalate(settings, 181)
     escalate(settings, 362)
@@ -1145,7 +1043,7 @@ def test_the_staff_board_is_scoped_filtered_and_paged(client, home, settings, kj
 
 def test_a_devices_history_is_paged_newest_first_for_staff_in_scope(client, home, kj01_staff, kj02_staff):
     ids = [
-        event("DOOR-1", kind, at=utcnow() - timedelta(minutes=5 - i))
+        iot_event("DOOR-1", kind, at=utcnow() - timedelta(minutes=5 - i))
         for i, kind in enumerate(["open", "close", "open"])
     ]
     pushed(client, ids)
@@ -1157,10 +1055,11 @@ def test_a_devices_history_is_paged_newest_first_for_staff_in_scope(client, home
     assert client.get(f"/api/v1/admin/devices/{uuid.uuid4()}/events", headers=kj01_staff["headers"]).status_code == 404
 
 
+@pytest.mark.smoke
 def test_statistics_count_types_time_to_acknowledge_and_false_alarms(client, home, kj01_staff):
-    smoke = pushed(client, [event("SMK-1", "smoke")])["results"][0]["alert_id"]
-    sos = pushed(client, [event("SOS-1", "sos")])["results"][0]["alert_id"]
-    pushed(client, [event("DOOR-1", "low_battery")])
+    smoke = pushed(client, [iot_event("SMK-1", "smoke")])["results"][0]["alert_id"]
+    sos = pushed(client, [iot_event("SOS-1", "sos")])["results"][0]["alert_id"]
+    pushed(client, [iot_event("DOOR-1", "low_battery")])
     for alert_id, seconds in ((smoke, 60), (sos, 180)):
         client.post(f"/api/v1/alerts/{alert_id}/ack", headers=home.headers("daughter"))
         alert = the_alert(alert_id)
@@ -1224,7 +1123,7 @@ def test_duty_shifts_are_created_listed_and_removed_within_scope(client, world, 
 
 def test_recent_alerts_for_gives_each_elder_their_newest(client, home):
     for kind, serial in (("smoke", "SMK-1"), ("sos", "SOS-1"), ("low_battery", "DOOR-1")):
-        pushed(client, [event(serial, kind)])
+        pushed(client, [iot_event(serial, kind)])
     other = uuid.uuid4()
     recent = services.recent_alerts_for([home.elder_id, other], limit=2)
     assert [a.rule for a in recent[home.elder_id]] == [AlertRule.LOW_BATTERY, AlertRule.SOS]
@@ -1237,13 +1136,14 @@ def test_recent_alerts_for_gives_each_elder_their_newest(client, home):
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_concurrent_batches_of_the_same_alarm_open_one_alert_and_one_message(app, home):
     barrier = threading.Barrier(6)
     answers: list[int] = []
 
     def send() -> None:
         client = app.test_client()
-        body = json.dumps([event("SMK-1", "smoke") for _ in range(5)]).encode()
+        body = json.dumps([iot_event("SMK-1", "smoke") for _ in range(5)]).encode()
         headers = signed(body)
         barrier.wait()
         answers.append(client.post("/api/v1/iot/events", data=body, headers=headers).status_code)
@@ -1265,7 +1165,7 @@ def test_incident_after_incident_each_opens_a_new_alert_and_tells_the_family(cli
     psycopg to prepare it (from the 5th run) — the partial index must still be found for ON CONFLICT."""
     seen = set()
     for n in range(8):
-        answer = pushed(client, [event("SMK-1", "smoke")])
+        answer = pushed(client, [iot_event("SMK-1", "smoke")])
         assert answer["alerts_opened"] == 1, n
         alert_id = answer["results"][0]["alert_id"]
         seen.add(alert_id)
@@ -1275,7 +1175,7 @@ def test_incident_after_incident_each_opens_a_new_alert_and_tells_the_family(cli
             headers=home.headers("daughter"),
         )
         assert done.status_code == 200
-        repeat = pushed(client, [event("SMK-1", "smoke")])  # a repeat right after is a new incident too
+        repeat = pushed(client, [iot_event("SMK-1", "smoke")])  # a repeat right after is a new incident too
         assert repeat["alerts_opened"] == 1
         client.post(
             f"/api/v1/alerts/{repeat['results'][0]['alert_id']}/resolve",

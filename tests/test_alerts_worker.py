@@ -11,11 +11,7 @@ the broker with a `now` a few minutes ahead, instead of waiting minutes. Timings
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,11 +20,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from api.accounts.models import Area, AreaKind, Role, Room, User
+from api.accounts.models import Area, AreaKind, Role, Room
 from api.db import db, utcnow
-from api.devices.models import Device, DeviceStatus, DeviceType
-from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding, MonitoringConsent
+from api.devices.models import DeviceType
 from api.extensions import celery
+from tests.factories import add_device, add_elder, add_wechat_user, bind_family, iot_event, pushed
 from tests.fake_wechat import FakeWechat
 from tests.test_notifications_worker import (
     MINIAPP,
@@ -42,9 +38,9 @@ from tests.test_notifications_worker import (
 )
 from tests.worker_support import Worker, migrated_database, wait_until
 
-pytestmark = pytest.mark.services
+# One xdist process runs this module: its worker (and database) start once.
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("alerts_worker")]
 
-PLATFORM, SECRET = "linli-dev", "linli-dev-iot-secret"
 ALERT_OA_TEMPLATE = "linli-oa-device-alert"
 DELIVERY_TIMEOUT = 20
 SETTLE = 2.0  # once the expected messages are there: long enough for a duplicate to arrive as well
@@ -64,21 +60,21 @@ def worker_database(pg_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def worker(
-    worker_database: str, redis_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
+    worker_database: str, broker_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    running = start_worker(deployment(worker_database, redis_url, fake), tmp_path_factory.mktemp("alerts-worker"))
+    running = start_worker(deployment(worker_database, broker_url, fake), tmp_path_factory.mktemp("alerts-worker"))
     try:
         yield running
     finally:
         running.stop()
-        drop_leftover_deliveries(redis_url)
+        drop_leftover_deliveries(broker_url)
 
 
 @pytest.fixture(scope="module")
 def sender(
-    worker: Worker, worker_database: str, redis_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
+    worker: Worker, worker_database: str, broker_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
-    env = deployment(worker_database, redis_url, fake)
+    env = deployment(worker_database, broker_url, fake)
     with sending_app(env, tmp_path_factory.mktemp("alerts-sender"), worker) as app:
         yield app
 
@@ -94,22 +90,7 @@ class Home:
     tokens: dict[str, str]
 
     def push(self, *kinds: str, serial: str = "SMK-E2E") -> dict[str, Any]:
-        items = [
-            {"device_serial": serial, "type": kind, "occurred_at": utcnow().isoformat(), "event_id": uuid.uuid4().hex}
-            for kind in kinds
-        ]
-        body = json.dumps(items).encode()
-        stamp = str(int(time.time()))
-        signature = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-        headers = {
-            "X-Linli-Platform": PLATFORM,
-            "X-Linli-Timestamp": stamp,
-            "X-Linli-Signature": signature,
-            "Content-Type": "application/json",
-        }
-        response = self.app.test_client().post("/api/v1/iot/events", data=body, headers=headers)
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
+        return pushed(self.app.test_client(), [iot_event(serial, kind) for kind in kinds])
 
     def beat(self, after_seconds: float) -> str:
         """The escalation beat job, sent by name through the broker as beat sends it, `after_seconds` ahead."""
@@ -127,17 +108,10 @@ class Home:
         return [names.get(m["touser"], m["touser"]) for m in self.fake.sent_messages]
 
 
-def _person(name: str, **fields: Any) -> tuple[User, str]:
-    openid = f"o-oa-{name}-{uuid.uuid4().hex[:6]}"
-    user = User(nickname=name, wechat_openid=f"o-mini-{uuid.uuid4().hex[:8]}", wechat_oa_openid=openid, **fields)
-    db.session.add(user)
-    return user, openid
-
-
 @pytest.fixture
-def home(sender: Flask, worker: Worker, fake: FakeWechat, redis_url: str, worker_database: str) -> Iterator[Home]:
+def home(sender: Flask, worker: Worker, fake: FakeWechat, broker_url: str, worker_database: str) -> Iterator[Home]:
     fake.reset()
-    forget_access_tokens(redis_url)
+    forget_access_tokens(broker_url)
     with sender.app_context():
         areas: dict[str, Area] = {}
         parent = None
@@ -164,44 +138,19 @@ def home(sender: Flask, worker: Worker, fake: FakeWechat, redis_url: str, worker
         room = Room(building_id=building.id, number="302", floor=3)
         db.session.add(room)
         db.session.flush()
-        elder = Elder(name="王阿婆", room_id=room.id, status=ElderStatus.ACTIVE)
-        db.session.add(elder)
-        db.session.flush()
-        db.session.add(MonitoringConsent(elder_id=elder.id, given_by="本人", device_types=["smoke_detector"]))
-        daughter, daughter_openid = _person("daughter")
-        son, son_openid = _person("son")
-        staff, staff_openid = _person("staff", staff_area_id=areas["KJ05"].id, username="kj05-staff")
-        staff.grant(Role.STAFF)
-        db.session.flush()
-        for position, user in ((1, daughter), (2, son)):
-            db.session.add(
-                FamilyBinding(
-                    elder_id=elder.id,
-                    user_id=user.id,
-                    relation="子女",
-                    position=position,
-                    status=BindingStatus.CONFIRMED,
-                    confirmed_at=utcnow(),
-                )
-            )
-        db.session.add(
-            Device(
-                serial="SMK-E2E",
-                type=DeviceType.SMOKE_DETECTOR,
-                room_id=room.id,
-                elder_id=elder.id,
-                status=DeviceStatus.ACTIVE,
-            )
-        )
+        elder = add_elder(room, birth_year=None, consent=["smoke_detector"])
+        daughter, son = add_wechat_user("daughter"), add_wechat_user("son")
+        staff = add_wechat_user("staff", Role.STAFF, staff_area_id=areas["KJ05"].id, username="kj05-staff")
+        bind_family(elder, daughter, son)
+        add_device("SMK-E2E", DeviceType.SMOKE_DETECTOR, room, elder)
+        openids = {"daughter": daughter.wechat_oa_openid, "son": son.wechat_oa_openid, "staff": staff.wechat_oa_openid}
         db.session.commit()
         from api.auth import issue_access_token
 
         secret = sender.config["SECRET_KEY"]
         tokens = {"daughter": issue_access_token(daughter, secret=secret, ttl_seconds=900)}
     with worker.log_on_failure():
-        yield Home(
-            sender, worker, fake, {"daughter": daughter_openid, "son": son_openid, "staff": staff_openid}, tokens
-        )
+        yield Home(sender, worker, fake, openids, tokens)
     empty_database(worker_database)
 
 

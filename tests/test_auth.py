@@ -17,6 +17,7 @@ from api.db import db, utcnow
 from tests.conftest import STAFF_PASSWORD, bearer, staff_login, wechat_login
 
 
+@pytest.mark.smoke
 def test_first_wechat_login_creates_a_resident_and_the_token_opens_my_profile(client, world):
     tokens = wechat_login(client, "zhaoliu#1")
 
@@ -28,6 +29,7 @@ def test_first_wechat_login_creates_a_resident_and_the_token_opens_my_profile(cl
     assert me.get_json()["households"] == []
 
 
+@pytest.mark.smoke
 def test_the_same_wechat_identity_logs_in_as_the_same_person(client, world):
     first = wechat_login(client, "zhaoliu#1")
     second = wechat_login(client, "zhaoliu#2")
@@ -45,6 +47,7 @@ def test_a_wechat_login_code_works_only_once(client, world):
     assert again.get_json()["code"] == "wechat_code_used"
 
 
+@pytest.mark.smoke
 def test_access_token_carries_subject_roles_scope_and_a_unique_id(client, world):
     first = staff_login(client, "kj01-staff")
     second = staff_login(client, "kj01-staff")
@@ -57,6 +60,7 @@ def test_access_token_carries_subject_roles_scope_and_a_unique_id(client, world)
     assert claims["jti"] != other["jti"]
 
 
+@pytest.mark.smoke
 def test_refresh_rotates_the_pair_and_the_new_access_token_works(client, resident):
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": resident["refresh_token"]})
 
@@ -116,6 +120,7 @@ def test_another_device_session_survives_a_reuse_on_one_device(client, world):
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": tablet["refresh_token"]}).status_code == 200
 
 
+@pytest.mark.smoke
 def test_logout_revokes_the_refresh_token_and_the_sessions_access_token(client, resident):
     other_phone = wechat_login(client, "zhangsan#other-phone")
     assert client.get("/api/v1/me", headers=resident["headers"]).status_code == 200

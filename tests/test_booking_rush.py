@@ -47,7 +47,8 @@ from api.notifications.models import Notification
 from tests.conftest import project_root
 from tests.worker_support import RedisServer, deployment_env, migrated_database, process_globals_restored
 
-pytestmark = pytest.mark.services
+# One xdist process runs this module: gunicorn (on its own database) starts once for the rushes.
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("booking_rush")]
 
 ROOT = project_root()
 BIN = Path(sys.executable).parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from api.accounts.models import Area, AreaKind, Room, User
@@ -9,6 +10,7 @@ from api.db import db
 from tests.conftest import staff_login, wechat_login
 
 
+@pytest.mark.smoke
 def test_create_staff_gives_a_login_scoped_to_an_estate(app, client, world):
     runner = app.test_cli_runner()
     result = runner.invoke(
@@ -46,6 +48,7 @@ def test_create_staff_refuses_what_would_be_unsafe(app, world):
     assert db.session.scalar(select(User).where(User.username == "x")) is None
 
 
+@pytest.mark.smoke
 def test_the_demo_subdistrict_has_25_committees_60_estates_and_loads_once(app, client):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])

@@ -23,6 +23,7 @@ PRODUCTION = {
 }
 
 
+@pytest.mark.smoke
 def test_the_embedded_default_needs_no_variable(tmp_path):
     settings = Settings.from_env({"LINLI_INSTANCE_PATH": str(tmp_path)})
 
@@ -97,10 +98,12 @@ def test_a_number_that_is_not_a_number_is_named():
         Settings.from_env({"ACCESS_TOKEN_TTL_SECONDS": "fifteen minutes"})
 
 
+@pytest.mark.smoke
 def test_liveness_touches_nothing(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
+@pytest.mark.smoke
 def test_readiness_reports_the_database_and_the_broker(client, settings):
     body = client.get("/readyz").get_json()
     assert body["status"] == "ok"

@@ -7,26 +7,17 @@ from __future__ import annotations
 import io
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from api.db import db
 from api.devices.models import DEFAULT_HEARTBEAT_SECONDS, Device, DeviceType
-from tests.test_eldercare import new_elder
+from tests.factories import bound_family, consent, new_device, new_elder
 
 IMPORT = "/api/v1/admin/devices/import"
 
 
-def consent(client, staff, elder_id, *types, given_by="本人"):
-    body = {"given_by": given_by, "device_types": list(types)}
-    response = client.post(f"/api/v1/admin/elders/{elder_id}/consents", json=body, headers=staff["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def new_device(client, staff, **body):
-    return client.post("/api/v1/admin/devices", json=body, headers=staff["headers"])
-
-
+@pytest.mark.smoke
 def test_a_device_cannot_watch_an_elder_without_consent(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     refused = new_device(client, kj01_staff, serial="SMK-1", type="smoke_detector", elder_id=elder["id"])
@@ -145,6 +136,7 @@ def test_a_device_not_yet_installed_is_the_whole_subdistricts(client, world, adm
     assert out.status_code == 422 and list(out.get_json()["errors"]) == ["room_id"]
 
 
+@pytest.mark.smoke
 def test_list_filters_and_retire(client, world, kj01_staff, admin):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "*")
@@ -178,8 +170,6 @@ def test_list_filters_and_retire(client, world, kj01_staff, admin):
 
 
 def test_the_family_sees_the_devices_watching_their_elder(client, world, kj01_staff):
-    from tests.test_eldercare import bound_family
-
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "*")
     new_device(client, kj01_staff, serial="DOOR-1", type="door_sensor", elder_id=elder["id"])
@@ -192,6 +182,7 @@ def test_the_family_sees_the_devices_watching_their_elder(client, world, kj01_st
 # CSV import -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_csv_import_keeps_good_rows_and_reports_bad_ones_by_line(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "door_sensor")
@@ -266,7 +257,6 @@ def test_kj02_staff_cannot_overwrite_a_kj01_device_by_importing_its_serial(clien
 def test_the_family_sees_recent_alerts_of_their_elder(client, world, kj01_staff):
     from api.alerts.models import Alert, AlertRule, Severity
     from api.db import utcnow
-    from tests.test_eldercare import bound_family
 
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     consent(client, kj01_staff, elder["id"], "*")

@@ -18,56 +18,16 @@ from api.db import db, utcnow
 from api.eldercare import services
 from api.eldercare.models import BindingInvite
 from api.notifications.models import Notification
-from tests.conftest import bearer, wechat_login
+from tests.factories import bind, bound_family, invite, login, new_elder
 from tests.fake_wechat import FakeWechat
 
 OA_EVENTS = "/api/v1/wechat/official-account/events"
 
 
-def new_elder(client, staff, room, **overrides):
-    body = {
-        "name": "王阿婆",
-        "room_id": str(room.id),
-        "birth_year": 1941,
-        "conditions": "高血压",
-        "phone": "13812345678",
-    }
-    body.update(overrides)
-    response = client.post("/api/v1/admin/elders", json=body, headers=staff["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def login(client, code):
-    tokens = wechat_login(client, code)
-    return {**tokens, "headers": bearer(tokens["access_token"])}
-
-
-def invite(client, staff, elder_id):
-    response = client.post(f"/api/v1/admin/elders/{elder_id}/invites", headers=staff["headers"])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def bind(client, family, code, relation="子女"):
-    return client.post("/api/v1/family-bindings", json={"code": code, "relation": relation}, headers=family["headers"])
-
-
-def bound_family(client, staff, elder_id, code_name, relation="子女"):
-    """A family member who asked with an invite and was confirmed by staff."""
-    family = login(client, code_name)
-    requested = bind(client, family, invite(client, staff, elder_id)["code"], relation)
-    assert requested.status_code == 201, requested.get_json()
-    confirmed = client.post(
-        f"/api/v1/admin/family-bindings/{requested.get_json()['id']}/confirm", headers=staff["headers"]
-    )
-    assert confirmed.status_code == 200, confirmed.get_json()
-    return family, confirmed.get_json()
-
-
 # Profiles ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_staff_register_an_elder_of_their_area_and_the_phone_is_masked(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     assert elder["status"] == "active"
@@ -183,6 +143,7 @@ def test_consent_is_recorded_per_device_type_and_withdrawal_is_kept(client, worl
 # Family bindings -------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_family_member_binds_with_an_invite_and_sees_the_elder_only_once_confirmed(client, world, kj01_staff):
     elder = new_elder(client, kj01_staff, world.room("KJ01/101"))
     code = invite(client, kj01_staff, elder["id"])
@@ -420,6 +381,7 @@ def test_a_follow_links_by_unionid_through_the_wechat_user_info(client, world, s
     assert db.session.get(User, user_id).wechat_oa_openid == "o-oa-by-unionid"
 
 
+@pytest.mark.smoke
 def test_the_sandbox_confirms_a_link_without_wechat_and_only_in_the_sandbox(client, world, settings):
     family = login(client, "daughter#1")
     code = client.post("/api/v1/me/official-account/link", headers=family["headers"]).get_json()["code"]

@@ -83,6 +83,7 @@ def served(tmp_path):
         server.wait(timeout=15)
 
 
+@pytest.mark.sqlite_only
 def test_gunicorn_serves_the_api_on_the_embedded_default(served):
     assert _get(served + "/healthz") == (200, {"status": "ok"})
     status, ready = _get(served + "/readyz")

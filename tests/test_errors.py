@@ -19,6 +19,7 @@ def assert_error(response, status: int, code: str) -> dict:
     return body
 
 
+@pytest.mark.smoke
 def test_unknown_route_is_404_in_chinese(client):
     body = assert_error(client.get("/api/v1/no-such-thing"), 404, "not_found")
     assert body["message"] == "资源不存在"
@@ -60,6 +61,7 @@ def test_a_huge_body_is_413_before_it_is_read(client, world):
     assert "1 MB" in body["message"]
 
 
+@pytest.mark.smoke
 def test_invalid_fields_are_422_with_the_problem_per_field_in_chinese(client, world):
     body = assert_error(client.post("/api/v1/auth/wechat-login", json={"cod": "x"}), 422, "validation_failed")
     assert body["errors"] == {"code": ["缺少必填字段"], "cod": ["未知字段"]}
@@ -97,6 +99,7 @@ def crashing_app(base_settings):
     return app
 
 
+@pytest.mark.smoke
 def test_an_unexpected_exception_is_a_500_without_internals(crashing_app):
     response = crashing_app.test_client().get("/api/v1/boom")
 
@@ -118,6 +121,7 @@ def test_the_openapi_document_describes_the_error_shape(client):
         assert response["content"]["application/json"]["schema"]["$ref"].endswith("/Error"), status
 
 
+@pytest.mark.smoke
 def test_docs_are_served_without_internet(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200

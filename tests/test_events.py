@@ -71,6 +71,7 @@ def seats(event_id):
     return event.seats_taken, event.waitlist_count
 
 
+@pytest.mark.smoke
 def test_seats_then_waitlist_then_full(client, world, published):
     event_id = published()
     a, b, c, d, e = residents(client, 5)
@@ -100,6 +101,7 @@ def test_booking_twice_returns_the_first_booking(client, world, published):
     assert seats(event_id) == (1, 0)
 
 
+@pytest.mark.smoke
 def test_a_cancellation_promotes_the_first_waitlisted_and_tells_them(client, world, published):
     event_id = published()
     a, b, c, d = residents(client, 4)
@@ -325,6 +327,7 @@ def test_repeated_no_shows_suspend_booking_and_say_until_when(client, world, pub
     assert "月" in response.get_json()["message"]
 
 
+@pytest.mark.smoke
 def test_figures_attendance_and_csv(client, world, published, kj01_staff):
     event_id = published()
     a, b, c = residents(client, 3)
@@ -424,6 +427,7 @@ def test_listing_filters(client, world, published):
     assert by_committee == []
 
 
+@pytest.mark.smoke
 def test_booking_honours_the_idempotency_key(client, world, published):
     event_id = published()
     [a] = residents(client, 1)

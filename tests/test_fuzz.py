@@ -15,6 +15,9 @@ once, anonymously), with valid (positive) and invalid (negative) data. Random UU
 its example database and without shrinking, so a run is reproducible and quick even when it fails. Every
 finding is collected and reported at the end: operation, identity, a curl command to replay it, the
 response and the server's traceback.
+
+Each run is `SHARDS` tests, each over every `SHARDS`-th operation of the document (together: all of them),
+so that the parallel test processes share the work. Both run in the PostgreSQL pass only.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from api.accounts.models import AreaKind
 from tests.conftest import bearer, wechat_login
 
 ERROR_KEYS = {"code", "message", "errors"}
+SHARDS = 4  # each run of the fuzzer is this many tests, each over every SHARDS-th operation
 MAX_EXAMPLES = 25
 FUZZ_SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
@@ -156,8 +160,16 @@ def _known_values(client: Any, world: Any, admin: dict[str, Any], resident: dict
     }
 
 
+def _operations(schema: Any, shard: int) -> list[Any]:
+    """This shard's operations of the document: every `SHARDS`-th, from the `shard`-th on."""
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 10, "the OpenAPI document lost its operations"
+    return operations[shard::SHARDS]
+
+
+@pytest.mark.parametrize("shard", range(SHARDS))
 def test_every_operation_survives_fuzzing_with_no_5xx_and_one_error_shape(
-    app, client, world, admin, resident, caplog, monkeypatch
+    app, client, world, admin, resident, caplog, monkeypatch, shard
 ):
     caplog.set_level(logging.ERROR)
     # A staff login with an unknown name verifies against a dummy Argon2 hash (deliberately slow); a cheap
@@ -169,10 +181,7 @@ def test_every_operation_survives_fuzzing_with_no_5xx_and_one_error_shape(
     signed_in = {"admin": admin["headers"], "resident": resident["headers"]}
     findings: list[str] = []
     unsatisfiable: list[str] = []
-    operations = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations += 1
+    for operation in _operations(schema, shard):
         # Secured operations as each kind of person; the login endpoints (no security) once, anonymously.
         identities = signed_in if operation.definition.raw.get("security") else {"anonymous": {}}
         for who, headers in identities.items():
@@ -188,7 +197,6 @@ def test_every_operation_survives_fuzzing_with_no_5xx_and_one_error_shape(
                         findings.append(f"{operation.label} as {who}: no valid input can be generated")
                     unsatisfiable.append(f"{operation.label} ({mode.value})")
 
-    assert operations >= 10, "the OpenAPI document lost its operations"
     assert not findings, f"{len(findings)} finding(s):\n\n" + "\n\n".join(findings)
     print("operations with no negative case:", sorted(set(unsatisfiable)))
 
@@ -304,15 +312,13 @@ def _hostile_fuzz(operation: Any, client: Any, headers: dict[str, str], known: d
     run()
 
 
-def test_every_operation_survives_hostile_input_as_every_role(app, client, world, admin, kj01_staff, resident):
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_operation_survives_hostile_input_as_every_role(app, client, world, admin, kj01_staff, resident, shard):
     known = _known_values(client, world, admin, resident)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     signed_in = {"admin": admin["headers"], "kj01-staff": kj01_staff["headers"], "resident": resident["headers"]}
     findings: list[str] = []
-    operations = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations += 1
+    for operation in _operations(schema, shard):
         identities = signed_in if operation.definition.raw.get("security") else {"anonymous": {}}
         has_json_body = "application/json" in operation.definition.raw.get("requestBody", {}).get("content", {})
         for who, headers in identities.items():
@@ -333,7 +339,6 @@ def test_every_operation_survives_hostile_input_as_every_role(app, client, world
                 findings.append(f"{operation.label} as {who}: {finding}")
             except Unsatisfiable:
                 pass
-    assert operations >= 10
     assert not findings, f"{len(findings)} finding(s):\n\n" + "\n\n".join(findings)
 
 

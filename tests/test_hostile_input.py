@@ -20,7 +20,7 @@ from api.db import db, utcnow
 from api.devices.models import Device
 from api.eldercare.models import Elder
 from api.events.models import Event
-from tests.test_alerts import event, home, pushed, signed  # noqa: F401  (home is a fixture)
+from tests.factories import iot_event, pushed, signed
 
 ERROR_KEYS = {"code", "message", "errors"}
 EDGE_TIMES = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1899-12-31T23:00:00+08:00"]
@@ -63,7 +63,7 @@ def test_deep_nesting_with_a_token_is_malformed_json(client, resident):
     assert_error(response, 400, "malformed_json")
 
 
-def test_deep_nesting_signed_by_the_iot_platform_is_an_invalid_batch(client, home):  # noqa: F811
+def test_deep_nesting_signed_by_the_iot_platform_is_an_invalid_batch(client, home):
     response = client.post("/api/v1/iot/events", data=NESTED, headers=signed(NESTED))
     assert_error(response, 422, "iot_batch_invalid")
 
@@ -125,6 +125,7 @@ def test_a_line_break_is_kept_in_a_description_and_refused_in_a_title(client, wo
     assert created.get_json()["description"] == "第一行\n第二行\t缩进"
 
 
+@pytest.mark.smoke
 def test_text_is_stored_in_one_normal_form(client, resident):
     decomposed = "Jose\u0301"  # "José" typed with a combining accent
     response = client.patch("/api/v1/me", json={"nickname": decomposed}, headers=resident["headers"])
@@ -207,9 +208,9 @@ def test_open311_dates_at_the_edge_are_a_400_not_a_500(client, world):
         {"value": {"note": "\udfff"}},
     ],
 )
-def test_one_bad_item_is_invalid_and_the_good_heartbeat_beside_it_is_kept(client, home, bad):  # noqa: F811
-    good = event("DOOR-1", "heartbeat")
-    answer = pushed(client, [{**event("SMK-1", "smoke"), **bad}, good])
+def test_one_bad_item_is_invalid_and_the_good_heartbeat_beside_it_is_kept(client, home, bad):
+    good = iot_event("DOOR-1", "heartbeat")
+    answer = pushed(client, [{**iot_event("SMK-1", "smoke"), **bad}, good])
 
     assert [r["status"] for r in answer["results"]] == ["invalid", "accepted"]
     assert set(answer["results"][0]["errors"]) <= {"occurred_at", "event_id", "device_serial", "value.note"}
@@ -218,10 +219,10 @@ def test_one_bad_item_is_invalid_and_the_good_heartbeat_beside_it_is_kept(client
     assert db.session.scalars(select(IotEvent.event_id)).all() == [good["event_id"]]
 
 
-def test_an_older_reading_re_sent_after_an_outage_never_overwrites_a_newer_battery_level(client, home):  # noqa: F811
+def test_an_older_reading_re_sent_after_an_outage_never_overwrites_a_newer_battery_level(client, home):
     now = utcnow()
-    pushed(client, [event("SMK-1", "heartbeat", {"battery": 91}, at=now - timedelta(minutes=5))])
-    pushed(client, [event("SMK-1", "heartbeat", {"battery": 94}, at=now - timedelta(hours=2))])  # re-sent, older
+    pushed(client, [iot_event("SMK-1", "heartbeat", {"battery": 91}, at=now - timedelta(minutes=5))])
+    pushed(client, [iot_event("SMK-1", "heartbeat", {"battery": 94}, at=now - timedelta(hours=2))])  # re-sent, older
 
     device = db.session.get(Device, home.devices["SMK-1"])
     db.session.refresh(device)
@@ -229,8 +230,9 @@ def test_an_older_reading_re_sent_after_an_outage_never_overwrites_a_newer_batte
     assert abs(device.last_seen_at - (now - timedelta(minutes=5))) < timedelta(seconds=1)
 
 
-def test_a_replayed_batch_is_refused_once_taken_even_without_redis(client, home):  # noqa: F811
-    body = json.dumps([event("SMK-1", "smoke")]).encode()
+@pytest.mark.smoke
+def test_a_replayed_batch_is_refused_once_taken_even_without_redis(client, home):
+    body = json.dumps([iot_event("SMK-1", "smoke")]).encode()
     headers = signed(body)
     assert client.post("/api/v1/iot/events", data=body, headers=headers).status_code == 200
     again = client.post("/api/v1/iot/events", data=body, headers=headers)

@@ -18,6 +18,7 @@ def ask(client, resident, room, relation="owner", **extra):
     )
 
 
+@pytest.mark.smoke
 def test_approved_request_makes_the_resident_a_household_member(client, world, resident, kj01_staff):
     room = world.room("KJ01/101")
     created = ask(client, resident, room, note="我是业主")
@@ -147,6 +148,7 @@ def test_a_bad_request_names_the_field(client, world, resident, payload, field):
     assert field in response.get_json()["errors"]
 
 
+@pytest.mark.smoke
 def test_areas_lead_from_committee_to_the_rooms_of_a_building(client, world, resident):
     roots = client.get("/api/v1/areas", headers=resident["headers"]).get_json()["items"]
     assert [a["code"] for a in roots] == ["KJ"]

@@ -26,6 +26,7 @@ def requests_count() -> int:
     return db.session.scalar(select(func.count()).select_from(HouseholdRequest))
 
 
+@pytest.mark.smoke
 def test_a_retry_returns_the_first_answer_and_creates_nothing_more(client, world, resident):
     room = world.room("KJ01/101")
     first = post(client, resident, room, "k-1")
@@ -87,6 +88,7 @@ def requests_list(client, resident):
     return client.get("/api/v1/me/household-requests", headers=resident["headers"]).get_json()["items"]
 
 
+@pytest.mark.smoke
 def test_a_key_expires_after_a_day(client, world, resident):
     room = world.room("KJ01/101")
     post(client, resident, room, "k-1")
@@ -111,6 +113,7 @@ def test_the_key_is_documented_on_the_route(client):
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_simultaneous_retries_create_one_request(app, world, resident, pg_url):
     """Two copies of the same request racing on PostgreSQL: one creates, the other replays."""
     room = world.room("KJ01/101")

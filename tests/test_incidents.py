@@ -113,6 +113,7 @@ def test_the_catalogue_has_two_levels_time_limits_photo_rules_and_extra_fields(c
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_resident_reports_a_problem_with_photos_and_sees_it_with_its_timeline(client, resident, catalogue):
     created = filed(client, resident, photos=2)
     assert created["status"] == "submitted"
@@ -205,6 +206,7 @@ def test_reports_are_rate_limited_per_resident(client, resident, catalogue, sett
     assert report(client, other, category="other.other", photos=0).status_code == 201
 
 
+@pytest.mark.smoke
 def test_a_nearby_open_report_of_the_same_kind_is_offered_as_a_possible_duplicate(client, resident, catalogue):
     first = filed(client, resident)
     other = someone(client, "lisi")
@@ -244,6 +246,7 @@ def unit(world):
     return str(row.id)
 
 
+@pytest.mark.smoke
 def test_the_full_cycle_from_report_to_a_satisfied_resident(client, resident, kj01_staff, catalogue, world, unit):
     created = filed(client, resident)
     place(created["id"], world)
@@ -277,7 +280,11 @@ def test_the_full_cycle_from_report_to_a_satisfied_resident(client, resident, kj
     assert again.status_code == 409 and again.get_json()["code"] == "feedback_already_given"
 
     # Every status change reached the reporter's inbox, once each.
-    kinds = db.session.scalars(select(Notification.context).where(Notification.kind == "incident_status_changed")).all()
+    kinds = db.session.scalars(
+        select(Notification.context)
+        .where(Notification.kind == "incident_status_changed")
+        .order_by(Notification.created_at, Notification.id)
+    ).all()
     assert [k["status"] for k in kinds] == ["accepted", "dispatched", "in_progress", "resolved"]
 
     # The staff timeline says who did what.
@@ -469,6 +476,7 @@ def test_committee_staff_can_dispatch_only_to_units_and_people_their_own_list_of
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_overdue_cases_escalate_to_supervisors_once_per_level(app, client, resident, kj01_staff, catalogue, world):
     committee_boss = create_staff("kj01-boss", STAFF_PASSWORD, Role.STAFF, "KJ01")
     committee_boss.grant(Role.SUPERVISOR)
@@ -541,6 +549,7 @@ def test_the_sla_sweep_is_a_beat_job():
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_statistics_give_closure_and_satisfaction_rates_and_handling_time_percentiles(
     client, resident, kj01_staff, kj02_staff, catalogue, world
 ):
@@ -672,6 +681,7 @@ def test_a_partner_system_files_a_report_without_a_reporter(app, world, catalogu
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_two_staff_accepting_at_once_apply_the_transition_once(app, resident, kj01_staff, catalogue, world):
     import threading
 
@@ -705,6 +715,7 @@ def test_two_staff_accepting_at_once_apply_the_transition_once(app, resident, kj
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_two_beat_runs_at_once_escalate_an_overdue_case_once(app, client, resident, kj01_staff, catalogue, world):
     """Two beat schedulers (a deployment mistake, or a slow run overlapping the next): one message per level."""
     import threading

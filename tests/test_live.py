@@ -376,6 +376,7 @@ def test_production_uses_only_the_keys_it_is_given():
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_the_whole_life_of_a_stream_as_residents_see_it(client, resident, kj01_staff, on_air, clock):
     event_id = on_air.event_id
 
@@ -598,6 +599,7 @@ def watch_for(client, clock, viewer, event_id, play_id, seconds, mode="live", ev
         assert response.status_code == 200, response.get_json()
 
 
+@pytest.mark.smoke
 def test_heartbeats_become_unique_viewers_peak_concurrency_and_minutes(client, kj01_staff, on_air, clock, settings):
     settings.live_heartbeat_rate_limit_per_minute = 1000
     event_id = on_air.event_id
@@ -734,6 +736,7 @@ def test_watching_needs_a_login(client, on_air):
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_stream_whose_server_never_said_it_ended_is_ended_two_hours_after_the_event(
     client, resident, on_air, clock, app
 ):

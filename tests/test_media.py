@@ -499,6 +499,7 @@ def test_a_fresh_url_is_handed_out_on_every_read(client, resident, storage):
     assert fetch(client, again["url"])[0] == 200
 
 
+@pytest.mark.smoke
 def test_a_local_file_url_is_bound_to_its_key_and_expiry(client, resident, app, tmp_path):
     local = LocalStorage(tmp_path / "media", app.config["SECRET_KEY"])
     app.extensions[EXTENSION_KEY], saved = local, app.extensions[EXTENSION_KEY]
@@ -657,6 +658,7 @@ def test_open_tickets_are_limited(client, resident, storage):
     assert_error(ticket_for(client, resident, 1000), 429, "too_many_requests")
 
 
+@pytest.mark.smoke
 def test_the_local_upload_target_keeps_to_the_ticket(client, resident, app, tmp_path):
     local = LocalStorage(tmp_path / "media", app.config["SECRET_KEY"])
     app.extensions[EXTENSION_KEY], saved = local, app.extensions[EXTENSION_KEY]
@@ -863,6 +865,7 @@ def test_the_purge_keeps_a_row_whose_objects_cannot_be_deleted(app, client, resi
     assert media_rows() == []
 
 
+@pytest.mark.smoke
 def test_the_thumbnail_task_is_sent_only_once_the_upload_commits(app, resident, storage, monkeypatch):
     sent: list[uuid.UUID] = []
 
@@ -906,6 +909,7 @@ def test_the_thumbnail_task_is_sent_only_once_the_upload_commits(app, resident, 
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_the_embedded_default_stores_on_local_disk_and_s3_endpoint_switches_to_minio(base_settings, s3_endpoint):
     assert isinstance(make_storage(base_settings), LocalStorage)
     assert make_storage(base_settings).root == base_settings.media_path
@@ -964,13 +968,13 @@ def test_an_app_configured_with_s3_settings_keeps_photos_in_a_private_bucket(app
 
 
 @pytest.fixture(scope="module")
-def s3_worker_settings(pg_url: str, redis_url: str, s3_endpoint: str) -> Iterator[dict[str, str]]:
+def s3_worker_settings(pg_url: str, broker_url: str, s3_endpoint: str) -> Iterator[dict[str, str]]:
     """What a deployment with MinIO sets, for the worker process and the app that sends it work; the worker
     gets a PostgreSQL database of its own."""
     with migrated_database(pg_url, prefix="linli_media") as database_url:
         yield {
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
+            "REDIS_URL": broker_url,
             "SECRET_KEY": WORKER_SECRET_KEY,
             "S3_ENDPOINT": s3_endpoint,
             "S3_ACCESS_KEY": "linli-test",

@@ -178,6 +178,7 @@ def test_there_is_one_head():
     assert len(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()) == 1
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_upgrade_matches_the_models_and_downgrade_removes_everything(fresh_sqlite):
     _round_trip(fresh_sqlite)
 
@@ -213,6 +214,7 @@ def _assert_cli_migrates(env: dict[str, str]) -> None:
     assert f"Rev: {HEAD} (head)" in current.stdout, current.stdout + current.stderr
 
 
+@pytest.mark.sqlite_only
 def test_cli_upgrades_the_embedded_sqlite_database_in_the_instance_folder(tmp_path):
     env = {"LINLI_INSTANCE_PATH": str(tmp_path)}
     _assert_cli_migrates(env)
@@ -355,6 +357,7 @@ def _subjects_after_upgrade(url: str) -> None:
     }
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_upgrade_gives_existing_messages_the_area_they_are_about(fresh_sqlite):
     _subjects_after_upgrade(fresh_sqlite)
 

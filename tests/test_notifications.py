@@ -58,6 +58,7 @@ def inbox(client, who):
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_an_approval_lands_in_the_residents_inbox(client, world, resident, kj01_staff):
     decide(client, world, resident, kj01_staff)
 
@@ -145,6 +146,7 @@ def test_a_wrong_subscription_report_is_refused(client, world, resident, answer)
     assert list(response.get_json()["errors"]) == list(answer)
 
 
+@pytest.mark.smoke
 def test_with_a_credit_the_sandbox_records_the_subscribe_message_and_spends_the_credit(
     client, world, resident, kj01_staff, admin
 ):
@@ -173,6 +175,7 @@ def test_staff_see_only_messages_to_people_of_their_area(client, world, resident
     assert client.get("/api/v1/admin/notifications", headers=resident["headers"]).status_code == 403
 
 
+@pytest.mark.smoke
 def test_staff_see_a_message_only_in_the_committee_it_is_about(client, world, resident, kj01_staff, kj02_staff, admin):
     """张三 has a flat in KJ01 and one in KJ02: KJ01 staff see what concerns the KJ01 flat, not his KJ02
     affairs, though he is a resident of theirs."""
@@ -479,6 +482,7 @@ def test_an_access_token_expiring_mid_run_is_refreshed_and_the_message_sent(live
     assert len(fake.calls("/cgi-bin/token")) == 2
 
 
+@pytest.mark.commits
 def test_the_sweep_hands_over_due_rows_it_finds(live_app, fake, world):
     """A row the broker lost: committed, never delivered. The sweep finds it once it is due."""
     user = family_member()
@@ -539,6 +543,7 @@ def lease_over(message_id: uuid.UUID) -> None:
     db.session.commit()
 
 
+@pytest.mark.commits
 def test_a_worker_killed_after_wechat_took_the_alarm_leaves_it_to_the_sweep_which_sends_it_again(live_app, fake, world):
     user = family_member()
     settings = live_app.extensions["linli.settings"]
@@ -569,6 +574,7 @@ def test_a_worker_killed_after_wechat_took_the_alarm_leaves_it_to_the_sweep_whic
     assert [a.outcome for a in sent.attempts] == [AttemptOutcome.UNKNOWN, AttemptOutcome.SENT]
 
 
+@pytest.mark.commits
 def test_a_second_delivery_during_the_call_does_nothing_and_no_lock_is_held(live_app, fake, world):
     user = family_member()
     settings = live_app.extensions["linli.settings"]

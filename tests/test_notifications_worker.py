@@ -8,8 +8,9 @@ the same database and broker with tasks not eager, so a committed `notify()` rea
 through the broker. What is asserted is what a family member would notice: the template messages that
 arrive at the fake, and how many — after they arrive, the test waits a little longer for a duplicate.
 
-The broker-outage test runs on a redis-server of its own (killed, and started again on the same port),
-never on the shared Redis; so does the test that kills the worker while WeChat has a message.
+The broker is a redis-server of this test process's own (`broker_url`: no other xdist worker takes from its
+queue). The broker-outage test runs on one of the test's own (killed, and started again on the same port);
+so does the test that kills the worker while WeChat has a message.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ from tests.worker_support import (
 )
 from workers.schedule import BEAT_SCHEDULE
 
-pytestmark = pytest.mark.services
+# One xdist process runs this module: its worker (and database) start once.
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("notifications_worker")]
 
 MINIAPP = ("wx-test-app", "s3cret")
 OA = ("wx-test-oa", "oa-s3cret")
@@ -142,9 +144,9 @@ def empty_database(url: str) -> None:
         engine.dispose()
 
 
-def forget_access_tokens(redis_url: str) -> None:
+def forget_access_tokens(broker_url: str) -> None:
     """The access tokens the worker cached in Redis belong to a fake that was reset: fetch anew."""
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     try:
         for key in client.scan_iter("linli:wechat:*"):
             client.delete(key)
@@ -152,10 +154,10 @@ def forget_access_tokens(redis_url: str) -> None:
         client.close()
 
 
-def drop_leftover_deliveries(redis_url: str) -> None:
+def drop_leftover_deliveries(broker_url: str) -> None:
     """A retry the worker held for later (a countdown) goes back to the queue when it shuts down; take
     ours out, so the next module's worker does not pick up deliveries for rows of a dropped database."""
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(broker_url)
     try:
         for raw in client.lrange("linli", 0, -1):
             with contextlib.suppress(ValueError, AttributeError):
@@ -258,30 +260,30 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def worker(
-    worker_database: str, redis_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
+    worker_database: str, broker_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Worker]:
-    running = start_worker(deployment(worker_database, redis_url, fake), tmp_path_factory.mktemp("notify-worker"))
+    running = start_worker(deployment(worker_database, broker_url, fake), tmp_path_factory.mktemp("notify-worker"))
     try:
         yield running
     finally:
         running.stop()
-        drop_leftover_deliveries(redis_url)
+        drop_leftover_deliveries(broker_url)
 
 
 @pytest.fixture(scope="module")
 def sender(
-    worker: Worker, worker_database: str, redis_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
+    worker: Worker, worker_database: str, broker_url: str, fake: FakeWechat, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
-    env = deployment(worker_database, redis_url, fake)
+    env = deployment(worker_database, broker_url, fake)
     with sending_app(env, tmp_path_factory.mktemp("notify-sender"), worker) as app:
         yield app
 
 
 @pytest.fixture
-def rig(sender: Flask, worker: Worker, fake: FakeWechat, redis_url: str, worker_database: str) -> Iterator[Rig]:
+def rig(sender: Flask, worker: Worker, fake: FakeWechat, broker_url: str, worker_database: str) -> Iterator[Rig]:
     """A clean slate for each test: a fake that has seen nothing and issued no token, an empty database."""
     fake.reset()
-    forget_access_tokens(redis_url)
+    forget_access_tokens(broker_url)
     with worker.log_on_failure():
         yield Rig(sender, worker, fake)
     empty_database(worker_database)

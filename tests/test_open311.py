@@ -182,6 +182,7 @@ def test_an_unknown_service_is_a_404_in_either_format(client, catalogue):
     assert_errors(client.get(f"{BASE}/services/env.json"), 404)  # a group, not a service
 
 
+@pytest.mark.smoke
 def test_the_demo_seed_gives_a_working_catalogue(app, client):
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
@@ -194,6 +195,7 @@ def test_the_demo_seed_gives_a_working_catalogue(app, client):
 # ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_a_form_encoded_post_files_the_same_incident_the_mini_program_would(client, api_key):
     response = post_request(
         client,
@@ -440,6 +442,7 @@ def ids(response):
     return [r["service_request_id"] for r in response.get_json()]
 
 
+@pytest.mark.smoke
 def test_the_list_is_newest_first_within_the_last_90_days_by_default(client, api_key):
     old = filed(client, api_key, lat="31.2700", long="121.5200")
     middle = filed(client, api_key, lat="31.2800", long="121.5300")

@@ -26,8 +26,7 @@ from api.db import db
 from api.extensions import store
 from api.notifications.models import Notification
 from tests.conftest import bearer, wechat_login
-from tests.test_alerts import event as iot_event
-from tests.test_alerts import home, signed  # noqa: F401  (home is a fixture)
+from tests.factories import iot_event, signed
 from tests.worker_support import RedisServer
 
 pytestmark = pytest.mark.services
@@ -48,7 +47,7 @@ def private_redis(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_with_redis_down_alarms_are_taken_in_reads_work_and_ended_sessions_stay_ended(
     client,
-    home,  # noqa: F811
+    home,
     private_redis,
 ):
     zhang = wechat_login(client, "zhangsan#1")
@@ -58,13 +57,14 @@ def test_with_redis_down_alarms_are_taken_in_reads_work_and_ended_sessions_stay_
     private_redis.stop()
 
     body = json.dumps([iot_event("SMK-1", "smoke")]).encode()
-    taken = client.post("/api/v1/iot/events", data=body, headers=signed(body))
+    headers = signed(body)  # signed once: signing again a second later would make another batch, not a replay
+    taken = client.post("/api/v1/iot/events", data=body, headers=headers)
     assert taken.status_code == 200, taken.get_json()
     assert taken.get_json()["counts"]["accepted"] == 1
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 1
     told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "device_alert")).all()
     assert told == [home.daughter]
-    replay = client.post("/api/v1/iot/events", data=body, headers=signed(body))
+    replay = client.post("/api/v1/iot/events", data=body, headers=headers)
     assert replay.status_code == 409 and replay.get_json()["code"] == "iot_batch_replayed"
 
     assert client.get("/api/v1/me", headers=bearer(zhang["access_token"])).status_code == 200
@@ -94,6 +94,7 @@ def test_a_redis_error_nobody_handles_is_a_503_with_retry_after(app, client, res
     assert int(response.headers["Retry-After"]) > 0
 
 
+@pytest.mark.commits
 def test_a_database_connection_cut_in_the_middle_of_a_request_is_a_503_and_the_next_request_works(
     client, resident, pg_url
 ):

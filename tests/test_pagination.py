@@ -34,6 +34,7 @@ def walk(client, url, headers, limit):
 
 
 @pytest.mark.parametrize("limit", [1, 5, 27, 100])
+@pytest.mark.smoke
 def test_paging_through_rooms_returns_each_once_in_number_order(client, resident, big_building, limit):
     rooms, pages = walk(client, f"/api/v1/areas/{big_building.id}/rooms", resident["headers"], limit)
 
@@ -67,6 +68,7 @@ def test_a_tampered_cursor_is_a_clear_422(client, resident, big_building, cursor
     assert response.get_json()["code"] == "invalid_cursor"
 
 
+@pytest.mark.smoke
 def test_my_requests_come_newest_first(client, world, resident):
     for key in ("KJ01/101", "KJ01/102", "KJ01/201"):
         client.post(

@@ -38,8 +38,7 @@ from api.personaldata import PersonalData
 from api.privacy import services as privacy
 from api.privacy.models import DataExport, DeletionRequest, DeletionStatus, ExportStatus
 from tests.conftest import bearer, wechat_login
-from tests.test_alerts import event as iot_event
-from tests.test_alerts import pushed
+from tests.factories import iot_event, pushed
 
 PHONE = "13912345678"
 LAT, LNG = 31.2822, 121.5355

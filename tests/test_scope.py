@@ -28,7 +28,8 @@ from api.incidents.categories import ensure_default_catalogue
 from api.models import metadata
 from api.notifications.models import Notification
 from tests.conftest import bearer, staff_login
-from tests.test_alerts import event, pushed
+from tests.factories import iot_event as event
+from tests.factories import pushed
 from tests.test_events import event_payload
 from tests.test_incidents import act, filed, someone
 

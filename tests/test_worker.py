@@ -1,7 +1,8 @@
 """A real Celery worker on the Redis broker runs Linli's tasks against PostgreSQL.
 
 The worker is the command a deployment runs (`celery -A workers worker ...`), started as a subprocess
-with only the environment a deployment sets, on a PostgreSQL database of its own. The test side is an
+with only the environment a deployment sets, on a PostgreSQL database of its own and the test process's own
+redis-server as broker (`broker_url`, so parallel test workers never take each other's tasks). The test side is an
 app built with the same DATABASE_URL and REDIS_URL and tasks *not* eager, so every call goes through
 the broker and every result comes back through the result backend.
 
@@ -43,6 +44,9 @@ from tests.worker_support import (
     process_globals_restored,
 )
 from workers.schedule import BEAT_SCHEDULE
+
+# One xdist process runs this module: its worker (and database) start once.
+pytestmark = pytest.mark.xdist_group("worker")
 
 # ----------------------------------------------------------------------------------------------------
 # The beat schedule (no services needed)
@@ -107,11 +111,11 @@ def worker_database(pg_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def worker(worker_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+def worker(worker_database: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     instance = tmp_path_factory.mktemp("worker-instance")
     env = deployment_env(
         DATABASE_URL=worker_database,
-        REDIS_URL=redis_url,
+        REDIS_URL=broker_url,
         SECRET_KEY=SECRET_KEY,
         LINLI_INSTANCE_PATH=str(instance),
     )
@@ -124,7 +128,7 @@ def worker(worker_database: str, redis_url: str, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def sender(
-    worker: Worker, worker_database: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    worker: Worker, worker_database: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Flask]:
     """An app on the worker's database and broker whose tasks go through the broker; the worker is ready."""
     settings = Settings(
@@ -132,7 +136,7 @@ def sender(
         secret_key=SECRET_KEY,
         instance_path=tmp_path_factory.mktemp("sender-instance"),
         database_url=worker_database,
-        redis_url=redis_url,
+        redis_url=broker_url,
         celery_always_eager=False,
     )
     with process_globals_restored():
