@@ -257,6 +257,7 @@ def test_my_payments_are_mine_alone(app, client, fake, resident, world):
 
 
 @pytest.mark.services
+@pytest.mark.commits
 def test_the_same_notify_five_times_at_once_marks_it_paid_once(app, client, fake, resident, parking):
     order = sell(app, resident, 2000)
     assert prepay(client, resident, order.id).status_code == 200
@@ -534,6 +535,7 @@ def test_a_refund_wechat_pay_closes_is_refundable_again(app, client, fake, resid
     assert refund_by(client, finance, order.id, 1000).status_code == 201
 
 
+@pytest.mark.commits
 def test_a_refund_lost_on_its_way_is_sent_again_by_the_sweep(app, client, fake, resident, finance, settings):
     order = sell(app, resident, 1000)
     paid_through_notify(client, fake, resident, order)
