@@ -7,16 +7,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "volunteer_profile_missing": (404, "请先登记为志愿者", "Register as a volunteer first"),
     "volunteer_not_approved": (
         403,
-        "您的志愿者资料尚未通过审核（{status}）",
-        "Your volunteer profile is not approved ({status})",
+        "您的志愿者资料尚未通过审核（{state}）",
+        "Your volunteer profile is not approved ({state})",
     ),
-    "volunteer_profile_decided": (409, "该志愿者资料已审核（{status}）", "This profile was already decided ({status})"),
+    "volunteer_profile_decided": (409, "该志愿者资料已审核（{state}）", "This profile was already decided ({state})"),
     "volunteer_not_eligible": (
         403,
         "您不符合该任务的要求：{reasons}",
         "You cannot take this task: {reasons}",
     ),
-    "task_not_open": (409, "该任务已不再接受报名（{status}）", "This task no longer takes sign-ups ({status})"),
+    "task_not_open": (409, "该任务已不再接受报名（{state}）", "This task no longer takes sign-ups ({state})"),
     "task_started": (409, "该任务已开始或已结束", "This task has already started or ended"),
     "task_full": (409, "名额已满，候补名单也已满", "The task and its waitlist are full"),
     "task_overlaps": (
@@ -34,7 +34,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "已过取消截止时间（{cutoff}），请说明原因",
         "The cancellation deadline ({cutoff}) has passed: give a reason",
     ),
-    "signup_not_active": (409, "该报名已结束（{status}）", "This sign-up is no longer active ({status})"),
+    "signup_not_active": (409, "该报名已结束（{state}）", "This sign-up is no longer active ({state})"),
     "signup_not_waitlisted": (409, "该报名不在候补名单中", "This sign-up is not on the waitlist"),
     "checkin_outside_window": (
         422,
@@ -59,7 +59,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "Hours cannot exceed the task's planned duration ({cap} minutes)",
     ),
     "own_hours": (403, "不能审核自己录入或自己的志愿时长", "Nobody approves hours they entered, or their own"),
-    "claim_decided": (409, "该时长申请已审核（{status}）", "This claim was already decided ({status})"),
+    "claim_decided": (409, "该时长申请已审核（{state}）", "This claim was already decided ({state})"),
     "reversal_of_reversal": (409, "冲正记录不能再冲正", "A reversing entry cannot be reversed"),
     "already_reversed": (409, "该记录已冲正", "This entry was already reversed"),
     "entry_not_reversible": (409, "该记录不能由工作人员冲正", "Staff cannot reverse this entry"),

@@ -226,7 +226,7 @@ def decide_claim(user: User, claim_id: uuid.UUID, approve: bool, reason: str = "
     """Approve (to the ledgers) or reject: by someone other than who entered the hours, and not the volunteer."""
     claim = _claim(user, claim_id)
     if claim.status != ClaimStatus.PENDING:
-        raise ApiError("claim_decided", status=claim.status.value)
+        raise ApiError("claim_decided", state=claim.status.value)
     if user.id in (claim.entered_by_id, claim.user_id):
         raise ApiError("own_hours")
     now = utcnow()

@@ -403,7 +403,9 @@ class HourClaim(IdMixin, Base):
     task: Mapped[Task] = relationship(lazy="joined", innerjoin=True)
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
 
-    area_path = area_path_through("task")
+    @property
+    def area_path(self) -> str | None:
+        return self.task.area_path  # lists join the task and filter on its place (api.volunteers.access)
 
     @property
     def group_id(self) -> uuid.UUID | None:

@@ -136,17 +136,18 @@ def sign_up(user: User, task_id: uuid.UUID, settings: Settings) -> SignupResult:
         raise NotFound()
     profile = _lock_profile(user)
     if profile.status.value != "approved":
-        raise ApiError("volunteer_not_approved", status=profile.status.value)
+        raise ApiError("volunteer_not_approved", state=profile.status.value)
     task = services.lock_task(task_id)
     # Read once the locks are ours, so `created_at` follows the order places and waitlist numbers go out in.
     now = utcnow()
     existing = _active(task.id, user.id)
     if task.source == TaskSource.ALERT:
-        return SignupResult(_accept_offer(task, existing, now), created=False)
+        offer = existing or services.my_signup(user, task.id)
+        return SignupResult(_accept_offer(task, offer, now), created=False)
     if existing is not None:
         return SignupResult(existing, created=False)
     if task.status != TaskStatus.OPEN:
-        raise ApiError("task_not_open", status=task.status.value)
+        raise ApiError("task_not_open", state=task.status.value)
     if task.starts_at <= now:
         raise ApiError("task_started")
     reasons = ineligibility(task, profile)
@@ -173,10 +174,12 @@ def sign_up(user: User, task_id: uuid.UUID, settings: Settings) -> SignupResult:
 def _accept_offer(task: Task, offer: Signup | None, now: datetime) -> Signup:
     if offer is None:
         raise ApiError("alert_task_not_offered")
+    if offer.status == S.STOOD_DOWN or (offer.status == S.OFFERED and task.confirmed_count >= task.slots):
+        raise ApiError("task_full")  # others accepted first (they were told to stand down already)
     if offer.status != S.OFFERED:
-        return offer  # accepted already (a retry), or stood down: the answer says which
-    if task.status != TaskStatus.OPEN or task.confirmed_count >= task.slots:
-        raise ApiError("task_full")
+        return offer  # accepted already (a retry), or declined: the answer says which
+    if task.status != TaskStatus.OPEN:
+        raise ApiError("task_not_open", state=task.status.value)
     states.move(offer, S.CONFIRMED, now)
     if task.confirmed_count >= task.slots:
         stand_down(task, now, "已有足够的志愿者前往。")
@@ -261,7 +264,7 @@ def leave(user: User, signup_id: uuid.UUID, reason: str | None, settings: Settin
     now = utcnow()
     db.session.refresh(signup)
     if signup.status not in (S.CONFIRMED, S.WAITLISTED, S.OFFERED):
-        raise ApiError("signup_not_active", status=signup.status.value)
+        raise ApiError("signup_not_active", state=signup.status.value)
     if signup.status == S.OFFERED:
         states.move(signup, S.DECLINED, now)
         return signup
@@ -293,7 +296,7 @@ def add_by_owner(
     task = services.lock_task(task.id)
     now = utcnow()
     if task.status != TaskStatus.OPEN:
-        raise ApiError("task_not_open", status=task.status.value)
+        raise ApiError("task_not_open", state=task.status.value)
     if task.ends_at <= now:
         raise ApiError("task_started")
     existing = _active(task.id, profile.user_id)
@@ -326,7 +329,7 @@ def promote_by_hand(
         raise ApiError("signup_not_waitlisted")
     profile = db.session.scalar(select(Profile).where(Profile.user_id == signup.user_id))
     if profile is None:
-        raise ApiError("signup_not_active", status="erased")
+        raise ApiError("signup_not_active", state="erased")
     return add_by_owner(user, task_id, profile.id, override_overlap, settings)
 
 
@@ -368,7 +371,7 @@ def confirm_attendance(user: User, signup_id: uuid.UUID) -> Signup:
     if signup is None or signup.user_id != user.id:
         raise NotFound()
     if signup.status != S.CONFIRMED:
-        raise ApiError("signup_not_active", status=signup.status.value)
+        raise ApiError("signup_not_active", state=signup.status.value)
     signup.attendance_confirmed_at = signup.attendance_confirmed_at or utcnow()
     db.session.flush()
     return signup

@@ -57,7 +57,7 @@ def list_skills() -> Any:
 def apply(args: dict[str, Any]) -> Any:
     """Register as a volunteer (real name, skills, committees, weekly availability); staff approve it."""
     user = current_user()
-    return schemas.my_profile(services.apply(user, args), user), 201
+    return services.apply(user, args), 201
 
 
 @volunteer_blp.route("/me/volunteer", methods=["GET"])
@@ -66,7 +66,7 @@ def apply(args: dict[str, Any]) -> Any:
 def get_my_profile() -> Any:
     """My profile, hours, coins and star level."""
     user = current_user()
-    return schemas.my_profile(services.require_profile(user), user)
+    return services.require_profile(user)
 
 
 @volunteer_blp.route("/me/volunteer", methods=["PATCH"])
@@ -76,7 +76,7 @@ def get_my_profile() -> Any:
 def update_my_profile(args: dict[str, Any]) -> Any:
     """Change my skills, committees, availability or leaderboard choice."""
     user = current_user()
-    return schemas.my_profile(services.update_profile(user, args), user)
+    return services.update_profile(user, args)
 
 
 @volunteer_blp.route("/me/volunteer/duty", methods=["POST"])
@@ -87,7 +87,7 @@ def update_my_profile(args: dict[str, Any]) -> Any:
 def set_duty(args: dict[str, Any]) -> Any:
     """The on-duty switch for alarms next door, with my location (`wx.getLocation`) as I switch it on."""
     user = current_user()
-    return schemas.my_profile(services.set_duty(user, args["on_duty"], args["lat"], args["lng"], get_settings()), user)
+    return services.set_duty(user, args["on_duty"], args["lat"], args["lng"], get_settings())
 
 
 def _nearest_page(stmt: Any, lat: float, lng: float, limit: int, cursor: str | None) -> Page:
@@ -312,9 +312,7 @@ def my_certificate(args: dict[str, Any]) -> Any:
 def verify_certificate(code: str) -> Any:
     """Anyone may check a certificate by its code (no login): what it says, the name masked."""
     ratelimit.enforce("volunteer-certificate", request.remote_addr or "?", limit=VERIFICATIONS_PER_MINUTE)
-    certificate = certificates.verify(code)
-    shown = schemas.VerificationSchema().dump(certificate)
-    return {**shown, "valid": True}
+    return certificates.verify(code)
 
 
 @volunteer_blp.route("/volunteer/leaderboards", methods=["GET"])

@@ -127,22 +127,27 @@ class VolunteerProfileSchema(Schema):
 
 
 class MyProfileSchema(VolunteerProfileSchema):
-    hours = fields.Float(required=True)
-    coins = fields.Float(required=True)
-    stars = fields.Integer(required=True, metadata={"description": "0–5: 100/300/600/1000/1500 hours"})
-    next_star_hours = fields.Integer(allow_none=True, required=True)
+    hours = fields.Method("_hours", required=True, metadata={"type": "number"})
+    coins = fields.Method("_coins", required=True, metadata={"type": "number"})
+    stars = fields.Method(
+        "_stars", required=True, metadata={"type": "integer", "description": "0–5: 100/300/600/1000/1500 h"}
+    )
+    next_star_hours = fields.Method("_next", allow_none=True, required=True, metadata={"type": "integer"})
 
+    def _standing(self, profile: Any) -> ledger.Standing:
+        return ledger.standing(profile.user)
 
-def my_profile(profile: Any, user: Any) -> dict[str, Any]:
-    standing = ledger.standing(user)
-    shown = VolunteerProfileSchema().dump(profile)
-    return {
-        **shown,
-        "hours": _hours(standing.minutes),
-        "coins": standing.centi / ledger.CENTI_PER_HOUR,
-        "stars": standing.stars,
-        "next_star_hours": standing.next_star_hours,
-    }
+    def _hours(self, profile: Any) -> float:
+        return _hours(self._standing(profile).minutes)
+
+    def _coins(self, profile: Any) -> float:
+        return self._standing(profile).centi / ledger.CENTI_PER_HOUR
+
+    def _stars(self, profile: Any) -> int:
+        return self._standing(profile).stars
+
+    def _next(self, profile: Any) -> int | None:
+        return self._standing(profile).next_star_hours
 
 
 class ReliabilitySchema(Schema):
@@ -295,16 +300,12 @@ class VolunteerTaskSchema(Schema):
     my_status = fields.Method("signup_status", allow_none=True, required=True, metadata={"type": "string"})
 
     def _signup(self, task: Any) -> Any:
-        cache = self.context_cache()
+        # Per request (the schema instance lives as long as the route): the reader's sign-up for each task shown.
+        cache = g.setdefault("volunteer_signups", {})
         if task.id not in cache:
             user = g.get("user")
             cache[task.id] = services.my_signup(user, task.id) if user is not None else None
         return cache[task.id]
-
-    def context_cache(self) -> dict[Any, Any]:
-        if not hasattr(self, "_cache"):
-            self._cache: dict[Any, Any] = {}
-        return self._cache
 
     def left(self, task: Any) -> int:
         from api.db import utcnow
@@ -600,7 +601,7 @@ class CertificateLineSchema(Schema):
 
 
 class VerificationSchema(Schema):
-    valid = fields.Boolean(required=True)
+    valid = fields.Constant(True, required=True, metadata={"type": "boolean"})
     code = Text(required=True)
     holder = fields.Method("masked", required=True, metadata={"type": "string", "description": "name, masked"})
     hours = fields.Function(lambda c: _hours(c.total_minutes), required=True, metadata={"type": "number"})

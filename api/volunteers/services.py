@@ -114,7 +114,7 @@ def require_profile(user: User) -> Profile:
 def require_approved(user: User) -> Profile:
     profile = require_profile(user)
     if profile.status != ProfileStatus.APPROVED:
-        raise ApiError("volunteer_not_approved", status=profile.status.value)
+        raise ApiError("volunteer_not_approved", state=profile.status.value)
     return profile
 
 
@@ -220,9 +220,9 @@ def decide_profile(staff: User, profile_id: uuid.UUID, approve: bool, reason: st
     if profile.status == wanted:
         return profile
     if profile.status not in (ProfileStatus.PENDING, ProfileStatus.SUSPENDED) and approve:
-        raise ApiError("volunteer_profile_decided", status=profile.status.value)
+        raise ApiError("volunteer_profile_decided", state=profile.status.value)
     if not approve and profile.status != ProfileStatus.PENDING:
-        raise ApiError("volunteer_profile_decided", status=profile.status.value)
+        raise ApiError("volunteer_profile_decided", state=profile.status.value)
     profile.status = wanted
     profile.decided_by_id = staff.id
     profile.decided_at = utcnow()
@@ -460,7 +460,7 @@ def update_task(user: User, task_id: uuid.UUID, changes: dict[str, Any], setting
 
     task = managed_task(user, task_id, lock=True)
     if task.status != TaskStatus.OPEN:
-        raise ApiError("task_not_open", status=task.status.value)
+        raise ApiError("task_not_open", state=task.status.value)
     merged = {k: changes.get(k, getattr(task, k)) for k in EDITABLE}
     merged["reserved_group_id"] = task.reserved_group_id
     _check(merged, task.area)

@@ -43,14 +43,14 @@ def move_task(task: Task, to: TaskStatus) -> None:
     if to not in TASK_MOVES[task.status]:
         if task.status == TaskStatus.CLOSED:
             raise ApiError("roster_closed")
-        raise ApiError("task_not_open", status=task.status.value)
+        raise ApiError("task_not_open", state=task.status.value)
     task.status = to
 
 
 def move(signup: Signup, to: SignupStatus, now: datetime) -> None:
     """Change a sign-up's status, keeping the task's counters with it (the caller holds the task's lock)."""
     if to not in SIGNUP_MOVES[signup.status]:
-        raise ApiError("signup_not_active", status=signup.status.value)
+        raise ApiError("signup_not_active", state=signup.status.value)
     task = signup.task
     if signup.status in HOLDS_PLACE and to not in (S.ATTENDED, S.NO_SHOW):
         task.confirmed_count -= 1
