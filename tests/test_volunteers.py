@@ -1118,3 +1118,20 @@ def test_the_database_refuses_to_edit_or_delete_a_ledger_entry(client, enrol, ma
 
 
 _ = io
+
+
+def test_the_only_leader_of_a_group_with_members_cannot_leave_without_a_successor(client, enrol, kj01_staff):
+    leader, member = enrol("唯一队长"), enrol("队员甲")
+    group = ok(client.post("/api/v1/admin/volunteer-groups", json={"name": "巡查队"}, headers=kj01_staff["headers"]), 201)
+    for who, role in ((leader, "leader"), (member, "member")):
+        ok(
+            client.post(
+                f"/api/v1/admin/volunteer-groups/{group['id']}/members",
+                json={"profile_id": who.profile_id, "role": role},
+                headers=kj01_staff["headers"],
+            ),
+            201,
+        )
+    body = refused(client.post("/api/v1/me/account-deletion", headers=leader.headers), 409, "deletion_blocked")
+    assert "巡查队" in body["message"]
+    assert client.post("/api/v1/me/account-deletion", headers=member.headers).status_code == 202

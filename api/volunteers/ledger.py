@@ -475,7 +475,7 @@ def leaderboard(
 ) -> list[tuple[Profile, int]]:
     """Volunteers by hours recorded by a group, or on tasks in a committee; those who opted out are left out."""
     stmt = (
-        select(Profile, func.sum(HourEntry.minutes).label("minutes"))
+        select(Profile.id, func.sum(HourEntry.minutes).label("minutes"))
         .join(LedgerAccount, LedgerAccount.user_id == Profile.user_id)
         .join(HourEntry, HourEntry.account_id == LedgerAccount.id)
         .where(Profile.leaderboard_opt_out.is_(False))
@@ -490,4 +490,6 @@ def leaderboard(
         stmt = stmt.where(HourEntry.area_path.startswith(committee_path, autoescape=True))
     if since is not None:
         stmt = stmt.where(HourEntry.served_at >= since)
-    return [(profile, int(minutes)) for profile, minutes in db.session.execute(stmt)]
+    rows = db.session.execute(stmt).all()
+    profiles = {p.id: p for p in db.session.scalars(select(Profile).where(Profile.id.in_([r[0] for r in rows])))}
+    return [(profiles[profile_id], int(minutes)) for profile_id, minutes in rows]

@@ -138,17 +138,14 @@ def blockers(user: User) -> list[dict[str, Any]]:
         .where(Profile.user_id == user.id, GroupMember.role == GroupRole.LEADER)
     )
     leaders = func.count().filter(GroupMember.role == GroupRole.LEADER)
-    alone = (
-        db.session.execute(
-            select(Group)
-            .join(GroupMember, GroupMember.group_id == Group.id)
-            .where(Group.id.in_(mine), Group.archived_at.is_(None))
-            .group_by(Group.id)
-            .having(leaders == 1, func.count() > 1)
-        )
-        .scalars()
-        .all()
-    )
+    alone_ids = db.session.scalars(
+        select(Group.id)
+        .join(GroupMember, GroupMember.group_id == Group.id)
+        .where(Group.id.in_(mine), Group.archived_at.is_(None))
+        .group_by(Group.id)
+        .having(leaders == 1, func.count() > 1)
+    ).all()
+    alone = db.session.scalars(select(Group).where(Group.id.in_(alone_ids))).all()
     return [
         {
             "reason": f"您是志愿服务队「{group.name}」唯一的队长，请先联系居委会指定新的队长",
