@@ -585,7 +585,9 @@ def test_a_volunteer_leaves_the_time_bank_its_books_still_add_up_and_nothing_nam
         json={"task_id": task["id"], "profile_id": applied["id"], "minutes": 120},
         headers=kj01_staff["headers"],
     ).get_json()
-    assert client.post(f"/api/v1/admin/volunteer-hours/{claim['id']}/approve", headers=admin["headers"]).status_code == 200
+    assert (
+        client.post(f"/api/v1/admin/volunteer-hours/{claim['id']}/approve", headers=admin["headers"]).status_code == 200
+    )
     code = client.get("/api/v1/me/volunteer/certificate", headers=headers).headers["X-Certificate-Code"]
     assert client.get(f"/api/v1/volunteer-certificates/{code}").status_code == 200
     user_id = uuid.UUID(resident["user"]["id"])

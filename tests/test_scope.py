@@ -130,7 +130,9 @@ def kj02(client, world, admin) -> dict[str, str]:
         )
         db.session.commit()
     volunteer = someone(client, "kj02-volunteer")
-    skill = ok(client.post("/api/v1/admin/volunteer-skills", json={"code": "kj02_help", "name": "帮忙"}, headers=h), 201)["id"]
+    skill = ok(
+        client.post("/api/v1/admin/volunteer-skills", json={"code": "kj02_help", "name": "帮忙"}, headers=h), 201
+    )["id"]
     profile = ok(
         client.post(
             "/api/v1/me/volunteer",
@@ -141,7 +143,11 @@ def kj02(client, world, admin) -> dict[str, str]:
     )["id"]
     ok(client.post(f"/api/v1/admin/volunteer-profiles/{profile}/approve", headers=h))
     group = ok(
-        client.post("/api/v1/admin/volunteer-groups", json={"name": "KJ02助老队", "area_id": str(world.areas["KJ02"].id)}, headers=h),
+        client.post(
+            "/api/v1/admin/volunteer-groups",
+            json={"name": "KJ02助老队", "area_id": str(world.areas["KJ02"].id)},
+            headers=h,
+        ),
         201,
     )["id"]
     task = ok(

@@ -9,7 +9,6 @@ Time is moved by setting the domain's clock (`clock`), never by sleeping.
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 import uuid
@@ -21,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 
 from api.accounts.models import Area, HouseholdMember, HouseholdRelation, Role, User
 from api.accounts.services import issue_tokens
@@ -1114,15 +1113,13 @@ def test_the_database_refuses_to_edit_or_delete_a_ledger_entry(client, enrol, ma
             db.session.execute(text(statement))
         db.session.rollback()
     assert db.session.scalar(select(func.sum(HourEntry.minutes))) == 60
-    assert update  # (imported for readers: the ledgers are never updated through the ORM either)
-
-
-_ = io
 
 
 def test_the_only_leader_of_a_group_with_members_cannot_leave_without_a_successor(client, enrol, kj01_staff):
     leader, member = enrol("唯一队长"), enrol("队员甲")
-    group = ok(client.post("/api/v1/admin/volunteer-groups", json={"name": "巡查队"}, headers=kj01_staff["headers"]), 201)
+    group = ok(
+        client.post("/api/v1/admin/volunteer-groups", json={"name": "巡查队"}, headers=kj01_staff["headers"]), 201
+    )
     for who, role in ((leader, "leader"), (member, "member")):
         ok(
             client.post(
