@@ -26,6 +26,7 @@ from api.alerts.models import Alert, Severity
 from api.db import db, utcnow
 from api.eldercare.models import Elder
 from api.events.models import Event
+from api.config import Settings
 from api.extensions import get_settings
 from api.fields import local_text
 from api.notifications.services import notify
@@ -43,6 +44,13 @@ from api.volunteers.models import (
 )
 
 ALERT_GEOFENCE_M = 100
+
+
+def _settings() -> Settings:
+    """The running app's settings; outside an app (a script driving the alert engine), the environment's."""
+    from flask import has_app_context
+
+    return get_settings() if has_app_context() else Settings.from_env()
 
 
 def _existing(source: TaskSource, ref: str) -> Task | None:
@@ -96,7 +104,7 @@ def on_volunteers_needed(alert: Alert, step: Any = None, now: datetime | None = 
     existing = _existing(TaskSource.ALERT, str(alert.id))
     if existing is not None:
         return existing
-    settings = get_settings()
+    settings = _settings()
     now = now or utcnow()
     room, elder = _home(alert)
     if room is None:
@@ -182,7 +190,7 @@ def on_helpers_requested(
     event: Event, slots: int = 1, note: str = "", requested_by: User | None = None, **_: Any
 ) -> dict[str, Any]:
     """Staff of an event ask for helpers: one task for the event (asking again raises its places)."""
-    settings = get_settings()
+    settings = _settings()
     task = _existing(TaskSource.EVENT, str(event.id))
     if task is not None:
         if task.status == TaskStatus.OPEN and slots > task.slots:
