@@ -23,10 +23,10 @@ from sqlalchemy import func, or_, select
 from api.accounts.models import Area, Room, User
 from api.alerts import rules as alert_rules
 from api.alerts.models import Alert, Severity
+from api.config import Settings
 from api.db import db, utcnow
 from api.eldercare.models import Elder
 from api.events.models import Event
-from api.config import Settings
 from api.extensions import get_settings
 from api.fields import local_text
 from api.notifications.services import notify

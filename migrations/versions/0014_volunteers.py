@@ -304,7 +304,7 @@ def upgrade() -> None:
     with op.batch_alter_table('volunteer_signups', schema=None) as batch_op:
         batch_op.create_index('ix_volunteer_signups_task_id_status_waitlist_seq', ['task_id', 'status', 'waitlist_seq'], unique=False)
         batch_op.create_index('ix_volunteer_signups_user_id_id', ['user_id', 'id'], unique=False)
-        batch_op.create_index('uq_volunteer_signups_active_per_user', ['task_id', 'user_id'], unique=True, postgresql_where=sa.text("status IN ('offered', 'confirmed', 'waitlisted', 'attended', 'no_show')"), sqlite_where=sa.text("status IN ('offered', 'confirmed', 'waitlisted', 'attended', 'no_show')"))
+        batch_op.create_index('uq_volunteer_signups_active_per_user', ['task_id', 'user_id'], unique=True, postgresql_where=sa.text("status <> 'declined' AND status <> 'stood_down' AND status <> 'cancelled' AND status <> 'released'"), sqlite_where=sa.text("status <> 'declined' AND status <> 'stood_down' AND status <> 'cancelled' AND status <> 'released'"))
 
     op.create_table('volunteer_task_skills',
     sa.Column('task_id', sa.Uuid(), nullable=False),
@@ -374,7 +374,7 @@ def downgrade() -> None:
 
     op.drop_table('volunteer_task_skills')
     with op.batch_alter_table('volunteer_signups', schema=None) as batch_op:
-        batch_op.drop_index('uq_volunteer_signups_active_per_user', postgresql_where=sa.text("status IN ('offered', 'confirmed', 'waitlisted', 'attended', 'no_show')"), sqlite_where=sa.text("status IN ('offered', 'confirmed', 'waitlisted', 'attended', 'no_show')"))
+        batch_op.drop_index('uq_volunteer_signups_active_per_user', postgresql_where=sa.text("status <> 'declined' AND status <> 'stood_down' AND status <> 'cancelled' AND status <> 'released'"), sqlite_where=sa.text("status <> 'declined' AND status <> 'stood_down' AND status <> 'cancelled' AND status <> 'released'"))
         batch_op.drop_index('ix_volunteer_signups_user_id_id')
         batch_op.drop_index('ix_volunteer_signups_task_id_status_waitlist_seq')
 
