@@ -59,6 +59,24 @@ def parse_bounds(value: str) -> tuple[float, float, float, float]:
     return min_lat, min_lng, max_lat, max_lng
 
 
+def parse_rounding(value: str) -> list[tuple[int, int]]:
+    """`VOLUNTEERS_HOURS_ROUNDING` "15:0,45:30,60:60" as [(up to minutes, credited minutes), …]: what part of an
+    hour over the whole hours counts as (≤ 15 min → 0, ≤ 45 → half an hour, ≤ 60 → an hour), or a ConfigError."""
+    try:
+        steps = [tuple(int(n) for n in part.split(":")) for part in value.split(",")]
+    except ValueError as exc:
+        raise ConfigError(f"VOLUNTEERS_HOURS_ROUNDING must be 'minutes:credited,…', got {value!r}") from exc
+    bounds = [step[0] for step in steps]
+    if (
+        any(len(step) != 2 for step in steps)
+        or bounds != sorted(bounds)
+        or bounds[-1] != 60
+        or any(not 0 <= credit <= 60 for _bound, credit in steps)
+    ):
+        raise ConfigError(f"VOLUNTEERS_HOURS_ROUNDING must rise to 60 minutes with credits of 0–60: {value!r}")
+    return [(bound, credit) for bound, credit in steps]
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever scheme the deployment wrote."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
@@ -179,6 +197,21 @@ class Settings:
     payments_max_amount_fen: int = 500_000
     # An order still unpaid this long after its prepay is asked about (its notify may have been lost).
     payments_query_after_seconds: int = 300
+    # Volunteers (api/volunteers): an alarm next door (offered to at most N on-duty volunteers within the radius,
+    # the first K to accept go), when the exact address shows, the check-in grace, when automatic promotion from
+    # the waitlist stops, reminders and the confirmation they ask for, and how hours are rounded.
+    volunteers_alert_radius_m: int = 500
+    volunteers_alert_offer_count: int = 5
+    volunteers_alert_accept_count: int = 2
+    volunteers_alert_task_minutes: int = 60
+    volunteers_address_lead_minutes: int = 120
+    volunteers_checkin_grace_minutes: int = 15
+    volunteers_promotion_stop_minutes: int = 60
+    volunteers_cancel_cutoff_minutes: int = 1440
+    volunteers_reminder_hours: int = 24
+    volunteers_confirm_by_minutes: int = 120
+    volunteers_code_attempts: int = 5  # wrong or right, per person and task per 10 minutes
+    volunteers_hours_rounding: str = "15:0,45:30,60:60"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -290,6 +323,23 @@ class Settings:
         settings.wechat_pay_notify_window_seconds = _int(env, "WECHAT_PAY_NOTIFY_WINDOW_SECONDS", 300)
         settings.payments_max_amount_fen = _int(env, "PAYMENTS_MAX_AMOUNT_FEN", 500_000)
         settings.payments_query_after_seconds = _int(env, "PAYMENTS_QUERY_AFTER_SECONDS", 300)
+        for name in (
+            "alert_radius_m",
+            "alert_offer_count",
+            "alert_accept_count",
+            "alert_task_minutes",
+            "address_lead_minutes",
+            "checkin_grace_minutes",
+            "promotion_stop_minutes",
+            "cancel_cutoff_minutes",
+            "reminder_hours",
+            "confirm_by_minutes",
+            "code_attempts",
+        ):
+            attribute = f"volunteers_{name}"
+            setattr(settings, attribute, _int(env, attribute.upper(), getattr(settings, attribute)))
+        settings.volunteers_hours_rounding = env.get("VOLUNTEERS_HOURS_ROUNDING") or settings.volunteers_hours_rounding
+        parse_rounding(settings.volunteers_hours_rounding)  # refuse to start with a rule that cannot be read
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

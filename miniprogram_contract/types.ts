@@ -31,6 +31,13 @@ export interface AccessLogEntryPage {
   next_cursor: string | null;
 }
 
+export interface AddSignupArgs {
+  /** format: uuid */
+  profile_id: string;
+  /** default: false */
+  override_overlap?: boolean;
+}
+
 export interface AdminEventLive {
   /** format: uuid */
   event_id: string;
@@ -389,6 +396,18 @@ export interface AuditPage {
   next_cursor: string | null;
 }
 
+export interface Availability {
+  /**
+   * 1 = Monday
+   * minimum 1; maximum 7
+   */
+  weekday: number;
+  /** pattern "^([01]\\d|2[0-3]):[0-5]\\d$|^24:00$" */
+  start: string;
+  /** pattern "^([01]\\d|2[0-3]):[0-5]\\d$|^24:00$" */
+  end: string;
+}
+
 export interface Binding {
   /** format: uuid */
   id: string;
@@ -491,6 +510,11 @@ export interface CancelEventArgs {
   reason: string;
 }
 
+export interface CancelTaskArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
 export interface CategoryAttribute {
   code: string;
   datatype: "string" | "number" | "datetime" | "text" | "singlevaluelist" | "multivaluelist";
@@ -499,9 +523,90 @@ export interface CategoryAttribute {
   values?: AttributeValue[];
 }
 
+export interface CertificateLine {
+  group: string;
+  recorded_by: string;
+  /** read-only: sent by the server, ignored in requests */
+  hours: number;
+}
+
 export interface CheckInArgs {
   /** min length 1; max length 200 */
   ticket: string;
+}
+
+export interface CheckinArgs {
+  /**
+   * minimum -90.0; maximum 90.0
+   * default: null
+   */
+  lat?: number | null;
+  /**
+   * minimum -180.0; maximum 180.0
+   * default: null
+   */
+  lng?: number | null;
+  /**
+   * metres
+   * minimum 0.0; maximum 100000.0
+   * default: null
+   */
+  accuracy?: number | null;
+  /**
+   * 6 digits or the QR
+   * max length 80
+   * default: null
+   */
+  code?: string | null;
+}
+
+export interface ClaimArgs {
+  /** format: uuid */
+  task_id: string;
+  /** format: uuid */
+  profile_id: string;
+  /** minimum 1; maximum 1440 */
+  minutes: number;
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+}
+
+export interface CloseRosterArgs {
+  /** max items 10000 */
+  attended?: string[];
+  /** max items 10000 */
+  no_show?: string[];
+}
+
+export interface CoinEntry {
+  /** format: uuid */
+  id: string;
+  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in";
+  /** read-only: sent by the server, ignored in requests */
+  coins: number;
+  /** format: uuid */
+  task_id: string | null;
+  /** format: uuid */
+  reverses_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface CoinEntryPage {
+  items: CoinEntry[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CoinsArgs {
+  /**
+   * up to 2 decimals
+   * minimum 0.01; maximum 100000.0
+   */
+  coins: number;
 }
 
 export interface Consent {
@@ -685,6 +790,20 @@ export interface DiscrepancyPage {
   items: Discrepancy[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface DutyArgs {
+  on_duty: boolean;
+  /**
+   * minimum -90.0; maximum 90.0
+   * default: null
+   */
+  lat?: number | null;
+  /**
+   * minimum -180.0; maximum 180.0
+   * default: null
+   */
+  lng?: number | null;
 }
 
 export interface DutyShift {
@@ -1094,6 +1213,43 @@ export interface FiguresByMode {
   replay: Figures;
 }
 
+export interface GiftArgs {
+  /**
+   * up to 2 decimals
+   * minimum 0.01; maximum 100000.0
+   */
+  coins: number;
+  /**
+   * a family member
+   * format: uuid
+   */
+  to_user_id: string;
+}
+
+export interface GroupArgs {
+  /** min length 1; max length 64 */
+  name: string;
+  /**
+   * max length 2000
+   * default: ""
+   */
+  description?: string;
+  /**
+   * a committee or the subdistrict (default: mine)
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+}
+
+export interface GroupPatchArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** max length 2000 */
+  description?: string;
+  archived?: boolean;
+}
+
 export interface HandlingUnit {
   /** format: uuid */
   id: string;
@@ -1142,6 +1298,53 @@ export interface HeartbeatArgs {
    * default: null
    */
   position_seconds?: number | null;
+}
+
+export interface HelpersAnswer {
+  /** format: uuid */
+  event_id: string;
+  slots: number;
+  /** what took the request (volunteers: the task made for it) */
+  answers: Record<string, unknown>;
+}
+
+export interface HelpersArgs {
+  /**
+   * helpers
+   * minimum 1; maximum 200
+   */
+  slots: number;
+  /**
+   * what they will do
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+}
+
+export interface HourEntry {
+  /** format: uuid */
+  id: string;
+  kind: "attendance" | "manual" | "reversal";
+  minutes: number;
+  /** read-only: sent by the server, ignored in requests */
+  hours: number;
+  /** format: uuid */
+  task_id: string | null;
+  /** format: uuid */
+  group_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  served_at: string;
+  /** format: uuid */
+  reverses_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface HourEntryPage {
+  items: HourEntry[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface Household {
@@ -1418,6 +1621,27 @@ export interface IotItemResult {
   alert_id?: string;
 }
 
+export interface Leader {
+  rank: number;
+  /** masked */
+  name: string;
+  hours: number;
+  stars: number;
+  me: boolean;
+}
+
+export interface Leaderboard {
+  items: Leader[];
+}
+
+export interface LeaveArgs {
+  /**
+   * max length 200
+   * default: null
+   */
+  reason?: string | null;
+}
+
 export interface Location {
   /**
    * minimum -90.0; maximum 90.0
@@ -1434,6 +1658,76 @@ export interface Location {
    * default: null
    */
   address?: string | null;
+}
+
+export interface ManagedTask {
+  /** format: uuid */
+  id: string;
+  title: string;
+  kind: "elder_visit" | "meal_delivery" | "escort" | "event_help" | "patrol" | "cleanup" | "alert_response" | "other";
+  description: string;
+  /**
+   * coarse
+   * read-only: sent by the server, ignored in requests
+   */
+  place: string;
+  /** format: uuid */
+  area_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  slots: number;
+  /** read-only: sent by the server, ignored in requests */
+  places_left: number;
+  waitlist_count: number;
+  waitlist_limit: number;
+  /** read-only: sent by the server, ignored in requests */
+  skills: string[];
+  checkin_rule: "geofence" | "owner_code" | "served_code";
+  geofence_radius_m: number;
+  source: "manual" | "alert" | "care_order" | "incident" | "event";
+  status: "open" | "handled" | "cancelled" | "closed";
+  urgent: boolean;
+  coins: boolean;
+  /** format: uuid */
+  group_id: string | null;
+  reserved_slots: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_until: string | null;
+  cancel_cutoff_minutes: number;
+  /** read-only: sent by the server, ignored in requests */
+  distance_m: number | null;
+  /** read-only: sent by the server, ignored in requests */
+  in_my_availability: boolean | null;
+  address: string;
+  door_notes: string;
+  /** read-only: sent by the server, ignored in requests */
+  my_signup_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  my_status: string | null;
+  /** format: uuid */
+  owner_id: string | null;
+  confirmed_count: number;
+  /** format: uuid */
+  reserved_group_id: string | null;
+  reserved_taken: number;
+  source_ref: string | null;
+  /** the owner's 6-digit code */
+  checkin_code: string;
+  /**
+   * QR payload
+   * read-only: sent by the server, ignored in requests
+   */
+  checkin_qr: string;
+  served_code: string | null;
+  cancel_reason: string | null;
+}
+
+export interface ManagedTaskPage {
+  items: ManagedTask[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface Marked {
@@ -1540,6 +1834,13 @@ export interface MediaUploadTicketArgs {
   size: number;
 }
 
+export interface MemberArgs {
+  /** format: uuid */
+  profile_id: string;
+  /** default: "member" */
+  role?: "leader" | "member";
+}
+
 export interface MergeArgs {
   /**
    * the surviving case
@@ -1633,6 +1934,36 @@ export interface MyElder {
 
 export interface MyElders {
   items: MyElder[];
+}
+
+export interface MyProfile {
+  /** format: uuid */
+  id: string;
+  real_name: string;
+  status: "pending" | "approved" | "rejected" | "suspended";
+  reject_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  skills: string[];
+  /** read-only: sent by the server, ignored in requests */
+  committees: Record<string, unknown>[];
+  /** format: uuid */
+  home_estate_id: string | null;
+  availability: Availability[];
+  on_duty: boolean;
+  leaderboard_opt_out: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** read-only: sent by the server, ignored in requests */
+  hours: number;
+  /** read-only: sent by the server, ignored in requests */
+  coins: number;
+  /**
+   * 0–5: 100/300/600/1000/1500 h
+   * read-only: sent by the server, ignored in requests
+   */
+  stars: number;
+  /** read-only: sent by the server, ignored in requests */
+  next_star_hours: number | null;
 }
 
 export interface OaLink {
@@ -1840,6 +2171,11 @@ export interface ProfilePatchArgs {
   phone_code?: string;
 }
 
+export interface PromoteArgs {
+  /** default: false */
+  override_overlap?: boolean;
+}
+
 export interface Push {
   /** the whole RTMP push URL */
   url: string;
@@ -1960,6 +2296,19 @@ export interface RevealedPhone {
   phone: string | null;
 }
 
+export interface Reversal {
+  /** read-only: sent by the server, ignored in requests */
+  entry_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  reverses_id: string;
+  reason: string;
+}
+
+export interface ReverseArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
 export interface Room {
   /** format: uuid */
   id: string;
@@ -1972,6 +2321,43 @@ export interface Room {
 
 export interface RoomPage {
   items: Room[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface RosterEntry {
+  /**
+   * the sign-up
+   * format: uuid
+   */
+  id: string;
+  /** format: uuid */
+  user_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  real_name: string | null;
+  status: "offered" | "confirmed" | "waitlisted" | "declined" | "stood_down" | "cancelled" | "released" | "attended" | "no_show";
+  waitlist_seq: number | null;
+  reserved: boolean;
+  overlap_override: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  attendance_confirmed_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checked_in_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checked_out_at: string | null;
+  flags: string[];
+  minutes: number | null;
+  late_cancel: boolean;
+  leave_reason: string | null;
+  offered_distance_m: number | null;
+  /** read-only: sent by the server, ignored in requests */
+  reliability: Record<string, unknown>;
+}
+
+export interface RosterEntryPage {
+  items: RosterEntry[];
   /** null on the last page */
   next_cursor: string | null;
 }
@@ -1989,6 +2375,33 @@ export interface SandboxOrderArgs {
    * default: "演示订单"
    */
   description?: string;
+}
+
+export interface SignupTask {
+  /** format: uuid */
+  id: string;
+  title: string;
+  /** read-only: sent by the server, ignored in requests */
+  place: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  status: "open" | "handled" | "cancelled" | "closed";
+  urgent: boolean;
+}
+
+export interface SkillCreateArgs {
+  /** pattern "^[a-z][a-z0-9_]{1,31}$" */
+  code: string;
+  /** min length 1; max length 32 */
+  name: string;
+}
+
+export interface SkillPatchArgs {
+  /** min length 1; max length 32 */
+  name?: string;
+  retired?: boolean;
 }
 
 export interface StaffLoginArgs {
@@ -2040,6 +2453,37 @@ export interface StaffPayment {
 
 export interface StaffPaymentPage {
   items: StaffPayment[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface StaffProfile {
+  /** format: uuid */
+  id: string;
+  real_name: string;
+  status: "pending" | "approved" | "rejected" | "suspended";
+  reject_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  skills: string[];
+  /** read-only: sent by the server, ignored in requests */
+  committees: Record<string, unknown>[];
+  /** format: uuid */
+  home_estate_id: string | null;
+  availability: Availability[];
+  on_duty: boolean;
+  leaderboard_opt_out: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: uuid */
+  user_id: string | null;
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  reliability: Record<string, unknown>;
+}
+
+export interface StaffProfilePage {
+  items: StaffProfile[];
   /** null on the last page */
   next_cursor: string | null;
 }
@@ -2180,6 +2624,114 @@ export interface SubscriptionAnswersArgs {
   [key: string]: unknown;
 }
 
+export interface TaskCreateArgs {
+  /** min length 1; max length 64 */
+  title: string;
+  kind: "elder_visit" | "meal_delivery" | "escort" | "event_help" | "patrol" | "cleanup" | "alert_response" | "other";
+  /**
+   * max length 5000
+   * default: ""
+   */
+  description?: string;
+  /**
+   * the coarse place (default: mine, or my group's)
+   * format: uuid
+   */
+  area_id?: string;
+  /**
+   * max length 200
+   * default: ""
+   */
+  address?: string;
+  /**
+   * max length 1000
+   * default: ""
+   */
+  door_notes?: string;
+  /** minimum -90.0; maximum 90.0 */
+  lat?: number | null;
+  /** minimum -180.0; maximum 180.0 */
+  lng?: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  /** minimum 1; maximum 10000 */
+  slots: number;
+  /** minimum 0; maximum 10000 */
+  waitlist_limit?: number;
+  /** max items 20 */
+  skills?: string[];
+  checkin_rule: "geofence" | "owner_code" | "served_code";
+  /** minimum 20; maximum 2000 */
+  geofence_radius_m?: number;
+  /**
+   * the served person's code
+   * pattern "^\\d{6}$"
+   */
+  served_code?: string | null;
+  /** format: uuid */
+  reserved_group_id?: string | null;
+  /** minimum 0; maximum 10000 */
+  reserved_slots?: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_until?: string | null;
+  /** earns time coins (default: elder-help kinds) */
+  coins?: boolean;
+  /** minimum 0; maximum 43200 */
+  cancel_cutoff_minutes?: number;
+  /**
+   * the group that records the hours
+   * format: uuid
+   */
+  group_id?: string | null;
+}
+
+export interface TaskPatchArgs {
+  /** min length 1; max length 64 */
+  title?: string;
+  kind?: "elder_visit" | "meal_delivery" | "escort" | "event_help" | "patrol" | "cleanup" | "alert_response" | "other";
+  /** max length 5000 */
+  description?: string;
+  /**
+   * exact: for the confirmed only
+   * max length 200
+   */
+  address?: string;
+  /** max length 1000 */
+  door_notes?: string;
+  /** minimum -90.0; maximum 90.0 */
+  lat?: number | null;
+  /** minimum -180.0; maximum 180.0 */
+  lng?: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at?: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at?: string;
+  /** minimum 1; maximum 10000 */
+  slots?: number;
+  /** minimum 0; maximum 10000 */
+  waitlist_limit?: number;
+  /** max items 20 */
+  skills?: string[];
+  checkin_rule?: "geofence" | "owner_code" | "served_code";
+  /** minimum 20; maximum 2000 */
+  geofence_radius_m?: number;
+  /**
+   * the served person's code
+   * pattern "^\\d{6}$"
+   */
+  served_code?: string | null;
+  /** minimum 0; maximum 10000 */
+  reserved_slots?: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_until?: string | null;
+  /** earns time coins (default: elder-help kinds) */
+  coins?: boolean;
+  /** minimum 0; maximum 43200 */
+  cancel_cutoff_minutes?: number;
+}
+
 export interface TemplateCatalogue {
   /** per message kind: page, channels, and template ids with their fields */
   kinds: Record<string, Record<string, unknown>>;
@@ -2193,6 +2745,13 @@ export interface Token {
   /** seconds the access token lives */
   expires_in: number;
   user: User;
+}
+
+export interface Transfer {
+  /** format: uuid */
+  transfer_id: string;
+  coins: number;
+  balance: number;
 }
 
 export interface TransitionArgs {
@@ -2256,6 +2815,234 @@ export interface User {
   scope: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
+}
+
+export interface Verification {
+  /** default: true */
+  valid: boolean;
+  code: string;
+  /**
+   * name, masked
+   * read-only: sent by the server, ignored in requests
+   */
+  holder: string;
+  /** read-only: sent by the server, ignored in requests */
+  hours: number;
+  /** read-only: sent by the server, ignored in requests */
+  stars: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  period_from: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  period_to: string | null;
+  lines: CertificateLine[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  issued_at: string;
+  /** default: "控江路街道" */
+  issuer: string;
+}
+
+export interface VolunteerGroup {
+  /** format: uuid */
+  id: string;
+  name: string;
+  description: string;
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+  /** read-only: sent by the server, ignored in requests */
+  archived: boolean;
+  members: VolunteerGroupMember[];
+}
+
+export interface VolunteerGroupMember {
+  /** format: uuid */
+  profile_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  real_name: string;
+  role: "leader" | "member";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  joined_at: string;
+}
+
+export interface VolunteerGroupPage {
+  items: VolunteerGroup[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface VolunteerHoursClaim {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  task_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  task_title: string;
+  /** format: uuid */
+  user_id: string | null;
+  minutes: number;
+  origin: "manual" | "unchecked" | "flagged";
+  note: string;
+  /** format: uuid */
+  entered_by_id: string | null;
+  status: "pending" | "approved" | "rejected";
+  /** format: uuid */
+  decided_by_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  decided_at: string | null;
+  reject_reason: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface VolunteerHoursClaimPage {
+  items: VolunteerHoursClaim[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface VolunteerProfileArgs {
+  /**
+   * 实名
+   * min length 2; max length 32
+   */
+  real_name: string;
+  /** max items 30 */
+  skills?: string[];
+  /**
+   * the first: where I apply
+   * min items 1; max items 10
+   */
+  committee_ids: string[];
+  /**
+   * format: uuid
+   * default: null
+   */
+  home_estate_id?: string | null;
+  /** max items 21 */
+  availability?: Availability[];
+  /** default: false */
+  leaderboard_opt_out?: boolean;
+}
+
+export interface VolunteerProfilePatchArgs {
+  /** min length 2; max length 32 */
+  real_name?: string;
+  /** max items 30 */
+  skills?: string[];
+  /** min items 1; max items 10 */
+  committee_ids?: string[];
+  /** format: uuid */
+  home_estate_id?: string | null;
+  /** max items 21 */
+  availability?: Availability[];
+  leaderboard_opt_out?: boolean;
+}
+
+export interface VolunteerRejectArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface VolunteerSignup {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  task_id: string;
+  status: "offered" | "confirmed" | "waitlisted" | "declined" | "stood_down" | "cancelled" | "released" | "attended" | "no_show";
+  /**
+   * 1 = next
+   * read-only: sent by the server, ignored in requests
+   */
+  position: number | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  confirmed_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  attendance_confirmed_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checked_in_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checked_out_at: string | null;
+  minutes: number | null;
+  late_cancel: boolean;
+  task: SignupTask;
+  /** read-only: sent by the server, ignored in requests */
+  address: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  door_notes: string | null;
+}
+
+export interface VolunteerSignupPage {
+  items: VolunteerSignup[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface VolunteerSkill {
+  /** format: uuid */
+  id: string;
+  code: string;
+  name: string;
+  /** read-only: sent by the server, ignored in requests */
+  retired: boolean;
+}
+
+export interface VolunteerTask {
+  /** format: uuid */
+  id: string;
+  title: string;
+  kind: "elder_visit" | "meal_delivery" | "escort" | "event_help" | "patrol" | "cleanup" | "alert_response" | "other";
+  description: string;
+  /**
+   * coarse
+   * read-only: sent by the server, ignored in requests
+   */
+  place: string;
+  /** format: uuid */
+  area_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  slots: number;
+  /** read-only: sent by the server, ignored in requests */
+  places_left: number;
+  waitlist_count: number;
+  waitlist_limit: number;
+  /** read-only: sent by the server, ignored in requests */
+  skills: string[];
+  checkin_rule: "geofence" | "owner_code" | "served_code";
+  geofence_radius_m: number;
+  source: "manual" | "alert" | "care_order" | "incident" | "event";
+  status: "open" | "handled" | "cancelled" | "closed";
+  urgent: boolean;
+  coins: boolean;
+  /** format: uuid */
+  group_id: string | null;
+  reserved_slots: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_until: string | null;
+  cancel_cutoff_minutes: number;
+  /** read-only: sent by the server, ignored in requests */
+  distance_m: number | null;
+  /** read-only: sent by the server, ignored in requests */
+  in_my_availability: boolean | null;
+  /** read-only: sent by the server, ignored in requests */
+  address: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  door_notes: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  my_signup_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  my_status: string | null;
+}
+
+export interface VolunteerTaskPage {
+  items: VolunteerTask[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface WechatLoginArgs {
@@ -3007,6 +3794,20 @@ export interface Operations {
     response: EventFigures;
   };
   /**
+   * Ask volunteers to help at the event (a volunteer task is made for it; asking again raises its places).
+   * operationId: adminRequestHelpers · tags: admin-events · requires a bearer token
+   */
+  "POST /api/v1/admin/events/{event_id}/helpers": {
+    request: {
+      path: {
+        /** format: uuid */
+        event_id: string;
+      };
+      body: HelpersArgs;
+    };
+    response: HelpersAnswer;
+  };
+  /**
    * The push URL (signed, valid until hours after the scheduled end), status, replays and viewing
    * figures — unique viewers, peak concurrent viewers and watch minutes, live and replay apart.
    * operationId: adminGetEventLive · tags: admin-live · requires a bearer token
@@ -3490,6 +4291,20 @@ export interface Operations {
     response: Policy;
   };
   /**
+   * Correct the time-coin ledger with a reversing entry.
+   * operationId: adminReverseCoins · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": {
+    request: {
+      path: {
+        /** format: uuid */
+        coin_entry_id: string;
+      };
+      body: ReverseArgs;
+    };
+    response: Reversal;
+  };
+  /**
    * A resident's full phone number (of my area), for a reason that goes into the access log.
    * operationId: revealUserPhone · tags: admin-accounts · requires a bearer token
    */
@@ -3502,6 +4317,413 @@ export interface Operations {
       body: RevealPhoneArgs;
     };
     response: RevealedPhone;
+  };
+  /**
+   * Groups of my area (a leader: the groups I lead), newest first.
+   * operationId: adminListGroups · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-groups": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: VolunteerGroupPage;
+  };
+  /**
+   * A new group of a committee (or of the subdistrict).
+   * operationId: adminCreateGroup · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-groups": {
+    request: {
+      body: GroupArgs;
+    };
+    response: VolunteerGroup;
+  };
+  /**
+   * One group with its members.
+   * operationId: adminGetGroup · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-groups/{group_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        group_id: string;
+      };
+    };
+    response: VolunteerGroup;
+  };
+  /**
+   * Rename or describe a group (archiving it is for staff).
+   * operationId: adminUpdateGroup · tags: admin-volunteers · requires a bearer token
+   */
+  "PATCH /api/v1/admin/volunteer-groups/{group_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        group_id: string;
+      };
+      body: GroupPatchArgs;
+    };
+    response: VolunteerGroup;
+  };
+  /**
+   * Add an approved volunteer to the group (staff also make leaders).
+   * operationId: adminAddMember · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-groups/{group_id}/members": {
+    request: {
+      path: {
+        /** format: uuid */
+        group_id: string;
+      };
+      body: MemberArgs;
+    };
+    response: VolunteerGroupMember;
+  };
+  /**
+   * Take a member out of the group (a leader: staff only).
+   * operationId: adminRemoveMember · tags: admin-volunteers · requires a bearer token
+   */
+  "DELETE /api/v1/admin/volunteer-groups/{group_id}/members/{profile_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        group_id: string;
+        /** format: uuid */
+        profile_id: string;
+      };
+    };
+    response: undefined;
+  };
+  /**
+   * Correct the hours ledger with a reversing entry (the coins the hours earned are reversed with them).
+   * operationId: adminReverseHours · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": {
+    request: {
+      path: {
+        /** format: uuid */
+        hour_entry_id: string;
+      };
+      body: ReverseArgs;
+    };
+    response: Reversal;
+  };
+  /**
+   * Hours waiting for approval (or decided: `status`), newest first.
+   * operationId: adminListClaims · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-hours": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: "pending" */
+        status?: "pending" | "approved" | "rejected";
+      };
+    };
+    response: VolunteerHoursClaimPage;
+  };
+  /**
+   * Enter hours by hand (a volunteer without a phone, work done off-app): pending until someone else approves.
+   * operationId: adminEnterHours · tags: admin-volunteers · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/volunteer-hours": {
+    request: {
+      body: ClaimArgs;
+    };
+    response: VolunteerHoursClaim;
+  };
+  /**
+   * Approve hours into the ledgers — never hours I entered, nor my own (403).
+   * operationId: adminApproveHours · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-hours/{claim_id}/approve": {
+    request: {
+      path: {
+        /** format: uuid */
+        claim_id: string;
+      };
+    };
+    response: VolunteerHoursClaim;
+  };
+  /**
+   * Reject hours, saying why.
+   * operationId: adminRejectHours · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-hours/{claim_id}/reject": {
+    request: {
+      path: {
+        /** format: uuid */
+        claim_id: string;
+      };
+      body: VolunteerRejectArgs;
+    };
+    response: VolunteerHoursClaim;
+  };
+  /**
+   * Volunteers who applied through my area, with their reliability, newest first.
+   * operationId: adminListProfiles · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-profiles": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "pending" | "approved" | "rejected" | "suspended" | null;
+      };
+    };
+    response: StaffProfilePage;
+  };
+  /**
+   * One volunteer: profile and reliability.
+   * operationId: adminGetProfile · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-profiles/{profile_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        profile_id: string;
+      };
+    };
+    response: StaffProfile;
+  };
+  /**
+   * Approve a volunteer: they may take tasks (and are told).
+   * operationId: adminApproveProfile · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-profiles/{profile_id}/approve": {
+    request: {
+      path: {
+        /** format: uuid */
+        profile_id: string;
+      };
+    };
+    response: StaffProfile;
+  };
+  /**
+   * Reject an application, saying why.
+   * operationId: adminRejectProfile · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-profiles/{profile_id}/reject": {
+    request: {
+      path: {
+        /** format: uuid */
+        profile_id: string;
+      };
+      body: VolunteerRejectArgs;
+    };
+    response: StaffProfile;
+  };
+  /**
+   * Add a skill to the list (the whole subdistrict's staff and admins).
+   * operationId: adminCreateSkill · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-skills": {
+    request: {
+      body: SkillCreateArgs;
+    };
+    response: VolunteerSkill;
+  };
+  /**
+   * Rename or retire a skill (retired: kept where it was chosen, offered no more).
+   * operationId: adminUpdateSkill · tags: admin-volunteers · requires a bearer token
+   */
+  "PATCH /api/v1/admin/volunteer-skills/{skill_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        skill_id: string;
+      };
+      body: SkillPatchArgs;
+    };
+    response: VolunteerSkill;
+  };
+  /**
+   * Tasks of my area (a leader: my groups'), newest first.
+   * operationId: adminListTasks · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-tasks": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_from?: string | null;
+        /** default: null */
+        status?: "open" | "handled" | "cancelled" | "closed" | null;
+      };
+    };
+    response: ManagedTaskPage;
+  };
+  /**
+   * A new task (a leader: for a group I lead), open for sign-ups at once.
+   * operationId: adminCreateTask · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-tasks": {
+    request: {
+      body: TaskCreateArgs;
+    };
+    response: ManagedTask;
+  };
+  /**
+   * One task, with the check-in code to show on site.
+   * operationId: adminGetTask · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-tasks/{task_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+    };
+    response: ManagedTask;
+  };
+  /**
+   * Edit an open task; more places fill from the waitlist at once.
+   * operationId: adminUpdateTask · tags: admin-volunteers · requires a bearer token
+   */
+  "PATCH /api/v1/admin/volunteer-tasks/{task_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      body: TaskPatchArgs;
+    };
+    response: ManagedTask;
+  };
+  /**
+   * Cancel a task: everyone on it is told why.
+   * operationId: adminCancelTask · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      body: CancelTaskArgs;
+    };
+    response: ManagedTask;
+  };
+  /**
+   * Everyone on the task in sign-up order, with check-ins, flags and each one's reliability.
+   * operationId: adminRoster · tags: admin-volunteers · requires a bearer token
+   */
+  "GET /api/v1/admin/volunteer-tasks/{task_id}/roster": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: RosterEntryPage;
+  };
+  /**
+   * Close the roster in one step: attended or no-show for everyone (checked in: attended, unless named), the
+   * waitlist released; checked hours to the ledgers, the rest to someone else's approval.
+   * operationId: adminCloseRoster · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      body: CloseRosterArgs;
+    };
+    response: ManagedTask;
+  };
+  /**
+   * Put a volunteer on the task by hand (into a free place; past an overlap only with `override_overlap`).
+   * operationId: adminAddSignup · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/signups": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      body: AddSignupArgs;
+    };
+    response: RosterEntry;
+  };
+  /**
+   * Move someone up from the waitlist by hand (after automatic promotion stopped).
+   * operationId: adminPromote · tags: admin-volunteers · requires a bearer token
+   */
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote": {
+    request: {
+      path: {
+        /** format: uuid */
+        signup_id: string;
+        /** format: uuid */
+        task_id: string;
+      };
+      body: PromoteArgs;
+    };
+    response: RosterEntry;
   };
   /**
    * One alert with its timeline (the page the WeChat message opens).
@@ -4353,6 +5575,156 @@ export interface Operations {
     response: Credits;
   };
   /**
+   * My profile, hours, coins and star level.
+   * operationId: getMyProfile · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/me/volunteer": {
+    request: Record<string, never>;
+    response: MyProfile;
+  };
+  /**
+   * Register as a volunteer (real name, skills, committees, weekly availability); staff approve it.
+   * operationId: apply · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/me/volunteer": {
+    request: {
+      body: VolunteerProfileArgs;
+    };
+    response: MyProfile;
+  };
+  /**
+   * Change my skills, committees, availability or leaderboard choice.
+   * operationId: updateMyProfile · tags: volunteers · requires a bearer token
+   */
+  "PATCH /api/v1/me/volunteer": {
+    request: {
+      body: VolunteerProfilePatchArgs;
+    };
+    response: MyProfile;
+  };
+  /**
+   * My certificate as a PDF: hours per recording group in the period, with a verification code.
+   * operationId: myCertificate · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/me/volunteer/certificate": {
+    request: {
+      query?: {
+        /**
+         * first day (Shanghai); none: from the start
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        since?: string | null;
+        /**
+         * last day, inclusive; none: today
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        until?: string | null;
+      };
+    };
+    response: ArrayBuffer;
+  };
+  /**
+   * My time-coin ledger, newest first.
+   * operationId: listMyCoins · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/me/volunteer/coins": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: CoinEntryPage;
+  };
+  /**
+   * Donate time coins to the community pool.
+   * operationId: donateCoins · tags: volunteers · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/me/volunteer/coins/donations": {
+    request: {
+      body: CoinsArgs;
+    };
+    response: Transfer;
+  };
+  /**
+   * Give time coins to my household or an elder I look after (never for money).
+   * operationId: giveCoins · tags: volunteers · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/me/volunteer/coins/gifts": {
+    request: {
+      body: GiftArgs;
+    };
+    response: Transfer;
+  };
+  /**
+   * The on-duty switch for alarms next door, with my location (`wx.getLocation`) as I switch it on.
+   * operationId: setDuty · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/me/volunteer/duty": {
+    request: {
+      body: DutyArgs;
+    };
+    response: MyProfile;
+  };
+  /**
+   * My service-hours ledger, newest first (corrections are entries of their own).
+   * operationId: listMyHours · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/me/volunteer/hours": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: HourEntryPage;
+  };
+  /**
+   * My sign-ups and offers, newest first.
+   * operationId: listMyTasks · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/me/volunteer/tasks": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: VolunteerSignupPage;
+  };
+  /**
    * Upload a photo the way `wx.uploadFile` sends it. It is stored without EXIF or GPS data, turned upright;
    * only you can see it until it is attached to something (a report, an order…). The thumbnail follows.
    * operationId: uploadMedia · tags: media · requires a bearer token
@@ -4507,6 +5879,185 @@ export interface Operations {
     response: Policy;
   };
   /**
+   * Anyone may check a certificate by its code (no login): what it says, the name masked.
+   * operationId: verifyCertificate · tags: volunteers
+   */
+  "GET /api/v1/volunteer-certificates/{code}": {
+    request: {
+      path: {
+        /** min length 1 */
+        code: string;
+      };
+    };
+    response: Verification;
+  };
+  /**
+   * The most hours in a group or a committee (names masked; whoever opted out is not listed).
+   * operationId: leaderboard · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/volunteer/leaderboards": {
+    request: {
+      query?: {
+        /**
+         * format: uuid
+         * default: null
+         */
+        committee_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        group_id?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        since?: string | null;
+      };
+    };
+    response: Leaderboard;
+  };
+  /**
+   * Answer the reminder: I will come (an unconfirmed place is released before the start).
+   * operationId: confirmAttendance · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/volunteer/signups/{signup_id}/confirm": {
+    request: {
+      path: {
+        /** format: uuid */
+        signup_id: string;
+      };
+    };
+    response: VolunteerSignup;
+  };
+  /**
+   * Leave a task; the place goes to the first on the waitlist. After the deadline, say why (it counts).
+   * operationId: leave · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/volunteer/signups/{signup_id}/leave": {
+    request: {
+      path: {
+        /** format: uuid */
+        signup_id: string;
+      };
+      body: LeaveArgs;
+    };
+    response: VolunteerSignup;
+  };
+  /**
+   * The skill list a profile and a task choose from.
+   * operationId: listSkills · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/volunteer/skills": {
+    request: Record<string, never>;
+    response: VolunteerSkill[];
+  };
+  /**
+   * Open tasks I can take (my committees, my skills, not clashing with mine), soonest first — or nearest first
+   * (`sort=nearest` with my `lat`/`lng`, else from my home estate) — with places left and the waitlist.
+   * operationId: listOpenTasks · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/volunteer/tasks": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * minimum -90.0; maximum 90.0
+         * default: null
+         */
+        lat?: number | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * minimum -180.0; maximum 180.0
+         * default: null
+         */
+        lng?: number | null;
+        /** default: "soonest" */
+        sort?: "soonest" | "nearest";
+      };
+    };
+    response: VolunteerTaskPage;
+  };
+  /**
+   * A task: the coarse place for everyone; the exact address and door notes for the confirmed, near the time.
+   * operationId: getTask · tags: volunteers · requires a bearer token
+   */
+  "GET /api/v1/volunteer/tasks/{task_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+    };
+    response: VolunteerTask;
+  };
+  /**
+   * Check in on site by the task's rule: my location inside the geofence, the owner's code (or QR), or the code
+   * of the person I serve. A suspicious location is kept for review, not refused.
+   * operationId: checkIn · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/volunteer/tasks/{task_id}/check-in": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      body: CheckinArgs;
+    };
+    response: VolunteerSignup;
+  };
+  /**
+   * Check out, by the same rule (a forgotten check-out is closed at the planned end, and reviewed).
+   * operationId: checkOut · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/volunteer/tasks/{task_id}/check-out": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+      body: CheckinArgs;
+    };
+    response: VolunteerSignup;
+  };
+  /**
+   * Turn down an alarm I was offered (I cannot go now).
+   * operationId: declineOffer · tags: volunteers · requires a bearer token
+   */
+  "POST /api/v1/volunteer/tasks/{task_id}/decline": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+    };
+    response: VolunteerSignup;
+  };
+  /**
+   * Sign up: a place while places last, then the waitlist (moved up automatically when a place frees). For an
+   * alarm I was offered, accepting it: the first to accept go, and see the address.
+   * operationId: signUp · tags: volunteers · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/volunteer/tasks/{task_id}/signups": {
+    request: {
+      path: {
+        /** format: uuid */
+        task_id: string;
+      };
+    };
+    response: VolunteerSignup;
+  };
+  /**
    * WeChat's server check when the push URL is configured: answer `echostr` if the signature holds.
    * operationId: wechatOfficialAccountVerify · tags: wechat-official-account
    */
@@ -4582,6 +6133,7 @@ export const OPERATIONS = {
   "POST /api/v1/admin/events/{event_id}/check-ins": { method: "POST", path: "/api/v1/admin/events/{event_id}/check-ins", operationId: "adminCheckIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/events/{event_id}/estimate": { method: "GET", path: "/api/v1/admin/events/{event_id}/estimate", operationId: "adminEstimateEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/events/{event_id}/figures": { method: "GET", path: "/api/v1/admin/events/{event_id}/figures", operationId: "adminEventFigures", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/events/{event_id}/helpers": { method: "POST", path: "/api/v1/admin/events/{event_id}/helpers", operationId: "adminRequestHelpers", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/events/{event_id}/live": { method: "GET", path: "/api/v1/admin/events/{event_id}/live", operationId: "adminGetEventLive", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/events/{event_id}/live": { method: "POST", path: "/api/v1/admin/events/{event_id}/live", operationId: "adminEnableEventLive", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200, 201] },
   "POST /api/v1/admin/events/{event_id}/publish": { method: "POST", path: "/api/v1/admin/events/{event_id}/publish", operationId: "adminPublishEvent", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -4606,7 +6158,34 @@ export const OPERATIONS = {
   "GET /api/v1/admin/payments/{order_id}": { method: "GET", path: "/api/v1/admin/payments/{order_id}", operationId: "adminGetPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/payments/{order_id}/refunds": { method: "POST", path: "/api/v1/admin/payments/{order_id}/refunds", operationId: "adminRefundPayment", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/privacy-policies": { method: "POST", path: "/api/v1/admin/privacy-policies", operationId: "privacyPublishPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": { method: "POST", path: "/api/v1/admin/time-coin-entries/{coin_entry_id}/reverse", operationId: "adminReverseCoins", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/users/{user_id}/reveal-phone": { method: "POST", path: "/api/v1/admin/users/{user_id}/reveal-phone", operationId: "revealUserPhone", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/volunteer-groups": { method: "GET", path: "/api/v1/admin/volunteer-groups", operationId: "adminListGroups", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-groups": { method: "POST", path: "/api/v1/admin/volunteer-groups", operationId: "adminCreateGroup", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/volunteer-groups/{group_id}": { method: "GET", path: "/api/v1/admin/volunteer-groups/{group_id}", operationId: "adminGetGroup", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/volunteer-groups/{group_id}": { method: "PATCH", path: "/api/v1/admin/volunteer-groups/{group_id}", operationId: "adminUpdateGroup", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/volunteer-groups/{group_id}/members": { method: "POST", path: "/api/v1/admin/volunteer-groups/{group_id}/members", operationId: "adminAddMember", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "DELETE /api/v1/admin/volunteer-groups/{group_id}/members/{profile_id}": { method: "DELETE", path: "/api/v1/admin/volunteer-groups/{group_id}/members/{profile_id}", operationId: "adminRemoveMember", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
+  "POST /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": { method: "POST", path: "/api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse", operationId: "adminReverseHours", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/volunteer-hours": { method: "GET", path: "/api/v1/admin/volunteer-hours", operationId: "adminListClaims", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-hours": { method: "POST", path: "/api/v1/admin/volunteer-hours", operationId: "adminEnterHours", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/volunteer-hours/{claim_id}/approve": { method: "POST", path: "/api/v1/admin/volunteer-hours/{claim_id}/approve", operationId: "adminApproveHours", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-hours/{claim_id}/reject": { method: "POST", path: "/api/v1/admin/volunteer-hours/{claim_id}/reject", operationId: "adminRejectHours", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/volunteer-profiles": { method: "GET", path: "/api/v1/admin/volunteer-profiles", operationId: "adminListProfiles", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/volunteer-profiles/{profile_id}": { method: "GET", path: "/api/v1/admin/volunteer-profiles/{profile_id}", operationId: "adminGetProfile", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-profiles/{profile_id}/approve": { method: "POST", path: "/api/v1/admin/volunteer-profiles/{profile_id}/approve", operationId: "adminApproveProfile", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-profiles/{profile_id}/reject": { method: "POST", path: "/api/v1/admin/volunteer-profiles/{profile_id}/reject", operationId: "adminRejectProfile", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/volunteer-skills": { method: "POST", path: "/api/v1/admin/volunteer-skills", operationId: "adminCreateSkill", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/volunteer-skills/{skill_id}": { method: "PATCH", path: "/api/v1/admin/volunteer-skills/{skill_id}", operationId: "adminUpdateSkill", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/volunteer-tasks": { method: "GET", path: "/api/v1/admin/volunteer-tasks", operationId: "adminListTasks", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-tasks": { method: "POST", path: "/api/v1/admin/volunteer-tasks", operationId: "adminCreateTask", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/volunteer-tasks/{task_id}": { method: "GET", path: "/api/v1/admin/volunteer-tasks/{task_id}", operationId: "adminGetTask", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/volunteer-tasks/{task_id}": { method: "PATCH", path: "/api/v1/admin/volunteer-tasks/{task_id}", operationId: "adminUpdateTask", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/cancel": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/cancel", operationId: "adminCancelTask", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/volunteer-tasks/{task_id}/roster": { method: "GET", path: "/api/v1/admin/volunteer-tasks/{task_id}/roster", operationId: "adminRoster", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/roster/close", operationId: "adminCloseRoster", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/signups": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/signups", operationId: "adminAddSignup", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote", operationId: "adminPromote", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/ack": { method: "POST", path: "/api/v1/alerts/{alert_id}/ack", operationId: "alertsAcknowledge", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/resolve": { method: "POST", path: "/api/v1/alerts/{alert_id}/resolve", operationId: "alertsResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
@@ -4668,6 +6247,16 @@ export const OPERATIONS = {
   "POST /api/v1/me/privacy/accept": { method: "POST", path: "/api/v1/me/privacy/accept", operationId: "privacyAcceptPolicy", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/me/subscriptions": { method: "GET", path: "/api/v1/me/subscriptions", operationId: "getSubscriptions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/subscriptions": { method: "POST", path: "/api/v1/me/subscriptions", operationId: "recordSubscriptions", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/volunteer": { method: "GET", path: "/api/v1/me/volunteer", operationId: "getMyProfile", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/volunteer": { method: "POST", path: "/api/v1/me/volunteer", operationId: "apply", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/me/volunteer": { method: "PATCH", path: "/api/v1/me/volunteer", operationId: "updateMyProfile", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/volunteer/certificate": { method: "GET", path: "/api/v1/me/volunteer/certificate", operationId: "myCertificate", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/volunteer/coins": { method: "GET", path: "/api/v1/me/volunteer/coins", operationId: "listMyCoins", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/me/volunteer/coins/donations": { method: "POST", path: "/api/v1/me/volunteer/coins/donations", operationId: "donateCoins", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/me/volunteer/coins/gifts": { method: "POST", path: "/api/v1/me/volunteer/coins/gifts", operationId: "giveCoins", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/me/volunteer/duty": { method: "POST", path: "/api/v1/me/volunteer/duty", operationId: "setDuty", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/me/volunteer/hours": { method: "GET", path: "/api/v1/me/volunteer/hours", operationId: "listMyHours", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/volunteer/tasks": { method: "GET", path: "/api/v1/me/volunteer/tasks", operationId: "listMyTasks", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/media": { method: "POST", path: "/api/v1/media", operationId: "uploadMedia", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [201] },
   "GET /api/v1/media/files/{key}": { method: "GET", path: "/api/v1/media/files/{key}", operationId: "getMediaFile", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/media/local-uploads": { method: "POST", path: "/api/v1/media/local-uploads", operationId: "localUpload", auth: false, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [204] },
@@ -4680,26 +6269,47 @@ export const OPERATIONS = {
   "POST /api/v1/payments/{order_id}/prepay": { method: "POST", path: "/api/v1/payments/{order_id}/prepay", operationId: "prepayMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/payments/{order_id}/sandbox-complete": { method: "POST", path: "/api/v1/payments/{order_id}/sandbox-complete", operationId: "sandboxCompleteMyPayment", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/privacy-policy": { method: "GET", path: "/api/v1/privacy-policy", operationId: "privacyGetPolicy", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/volunteer-certificates/{code}": { method: "GET", path: "/api/v1/volunteer-certificates/{code}", operationId: "verifyCertificate", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/volunteer/leaderboards": { method: "GET", path: "/api/v1/volunteer/leaderboards", operationId: "leaderboard", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/volunteer/signups/{signup_id}/confirm": { method: "POST", path: "/api/v1/volunteer/signups/{signup_id}/confirm", operationId: "confirmAttendance", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/volunteer/signups/{signup_id}/leave": { method: "POST", path: "/api/v1/volunteer/signups/{signup_id}/leave", operationId: "leave", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/volunteer/skills": { method: "GET", path: "/api/v1/volunteer/skills", operationId: "listSkills", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/volunteer/tasks": { method: "GET", path: "/api/v1/volunteer/tasks", operationId: "listOpenTasks", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/volunteer/tasks/{task_id}": { method: "GET", path: "/api/v1/volunteer/tasks/{task_id}", operationId: "getTask", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/volunteer/tasks/{task_id}/check-in": { method: "POST", path: "/api/v1/volunteer/tasks/{task_id}/check-in", operationId: "checkIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/volunteer/tasks/{task_id}/check-out": { method: "POST", path: "/api/v1/volunteer/tasks/{task_id}/check-out", operationId: "checkOut", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/volunteer/tasks/{task_id}/decline": { method: "POST", path: "/api/v1/volunteer/tasks/{task_id}/decline", operationId: "declineOffer", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/volunteer/tasks/{task_id}/signups": { method: "POST", path: "/api/v1/volunteer/tasks/{task_id}/signups", operationId: "signUp", auth: true, idempotencyKey: true, bodyType: null, successStatus: [200, 201] },
   "GET /api/v1/wechat/official-account/events": { method: "GET", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountVerify", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/wechat/official-account/events": { method: "POST", path: "/api/v1/wechat/official-account/events", operationId: "wechatOfficialAccountPush", auth: false, idempotencyKey: false, bodyType: null, successStatus: [200] },
 } as const satisfies { readonly [K in OperationKey]: OperationMeta };
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
+  adminAddMember: "POST /api/v1/admin/volunteer-groups/{group_id}/members",
+  adminAddSignup: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups",
   adminAlertStats: "GET /api/v1/admin/alerts/stats",
   adminApproveElder: "POST /api/v1/admin/elders/{elder_id}/approve",
+  adminApproveHours: "POST /api/v1/admin/volunteer-hours/{claim_id}/approve",
+  adminApproveProfile: "POST /api/v1/admin/volunteer-profiles/{profile_id}/approve",
   adminCancelEvent: "POST /api/v1/admin/events/{event_id}/cancel",
+  adminCancelTask: "POST /api/v1/admin/volunteer-tasks/{task_id}/cancel",
   adminCheckIn: "POST /api/v1/admin/events/{event_id}/check-ins",
+  adminCloseRoster: "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close",
   adminConfirmBinding: "POST /api/v1/admin/family-bindings/{binding_id}/confirm",
   adminCreateDevice: "POST /api/v1/admin/devices",
   adminCreateDutyShift: "POST /api/v1/admin/duty-shifts",
   adminCreateElder: "POST /api/v1/admin/elders",
   adminCreateElderInvite: "POST /api/v1/admin/elders/{elder_id}/invites",
   adminCreateEvent: "POST /api/v1/admin/events",
+  adminCreateGroup: "POST /api/v1/admin/volunteer-groups",
   adminCreateHandlingUnit: "POST /api/v1/admin/handling-units",
+  adminCreateSkill: "POST /api/v1/admin/volunteer-skills",
+  adminCreateTask: "POST /api/v1/admin/volunteer-tasks",
   adminDeclineBinding: "POST /api/v1/admin/family-bindings/{binding_id}/decline",
   adminDeleteDutyShift: "DELETE /api/v1/admin/duty-shifts/{shift_id}",
   adminEnableEventLive: "POST /api/v1/admin/events/{event_id}/live",
+  adminEnterHours: "POST /api/v1/admin/volunteer-hours",
   adminEstimateEvent: "GET /api/v1/admin/events/{event_id}/estimate",
   adminEventFigures: "GET /api/v1/admin/events/{event_id}/figures",
   adminExportAttendance: "GET /api/v1/admin/events/{event_id}/attendance.csv",
@@ -4709,12 +6319,16 @@ export const OPERATION_IDS = {
   adminGetElder: "GET /api/v1/admin/elders/{elder_id}",
   adminGetEvent: "GET /api/v1/admin/events/{event_id}",
   adminGetEventLive: "GET /api/v1/admin/events/{event_id}/live",
+  adminGetGroup: "GET /api/v1/admin/volunteer-groups/{group_id}",
   adminGetIncident: "GET /api/v1/admin/incidents/{incident_id}",
   adminGetPayment: "GET /api/v1/admin/payments/{order_id}",
+  adminGetProfile: "GET /api/v1/admin/volunteer-profiles/{profile_id}",
+  adminGetTask: "GET /api/v1/admin/volunteer-tasks/{task_id}",
   adminImportDevices: "POST /api/v1/admin/devices/import",
   adminIncidentStats: "GET /api/v1/admin/incidents/stats",
   adminListAlerts: "GET /api/v1/admin/alerts",
   adminListAttendance: "GET /api/v1/admin/events/{event_id}/attendance",
+  adminListClaims: "GET /api/v1/admin/volunteer-hours",
   adminListDeviceEvents: "GET /api/v1/admin/devices/{device_id}/events",
   adminListDevices: "GET /api/v1/admin/devices",
   adminListDutyShifts: "GET /api/v1/admin/duty-shifts",
@@ -4722,6 +6336,7 @@ export const OPERATION_IDS = {
   adminListElderConsents: "GET /api/v1/admin/elders/{elder_id}/consents",
   adminListElders: "GET /api/v1/admin/elders",
   adminListEvents: "GET /api/v1/admin/events",
+  adminListGroups: "GET /api/v1/admin/volunteer-groups",
   adminListHandlingUnits: "GET /api/v1/admin/handling-units",
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
   adminListIncidents: "GET /api/v1/admin/incidents",
@@ -4729,32 +6344,51 @@ export const OPERATION_IDS = {
   adminListPaymentDiscrepancies: "GET /api/v1/admin/payments/discrepancies",
   adminListPaymentReconciliations: "GET /api/v1/admin/payments/reconciliations",
   adminListPayments: "GET /api/v1/admin/payments",
+  adminListProfiles: "GET /api/v1/admin/volunteer-profiles",
+  adminListTasks: "GET /api/v1/admin/volunteer-tasks",
   adminMergeIncident: "POST /api/v1/admin/incidents/{incident_id}/merge",
   adminOrderElderContacts: "PUT /api/v1/admin/elders/{elder_id}/contacts",
+  adminPromote: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote",
   adminPublishEvent: "POST /api/v1/admin/events/{event_id}/publish",
   adminRecordElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents",
   adminRefundPayment: "POST /api/v1/admin/payments/{order_id}/refunds",
   adminRejectElder: "POST /api/v1/admin/elders/{elder_id}/reject",
+  adminRejectHours: "POST /api/v1/admin/volunteer-hours/{claim_id}/reject",
+  adminRejectProfile: "POST /api/v1/admin/volunteer-profiles/{profile_id}/reject",
+  adminRemoveMember: "DELETE /api/v1/admin/volunteer-groups/{group_id}/members/{profile_id}",
+  adminRequestHelpers: "POST /api/v1/admin/events/{event_id}/helpers",
   adminRetireDevice: "POST /api/v1/admin/devices/{device_id}/retire",
   adminRevealElderPhone: "POST /api/v1/admin/elders/{elder_id}/reveal-phone",
+  adminReverseCoins: "POST /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse",
+  adminReverseHours: "POST /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse",
+  adminRoster: "GET /api/v1/admin/volunteer-tasks/{task_id}/roster",
   adminTransitionIncident: "POST /api/v1/admin/incidents/{incident_id}/transitions",
   adminUpdateDevice: "PATCH /api/v1/admin/devices/{device_id}",
   adminUpdateElder: "PATCH /api/v1/admin/elders/{elder_id}",
   adminUpdateEvent: "PATCH /api/v1/admin/events/{event_id}",
+  adminUpdateGroup: "PATCH /api/v1/admin/volunteer-groups/{group_id}",
+  adminUpdateSkill: "PATCH /api/v1/admin/volunteer-skills/{skill_id}",
+  adminUpdateTask: "PATCH /api/v1/admin/volunteer-tasks/{task_id}",
   adminWithdrawElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw",
   alertsAcknowledge: "POST /api/v1/alerts/{alert_id}/ack",
   alertsGetAlert: "GET /api/v1/alerts/{alert_id}",
   alertsListMine: "GET /api/v1/me/alerts",
   alertsResolve: "POST /api/v1/alerts/{alert_id}/resolve",
+  apply: "POST /api/v1/me/volunteer",
   approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
   bookEvent: "POST /api/v1/events/{event_id}/bookings",
   cancelMyBooking: "POST /api/v1/bookings/{booking_id}/cancel",
+  checkIn: "POST /api/v1/volunteer/tasks/{task_id}/check-in",
+  checkOut: "POST /api/v1/volunteer/tasks/{task_id}/check-out",
   completeUpload: "POST /api/v1/media/{media_id}/complete",
+  confirmAttendance: "POST /api/v1/volunteer/signups/{signup_id}/confirm",
   countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
   createSandboxPayment: "POST /api/v1/payments/sandbox-orders",
   createUploadTicket: "POST /api/v1/media/upload-tickets",
+  declineOffer: "POST /api/v1/volunteer/tasks/{task_id}/decline",
   deleteMedia: "DELETE /api/v1/media/{media_id}",
+  donateCoins: "POST /api/v1/me/volunteer/coins/donations",
   eldercareConfirmBinding: "POST /api/v1/family-bindings/{binding_id}/confirm",
   eldercareCreateInvite: "POST /api/v1/elders/{elder_id}/invites",
   eldercareDeclineBinding: "POST /api/v1/family-bindings/{binding_id}/decline",
@@ -4777,26 +6411,37 @@ export const OPERATION_IDS = {
   getMediaFile: "GET /api/v1/media/files/{key}",
   getMyBooking: "GET /api/v1/bookings/{booking_id}",
   getMyPayment: "GET /api/v1/payments/{order_id}",
+  getMyProfile: "GET /api/v1/me/volunteer",
   getSubscriptions: "GET /api/v1/me/subscriptions",
+  getTask: "GET /api/v1/volunteer/tasks/{task_id}",
+  giveCoins: "POST /api/v1/me/volunteer/coins/gifts",
   incidentsCreate: "POST /api/v1/incidents",
   incidentsGet: "GET /api/v1/incidents/{incident_id}",
   incidentsGiveFeedback: "POST /api/v1/incidents/{incident_id}/feedback",
   incidentsListCategories: "GET /api/v1/incident-categories",
   incidentsListMine: "GET /api/v1/me/incidents",
   iotIngestEvents: "POST /api/v1/iot/events",
+  leaderboard: "GET /api/v1/volunteer/leaderboards",
+  leave: "POST /api/v1/volunteer/signups/{signup_id}/leave",
   listAreas: "GET /api/v1/areas",
   listEvents: "GET /api/v1/events",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
   listMessageTemplates: "GET /api/v1/me/message-templates",
   listMessages: "GET /api/v1/me/messages",
   listMyBookings: "GET /api/v1/me/bookings",
+  listMyCoins: "GET /api/v1/me/volunteer/coins",
+  listMyHours: "GET /api/v1/me/volunteer/hours",
   listMyPayments: "GET /api/v1/me/payments",
+  listMyTasks: "GET /api/v1/me/volunteer/tasks",
+  listOpenTasks: "GET /api/v1/volunteer/tasks",
   listOutbox: "GET /api/v1/admin/notifications",
   listRooms: "GET /api/v1/areas/{area_id}/rooms",
+  listSkills: "GET /api/v1/volunteer/skills",
   localUpload: "POST /api/v1/media/local-uploads",
   logout: "POST /api/v1/auth/logout",
   markAllMessagesRead: "POST /api/v1/me/messages/read-all",
   markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
+  myCertificate: "GET /api/v1/me/volunteer/certificate",
   patchMe: "PATCH /api/v1/me",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",
@@ -4818,8 +6463,12 @@ export const OPERATION_IDS = {
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
   revealUserPhone: "POST /api/v1/admin/users/{user_id}/reveal-phone",
   sandboxCompleteMyPayment: "POST /api/v1/payments/{order_id}/sandbox-complete",
+  setDuty: "POST /api/v1/me/volunteer/duty",
+  signUp: "POST /api/v1/volunteer/tasks/{task_id}/signups",
   staffLogin: "POST /api/v1/auth/staff-login",
+  updateMyProfile: "PATCH /api/v1/me/volunteer",
   uploadMedia: "POST /api/v1/media",
+  verifyCertificate: "GET /api/v1/volunteer-certificates/{code}",
   wechatLogin: "POST /api/v1/auth/wechat-login",
   wechatOfficialAccountPush: "POST /api/v1/wechat/official-account/events",
   wechatOfficialAccountVerify: "GET /api/v1/wechat/official-account/events",

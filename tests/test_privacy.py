@@ -493,6 +493,12 @@ NOT_PERSONAL = {
     "live_sessions.stream_name",
     "media.content_type",
     "privacy_policies.text",
+    "volunteer_skills.name",
+    "volunteer_groups.name",
+    "volunteer_groups.description",
+    "volunteer_tasks.title",
+    "volunteer_tasks.description",
+    "volunteer_tasks.cancel_reason",
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")
@@ -540,3 +546,59 @@ def test_an_unpaid_order_blocks_deletion_and_a_paid_one_stays_without_its_payer(
     db.session.remove()
     kept = db.session.get(PaymentOrder, order_id)
     assert kept is not None and kept.payer_id is None and kept.amount_fen == 1500 and kept.status.value == "paid"
+
+
+def test_a_volunteer_leaves_the_time_bank_its_books_still_add_up_and_nothing_names_them(
+    client, app, world, resident, admin, kj01_staff, settings
+):
+    """Erasing a volunteer keeps every ledger entry (the subdistrict's hours and coins still add up), moves the coins
+    left to the community pool, and leaves no row with their id, name or where they stood; their certificate no
+    longer verifies, and the task they served still counts them."""
+    from api.volunteers import ledger
+    from api.volunteers.models import CoinEntry, HourEntry, Signup
+
+    now = utcnow()
+    headers = resident["headers"]
+    applied = client.post(
+        "/api/v1/me/volunteer",
+        json={"real_name": "张志愿者", "committee_ids": [str(world.areas["KJ01"].id)]},
+        headers=headers,
+    ).get_json()
+    client.post(f"/api/v1/admin/volunteer-profiles/{applied['id']}/approve", headers=kj01_staff["headers"])
+    task = client.post(
+        "/api/v1/admin/volunteer-tasks",
+        json={
+            "title": "探访",
+            "kind": "elder_visit",
+            "starts_at": (now + timedelta(days=1)).isoformat(),
+            "ends_at": (now + timedelta(days=1, hours=2)).isoformat(),
+            "slots": 2,
+            "checkin_rule": "owner_code",
+        },
+        headers=kj01_staff["headers"],
+    ).get_json()
+    signed = client.post(f"/api/v1/volunteer/tasks/{task['id']}/signups", headers=headers)
+    assert signed.status_code == 201, signed.get_json()
+    claim = client.post(
+        "/api/v1/admin/volunteer-hours",
+        json={"task_id": task["id"], "profile_id": applied["id"], "minutes": 120},
+        headers=kj01_staff["headers"],
+    ).get_json()
+    assert (
+        client.post(f"/api/v1/admin/volunteer-hours/{claim['id']}/approve", headers=admin["headers"]).status_code == 200
+    )
+    code = client.get("/api/v1/me/volunteer/certificate", headers=headers).headers["X-Certificate-Code"]
+    assert client.get(f"/api/v1/volunteer-certificates/{code}").status_code == 200
+    user_id = uuid.UUID(resident["user"]["id"])
+
+    assert client.post("/api/v1/me/account-deletion", headers=headers).status_code == 202
+    with app.app_context():
+        later = utcnow() + timedelta(days=settings.account_deletion_cooling_off_days, minutes=1)
+        assert privacy.erase_due(now=later) == 1
+    db.session.remove()
+    assert _scan_for([str(user_id), user_id.hex, "张志愿者"]) == []
+    assert sum(db.session.scalars(select(HourEntry.minutes))) == 120  # the hours served stay served
+    assert sum(db.session.scalars(select(CoinEntry.centi))) == 200
+    assert ledger.coin_balance(ledger.pool().id) == 200  # the coins left went to the community pool
+    assert client.get(f"/api/v1/volunteer-certificates/{code}").status_code == 404
+    assert db.session.scalar(select(Signup).where(Signup.task_id == uuid.UUID(task["id"]))).user_id is None

@@ -130,7 +130,62 @@ def kj02(client, world, admin) -> dict[str, str]:
             payer, "test", "kj02-1", 1000, "测试订单", 3600, area_path=world.areas["KJ02-01-001"].path
         )
         db.session.commit()
+    volunteer = someone(client, "kj02-volunteer")
+    skill = ok(
+        client.post("/api/v1/admin/volunteer-skills", json={"code": "kj02_help", "name": "帮忙"}, headers=h), 201
+    )["id"]
+    profile = ok(
+        client.post(
+            "/api/v1/me/volunteer",
+            json={"real_name": "赵志愿", "committee_ids": [str(world.areas["KJ02"].id)], "skills": ["kj02_help"]},
+            headers=volunteer["headers"],
+        ),
+        201,
+    )["id"]
+    ok(client.post(f"/api/v1/admin/volunteer-profiles/{profile}/approve", headers=h))
+    group = ok(
+        client.post(
+            "/api/v1/admin/volunteer-groups",
+            json={"name": "KJ02助老队", "area_id": str(world.areas["KJ02"].id)},
+            headers=h,
+        ),
+        201,
+    )["id"]
+    task = ok(
+        client.post(
+            "/api/v1/admin/volunteer-tasks",
+            json={
+                "title": "KJ02探访",
+                "kind": "elder_visit",
+                "area_id": str(world.areas["KJ02-01"].id),
+                "group_id": group,
+                "starts_at": (now + timedelta(days=2)).isoformat(),
+                "ends_at": (now + timedelta(days=2, hours=2)).isoformat(),
+                "slots": 2,
+                "waitlist_limit": 2,
+                "checkin_rule": "owner_code",
+            },
+            headers=h,
+        ),
+        201,
+    )["id"]
+    signup = ok(client.post(f"/api/v1/volunteer/tasks/{task}/signups", headers=volunteer["headers"]), 201)["id"]
+    hours = {"task_id": task, "profile_id": profile, "minutes": 60}
+    credited = ok(client.post("/api/v1/admin/volunteer-hours", json=hours, headers=h), 201)["id"]
+    kj02_staff = bearer(staff_login(client, "kj02-staff")["access_token"])
+    ok(client.post(f"/api/v1/admin/volunteer-hours/{credited}/approve", headers=kj02_staff))
+    claim = ok(client.post("/api/v1/admin/volunteer-hours", json=hours, headers=h), 201)["id"]
+    hour_entry = ok(client.get("/api/v1/me/volunteer/hours", headers=volunteer["headers"]))["items"][0]["id"]
+    coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
     return {
+        "skill_id": skill,
+        "profile_id": profile,
+        "group_id": group,
+        "task_id": task,
+        "signup_id": signup,
+        "claim_id": claim,
+        "hour_entry_id": hour_entry,
+        "coin_entry_id": coin_entry,
         "order_id": str(order.id),
         "elder_id": elder,
         "consent_id": consent,
@@ -165,6 +220,19 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/incidents/{incident_id}/merge": {"into": objects["other_incident_id"]},
         "post /api/v1/admin/elders/{elder_id}/reveal-phone": {"reason": "联系家属"},
         "post /api/v1/admin/users/{user_id}/reveal-phone": {"reason": "核实住户"},
+        "post /api/v1/admin/events/{event_id}/helpers": {"slots": 2},
+        "patch /api/v1/admin/volunteer-skills/{skill_id}": {"name": "改名的技能"},
+        "post /api/v1/admin/volunteer-profiles/{profile_id}/reject": {"reason": "信息不全"},
+        "patch /api/v1/admin/volunteer-groups/{group_id}": {"name": "改名的队伍"},
+        "post /api/v1/admin/volunteer-groups/{group_id}/members": {"profile_id": objects["profile_id"]},
+        "patch /api/v1/admin/volunteer-tasks/{task_id}": {"title": "改名的任务"},
+        "post /api/v1/admin/volunteer-tasks/{task_id}/cancel": {"reason": "天气原因"},
+        "post /api/v1/admin/volunteer-tasks/{task_id}/roster/close": {},
+        "post /api/v1/admin/volunteer-tasks/{task_id}/signups": {"profile_id": objects["profile_id"]},
+        "post /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote": {},
+        "post /api/v1/admin/volunteer-hours/{claim_id}/reject": {"reason": "不属实"},
+        "post /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": {"reason": "录入错误"},
+        "post /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": {"reason": "录入错误"},
     }
 
 

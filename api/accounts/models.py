@@ -66,6 +66,10 @@ class Area(IdMixin, Base):
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("areas.id", ondelete="RESTRICT"), index=True)
     path: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where an estate is (its gate, WGS-84): how far a volunteer's home is from an alarm next door. Set for
+    # estates; committees and buildings leave it empty.
+    lat: Mapped[float | None]
+    lng: Mapped[float | None]
 
     parent: Mapped[Area | None] = relationship(remote_side="Area.id")
 

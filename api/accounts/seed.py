@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from api.accounts.models import (
     Area,
@@ -79,6 +79,42 @@ def _area(kind: AreaKind, code: str, name: str, parent: Area | None) -> dict[str
         "path": path,
         "created_at": utcnow(),
     }
+
+
+# Where the estates are: inside the subdistrict's box (`INCIDENTS_BOUNDS`, 控江路街道 in Yangpu), laid out in
+# committee order across it, a few hundred metres apart, as the real estates are.
+ESTATE_BOX = (31.268, 121.518, 31.297, 121.552)  # min_lat, min_lng, max_lat, max_lng (a margin inside the bounds)
+ESTATE_GRID = (6, 10)  # rows × columns: 60 estates
+
+
+def estate_coordinates() -> dict[str, tuple[float, float]]:
+    """Plausible (lat, lng) of each demo estate by code, the same every time."""
+    rng = random.Random(200093)  # the subdistrict's postcode
+    rows, columns = ESTATE_GRID
+    min_lat, min_lng, max_lat, max_lng = ESTATE_BOX
+    codes = [
+        f"KJ{c_index:02d}-{e_index:02d}"
+        for c_index, (_name, estates) in enumerate(COMMITTEES, start=1)
+        for e_index in range(1, len(estates) + 1)
+    ]
+    spots = {}
+    for index, code in enumerate(codes):
+        row, column = divmod(index, columns)
+        lat = min_lat + (max_lat - min_lat) * (row + 0.5 + rng.uniform(-0.3, 0.3)) / rows
+        lng = min_lng + (max_lng - min_lng) * (column + 0.5 + rng.uniform(-0.3, 0.3)) / columns
+        spots[code] = (round(lat, 6), round(lng, 6))
+    return spots
+
+
+def _place_estates() -> int:
+    """Give demo estates without coordinates theirs (also for a subdistrict seeded before estates had any)."""
+    placed = 0
+    unplaced = set(db.session.scalars(select(Area.code).where(Area.kind == AreaKind.ESTATE, Area.lat.is_(None))))
+    for code, (lat, lng) in estate_coordinates().items():
+        if code in unplaced:
+            db.session.execute(update(Area).where(Area.code == code).values(lat=lat, lng=lng))
+            placed += 1
+    return placed
 
 
 def _plan() -> tuple[list[dict[str, Any]], dict[str, tuple[int, int]]]:
@@ -183,6 +219,9 @@ def seed_demo() -> dict[str, Any]:
     areas, rooms = _seed_areas()
     db.session.flush()
     summary: dict[str, Any] = {"areas added": areas, "rooms added": rooms}
+    placed = _place_estates()
+    if placed:
+        summary["estates placed on the map"] = placed
     summary.update(_seed_people())
     summary["committees"] = len(COMMITTEES)
     summary["estates"] = sum(len(e) for _, e in COMMITTEES)

@@ -577,6 +577,7 @@ def acknowledge(user: User, alert_id: uuid.UUID, now: datetime) -> Alert:
         db.session.add(AlertStep(alert_id=alert.id, kind=StepKind.ACKNOWLEDGED, user_id=user.id, at=now))
         db.session.flush()
         db.session.expire(alert, ["steps"])
+        signals.alert_closed.send(alert, now=now, how="acknowledged")
     return alert
 
 
@@ -601,6 +602,7 @@ def resolve(user: User, alert_id: uuid.UUID, resolution: Resolution, note: str, 
     )
     db.session.flush()
     db.session.expire(alert, ["steps"])
+    signals.alert_closed.send(alert, now=now, how="resolved")
     return alert
 
 

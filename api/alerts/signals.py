@@ -15,3 +15,10 @@ volunteers_needed = _signals.signal(
         "Until a volunteers domain subscribes, staff in scope are told volunteers are needed."
     ),
 )
+alert_closed = _signals.signal(
+    "alerts.alert-closed",
+    doc=(
+        "Someone acknowledged or resolved an alert: `send(alert, now=…, how='acknowledged'|'resolved')`, once each. "
+        "Volunteers: the alarm's task is handled, and whoever has not arrived is told not to come."
+    ),
+)

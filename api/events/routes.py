@@ -147,6 +147,15 @@ def admin_cancel_event(args: dict[str, Any], event_id: uuid.UUID) -> Any:
     return services.cancel_event(current_user(), event_id, args["reason"])
 
 
+@staff_route(admin_blp, "/<uuid:event_id>/helpers", methods=["POST"])
+@admin_blp.arguments(schemas.HelpersArgs)
+@admin_blp.response(200, schemas.HelpersAnswerSchema)
+@admin_blp.alt_response(409, description="The event is a draft, cancelled or over")
+def admin_request_helpers(args: dict[str, Any], event_id: uuid.UUID) -> Any:
+    """Ask volunteers to help at the event (a volunteer task is made for it; asking again raises its places)."""
+    return services.request_helpers(current_user(), event_id, args["slots"], args["note"])
+
+
 @staff_route(admin_blp, "/<uuid:event_id>/check-ins", methods=["POST"])
 @admin_blp.arguments(schemas.CheckInArgs)
 @admin_blp.response(200, schemas.AttendeeSchema)

@@ -183,3 +183,18 @@ class EventFiguresSchema(Schema):
 
 class AdminEventListArgs(CursorArgs):
     status = fields.Enum(EventStatus, by_value=True, load_default=None)
+
+
+class HelpersArgs(Schema):
+    slots = fields.Integer(required=True, validate=validate.Range(min=1, max=200), metadata={"description": "helpers"})
+    note = Text(load_default="", validate=validate.Length(max=200), metadata={"description": "what they will do"})
+
+
+class HelpersAnswerSchema(Schema):
+    event_id = fields.UUID(required=True)
+    slots = fields.Integer(required=True)
+    answers = fields.Dict(
+        keys=Text(),
+        required=True,
+        metadata={"description": "what took the request (volunteers: the task made for it)"},
+    )

@@ -543,6 +543,20 @@ def cancel_event(staff: User, event_id: uuid.UUID, reason: str) -> Event:
     return event
 
 
+def request_helpers(staff: User, event_id: uuid.UUID, slots: int, note: str) -> dict[str, Any]:
+    """Ask volunteers to help at a published event not yet over; what took the request answers (nothing: no
+    volunteers domain installed)."""
+    event = staff_event(staff, event_id)
+    if event.status == EventStatus.CANCELLED:
+        raise ApiError("event_cancelled")
+    if event.status == EventStatus.DRAFT or event.ends_at <= utcnow():
+        raise ApiError("event_past" if event.status != EventStatus.DRAFT else "conflict")
+    answers: dict[str, Any] = {}
+    for _receiver, answer in signals.helpers_requested.send(event, slots=slots, note=note, requested_by=staff):
+        answers.update(answer or {})
+    return {"event_id": event.id, "slots": slots, "answers": answers}
+
+
 def attendance(staff: User, event_id: uuid.UUID) -> Select[tuple[Booking]]:
     staff_event(staff, event_id)
     return select(Booking).where(Booking.event_id == event_id, Booking.status != BookingStatus.CANCELLED)

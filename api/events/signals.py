@@ -1,4 +1,4 @@
-"""What the events domain tells the domains above it (live streams, and the volunteers and party domains
+"""What the events domain tells the domains above it (live streams, volunteers, and the party domain
 to come), which subscribe in their manifests; events imports none of them. Sent inside the unit of work
 of the change they report."""
 
@@ -22,4 +22,11 @@ booking_cancelled = _signals.signal(
 event_cancelled = _signals.signal(
     "events.event-cancelled",
     doc="Staff cancelled an event: `send(event)`, after every booking was cancelled and the bookers told.",
+)
+helpers_requested = _signals.signal(
+    "events.helpers-requested",
+    doc=(
+        "Staff ask for volunteers to help at an event: `send(event, slots=n, note=…, requested_by=staff)`. A receiver "
+        "returns a dict of what it did (volunteers: `{'volunteer_task_id': …, 'volunteer_slots': n}`)."
+    ),
 )
