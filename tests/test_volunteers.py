@@ -42,7 +42,9 @@ from api.volunteers.models import (
     TaskStatus,
 )
 from tests.conftest import PG_URL, bearer, wechat_login
-from tests.test_alerts import commit, event, pushed
+from tests.factories import iot_event as event
+from tests.factories import pushed
+from tests.test_alerts import commit
 
 KJ01_01 = (31.2800, 121.5300)  # the elder's estate
 KJ02_01 = (31.2950, 121.5500)  # about 2.5 km away
@@ -1025,6 +1027,7 @@ RUSH_SLOTS = 10
 
 
 @pytest.mark.services
+@pytest.mark.commits
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (the services pass)")
 def test_300_volunteers_signing_up_in_the_same_second_fill_exactly_ten_places_then_the_waitlist_in_order(
     app, client, world, place, kj01_staff, settings
@@ -1102,6 +1105,7 @@ def test_300_volunteers_signing_up_in_the_same_second_fill_exactly_ten_places_th
 
 
 @pytest.mark.services
+@pytest.mark.commits
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (the services pass)")
 def test_the_database_refuses_to_edit_or_delete_a_ledger_entry(client, enrol, make_task, kj01_staff, admin):
     volunteer = enrol()
