@@ -25,6 +25,8 @@ DEV_WECHAT_OA_TOKEN = "linli-dev-oa-token"
 DEV_IOT_PLATFORM_SECRETS = {"linli-dev": "linli-dev-iot-secret"}
 # Payments (api/payments): WeChat Pay API v3's host; every call goes to WECHAT_PAY_API_BASE_URL instead when set.
 DEFAULT_WECHAT_PAY_API_BASE_URL = "https://api.mch.weixin.qq.com"
+# Shared parking (api/parking): the gate systems' development signing secret; production has none unless set.
+DEV_PARKING_GATE_SECRETS = {"linli-gate-dev": "linli-dev-gate-secret"}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -177,6 +179,25 @@ class Settings:
     payments_max_amount_fen: int = 500_000
     # An order still unpaid this long after its prepay is asked about (its notify may have been lost).
     payments_query_after_seconds: int = 300
+    # Shared parking (api/parking): gate systems' HMAC secrets (magnetometers sign with the IoT platforms'),
+    # how long an unpaid hold and a quote last, the turnover buffer after each booking, free cancellation,
+    # no-shows and what repeated ones cost, vehicles per household, the overstay warning, early entry,
+    # the magnetometers' debounce, and how far ahead one may book.
+    parking_gate_secrets: dict[str, str] = field(default_factory=lambda: dict(DEV_PARKING_GATE_SECRETS))
+    parking_hold_minutes: int = 10
+    parking_quote_minutes: int = 10
+    parking_turnover_buffer_minutes: int = 0
+    parking_free_cancel_minutes: int = 60
+    parking_no_show_minutes: int = 30
+    parking_no_show_limit: int = 3
+    parking_no_show_window_days: int = 60
+    parking_no_show_suspension_days: int = 30
+    parking_vehicles_per_household: int = 3
+    parking_overstay_warning_minutes: int = 15
+    parking_early_entry_minutes: int = 15
+    parking_sensor_occupied_seconds: int = 90
+    parking_sensor_vacant_seconds: int = 60
+    parking_booking_horizon_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -288,6 +309,36 @@ class Settings:
         settings.wechat_pay_notify_window_seconds = _int(env, "WECHAT_PAY_NOTIFY_WINDOW_SECONDS", 300)
         settings.payments_max_amount_fen = _int(env, "PAYMENTS_MAX_AMOUNT_FEN", 500_000)
         settings.payments_query_after_seconds = _int(env, "PAYMENTS_QUERY_AFTER_SECONDS", 300)
+        if env.get("PARKING_GATE_SECRETS"):
+            try:
+                gates = json.loads(env["PARKING_GATE_SECRETS"])
+            except ValueError as exc:
+                raise ConfigError("PARKING_GATE_SECRETS must be a JSON object") from exc
+            if not isinstance(gates, dict) or not all(isinstance(v, str) and v for v in gates.values()):
+                raise ConfigError("PARKING_GATE_SECRETS must map gate platform names to non-empty secret strings")
+            settings.parking_gate_secrets = gates
+        else:
+            settings.parking_gate_secrets = dict(DEV_PARKING_GATE_SECRETS) if dev else {}
+        for name in (
+            "hold_minutes",
+            "quote_minutes",
+            "turnover_buffer_minutes",
+            "free_cancel_minutes",
+            "no_show_minutes",
+            "no_show_limit",
+            "no_show_window_days",
+            "no_show_suspension_days",
+            "vehicles_per_household",
+            "overstay_warning_minutes",
+            "early_entry_minutes",
+            "sensor_occupied_seconds",
+            "sensor_vacant_seconds",
+            "booking_horizon_days",
+        ):
+            value = _int(env, f"PARKING_{name.upper()}", getattr(settings, f"parking_{name}"))
+            if value < 0 or (value == 0 and name not in ("turnover_buffer_minutes", "free_cancel_minutes")):
+                raise ConfigError(f"PARKING_{name.upper()} must be a positive integer, got {value}")
+            setattr(settings, f"parking_{name}", value)
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -15,17 +15,15 @@ result and never fails the batch: the good items are kept.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy import bindparam, case, select
 
-from api import hygiene
+from api import hygiene, signedbatch
 from api.accounts.models import Area, Room
 from api.alerts import rules, services
 from api.alerts.models import AlertRule, IotBatchReceipt, IotEvent
@@ -38,66 +36,38 @@ from api.errors import ApiError
 from api.fields import parse_aware
 
 MAX_BATCH = 1000
-PLATFORM_HEADER = "X-Linli-Platform"
-TIMESTAMP_HEADER = "X-Linli-Timestamp"
-SIGNATURE_HEADER = "X-Linli-Signature"
+PLATFORM_HEADER = signedbatch.PLATFORM_HEADER
+TIMESTAMP_HEADER = signedbatch.TIMESTAMP_HEADER
+SIGNATURE_HEADER = signedbatch.SIGNATURE_HEADER
 FUTURE_TOLERANCE = timedelta(minutes=10)  # device clocks drift; an event from further ahead is refused
 STATUSES = ("accepted", "duplicate", "unknown_device", "invalid", "unsupported_type")
-
-
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The signature the platform sends: hex HMAC-SHA256(secret, "<timestamp>.<raw body>")."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+CODES = signedbatch.Codes(
+    not_configured="iot_not_configured",
+    missing="iot_signature_missing",
+    invalid="iot_signature_invalid",
+    stale="iot_timestamp_stale",
+    replayed="iot_batch_replayed",
+)
+sign = signedbatch.sign
 
 
 def verify(headers: Any, body: bytes, settings: Settings, now: datetime) -> str:
-    """The platform that signed this batch, or the error to answer with. Checks, in order: configured,
-    headers present, signature (constant-time), timestamp within the window. Whether it was seen before
-    is `take_once`, in the batch's transaction."""
-    secrets = settings.iot_platform_secrets
-    if not secrets:
-        raise ApiError("iot_not_configured")
-    platform = (headers.get(PLATFORM_HEADER) or "").strip()
-    timestamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
-    signature = (headers.get(SIGNATURE_HEADER) or "").strip().lower()
-    if not (platform and timestamp and signature):
-        raise ApiError("iot_signature_missing")
-    secret = secrets.get(platform)
-    # An unknown platform is compared against a throwaway secret, so its answer takes the same time.
-    expected = sign(secret or "\x00unknown-platform", timestamp, body)
-    if not hmac.compare_digest(expected, signature) or secret is None:
-        raise ApiError("iot_signature_invalid")
-    window = settings.iot_replay_window_seconds
-    try:
-        stamp = int(timestamp)
-    except ValueError as exc:
-        raise ApiError("iot_timestamp_stale", window=window) from exc
-    if abs(now.timestamp() - stamp) > window:
-        raise ApiError("iot_timestamp_stale", window=window)
-    return platform
+    """The platform that signed this batch, or the error to answer with (`api.signedbatch.verify`, with the
+    IoT platforms' secrets). Whether it was seen before is `take_once`, in the batch's transaction."""
+    return signedbatch.verify(
+        headers, body, settings.iot_platform_secrets, settings.iot_replay_window_seconds, now, CODES
+    )
 
 
 def take_once(platform: str, headers: Any, now: datetime) -> None:
-    """The replay guard: a signature is taken in once. A row in the batch's own transaction (not a mark in
-    Redis): a batch whose processing fails leaves nothing behind and may be re-sent as it was; a concurrent
-    duplicate waits on the primary key and then finds it taken; Redis being down loses no alarm."""
-    signature = (headers.get(SIGNATURE_HEADER) or "").strip().lower()
-    table = IotBatchReceipt.__table__
-    taken = db.session.scalar(
-        insert_on_conflict(table)
-        .values(platform=platform, signature=signature, received_at=now)
-        .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.signature])
-        .returning(table.c.signature)
-    )
-    if taken is None:
-        raise ApiError("iot_batch_replayed")
+    """The replay guard: a signature is taken in once (a row of `iot_batch_receipts` in the batch's own
+    transaction — see `api.signedbatch`), so Redis being down loses no alarm."""
+    signedbatch.take_once(IotBatchReceipt, platform, headers, now, CODES.replayed)
 
 
 def forget_old_receipts(settings: Settings, now: datetime) -> int:
     """A signature is acceptable for at most 2·window seconds (timestamps ±window): older receipts can go."""
-    cutoff = now - timedelta(seconds=2 * settings.iot_replay_window_seconds + 60)
-    result = db.session.execute(delete(IotBatchReceipt).where(IotBatchReceipt.received_at < cutoff))
-    return result.rowcount or 0
+    return signedbatch.forget_old(IotBatchReceipt, settings.iot_replay_window_seconds, now)
 
 
 # ------------------------------------------------------------------------------------------------
