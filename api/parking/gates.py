@@ -194,7 +194,7 @@ def _bookings_now(lot_id: uuid.UUID, plate_list: list[str] | None, at: datetime,
     stmt = select(Booking).where(
         Booking.lot_id == lot_id,
         Booking.status.in_((BookingStatus.CONFIRMED, BookingStatus.IN_PROGRESS, BookingStatus.NO_SHOW)),
-        Booking.starts_at - early <= at,
+        Booking.starts_at <= at + early,
         Booking.ends_at > at,
     )
     if plate_list is not None:
@@ -269,7 +269,7 @@ def decide(platform: str, body: dict[str, Any], now: datetime) -> Decision:
             Booking.lot_id == lot.id,
             Booking.plate == plate,
             Booking.status == BookingStatus.CONFIRMED,
-            Booking.starts_at - early > now,
+            Booking.starts_at > now + early,
             Booking.starts_at < now + timedelta(hours=24),
         )
         .order_by(Booking.starts_at)
@@ -512,9 +512,18 @@ def _apply(lot: ParkingLot, passage: Passage, now: datetime) -> dict[str, Any]:
 def _apply_entry(lot: ParkingLot, passage: Passage, now: datetime) -> dict[str, Any]:
     plate = passage.plate
     assert plate is not None
-    inside = _open_session(lot.id, plate, before=passage.at)
+    inside = db.session.scalar(
+        select(ParkingSession)
+        .where(
+            ParkingSession.lot_id == lot.id,
+            ParkingSession.plate == plate,
+            ParkingSession.entered_at <= passage.at,
+            (ParkingSession.exited_at.is_(None)) | (ParkingSession.exited_at > passage.at),
+        )
+        .limit(1)
+    )
     if inside is not None:
-        passage.session_id = inside.id  # a repeated trigger: never a second session
+        passage.session_id = inside.id  # the car was inside then: a repeated trigger, never a second session
         return {"session_id": str(inside.id), "session": "repeated"}
     # An exit recorded before this entry arrived (a camera replaying its offline records).
     exit_first = db.session.scalar(

@@ -144,12 +144,12 @@ def ingest_frames(items: list[Any], now: datetime) -> dict[str, Any]:
         if sensor.last_seq is not None and seq <= sensor.last_seq:
             results[index]["status"] = "stale"
             continue
+        if kind in ("occupied", "vacant", "fault") and sensor.reported != Occupancy(kind):
+            # What the previous reading had earned by the time this one came counts before it is replaced.
+            _settle(sensor, at)
+            sensor.reported, sensor.reported_since = Occupancy(kind), at
         sensor.last_seq = seq
         sensor.last_frame_at = max(sensor.last_frame_at or at, at)
-        if kind in ("occupied", "vacant", "fault"):
-            reading = Occupancy(kind)
-            if sensor.reported != reading:
-                sensor.reported, sensor.reported_since = reading, at
         results[index]["status"] = "accepted"
     for sensor in sensors.values():
         _settle(sensor, now)

@@ -178,7 +178,7 @@ def utilisation(staff: User, starts: datetime, ends: datetime, now: datetime) ->
     )
     answer = []
     for lot_id, n, occupied_hours, booked_hours, place_count in rows:
-        if not (occupied_hours or booked_hours):
+        if round(float(occupied_hours or 0), 3) == 0 and round(float(booked_hours or 0), 3) == 0:
             continue
         places_n = int(place_count or 0)
         answer.append(
