@@ -173,3 +173,13 @@ def pay(client: Any, who: dict[str, Any], booking: dict[str, Any]) -> Any:
     return client.post(
         f"/api/v1/payments/{booking['order_id']}/sandbox-complete", json={"outcome": "paid"}, headers=who["headers"]
     )
+
+
+def booked_now(client: Any, who: dict[str, Any], lot: dict[str, Any]) -> dict[str, Any]:
+    """A paid booking from a minute from now for two hours (the lot must lend all day)."""
+    from api.db import utcnow
+
+    now = utcnow()
+    made = ok(book(client, who, lot["lot"]["id"], now + timedelta(minutes=1), now + timedelta(hours=2)), 201)
+    ok(pay(client, who, made))
+    return made
