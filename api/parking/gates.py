@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from api import hygiene
 from api.accounts.models import User
@@ -94,7 +94,7 @@ def open_case(
             status=AnomalyStatus.OPEN.value,
             created_at=at,
         )
-        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key], index_where=table.c.status == "open")
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key], index_where=text("status = 'open'"))
     )
 
 
@@ -189,9 +189,18 @@ def _open_session(lot_id: uuid.UUID, plate: str, before: datetime | None = None)
     return db.session.scalar(stmt.order_by(ParkingSession.entered_at.desc()).limit(1))
 
 
-def _bookings_now(lot_id: uuid.UUID, plate_list: list[str] | None, at: datetime, early: timedelta) -> list[Booking]:
+@dataclass(frozen=True)
+class Valid:
+    """A booking whose time covers a moment: what a gate needs of it, and nothing it does not (no joins)."""
+
+    id: uuid.UUID
+    plate: str | None
+    starts_at: datetime
+
+
+def _bookings_now(lot_id: uuid.UUID, plate_list: list[str] | None, at: datetime, early: timedelta) -> list[Valid]:
     """Bookings of the lot whose time covers `at` (the early-entry allowance included); `plate_list` None: any."""
-    stmt = select(Booking).where(
+    stmt = select(Booking.id, Booking.plate, Booking.starts_at).where(
         Booking.lot_id == lot_id,
         Booking.status.in_((BookingStatus.CONFIRMED, BookingStatus.IN_PROGRESS, BookingStatus.NO_SHOW)),
         Booking.starts_at <= at + early,
@@ -199,7 +208,7 @@ def _bookings_now(lot_id: uuid.UUID, plate_list: list[str] | None, at: datetime,
     )
     if plate_list is not None:
         stmt = stmt.where(Booking.plate.in_(plate_list))
-    return list(db.session.scalars(stmt.order_by(Booking.starts_at)))
+    return [Valid(*row) for row in db.session.execute(stmt.order_by(Booking.starts_at))]
 
 
 def _pass_window(parking_pass: ParkingPass, at: datetime) -> tuple[datetime, datetime] | None:
@@ -264,7 +273,7 @@ def decide(platform: str, body: dict[str, Any], now: datetime) -> Decision:
             plate=plate,
         )
     later = db.session.scalar(
-        select(Booking)
+        select(Booking.starts_at)
         .where(
             Booking.lot_id == lot.id,
             Booking.plate == plate,
@@ -276,11 +285,11 @@ def decide(platform: str, body: dict[str, Any], now: datetime) -> Decision:
         .limit(1)
     )
     if later is not None:
-        opens = later.starts_at - early
+        opens = later - early
         return Decision(
             "hold",
             "early",
-            f"预约 {local_text(later.starts_at)} 开始，请于 {opens.astimezone(LOCAL_TZ):%H:%M} 后入场",
+            f"预约 {local_text(later)} 开始，请于 {opens.astimezone(LOCAL_TZ):%H:%M} 后入场",
             plate=plate,
         )
     # A one-character misread opens only when exactly one booking valid now is one character away.

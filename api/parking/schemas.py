@@ -3,7 +3,7 @@ stays), lenders (offers, bookings with plates masked, earnings), gate systems an
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from api.fields import Date, DateTime, Text
 from api.pagination import CursorArgs
@@ -288,6 +288,9 @@ class CandidateSchema(Schema):
 
 
 class GateDecisionArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE  # gate systems send more than we read (image links, vendor ids): never a reason to hold a car
+
     lot_id = fields.String(required=True, metadata={"description": "the lot's id in Linli"})
     lane = fields.String(required=True)
     direction = fields.String(required=True, metadata={"enum": ["entry", "exit"]})

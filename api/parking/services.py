@@ -828,8 +828,11 @@ def book(user: User, quote_id: uuid.UUID, vehicle_id: uuid.UUID, now: datetime) 
         problem = fit.problem if fit is not None and fit.problem else "共享时段已撤回"
         raise ApiError("outside_window", errors={"quote_id": [problem]}, window=problem)
     candidates = offered[0].spaces
-    ordered = candidates if quote.space_id is not None else random.sample(candidates, len(candidates))
     until = _until(quote.ends_at, config)
+    # Only spaces that look free now are tried (one query), in random order so a rush spreads over their locks;
+    # each is checked again under its lock. A pool is always tried: its count is taken under the lock.
+    free = _unclaimed(candidates, quote.starts_at, until)
+    ordered = free if quote.space_id is not None else random.sample(free, len(free))
     booking = Booking(
         id=new_id(),
         user_id=user.id,
@@ -869,6 +872,25 @@ def book(user: User, quote_id: uuid.UUID, vehicle_id: uuid.UUID, now: datetime) 
     booking.order_id = order.id
     db.session.flush()
     return booking
+
+
+def _unclaimed(spaces: list[ParkingSpace], starts_at: datetime, until: datetime) -> list[ParkingSpace]:
+    bays = [s.id for s in spaces if s.kind == SpaceKind.BAY]
+    claimed = (
+        set(
+            db.session.scalars(
+                select(Hold.space_id).where(
+                    Hold.space_id.in_(bays),
+                    Hold.released_at.is_(None),
+                    Hold.starts_at < until,
+                    Hold.until > starts_at,
+                )
+            )
+        )
+        if bays
+        else set()
+    )
+    return [s for s in spaces if s.id not in claimed]
 
 
 def _take_for(booking: Booking, space_id: uuid.UUID, until: datetime, hold: Hold, now: datetime) -> bool:
