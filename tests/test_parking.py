@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.db import db, utcnow
+from api.fields import LOCAL_TZ
 from api.parking import gates, plates, windows
 from api.parking.models import Anomaly, Booking, Hold, Occupancy, ParkingSession, Sensor
 from api.payments.models import OrderStatus, PaymentOrder
@@ -571,3 +572,36 @@ def test_allow_lists_follow_confirmations_and_the_nightly_reconciliation_mends_a
     assert done["pushed"] >= 1
     entry = gates.FakeGate.lists[lot_id][f"booking:{mine['id']}"]
     assert entry.plate == "沪A12345"
+
+
+def test_a_monthly_pass_takes_its_window_every_lent_day_and_the_gate_opens_for_it_inside_the_window(
+    client, world, admin, zhang, lisi
+):
+    lot = lent_lot(client, admin, world, bays=1, rules=[{"days": "everyday", "start": "00:00", "end": "00:00"}])
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    made = ok(
+        client.post(
+            "/api/v1/parking/passes",
+            json={
+                "lot_id": lot["lot"]["id"],
+                "vehicle_id": zhang["vehicle_id"],
+                "window_start": "00:00",
+                "window_end": "23:59",
+                "starts_on": today.isoformat(),
+                "months": 1,
+            },
+            headers=zhang["headers"],
+        ),
+        201,
+    )
+    assert made["status"] == "held" and made["price_fen"] == 30000 and made["days"] >= 28
+    ok(pay(client, zhang, made))
+    assert ok(client.get(f"/api/v1/parking/passes/{made['id']}", headers=zhang["headers"]))["status"] == "active"
+    # The pass's windows block hourly bookings on its space.
+    now = utcnow()
+    taken = book(client, lisi, lot["lot"]["id"], now + timedelta(hours=1), now + timedelta(hours=2))
+    assert taken.status_code == 409
+    opened = ok(decide(client, lot["lot"]["id"], "沪A12345"))
+    assert (opened["decision"], opened["reason"]) in (("open", "pass_valid"), ("hold", "early"))
+    if local(today, "23:59") > now:
+        assert opened["reason"] == "pass_valid"

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.db import db, utcnow
 from api.parking import services
@@ -54,9 +55,13 @@ def _retake_pass(parking_pass: ParkingPass) -> bool:
     space = services._lock_space(parking_pass.space_id)
     if any(not services.is_free(space, h.starts_at, h.until, exclude=Hold.pass_id != parking_pass.id) for h in days):
         return False
-    for hold in days:
-        hold.released_at = None
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # the exclusion constraint has the last word on PostgreSQL
+            for hold in days:
+                hold.released_at = None
+            db.session.flush()
+    except IntegrityError:
+        return False
     return True
 
 
