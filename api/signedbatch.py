@@ -19,9 +19,11 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from api import hygiene
 from api.db import db
 from api.dialect import insert_on_conflict
 from api.errors import ApiError
+from api.fields import parse_aware
 
 PLATFORM_HEADER = "X-Linli-Platform"
 TIMESTAMP_HEADER = "X-Linli-Timestamp"
@@ -93,3 +95,52 @@ def forget_old(receipts: Any, window: int, now: datetime) -> int:
     cutoff = now - timedelta(seconds=2 * window + 60)
     result = db.session.execute(delete(table).where(table.c.received_at < cutoff))
     return result.rowcount or 0
+
+
+# ------------------------------------------------------------------------------------------------
+# One item of a batch: nothing in an item can fail the batch, so each field says what is wrong with it
+# ------------------------------------------------------------------------------------------------
+
+
+def item_text(raw: dict[str, Any], key: str, limit: int, errors: dict[str, list[str]], required: bool = True) -> str:
+    """A text field of an item, stripped; its problem (missing, control characters, too long) into `errors`."""
+    value = raw.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        errors[key] = ["required: a non-empty string"]
+        return ""
+    problem = hygiene.text_problem(value)
+    if problem is not None:
+        errors[key] = [hygiene.message(problem)]
+    elif len(value) > limit:
+        errors[key] = [f"at most {limit} characters"]
+    return value.strip()
+
+
+def item_time(
+    raw: dict[str, Any], key: str, now: datetime, tolerance: timedelta, errors: dict[str, list[str]]
+) -> datetime | None:
+    """An ISO 8601 time with offset, in UTC; not further ahead of `now` than `tolerance` (device clocks drift)."""
+    stamp = raw.get(key)
+    if not isinstance(stamp, str):
+        errors[key] = ["required: an ISO 8601 time with offset"]
+        return None
+    try:
+        moment = parse_aware(stamp)
+    except ValueError as exc:
+        errors[key] = [str(exc)]
+        return None
+    if moment > now + tolerance:
+        errors[key] = ["in the future"]
+        return None
+    return moment
+
+
+def item_event_id(raw: Any) -> str | None:
+    """The item's event id as the caller sent it, for its result — escaped where it cannot be written."""
+    value = raw.get("event_id") if isinstance(raw, dict) else None
+    if not isinstance(value, str):
+        return None
+    value = value[:64]
+    return value if hygiene.text_problem(value) is None else value.encode("utf-8", "backslashreplace").decode()

@@ -27,12 +27,10 @@ import pytest
 import requests
 from flask import Flask
 from sqlalchemy import select, text
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from api import Settings, create_app, signedbatch
+from api import signedbatch
 from api.accounts.models import Area, AreaKind, HouseholdMember, HouseholdRelation, Role, Room, User
 from api.accounts.services import create_staff
-from api.accounts.tasks import ping
 from api.auth import issue_access_token
 from api.config import DEV_IOT_PLATFORM_SECRETS, DEV_PARKING_GATE_SECRETS
 from api.db import db, new_id, utcnow
@@ -51,15 +49,12 @@ from api.parking.models import (
     Verification,
 )
 from api.payments.models import OrderStatus, PaymentOrder
-from tests.fake_wechatpay import FakeWechatPay, TestKeys
+from tests.fake_wechatpay import FakeWechatPay
 from tests.parking_support import GATE, IOT, WEEKDAY_NIGHTS, local, next_weekday
 from tests.worker_support import (
-    READY_TIMEOUT,
     SECRET_KEY,
     Worker,
-    deployment_env,
-    migrated_database,
-    process_globals_restored,
+    served_with_worker,
     wait_until,
 )
 
@@ -104,32 +99,8 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     folder = tmp_path_factory.mktemp("parking-worker")
-    keys = TestKeys.make(folder / "keys")
-    instance = folder / "instance"
-    instance.mkdir()
-    with FakeWechatPay(keys) as fake, migrated_database(pg_url, "linli_parking") as url:
-        env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY, **keys.env(fake.url)}
-        worker = Worker.start(deployment_env(**env, LINLI_INSTANCE_PATH=str(instance)), folder / "worker.log")
-        try:
-            settings = Settings.from_env(env).with_overrides(
-                env="test", instance_path=instance, celery_always_eager=False
-            )
-            with process_globals_restored():
-                app = create_app(settings)
-                with worker.log_on_failure():
-                    worker.wait_ready()
-                    ready = ping.apply_async(ignore_result=True, retry=False)
-                    assert worker.finished(ready.id, timeout=READY_TIMEOUT) == "'pong'"
-                server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-                thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-                thread.start()
-                try:
-                    yield Rig(app, worker, fake, f"http://127.0.0.1:{server.server_port}")
-                finally:
-                    server.shutdown()
-                    server.server_close()
-        finally:
-            worker.stop()
+    with served_with_worker(pg_url, redis_url, folder, "linli_parking") as (app, worker, fake, _keys, base_url):
+        yield Rig(app, worker, fake, base_url)
 
 
 def _subdistrict(rig: Rig) -> dict[str, Any]:

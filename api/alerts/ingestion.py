@@ -33,7 +33,6 @@ from api.devices.models import Device, DeviceStatus
 from api.dialect import insert_on_conflict
 from api.eldercare.models import Elder
 from api.errors import ApiError
-from api.fields import parse_aware
 
 MAX_BATCH = 1000
 PLATFORM_HEADER = signedbatch.PLATFORM_HEADER
@@ -92,53 +91,20 @@ class BatchResult:
     alerts_opened: int = 0
 
 
-def _text(raw: dict[str, Any], key: str, limit: int, errors: dict[str, list[str]]) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        errors[key] = ["required: a non-empty string"]
-        return ""
-    problem = hygiene.text_problem(value)
-    if problem is not None:
-        errors[key] = [hygiene.message(problem)]
-    elif len(value) > limit:
-        errors[key] = [f"at most {limit} characters"]
-    return value.strip()
-
-
 def parse_item(index: int, raw: Any, now: datetime) -> tuple[Item | None, dict[str, list[str]]]:
     """One item of a batch, or what is wrong with it: nothing in an item can fail the batch."""
     if not isinstance(raw, dict):
         return None, {"_item": ["must be an object"]}
     errors: dict[str, list[str]] = {}
-    event_id = _text(raw, "event_id", 64, errors)
-    serial = _text(raw, "device_serial", 64, errors)
-    event_type = _text(raw, "type", 32, errors)
-    occurred_at = None
-    stamp = raw.get("occurred_at")
-    if not isinstance(stamp, str):
-        errors["occurred_at"] = ["required: an ISO 8601 time with offset"]
-    else:
-        try:
-            occurred_at = parse_aware(stamp)
-        except ValueError as exc:
-            errors["occurred_at"] = [str(exc)]
-        else:
-            if occurred_at > now + FUTURE_TOLERANCE:
-                errors["occurred_at"] = ["in the future"]
+    event_id = signedbatch.item_text(raw, "event_id", 64, errors)
+    serial = signedbatch.item_text(raw, "device_serial", 64, errors)
+    event_type = signedbatch.item_text(raw, "type", 32, errors)
+    occurred_at = signedbatch.item_time(raw, "occurred_at", now, FUTURE_TOLERANCE, errors)
     value, value_errors = hygiene.check_strings(raw.get("value"), "value")
     errors.update(value_errors)
     if errors or occurred_at is None:
         return None, errors
     return Item(index, event_id, serial, event_type, occurred_at, value), {}
-
-
-def _raw_event_id(raw: Any) -> str | None:
-    """The item's event id as the platform sent it, for its result — escaped where it cannot be written."""
-    value = raw.get("event_id") if isinstance(raw, dict) else None
-    if not isinstance(value, str):
-        return None
-    value = value[:64]
-    return value if hygiene.text_problem(value) is None else value.encode("utf-8", "backslashreplace").decode()
 
 
 @dataclass
@@ -200,7 +166,7 @@ def ingest(platform: str, items: list[Any], settings: Settings, now: datetime) -
     seen_ids: set[str] = set()
     for index, raw in enumerate(items):
         item, errors = parse_item(index, raw, now)
-        result: dict[str, Any] = {"event_id": _raw_event_id(raw)}
+        result: dict[str, Any] = {"event_id": signedbatch.item_event_id(raw)}
         results.append(result)
         if item is None:
             result.update(status="invalid", errors=errors)

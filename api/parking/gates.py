@@ -23,12 +23,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, text, update
 
-from api import hygiene
+from api import hygiene, signedbatch
 from api.accounts.models import User
 from api.db import db, new_id
 from api.dialect import insert_on_conflict
 from api.errors import ApiError
-from api.fields import LOCAL_TZ, local_text, parse_aware
+from api.fields import LOCAL_TZ, local_text
 from api.jobs import after_commit
 from api.notifications.services import notify
 from api.parking import plates, services
@@ -364,44 +364,13 @@ class PassageItem:
     opened_by: str
 
 
-def _text(raw: dict[str, Any], key: str, limit: int, errors: dict[str, list[str]], required: bool = True) -> str:
-    value = raw.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        errors[key] = ["required: a non-empty string"]
-        return ""
-    problem = hygiene.text_problem(value)
-    if problem is not None:
-        errors[key] = [hygiene.message(problem)]
-    elif len(value) > limit:
-        errors[key] = [f"at most {limit} characters"]
-    return value.strip()
-
-
-def parse_time(raw: dict[str, Any], key: str, now: datetime, errors: dict[str, list[str]]) -> datetime | None:
-    stamp = raw.get(key)
-    if not isinstance(stamp, str):
-        errors[key] = ["required: an ISO 8601 time with offset"]
-        return None
-    try:
-        moment = parse_aware(stamp)
-    except ValueError as exc:
-        errors[key] = [str(exc)]
-        return None
-    if moment > now + FUTURE_TOLERANCE:
-        errors[key] = ["in the future"]
-        return None
-    return moment
-
-
 def _parse_passage(index: int, raw: Any, now: datetime) -> tuple[PassageItem | None, dict[str, list[str]]]:
     if not isinstance(raw, dict):
         return None, {"_item": ["must be an object"]}
     errors: dict[str, list[str]] = {}
-    event_id = _text(raw, "event_id", 64, errors)
-    lane = _text(raw, "lane", 32, errors)
-    plate = plates.normalise(_text(raw, "plate", 16, errors, required=False))[:10]
+    event_id = signedbatch.item_text(raw, "event_id", 64, errors)
+    lane = signedbatch.item_text(raw, "lane", 32, errors)
+    plate = plates.normalise(signedbatch.item_text(raw, "plate", 16, errors, required=False))[:10]
     direction = raw.get("direction")
     if direction not in ("entry", "exit"):
         errors["direction"] = ["entry or exit"]
@@ -413,18 +382,10 @@ def _parse_passage(index: int, raw: Any, now: datetime) -> tuple[PassageItem | N
     except ValueError:
         errors["lot_id"] = ["a lot id"]
         lot_id = uuid.UUID(int=0)
-    at = parse_time(raw, "at", now, errors)
+    at = signedbatch.item_time(raw, "at", now, FUTURE_TOLERANCE, errors)
     if errors or at is None:
         return None, errors
     return PassageItem(index, event_id, lot_id, lane, Direction(direction), plate, at, opened_by), {}
-
-
-def _raw_event_id(raw: Any) -> str | None:
-    value = raw.get("event_id") if isinstance(raw, dict) else None
-    if not isinstance(value, str):
-        return None
-    value = value[:64]
-    return value if hygiene.text_problem(value) is None else value.encode("utf-8", "backslashreplace").decode()
 
 
 def ingest_passages(platform: str, items: list[Any], now: datetime) -> dict[str, Any]:
@@ -437,7 +398,7 @@ def ingest_passages(platform: str, items: list[Any], now: datetime) -> dict[str,
     seen: set[str] = set()
     for index, raw in enumerate(items):
         item, errors = _parse_passage(index, raw, now)
-        result: dict[str, Any] = {"event_id": _raw_event_id(raw)}
+        result: dict[str, Any] = {"event_id": signedbatch.item_event_id(raw)}
         results.append(result)
         if item is None:
             result.update(status="invalid", errors=errors)

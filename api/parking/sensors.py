@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api import scope
+from api import scope, signedbatch
 from api.accounts.models import User
 from api.db import db
 from api.errors import ApiError, NotFound
@@ -108,19 +108,19 @@ def ingest_frames(items: list[Any], now: datetime) -> dict[str, Any]:
     good: list[tuple[int, str, int, str, datetime]] = []
     for index, raw in enumerate(items):
         errors: dict[str, list[str]] = {}
-        result: dict[str, Any] = {"event_id": gates._raw_event_id(raw)}
+        result: dict[str, Any] = {"event_id": signedbatch.item_event_id(raw)}
         results.append(result)
         if not isinstance(raw, dict):
             result.update(status="invalid", errors={"_item": ["must be an object"]})
             continue
-        serial = gates._text(raw, "serial", 64, errors)
+        serial = signedbatch.item_text(raw, "serial", 64, errors)
         seq = raw.get("seq")
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**53:
             errors["seq"] = ["a non-negative integer"]
         kind = raw.get("type")
         if kind not in FRAME_TYPES:
             errors["type"] = [f"one of {', '.join(FRAME_TYPES)}"]
-        at = gates.parse_time(raw, "at", now, errors)
+        at = signedbatch.item_time(raw, "at", now, gates.FUTURE_TOLERANCE, errors)
         if errors or at is None:
             result.update(status="invalid", errors=errors)
             continue
