@@ -138,28 +138,22 @@ def _release_holds(condition: Any, now: datetime) -> None:
     )
 
 
-def _lock_space(space_id: uuid.UUID) -> ParkingSpace:
-    space = db.session.scalar(
-        select(ParkingSpace)
-        .where(ParkingSpace.id == space_id)
-        .with_for_update(of=ParkingSpace)
-        .execution_options(populate_existing=True)
+def _locked(model: Any, key: uuid.UUID) -> Any:
+    """The row of `model` with id `key`, locked FOR UPDATE and read afresh; 404 when there is none."""
+    row = db.session.scalar(
+        select(model).where(model.id == key).with_for_update(of=model).execution_options(populate_existing=True)
     )
-    if space is None:
+    if row is None:
         raise NotFound()
-    return space
+    return row
+
+
+def _lock_space(space_id: uuid.UUID) -> ParkingSpace:
+    return _locked(ParkingSpace, space_id)
 
 
 def _lock_booking(booking_id: uuid.UUID) -> Booking:
-    booking = db.session.scalar(
-        select(Booking)
-        .where(Booking.id == booking_id)
-        .with_for_update(of=Booking)
-        .execution_options(populate_existing=True)
-    )
-    if booking is None:
-        raise NotFound()
-    return booking
+    return _locked(Booking, booking_id)
 
 
 def _lock_order(order_id: uuid.UUID | None) -> None:
