@@ -605,3 +605,18 @@ def test_a_monthly_pass_takes_its_window_every_lent_day_and_the_gate_opens_for_i
     assert (opened["decision"], opened["reason"]) in (("open", "pass_valid"), ("hold", "early"))
     if local(today, "23:59") > now:
         assert opened["reason"] == "pass_valid"
+
+
+def test_old_quotes_and_replay_receipts_are_forgotten_by_the_hourly_job(client, mall, zhang):
+    tuesday = next_weekday(1)
+    ok(quote(client, zhang, mall["lot"]["id"], local(tuesday, "19:00"), local(tuesday, "21:00")), 201)
+    ok(decide(client, mall["lot"]["id"], "沪A12345"))
+    from api.parking.models import ParkingBatchReceipt, Quote
+    from api.parking.tasks import forget_old_receipts
+
+    with client.application.app_context():
+        assert forget_old_receipts.run((utcnow() + timedelta(hours=1)).isoformat()) == 1  # the receipt only
+        assert forget_old_receipts.run((utcnow() + timedelta(days=2)).isoformat()) == 1  # then the quote
+        db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Quote)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ParkingBatchReceipt)) == 0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api import scope
@@ -687,6 +687,11 @@ def _free_places(space: ParkingSpace, starts_at: datetime, until: datetime) -> i
     if space.kind == SpaceKind.BAY:
         return 1
     return max(0, space.capacity - _peak(space.id, starts_at, until, None))
+
+
+def forget_old_quotes(now: datetime) -> int:
+    result = db.session.execute(delete(Quote).where(Quote.expires_at < now - timedelta(days=1)))
+    return result.rowcount or 0
 
 
 def present_quote(quote: Quote, lot: ParkingLot, config: Settings) -> dict[str, Any]:

@@ -60,6 +60,8 @@ def reconcile_allowlists(now: str | None = None) -> dict[str, int]:
 
 @celery.task(name="parking.forget_old_receipts", ignore_result=True)
 def forget_old_receipts(now: str | None = None) -> int:
-    settings = get_settings()
-    window = max(settings.iot_replay_window_seconds, 300)
-    return signedbatch.forget_old(ParkingBatchReceipt, window, _moment(now))
+    """Replay receipts older than any signature could still be accepted, and quotes a day past their expiry
+    (every availability search leaves one per lot; a booking copies what it needs of its quote)."""
+    moment = _moment(now)
+    window = get_settings().iot_replay_window_seconds
+    return signedbatch.forget_old(ParkingBatchReceipt, window, moment) + services.forget_old_quotes(moment)
