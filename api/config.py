@@ -25,6 +25,8 @@ DEV_WECHAT_OA_TOKEN = "linli-dev-oa-token"
 DEV_IOT_PLATFORM_SECRETS = {"linli-dev": "linli-dev-iot-secret"}
 # Payments (api/payments): WeChat Pay API v3's host; every call goes to WECHAT_PAY_API_BASE_URL instead when set.
 DEFAULT_WECHAT_PAY_API_BASE_URL = "https://api.mch.weixin.qq.com"
+# Shared parking (api/parking): the gate systems' development signing secret; production has none unless set.
+DEV_PARKING_GATE_SECRETS = {"linli-gate-dev": "linli-dev-gate-secret"}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -212,6 +214,25 @@ class Settings:
     volunteers_confirm_by_minutes: int = 120
     volunteers_code_attempts: int = 5  # wrong or right, per person and task per 10 minutes
     volunteers_hours_rounding: str = "15:0,45:30,60:60"
+    # Shared parking (api/parking): gate systems' HMAC secrets (magnetometers sign with the IoT platforms'),
+    # how long an unpaid hold and a quote last, the turnover buffer after each booking, free cancellation,
+    # no-shows and what repeated ones cost, vehicles per household, the overstay warning, early entry,
+    # the magnetometers' debounce, and how far ahead one may book.
+    parking_gate_secrets: dict[str, str] = field(default_factory=lambda: dict(DEV_PARKING_GATE_SECRETS))
+    parking_hold_minutes: int = 10
+    parking_quote_minutes: int = 10
+    parking_turnover_buffer_minutes: int = 0
+    parking_free_cancel_minutes: int = 60
+    parking_no_show_minutes: int = 30
+    parking_no_show_limit: int = 3
+    parking_no_show_window_days: int = 60
+    parking_no_show_suspension_days: int = 30
+    parking_vehicles_per_household: int = 3
+    parking_overstay_warning_minutes: int = 15
+    parking_early_entry_minutes: int = 15
+    parking_sensor_occupied_seconds: int = 90
+    parking_sensor_vacant_seconds: int = 60
+    parking_booking_horizon_days: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -340,6 +361,36 @@ class Settings:
             setattr(settings, attribute, _int(env, attribute.upper(), getattr(settings, attribute)))
         settings.volunteers_hours_rounding = env.get("VOLUNTEERS_HOURS_ROUNDING") or settings.volunteers_hours_rounding
         parse_rounding(settings.volunteers_hours_rounding)  # refuse to start with a rule that cannot be read
+        if env.get("PARKING_GATE_SECRETS"):
+            try:
+                gates = json.loads(env["PARKING_GATE_SECRETS"])
+            except ValueError as exc:
+                raise ConfigError("PARKING_GATE_SECRETS must be a JSON object") from exc
+            if not isinstance(gates, dict) or not all(isinstance(v, str) and v for v in gates.values()):
+                raise ConfigError("PARKING_GATE_SECRETS must map gate platform names to non-empty secret strings")
+            settings.parking_gate_secrets = gates
+        else:
+            settings.parking_gate_secrets = dict(DEV_PARKING_GATE_SECRETS) if dev else {}
+        for name in (
+            "hold_minutes",
+            "quote_minutes",
+            "turnover_buffer_minutes",
+            "free_cancel_minutes",
+            "no_show_minutes",
+            "no_show_limit",
+            "no_show_window_days",
+            "no_show_suspension_days",
+            "vehicles_per_household",
+            "overstay_warning_minutes",
+            "early_entry_minutes",
+            "sensor_occupied_seconds",
+            "sensor_vacant_seconds",
+            "booking_horizon_days",
+        ):
+            value = _int(env, f"PARKING_{name.upper()}", getattr(settings, f"parking_{name}"))
+            if value < 0 or (value == 0 and name not in ("turnover_buffer_minutes", "free_cancel_minutes")):
+                raise ConfigError(f"PARKING_{name.upper()} must be a positive integer, got {value}")
+            setattr(settings, f"parking_{name}", value)
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

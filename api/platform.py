@@ -36,6 +36,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.alerts",
     "api.open311",
     "api.volunteers",
+    "api.parking",
     "api.privacy",
 )
 

@@ -408,6 +408,13 @@ export interface Availability {
   end: string;
 }
 
+export interface AvailableLot {
+  lot: Lot;
+  distance_m: number;
+  free_places: number;
+  quote: Quote;
+}
+
 export interface Binding {
   /** format: uuid */
   id: string;
@@ -448,6 +455,18 @@ export interface BindingRequestArgs {
    * min length 1; max length 16
    */
   relation: string;
+}
+
+export interface BlockedDatesArgs {
+  /** max items 366 */
+  blocked_dates: string[];
+}
+
+export interface BookArgs {
+  /** format: uuid */
+  quote_id: string;
+  /** format: uuid */
+  vehicle_id: string;
 }
 
 export interface Booking {
@@ -505,6 +524,14 @@ export interface BookingPage {
   next_cursor: string | null;
 }
 
+export interface CancelArgs {
+  /**
+   * after the free cancellation time: cancel without a refund
+   * default: false
+   */
+  accept_no_refund?: boolean;
+}
+
 export interface CancelEventArgs {
   /** min length 1; max length 200 */
   reason: string;
@@ -513,6 +540,17 @@ export interface CancelEventArgs {
 export interface CancelTaskArgs {
   /** min length 1; max length 200 */
   reason: string;
+}
+
+export interface Candidate {
+  plate: string;
+  /** default: null */
+  confidence?: number | null;
+}
+
+export interface CapacityArgs {
+  /** minimum 1; maximum 5000 */
+  capacity: number;
 }
 
 export interface CategoryAttribute {
@@ -838,6 +876,18 @@ export interface DutyShiftPage {
   items: DutyShift[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface Earning {
+  /** YYYY-MM (Asia/Shanghai) */
+  month: string;
+  bookings: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  paid_fen: number;
+}
+
+export interface Earnings {
+  items: Earning[];
 }
 
 export interface Elder {
@@ -1184,6 +1234,11 @@ export interface EventPatchArgs {
   eligibility?: Eligibility;
 }
 
+export interface ExtendArgs {
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+}
+
 export interface FeedbackArgs {
   /** minimum 1; maximum 5 */
   score: number;
@@ -1211,6 +1266,68 @@ export interface Figures {
 export interface FiguresByMode {
   live: Figures;
   replay: Figures;
+}
+
+export interface FrameItem {
+  event_id: string;
+  serial: string;
+  seq: number;
+  type: "occupied" | "vacant" | "heartbeat" | "fault";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+}
+
+export interface FreeCounts {
+  items: FreeEstate[];
+}
+
+export interface FreeEstate {
+  /** format: uuid */
+  area_id: string;
+  area_name: string;
+  free: number;
+  lots: FreeLot[];
+}
+
+export interface FreeLot {
+  /** format: uuid */
+  lot_id: string;
+  name: string;
+  kind: string;
+  places: number;
+  occupied: number;
+  /** silent or faulty sensors: never counted free */
+  unknown: number;
+  free: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  as_of: string | null;
+  data_age_seconds: number | null;
+}
+
+export interface GateDecision {
+  decision: "open" | "hold" | "deny";
+  reason: "booking_valid" | "pass_valid" | "early" | "no_booking" | "overstay_unpaid" | "duplicate_entry" | "unknown_lot";
+  /** what the gate's display should say */
+  display: string;
+  /** opened on a one-character misread */
+  flagged: boolean;
+  /** format: uuid */
+  booking_id: string | null;
+  /** format: uuid */
+  pass_id: string | null;
+  plate: string | null;
+}
+
+export interface GateDecisionArgs {
+  /** the lot's id in Linli */
+  lot_id: string;
+  lane: string;
+  direction: "entry" | "exit";
+  /** as read; normalised here */
+  plate: string;
+  /** default: null */
+  confidence?: number | null;
+  candidates?: Candidate[];
 }
 
 export interface GiftArgs {
@@ -1642,6 +1759,38 @@ export interface LeaveArgs {
   reason?: string | null;
 }
 
+export interface LenderBooking {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  space_code: string;
+  /** read-only: sent by the server, ignored in requests */
+  plate: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  status: "held" | "confirmed" | "in_progress" | "completed" | "expired" | "cancelled" | "no_show";
+  /** integer fen (1 yuan = 100 fen), CNY */
+  price_fen: number;
+}
+
+export interface LenderBookingPage {
+  items: LenderBooking[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface LicenceArgs {
+  /**
+   * a photo of the driving licence (/media)
+   * format: uuid
+   */
+  media_id: string;
+}
+
 export interface Location {
   /**
    * minimum -90.0; maximum 90.0
@@ -1658,6 +1807,89 @@ export interface Location {
    * default: null
    */
   address?: string | null;
+}
+
+export interface Lot {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  area_id: string;
+  name: string;
+  kind: "car_park" | "road";
+  address: string;
+  lat: number;
+  lng: number;
+  opening_hours: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  hourly_rate_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  daily_cap_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  overstay_rate_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  pass_monthly_fen: number;
+}
+
+export interface LotArgs {
+  /** format: uuid */
+  area_id: string;
+  /** min length 1; max length 64 */
+  name: string;
+  kind: "car_park" | "road";
+  /** min length 1; max length 200 */
+  address: string;
+  /** minimum -90.0; maximum 90.0 */
+  lat: number;
+  /** minimum -180.0; maximum 180.0 */
+  lng: number;
+  /**
+   * max length 200
+   * default: ""
+   */
+  opening_hours?: string;
+  /** minimum 0; maximum 100000 */
+  hourly_rate_fen: number;
+  /** minimum 0; maximum 500000 */
+  daily_cap_fen: number;
+  /** minimum 0; maximum 100000 */
+  overstay_rate_fen: number;
+  /**
+   * minimum 0; maximum 500000
+   * default: 0
+   */
+  pass_monthly_fen?: number;
+  /**
+   * min length 1; max length 32
+   * default: null
+   */
+  gate_platform?: string | null;
+  /** default: "none" */
+  gate_vendor?: "none" | "fake";
+}
+
+export interface LotAvailability {
+  items: AvailableLot[];
+}
+
+export interface LotPatchArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** min length 1; max length 200 */
+  address?: string;
+  /** max length 200 */
+  opening_hours?: string;
+  /** minimum 0; maximum 100000 */
+  hourly_rate_fen?: number;
+  /** minimum 0; maximum 500000 */
+  daily_cap_fen?: number;
+  /** minimum 0; maximum 100000 */
+  overstay_rate_fen?: number;
+  /** minimum 0; maximum 500000 */
+  pass_monthly_fen?: number;
+  /** min length 1; max length 32 */
+  gate_platform?: string | null;
+  gate_vendor?: "none" | "fake";
+  is_active?: boolean;
 }
 
 export interface ManagedTask {
@@ -1966,6 +2198,11 @@ export interface MyProfile {
   next_star_hours: number | null;
 }
 
+export interface NoteArgs {
+  /** min length 1; max length 200 */
+  note: string;
+}
+
 export interface OaLink {
   /** send it to the Official Account as a message */
   code: string;
@@ -1984,6 +2221,48 @@ export interface OaLinkStatus {
 export interface OaSandboxConfirmArgs {
   /** min length 4; max length 16 */
   code: string;
+}
+
+export interface Occupied {
+  /** moved (another space, same time) or refunded */
+  outcome: string;
+  booking: ParkingBooking;
+}
+
+export interface Offer {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  lot_name: string;
+  rules: Rule[];
+  blocked_dates: string[];
+  note: string;
+  status: "pending" | "approved" | "rejected" | "superseded" | "withdrawn";
+  reject_reason: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface OfferArgs {
+  /** format: uuid */
+  lot_id: string;
+  /** min items 1; max items 7 */
+  rules: Rule[];
+  /** max items 366 */
+  blocked_dates?: string[];
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+}
+
+export interface OfferPage {
+  items: Offer[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface OutboxMessage {
@@ -2032,6 +2311,292 @@ export interface PaginationMetadata {
   previous_page?: number;
   /** Next page number. */
   next_page?: number;
+}
+
+export interface ParkingAnomaly {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  lot_name: string;
+  kind: "exit_without_session" | "unbooked_entry" | "misread_opened" | "occupied_on_arrival" | "sensor_silent" | "sensor_fault";
+  plate: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+  details: string;
+  /** format: uuid */
+  booking_id: string | null;
+  status: "open" | "resolved";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resolved_at: string | null;
+  resolution_note: string | null;
+}
+
+export interface ParkingAnomalyPage {
+  items: ParkingAnomaly[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface ParkingBatchResult {
+  results: ParkingItemResult[];
+  counts: Record<string, number>;
+}
+
+export interface ParkingBooking {
+  /** format: uuid */
+  id: string;
+  lot: Lot;
+  /** read-only: sent by the server, ignored in requests */
+  space_code: string;
+  plate: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  window: string;
+  status: "held" | "confirmed" | "in_progress" | "completed" | "expired" | "cancelled" | "no_show";
+  /** integer fen (1 yuan = 100 fen), CNY */
+  price_fen: number;
+  /** extra time, billed with the stay */
+  extension_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refund_fen: number;
+  /**
+   * pay it: /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /**
+   * pay before this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  hold_expires_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  cancelled_by: string | null;
+  cancel_reason: string | null;
+}
+
+export interface ParkingBookingPage {
+  items: ParkingBooking[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface ParkingItemResult {
+  event_id: string | null;
+  status: string;
+  errors?: Record<string, string[]>;
+  session_id?: string;
+  session?: string;
+  charge_fen?: number;
+  anomaly?: string;
+}
+
+export interface ParkingSensor {
+  /** format: uuid */
+  id: string;
+  serial: string;
+  /** format: uuid */
+  space_id: string;
+  heartbeat_seconds: number;
+  state: "vacant" | "occupied" | "unknown" | "fault";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  state_since: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_frame_at: string | null;
+  last_seq: number | null;
+}
+
+export interface ParkingSensorPage {
+  items: ParkingSensor[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface ParkingSession {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  lot_name: string;
+  plate: string | null;
+  /** format: uuid */
+  booking_id: string | null;
+  /** format: uuid */
+  pass_id: string | null;
+  status: "open" | "closed";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  entered_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  exited_at: string | null;
+  overstay_minutes: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  charge_fen: number;
+  charge_detail: string;
+  /**
+   * the bill to pay, if any
+   * format: uuid
+   */
+  order_id: string | null;
+}
+
+export interface ParkingSessionPage {
+  items: ParkingSession[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface ParkingStaffBooking {
+  /** format: uuid */
+  id: string;
+  lot: Lot;
+  /** read-only: sent by the server, ignored in requests */
+  space_code: string;
+  plate: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  window: string;
+  status: "held" | "confirmed" | "in_progress" | "completed" | "expired" | "cancelled" | "no_show";
+  /** integer fen (1 yuan = 100 fen), CNY */
+  price_fen: number;
+  /** extra time, billed with the stay */
+  extension_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refund_fen: number;
+  /**
+   * pay it: /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /**
+   * pay before this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  hold_expires_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  cancelled_by: string | null;
+  cancel_reason: string | null;
+  /** format: uuid */
+  space_id: string;
+  /** format: uuid */
+  user_id: string | null;
+  area_path: string;
+}
+
+export interface ParkingStaffBookingPage {
+  items: ParkingStaffBooking[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface ParkingStaffSession {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  lot_name: string;
+  plate: string | null;
+  /** format: uuid */
+  booking_id: string | null;
+  /** format: uuid */
+  pass_id: string | null;
+  status: "open" | "closed";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  entered_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  exited_at: string | null;
+  overstay_minutes: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  charge_fen: number;
+  charge_detail: string;
+  /**
+   * the bill to pay, if any
+   * format: uuid
+   */
+  order_id: string | null;
+  /** format: uuid */
+  user_id: string | null;
+}
+
+export interface ParkingStaffSessionPage {
+  items: ParkingStaffSession[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface Pass {
+  /** format: uuid */
+  id: string;
+  lot: Lot;
+  plate: string | null;
+  window_start: string;
+  window_end: string;
+  /** format: date (ISO 8601), sent as a string */
+  starts_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  ends_on: string;
+  months: number;
+  /** days whose window the lender offers */
+  days: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  price_fen: number;
+  status: "held" | "active" | "expired" | "cancelled";
+  /** format: uuid */
+  order_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  hold_expires_at: string | null;
+}
+
+export interface PassArgs {
+  /** format: uuid */
+  lot_id: string;
+  /**
+   * format: uuid
+   * default: null
+   */
+  space_id?: string | null;
+  /** format: uuid */
+  vehicle_id: string;
+  /**
+   * pattern "^([01]\\d|2[0-3]):[0-5]\\d$"
+   * example: "19:00"
+   */
+  window_start: string;
+  /**
+   * pattern "^([01]\\d|2[0-3]):[0-5]\\d$"
+   * example: "07:00"
+   */
+  window_end: string;
+  /** format: date (ISO 8601), sent as a string */
+  starts_on: string;
+  /** minimum 1; maximum 6 */
+  months: number;
+}
+
+export interface PassPage {
+  items: Pass[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PassageItem {
+  event_id: string;
+  lot_id: string;
+  lane: string;
+  direction: "entry" | "exit";
+  plate: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+  /** default: "auto" */
+  opened_by?: "auto" | "allow_list" | "manual" | "linli";
 }
 
 export interface PayParams {
@@ -2185,6 +2750,47 @@ export interface Push {
   stream_key: string;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   expires_at: string;
+}
+
+export interface Quote {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** format: uuid */
+  space_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  price_fen: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  expires_at: string;
+  /** the sharing window the period lies in */
+  window: string;
+  cancellation_rule: string;
+  overstay_rule: string;
+}
+
+export interface QuoteArgs {
+  /** format: uuid */
+  lot_id: string;
+  /**
+   * a specific bay; default: any free space
+   * format: uuid
+   * default: null
+   */
+  space_id?: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+}
+
+export interface ReasonArgs {
+  /** min length 1; max length 200 */
+  reason: string;
 }
 
 export interface RecentAlert {
@@ -2362,6 +2968,17 @@ export interface RosterEntryPage {
   next_cursor: string | null;
 }
 
+export interface Rule {
+  days: "workdays" | "restdays" | "everyday";
+  /** pattern "^([01]\\d|2[0-3]):[0-5]\\d$" */
+  start: string;
+  /**
+   * at or before start: the next day
+   * pattern "^([01]\\d|2[0-3]):[0-5]\\d$"
+   */
+  end: string;
+}
+
 export interface SandboxCompleteArgs {
   /** paid: as WeChat Pay's notify would; failed: the order closes */
   outcome: "paid" | "failed";
@@ -2375,6 +2992,18 @@ export interface SandboxOrderArgs {
    * default: "演示订单"
    */
   description?: string;
+}
+
+export interface SensorArgs {
+  /** min length 1; max length 64 */
+  serial: string;
+  /** format: uuid */
+  space_id: string;
+  /**
+   * minimum 30; maximum 86400
+   * default: 300
+   */
+  heartbeat_seconds?: number;
 }
 
 export interface SignupTask {
@@ -2404,6 +3033,42 @@ export interface SkillPatchArgs {
   retired?: boolean;
 }
 
+export interface Space {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  code: string;
+  kind: "bay" | "pool";
+  capacity: number;
+  /** format: uuid */
+  lender_id: string | null;
+  is_active: boolean;
+}
+
+export interface SpaceArgs {
+  /** min length 1; max length 32 */
+  code: string;
+  kind: "bay" | "pool";
+  /**
+   * minimum 1; maximum 5000
+   * default: 1
+   */
+  capacity?: number;
+  /**
+   * who lends it (an owner, or the unit)
+   * format: uuid
+   * default: null
+   */
+  lender_id?: string | null;
+}
+
+export interface SpacePage {
+  items: Space[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface StaffLoginArgs {
   /** min length 1; max length 64 */
   username: string;
@@ -2412,6 +3077,62 @@ export interface StaffLoginArgs {
    * write-only: accepted in requests, never returned
    */
   password: string;
+}
+
+export interface StaffLot {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  area_id: string;
+  name: string;
+  kind: "car_park" | "road";
+  address: string;
+  lat: number;
+  lng: number;
+  opening_hours: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  hourly_rate_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  daily_cap_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  overstay_rate_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  pass_monthly_fen: number;
+  gate_platform: string | null;
+  gate_vendor: string;
+  is_active: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  allowlist_reconciled_at: string | null;
+}
+
+export interface StaffLotPage {
+  items: StaffLot[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface StaffOffer {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  lot_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  lot_name: string;
+  rules: Rule[];
+  blocked_dates: string[];
+  note: string;
+  status: "pending" | "approved" | "rejected" | "superseded" | "withdrawn";
+  reject_reason: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: uuid */
+  lender_id: string | null;
+}
+
+export interface StaffOfferPage {
+  items: StaffOffer[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface StaffPayment {
@@ -2518,6 +3239,30 @@ export interface StaffRefundArgs {
    * min length 1; max length 80
    */
   reason: string;
+}
+
+export interface StaffVehicle {
+  /** format: uuid */
+  id: string;
+  plate: string;
+  new_energy: boolean;
+  verification: "unverified" | "verified" | "rejected";
+  verified_via: string | null;
+  reject_reason: string | null;
+  /** format: uuid */
+  room_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: uuid */
+  owner_id: string;
+  /** format: uuid */
+  licence_media_id: string | null;
+}
+
+export interface StaffVehiclePage {
+  items: StaffVehicle[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface Stats {
@@ -2815,6 +3560,61 @@ export interface User {
   scope: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
+}
+
+export interface Utilisation {
+  items: UtilisationRow[];
+}
+
+export interface UtilisationRow {
+  /** format: uuid */
+  lot_id: string;
+  lot_name: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  hour: string;
+  /** car-hours parked in that hour */
+  occupied_hours: number;
+  /** car-hours booked (or passes) in that hour */
+  booked_hours: number;
+  places: number;
+  /** occupied_hours / places */
+  utilisation: number;
+}
+
+export interface Vehicle {
+  /** format: uuid */
+  id: string;
+  plate: string;
+  new_energy: boolean;
+  verification: "unverified" | "verified" | "rejected";
+  verified_via: string | null;
+  reject_reason: string | null;
+  /** format: uuid */
+  room_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface VehicleArgs {
+  /** min length 1; max length 20 */
+  plate: string;
+  /**
+   * which of my households; default the first
+   * format: uuid
+   * default: null
+   */
+  room_id?: string | null;
+}
+
+export interface VehicleChoiceArgs {
+  /** format: uuid */
+  vehicle_id: string;
+}
+
+export interface VehiclePage {
+  items: Vehicle[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface Verification {
@@ -4085,6 +4885,405 @@ export interface Operations {
       };
     };
     response: OutboxMessagePage;
+  };
+  /**
+   * Unbooked entries, exits without an entry, misreads that opened, occupied spaces, silent sensors.
+   * operationId: adminParkingAnomalies · tags: admin-parking · requires a bearer token
+   */
+  "GET /api/v1/admin/parking/anomalies": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /** default: null */
+        kind?: "exit_without_session" | "unbooked_entry" | "misread_opened" | "occupied_on_arrival" | "sensor_silent" | "sensor_fault" | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "open" | "resolved" | null;
+      };
+    };
+    response: ParkingAnomalyPage;
+  };
+  /** operationId: adminParkingResolveAnomaly · tags: admin-parking · requires a bearer token */
+  "POST /api/v1/admin/parking/anomalies/{anomaly_id}/resolve": {
+    request: {
+      path: {
+        /** format: uuid */
+        anomaly_id: string;
+      };
+      body: NoteArgs;
+    };
+    response: ParkingAnomaly;
+  };
+  /** operationId: adminParkingBookings · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/bookings": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        lot_id?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_from?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_until?: string | null;
+        /** default: null */
+        status?: "held" | "confirmed" | "in_progress" | "completed" | "expired" | "cancelled" | "no_show" | null;
+      };
+    };
+    response: ParkingStaffBookingPage;
+  };
+  /**
+   * Bookings of my area with the same filters, as CSV (UTF-8 with BOM; amounts in yuan; plates masked).
+   * operationId: adminParkingBookingsCsv · tags: admin-parking · requires a bearer token
+   */
+  "GET /api/v1/admin/parking/bookings.csv": {
+    request: {
+      query?: {
+        /**
+         * format: uuid
+         * default: null
+         */
+        lot_id?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_from?: string | null;
+        /**
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        starts_until?: string | null;
+        /** default: null */
+        status?: "held" | "confirmed" | "in_progress" | "completed" | "expired" | "cancelled" | "no_show" | null;
+      };
+    };
+    response: string;
+  };
+  /** operationId: adminParkingBooking · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/bookings/{booking_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+    };
+    response: ParkingStaffBooking;
+  };
+  /**
+   * Cancel for the driver: refunded in full, told at once.
+   * operationId: adminParkingCancelBooking · tags: admin-parking · requires a bearer token
+   */
+  "POST /api/v1/admin/parking/bookings/{booking_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+      body: ReasonArgs;
+    };
+    response: ParkingStaffBooking;
+  };
+  /**
+   * Free places now per estate and lot, with how old the data is; silent sensors count as unknown.
+   * operationId: adminParkingFreeCounts · tags: admin-parking · requires a bearer token
+   */
+  "GET /api/v1/admin/parking/free-counts": {
+    request: Record<string, never>;
+    response: FreeCounts;
+  };
+  /** operationId: adminParkingLots · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/lots": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: StaffLotPage;
+  };
+  /**
+   * A car park or a stretch of road spaces in an area of mine, with its filed prices.
+   * operationId: adminParkingCreateLot · tags: admin-parking · requires a bearer token
+   */
+  "POST /api/v1/admin/parking/lots": {
+    request: {
+      body: LotArgs;
+    };
+    response: StaffLot;
+  };
+  /** operationId: adminParkingLot · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/lots/{lot_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        lot_id: string;
+      };
+    };
+    response: StaffLot;
+  };
+  /** operationId: adminParkingUpdateLot · tags: admin-parking · requires a bearer token */
+  "PATCH /api/v1/admin/parking/lots/{lot_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        lot_id: string;
+      };
+      body: LotPatchArgs;
+    };
+    response: StaffLot;
+  };
+  /** operationId: adminParkingSpaces · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/lots/{lot_id}/spaces": {
+    request: {
+      path: {
+        /** format: uuid */
+        lot_id: string;
+      };
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: SpacePage;
+  };
+  /**
+   * A bay, or a pool of N places, and who lends it.
+   * operationId: adminParkingCreateSpace · tags: admin-parking · requires a bearer token
+   */
+  "POST /api/v1/admin/parking/lots/{lot_id}/spaces": {
+    request: {
+      path: {
+        /** format: uuid */
+        lot_id: string;
+      };
+      body: SpaceArgs;
+    };
+    response: Space;
+  };
+  /** operationId: adminParkingSpaceCapacity · tags: admin-parking · requires a bearer token */
+  "PATCH /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        lot_id: string;
+        /** format: uuid */
+        space_id: string;
+      };
+      body: CapacityArgs;
+    };
+    response: Space;
+  };
+  /**
+   * Lenders' offers of my area (`status=pending`: the approval queue).
+   * operationId: adminParkingOffers · tags: admin-parking · requires a bearer token
+   */
+  "GET /api/v1/admin/parking/offers": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "pending" | "approved" | "rejected" | "superseded" | "withdrawn" | null;
+      };
+    };
+    response: StaffOfferPage;
+  };
+  /**
+   * In force at once (replacing the lender's previous offer for that lot); the lender is told.
+   * operationId: adminParkingApproveOffer · tags: admin-parking · requires a bearer token
+   */
+  "POST /api/v1/admin/parking/offers/{offer_id}/approve": {
+    request: {
+      path: {
+        /** format: uuid */
+        offer_id: string;
+      };
+    };
+    response: StaffOffer;
+  };
+  /** operationId: adminParkingRejectOffer · tags: admin-parking · requires a bearer token */
+  "POST /api/v1/admin/parking/offers/{offer_id}/reject": {
+    request: {
+      path: {
+        /** format: uuid */
+        offer_id: string;
+      };
+      body: ReasonArgs;
+    };
+    response: StaffOffer;
+  };
+  /** operationId: adminParkingSensors · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/sensors": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: ParkingSensorPage;
+  };
+  /**
+   * A magnetometer installed in a bay of my area.
+   * operationId: adminParkingRegisterSensor · tags: admin-parking · requires a bearer token
+   */
+  "POST /api/v1/admin/parking/sensors": {
+    request: {
+      body: SensorArgs;
+    };
+    response: ParkingSensor;
+  };
+  /**
+   * Stays in my area's lots (open: cars inside now).
+   * operationId: adminParkingSessions · tags: admin-parking · requires a bearer token
+   */
+  "GET /api/v1/admin/parking/sessions": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "open" | "closed" | null;
+      };
+    };
+    response: ParkingStaffSessionPage;
+  };
+  /**
+   * Occupied and booked car-hours per lot and hour (at most 31 days), and utilisation.
+   * operationId: adminParkingUtilisation · tags: admin-parking · requires a bearer token
+   */
+  "GET /api/v1/admin/parking/utilisation": {
+    request: {
+      query: {
+        /** format: date-time (ISO 8601 with offset), sent as a string */
+        from: string;
+        /** format: date-time (ISO 8601 with offset), sent as a string */
+        to: string;
+      };
+    };
+    response: Utilisation;
+  };
+  /** operationId: adminParkingVehicles · tags: admin-parking · requires a bearer token */
+  "GET /api/v1/admin/parking/vehicles": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        verification?: "unverified" | "verified" | "rejected" | null;
+      };
+    };
+    response: StaffVehiclePage;
+  };
+  /** operationId: adminParkingRejectVehicle · tags: admin-parking · requires a bearer token */
+  "POST /api/v1/admin/parking/vehicles/{vehicle_id}/reject": {
+    request: {
+      path: {
+        /** format: uuid */
+        vehicle_id: string;
+      };
+      body: ReasonArgs;
+    };
+    response: StaffVehicle;
+  };
+  /** operationId: adminParkingVerifyVehicle · tags: admin-parking · requires a bearer token */
+  "POST /api/v1/admin/parking/vehicles/{vehicle_id}/verify": {
+    request: {
+      path: {
+        /** format: uuid */
+        vehicle_id: string;
+      };
+    };
+    response: StaffVehicle;
   };
   /**
    * Orders of my area, newest first; filter by state, purpose, payer, out_trade_no, creation time. Audited.
@@ -5818,6 +7017,428 @@ export interface Operations {
     response: Media;
   };
   /**
+   * Lots near a place with a space free for the whole period, nearest first, each with a quote.
+   * operationId: parkingAvailability · tags: parking · requires a bearer token
+   */
+  "GET /api/v1/parking/availability": {
+    request: {
+      query: {
+        /** format: date-time (ISO 8601 with offset), sent as a string */
+        ends_at: string;
+        /** minimum -90.0; maximum 90.0 */
+        lat: number;
+        /** minimum -180.0; maximum 180.0 */
+        lng: number;
+        /**
+         * m
+         * minimum 50; maximum 5000
+         * default: 1000
+         */
+        radius?: number;
+        /** format: date-time (ISO 8601 with offset), sent as a string */
+        starts_at: string;
+      };
+    };
+    response: LotAvailability;
+  };
+  /**
+   * My bookings, newest first.
+   * operationId: parkingMyBookings · tags: parking · requires a bearer token
+   */
+  "GET /api/v1/parking/bookings": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: ParkingBookingPage;
+  };
+  /**
+   * Book from a quote: the space is held at once; pay the order (`order_id`) before `hold_expires_at`.
+   * operationId: parkingBook · tags: parking · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/parking/bookings": {
+    request: {
+      body: BookArgs;
+    };
+    response: ParkingBooking;
+  };
+  /** operationId: parkingMyBooking · tags: parking · requires a bearer token */
+  "GET /api/v1/parking/bookings/{booking_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+    };
+    response: ParkingBooking;
+  };
+  /**
+   * Cancel: refunded in full until the free cancellation time, later only with `accept_no_refund`.
+   * operationId: parkingCancel · tags: parking · requires a bearer token
+   */
+  "POST /api/v1/parking/bookings/{booking_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+      body: CancelArgs;
+    };
+    response: ParkingBooking;
+  };
+  /**
+   * More time on the same space when it is free; billed at the filed rate with the stay.
+   * operationId: parkingExtend · tags: parking · requires a bearer token
+   */
+  "POST /api/v1/parking/bookings/{booking_id}/extend": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+      body: ExtendArgs;
+    };
+    response: ParkingBooking;
+  };
+  /**
+   * My space is occupied: another space for the same time, or a full refund — in one step.
+   * operationId: parkingReportOccupied · tags: parking · requires a bearer token
+   */
+  "POST /api/v1/parking/bookings/{booking_id}/occupied": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+    };
+    response: Occupied;
+  };
+  /**
+   * Another of my vehicles, until entry; the gate's allow-list follows.
+   * operationId: parkingChangePlate · tags: parking · requires a bearer token
+   */
+  "POST /api/v1/parking/bookings/{booking_id}/plate": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+      body: VehicleChoiceArgs;
+    };
+    response: ParkingBooking;
+  };
+  /**
+   * open | hold | deny for a plate at a lane (an unknown lot: a safe hold), answered at once.
+   * operationId: gateDecision · tags: parking-machines
+   */
+  "POST /api/v1/parking/gates/decisions": {
+    request: {
+      headers: {
+        "X-Linli-Platform": string;
+        /** hex HMAC-SHA256(secret, "<timestamp>.<raw body>") */
+        "X-Linli-Signature": string;
+        "X-Linli-Timestamp": string;
+      };
+      body: GateDecisionArgs;
+    };
+    response: GateDecision;
+  };
+  /**
+   * Passage records (may be hours late and out of order): a result per record — accepted, duplicate,
+   * unknown_lot, invalid; they open and close sessions and settle what a stay owes.
+   * operationId: gatePassages · tags: parking-machines
+   */
+  "POST /api/v1/parking/gates/passages": {
+    request: {
+      headers: {
+        "X-Linli-Platform": string;
+        /** hex HMAC-SHA256(secret, "<timestamp>.<raw body>") */
+        "X-Linli-Signature": string;
+        "X-Linli-Timestamp": string;
+      };
+      body: PassageItem[];
+    };
+    response: ParkingBatchResult;
+  };
+  /**
+   * Bookings on my spaces, plates masked.
+   * operationId: lenderBookings · tags: parking-lender · requires a bearer token
+   */
+  "GET /api/v1/parking/lender/bookings": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: LenderBookingPage;
+  };
+  /**
+   * I need my space: the driver is refunded in full and told at once.
+   * operationId: lenderCancelBooking · tags: parking-lender · requires a bearer token
+   */
+  "POST /api/v1/parking/lender/bookings/{booking_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        booking_id: string;
+      };
+      body: ReasonArgs;
+    };
+    response: LenderBooking;
+  };
+  /**
+   * What my spaces earned per month.
+   * operationId: lenderEarnings · tags: parking-lender · requires a bearer token
+   */
+  "GET /api/v1/parking/lender/earnings": {
+    request: Record<string, never>;
+    response: Earnings;
+  };
+  /** operationId: lenderOffers · tags: parking-lender · requires a bearer token */
+  "GET /api/v1/parking/lender/offers": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: OfferPage;
+  };
+  /**
+   * Offer my spaces of a lot in recurring windows (Chinese working-day calendar), minus blocked dates.
+   * operationId: lenderMakeOffer · tags: parking-lender · requires a bearer token
+   */
+  "POST /api/v1/parking/lender/offers": {
+    request: {
+      body: OfferArgs;
+    };
+    response: Offer;
+  };
+  /**
+   * The days I need my space myself (the windows starting on them are not lent).
+   * operationId: lenderBlockDates · tags: parking-lender · requires a bearer token
+   */
+  "PUT /api/v1/parking/lender/offers/{offer_id}/blocked-dates": {
+    request: {
+      path: {
+        /** format: uuid */
+        offer_id: string;
+      };
+      body: BlockedDatesArgs;
+    };
+    response: Offer;
+  };
+  /** operationId: lenderWithdrawOffer · tags: parking-lender · requires a bearer token */
+  "POST /api/v1/parking/lender/offers/{offer_id}/withdraw": {
+    request: {
+      path: {
+        /** format: uuid */
+        offer_id: string;
+      };
+    };
+    response: Offer;
+  };
+  /**
+   * The spaces I lend.
+   * operationId: lenderSpaces · tags: parking-lender · requires a bearer token
+   */
+  "GET /api/v1/parking/lender/spaces": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: SpacePage;
+  };
+  /** operationId: parkingMyPasses · tags: parking · requires a bearer token */
+  "GET /api/v1/parking/passes": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PassPage;
+  };
+  /**
+   * A monthly off-peak pass: one plate, a daily window, whole months; pay its order before it lapses.
+   * operationId: parkingBuyPass · tags: parking · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/parking/passes": {
+    request: {
+      body: PassArgs;
+    };
+    response: Pass;
+  };
+  /** operationId: parkingMyPass · tags: parking · requires a bearer token */
+  "GET /api/v1/parking/passes/{pass_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        pass_id: string;
+      };
+    };
+    response: Pass;
+  };
+  /**
+   * A price for one lot (or one bay of it) and a period, with its rules in words; good for a few minutes.
+   * operationId: parkingQuote · tags: parking · requires a bearer token
+   */
+  "POST /api/v1/parking/quotes": {
+    request: {
+      body: QuoteArgs;
+    };
+    response: Quote;
+  };
+  /**
+   * Magnetometer frames from the IoT platform (signed with its secret): accepted, stale (sequence not above
+   * the last), unknown_sensor, invalid.
+   * operationId: sensorFrames · tags: parking-machines
+   */
+  "POST /api/v1/parking/sensors/frames": {
+    request: {
+      headers: {
+        "X-Linli-Platform": string;
+        /** hex HMAC-SHA256(secret, "<timestamp>.<raw body>") */
+        "X-Linli-Signature": string;
+        "X-Linli-Timestamp": string;
+      };
+      body: FrameItem[];
+    };
+    response: ParkingBatchResult;
+  };
+  /**
+   * My stays and what each cost (the receipts).
+   * operationId: parkingMySessions · tags: parking · requires a bearer token
+   */
+  "GET /api/v1/parking/sessions": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: ParkingSessionPage;
+  };
+  /** operationId: parkingMyVehicles · tags: parking · requires a bearer token */
+  "GET /api/v1/parking/vehicles": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: VehiclePage;
+  };
+  /**
+   * Register a car of my household (plate normalised and checked); verify it with a driving-licence photo.
+   * operationId: parkingRegisterVehicle · tags: parking · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/parking/vehicles": {
+    request: {
+      body: VehicleArgs;
+    };
+    response: Vehicle;
+  };
+  /** operationId: parkingRemoveVehicle · tags: parking · requires a bearer token */
+  "DELETE /api/v1/parking/vehicles/{vehicle_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        vehicle_id: string;
+      };
+    };
+    response: undefined;
+  };
+  /**
+   * Attach the driving licence's photo: the vehicle is verified by it (staff may still reject).
+   * operationId: parkingVehicleLicence · tags: parking · requires a bearer token
+   */
+  "POST /api/v1/parking/vehicles/{vehicle_id}/licence": {
+    request: {
+      path: {
+        /** format: uuid */
+        vehicle_id: string;
+      };
+      body: LicenceArgs;
+    };
+    response: Vehicle;
+  };
+  /**
    * SANDBOX ONLY: a demo order for me to pay (until parking, dues and services sell things themselves).
    * operationId: createSandboxPayment · tags: payments · requires a bearer token · honours Idempotency-Key
    */
@@ -6150,6 +7771,30 @@ export const OPERATIONS = {
   "POST /api/v1/admin/incidents/{incident_id}/merge": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/merge", operationId: "adminMergeIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/admin/incidents/{incident_id}/transitions": { method: "POST", path: "/api/v1/admin/incidents/{incident_id}/transitions", operationId: "adminTransitionIncident", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/notifications": { method: "GET", path: "/api/v1/admin/notifications", operationId: "listOutbox", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/parking/anomalies": { method: "GET", path: "/api/v1/admin/parking/anomalies", operationId: "adminParkingAnomalies", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/anomalies/{anomaly_id}/resolve": { method: "POST", path: "/api/v1/admin/parking/anomalies/{anomaly_id}/resolve", operationId: "adminParkingResolveAnomaly", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/parking/bookings": { method: "GET", path: "/api/v1/admin/parking/bookings", operationId: "adminParkingBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/parking/bookings.csv": { method: "GET", path: "/api/v1/admin/parking/bookings.csv", operationId: "adminParkingBookingsCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/parking/bookings/{booking_id}": { method: "GET", path: "/api/v1/admin/parking/bookings/{booking_id}", operationId: "adminParkingBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/admin/parking/bookings/{booking_id}/cancel", operationId: "adminParkingCancelBooking", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/parking/free-counts": { method: "GET", path: "/api/v1/admin/parking/free-counts", operationId: "adminParkingFreeCounts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/parking/lots": { method: "GET", path: "/api/v1/admin/parking/lots", operationId: "adminParkingLots", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/lots": { method: "POST", path: "/api/v1/admin/parking/lots", operationId: "adminParkingCreateLot", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/parking/lots/{lot_id}": { method: "GET", path: "/api/v1/admin/parking/lots/{lot_id}", operationId: "adminParkingLot", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/parking/lots/{lot_id}": { method: "PATCH", path: "/api/v1/admin/parking/lots/{lot_id}", operationId: "adminParkingUpdateLot", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/parking/lots/{lot_id}/spaces": { method: "GET", path: "/api/v1/admin/parking/lots/{lot_id}/spaces", operationId: "adminParkingSpaces", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/lots/{lot_id}/spaces": { method: "POST", path: "/api/v1/admin/parking/lots/{lot_id}/spaces", operationId: "adminParkingCreateSpace", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}": { method: "PATCH", path: "/api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}", operationId: "adminParkingSpaceCapacity", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/parking/offers": { method: "GET", path: "/api/v1/admin/parking/offers", operationId: "adminParkingOffers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/offers/{offer_id}/approve": { method: "POST", path: "/api/v1/admin/parking/offers/{offer_id}/approve", operationId: "adminParkingApproveOffer", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/offers/{offer_id}/reject": { method: "POST", path: "/api/v1/admin/parking/offers/{offer_id}/reject", operationId: "adminParkingRejectOffer", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/parking/sensors": { method: "GET", path: "/api/v1/admin/parking/sensors", operationId: "adminParkingSensors", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/sensors": { method: "POST", path: "/api/v1/admin/parking/sensors", operationId: "adminParkingRegisterSensor", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/parking/sessions": { method: "GET", path: "/api/v1/admin/parking/sessions", operationId: "adminParkingSessions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/parking/utilisation": { method: "GET", path: "/api/v1/admin/parking/utilisation", operationId: "adminParkingUtilisation", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/parking/vehicles": { method: "GET", path: "/api/v1/admin/parking/vehicles", operationId: "adminParkingVehicles", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/parking/vehicles/{vehicle_id}/reject": { method: "POST", path: "/api/v1/admin/parking/vehicles/{vehicle_id}/reject", operationId: "adminParkingRejectVehicle", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/parking/vehicles/{vehicle_id}/verify": { method: "POST", path: "/api/v1/admin/parking/vehicles/{vehicle_id}/verify", operationId: "adminParkingVerifyVehicle", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/payments": { method: "GET", path: "/api/v1/admin/payments", operationId: "adminListPayments", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/payments/audit": { method: "GET", path: "/api/v1/admin/payments/audit", operationId: "adminListPaymentAudit", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/payments/discrepancies": { method: "GET", path: "/api/v1/admin/payments/discrepancies", operationId: "adminListPaymentDiscrepancies", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -6264,6 +7909,34 @@ export const OPERATIONS = {
   "GET /api/v1/media/{media_id}": { method: "GET", path: "/api/v1/media/{media_id}", operationId: "getMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "DELETE /api/v1/media/{media_id}": { method: "DELETE", path: "/api/v1/media/{media_id}", operationId: "deleteMedia", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
   "POST /api/v1/media/{media_id}/complete": { method: "POST", path: "/api/v1/media/{media_id}/complete", operationId: "completeUpload", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/parking/availability": { method: "GET", path: "/api/v1/parking/availability", operationId: "parkingAvailability", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/parking/bookings": { method: "GET", path: "/api/v1/parking/bookings", operationId: "parkingMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/bookings": { method: "POST", path: "/api/v1/parking/bookings", operationId: "parkingBook", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/parking/bookings/{booking_id}": { method: "GET", path: "/api/v1/parking/bookings/{booking_id}", operationId: "parkingMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/parking/bookings/{booking_id}/cancel", operationId: "parkingCancel", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/parking/bookings/{booking_id}/extend": { method: "POST", path: "/api/v1/parking/bookings/{booking_id}/extend", operationId: "parkingExtend", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/parking/bookings/{booking_id}/occupied": { method: "POST", path: "/api/v1/parking/bookings/{booking_id}/occupied", operationId: "parkingReportOccupied", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/bookings/{booking_id}/plate": { method: "POST", path: "/api/v1/parking/bookings/{booking_id}/plate", operationId: "parkingChangePlate", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/parking/gates/decisions": { method: "POST", path: "/api/v1/parking/gates/decisions", operationId: "gateDecision", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/parking/gates/passages": { method: "POST", path: "/api/v1/parking/gates/passages", operationId: "gatePassages", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/parking/lender/bookings": { method: "GET", path: "/api/v1/parking/lender/bookings", operationId: "lenderBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/lender/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/parking/lender/bookings/{booking_id}/cancel", operationId: "lenderCancelBooking", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/parking/lender/earnings": { method: "GET", path: "/api/v1/parking/lender/earnings", operationId: "lenderEarnings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/parking/lender/offers": { method: "GET", path: "/api/v1/parking/lender/offers", operationId: "lenderOffers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/lender/offers": { method: "POST", path: "/api/v1/parking/lender/offers", operationId: "lenderMakeOffer", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PUT /api/v1/parking/lender/offers/{offer_id}/blocked-dates": { method: "PUT", path: "/api/v1/parking/lender/offers/{offer_id}/blocked-dates", operationId: "lenderBlockDates", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/parking/lender/offers/{offer_id}/withdraw": { method: "POST", path: "/api/v1/parking/lender/offers/{offer_id}/withdraw", operationId: "lenderWithdrawOffer", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/parking/lender/spaces": { method: "GET", path: "/api/v1/parking/lender/spaces", operationId: "lenderSpaces", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/parking/passes": { method: "GET", path: "/api/v1/parking/passes", operationId: "parkingMyPasses", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/passes": { method: "POST", path: "/api/v1/parking/passes", operationId: "parkingBuyPass", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/parking/passes/{pass_id}": { method: "GET", path: "/api/v1/parking/passes/{pass_id}", operationId: "parkingMyPass", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/quotes": { method: "POST", path: "/api/v1/parking/quotes", operationId: "parkingQuote", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/parking/sensors/frames": { method: "POST", path: "/api/v1/parking/sensors/frames", operationId: "sensorFrames", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/parking/sessions": { method: "GET", path: "/api/v1/parking/sessions", operationId: "parkingMySessions", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/parking/vehicles": { method: "GET", path: "/api/v1/parking/vehicles", operationId: "parkingMyVehicles", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/parking/vehicles": { method: "POST", path: "/api/v1/parking/vehicles", operationId: "parkingRegisterVehicle", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "DELETE /api/v1/parking/vehicles/{vehicle_id}": { method: "DELETE", path: "/api/v1/parking/vehicles/{vehicle_id}", operationId: "parkingRemoveVehicle", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
+  "POST /api/v1/parking/vehicles/{vehicle_id}/licence": { method: "POST", path: "/api/v1/parking/vehicles/{vehicle_id}/licence", operationId: "parkingVehicleLicence", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/payments/sandbox-orders": { method: "POST", path: "/api/v1/payments/sandbox-orders", operationId: "createSandboxPayment", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/payments/{order_id}": { method: "GET", path: "/api/v1/payments/{order_id}", operationId: "getMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/payments/{order_id}/prepay": { method: "POST", path: "/api/v1/payments/{order_id}/prepay", operationId: "prepayMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -6348,6 +8021,30 @@ export const OPERATION_IDS = {
   adminListTasks: "GET /api/v1/admin/volunteer-tasks",
   adminMergeIncident: "POST /api/v1/admin/incidents/{incident_id}/merge",
   adminOrderElderContacts: "PUT /api/v1/admin/elders/{elder_id}/contacts",
+  adminParkingAnomalies: "GET /api/v1/admin/parking/anomalies",
+  adminParkingApproveOffer: "POST /api/v1/admin/parking/offers/{offer_id}/approve",
+  adminParkingBooking: "GET /api/v1/admin/parking/bookings/{booking_id}",
+  adminParkingBookings: "GET /api/v1/admin/parking/bookings",
+  adminParkingBookingsCsv: "GET /api/v1/admin/parking/bookings.csv",
+  adminParkingCancelBooking: "POST /api/v1/admin/parking/bookings/{booking_id}/cancel",
+  adminParkingCreateLot: "POST /api/v1/admin/parking/lots",
+  adminParkingCreateSpace: "POST /api/v1/admin/parking/lots/{lot_id}/spaces",
+  adminParkingFreeCounts: "GET /api/v1/admin/parking/free-counts",
+  adminParkingLot: "GET /api/v1/admin/parking/lots/{lot_id}",
+  adminParkingLots: "GET /api/v1/admin/parking/lots",
+  adminParkingOffers: "GET /api/v1/admin/parking/offers",
+  adminParkingRegisterSensor: "POST /api/v1/admin/parking/sensors",
+  adminParkingRejectOffer: "POST /api/v1/admin/parking/offers/{offer_id}/reject",
+  adminParkingRejectVehicle: "POST /api/v1/admin/parking/vehicles/{vehicle_id}/reject",
+  adminParkingResolveAnomaly: "POST /api/v1/admin/parking/anomalies/{anomaly_id}/resolve",
+  adminParkingSensors: "GET /api/v1/admin/parking/sensors",
+  adminParkingSessions: "GET /api/v1/admin/parking/sessions",
+  adminParkingSpaceCapacity: "PATCH /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}",
+  adminParkingSpaces: "GET /api/v1/admin/parking/lots/{lot_id}/spaces",
+  adminParkingUpdateLot: "PATCH /api/v1/admin/parking/lots/{lot_id}",
+  adminParkingUtilisation: "GET /api/v1/admin/parking/utilisation",
+  adminParkingVehicles: "GET /api/v1/admin/parking/vehicles",
+  adminParkingVerifyVehicle: "POST /api/v1/admin/parking/vehicles/{vehicle_id}/verify",
   adminPromote: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote",
   adminPublishEvent: "POST /api/v1/admin/events/{event_id}/publish",
   adminRecordElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents",
@@ -6404,6 +8101,8 @@ export const OPERATION_IDS = {
   eldercareRequestBinding: "POST /api/v1/family-bindings",
   eldercareSandboxConfirmOfficialAccountLink: "POST /api/v1/me/official-account/link/sandbox-confirm",
   eldercareStartOfficialAccountLink: "POST /api/v1/me/official-account/link",
+  gateDecision: "POST /api/v1/parking/gates/decisions",
+  gatePassages: "POST /api/v1/parking/gates/passages",
   getEvent: "GET /api/v1/events/{event_id}",
   getEventLive: "GET /api/v1/events/{event_id}/live",
   getMe: "GET /api/v1/me",
@@ -6423,6 +8122,14 @@ export const OPERATION_IDS = {
   iotIngestEvents: "POST /api/v1/iot/events",
   leaderboard: "GET /api/v1/volunteer/leaderboards",
   leave: "POST /api/v1/volunteer/signups/{signup_id}/leave",
+  lenderBlockDates: "PUT /api/v1/parking/lender/offers/{offer_id}/blocked-dates",
+  lenderBookings: "GET /api/v1/parking/lender/bookings",
+  lenderCancelBooking: "POST /api/v1/parking/lender/bookings/{booking_id}/cancel",
+  lenderEarnings: "GET /api/v1/parking/lender/earnings",
+  lenderMakeOffer: "POST /api/v1/parking/lender/offers",
+  lenderOffers: "GET /api/v1/parking/lender/offers",
+  lenderSpaces: "GET /api/v1/parking/lender/spaces",
+  lenderWithdrawOffer: "POST /api/v1/parking/lender/offers/{offer_id}/withdraw",
   listAreas: "GET /api/v1/areas",
   listEvents: "GET /api/v1/events",
   listHouseholdRequests: "GET /api/v1/me/household-requests",
@@ -6442,6 +8149,23 @@ export const OPERATION_IDS = {
   markAllMessagesRead: "POST /api/v1/me/messages/read-all",
   markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
   myCertificate: "GET /api/v1/me/volunteer/certificate",
+  parkingAvailability: "GET /api/v1/parking/availability",
+  parkingBook: "POST /api/v1/parking/bookings",
+  parkingBuyPass: "POST /api/v1/parking/passes",
+  parkingCancel: "POST /api/v1/parking/bookings/{booking_id}/cancel",
+  parkingChangePlate: "POST /api/v1/parking/bookings/{booking_id}/plate",
+  parkingExtend: "POST /api/v1/parking/bookings/{booking_id}/extend",
+  parkingMyBooking: "GET /api/v1/parking/bookings/{booking_id}",
+  parkingMyBookings: "GET /api/v1/parking/bookings",
+  parkingMyPass: "GET /api/v1/parking/passes/{pass_id}",
+  parkingMyPasses: "GET /api/v1/parking/passes",
+  parkingMySessions: "GET /api/v1/parking/sessions",
+  parkingMyVehicles: "GET /api/v1/parking/vehicles",
+  parkingQuote: "POST /api/v1/parking/quotes",
+  parkingRegisterVehicle: "POST /api/v1/parking/vehicles",
+  parkingRemoveVehicle: "DELETE /api/v1/parking/vehicles/{vehicle_id}",
+  parkingReportOccupied: "POST /api/v1/parking/bookings/{booking_id}/occupied",
+  parkingVehicleLicence: "POST /api/v1/parking/vehicles/{vehicle_id}/licence",
   patchMe: "PATCH /api/v1/me",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",
@@ -6463,6 +8187,7 @@ export const OPERATION_IDS = {
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
   revealUserPhone: "POST /api/v1/admin/users/{user_id}/reveal-phone",
   sandboxCompleteMyPayment: "POST /api/v1/payments/{order_id}/sandbox-complete",
+  sensorFrames: "POST /api/v1/parking/sensors/frames",
   setDuty: "POST /api/v1/me/volunteer/duty",
   signUp: "POST /api/v1/volunteer/tasks/{task_id}/signups",
   staffLogin: "POST /api/v1/auth/staff-login",

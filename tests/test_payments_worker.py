@@ -11,7 +11,6 @@ lost-notify query, and the daily reconciliation.
 from __future__ import annotations
 
 import base64
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,12 +23,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from flask import Flask
 from sqlalchemy import func, select
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from api import Settings, create_app
 from api.accounts.models import Role, User
 from api.accounts.services import create_staff
-from api.accounts.tasks import ping
 from api.db import db, utcnow
 from api.extensions import celery
 from api.fields import LOCAL_TZ
@@ -45,12 +41,8 @@ from api.payments.models import (
 )
 from tests.fake_wechatpay import FakeWechatPay, TestKeys
 from tests.worker_support import (
-    READY_TIMEOUT,
-    SECRET_KEY,
     Worker,
-    deployment_env,
-    migrated_database,
-    process_globals_restored,
+    served_with_worker,
     wait_until,
 )
 
@@ -91,35 +83,10 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+def rig(pg_url: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     folder = tmp_path_factory.mktemp("payments-worker")
-    keys = TestKeys.make(folder / "keys")
-    instance = folder / "instance"
-    instance.mkdir()
-    with FakeWechatPay(keys) as fake, migrated_database(pg_url, "linli_pay") as url:
-        env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY, **keys.env(fake.url)}
-        worker = Worker.start(deployment_env(**env, LINLI_INSTANCE_PATH=str(instance)), folder / "worker.log")
-        try:
-            settings = Settings.from_env(env).with_overrides(
-                env="test", instance_path=instance, celery_always_eager=False
-            )
-            with process_globals_restored():
-                app = create_app(settings)
-                assert settings.payments_live and celery.conf.task_always_eager is False
-                with worker.log_on_failure():
-                    worker.wait_ready()
-                    ready = ping.apply_async(ignore_result=True, retry=False)
-                    assert worker.finished(ready.id, timeout=READY_TIMEOUT) == "'pong'"
-                server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-                thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-                thread.start()
-                try:
-                    yield Rig(app, worker, fake, keys, f"http://127.0.0.1:{server.server_port}")
-                finally:
-                    server.shutdown()
-                    server.server_close()
-        finally:
-            worker.stop()
+    with served_with_worker(pg_url, broker_url, folder, "linli_pay") as (app, worker, fake, keys, base_url):
+        yield Rig(app, worker, fake, keys, base_url)
 
 
 @pytest.fixture

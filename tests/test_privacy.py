@@ -482,6 +482,9 @@ def test_retention_removes_only_what_is_past_its_time(app, zhang, settings):
 # Columns that look personal by their name but are not a person's: names of places, categories and
 # partner systems; what staff publish to everyone.
 NOT_PERSONAL = {
+    "parking_lots.name",  # a car park's public name and street address, no person's
+    "parking_lots.address",
+    "subscription_credits.template_id",  # "template" holds "plate"
     "areas.name",
     "incident_categories.name_zh",
     "incident_categories.name_en",
@@ -502,6 +505,7 @@ NOT_PERSONAL = {
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")
+PERSONAL_NAME += ("plate",)  # a licence plate names its car's owner
 
 
 def test_every_column_that_refers_to_a_person_is_covered_by_a_domains_exporter_and_eraser():

@@ -42,12 +42,12 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
-def rig(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Worker, str]]:
+def rig(pg_url: str, broker_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, Worker, str]]:
     """A database, a worker and an app sending to it through the broker; both see the same media folder."""
     instance = tmp_path_factory.mktemp("privacy-instance")
     with migrated_database(pg_url, prefix="linli_privacy") as url:
         env = deployment_env(
-            DATABASE_URL=url, REDIS_URL=redis_url, SECRET_KEY=SECRET_KEY, LINLI_INSTANCE_PATH=str(instance)
+            DATABASE_URL=url, REDIS_URL=broker_url, SECRET_KEY=SECRET_KEY, LINLI_INSTANCE_PATH=str(instance)
         )
         worker = Worker.start(env, instance / "worker.log")
         try:
@@ -58,7 +58,7 @@ def rig(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -
                         secret_key=SECRET_KEY,
                         instance_path=instance,
                         database_url=url,
-                        redis_url=redis_url,
+                        redis_url=broker_url,
                         celery_always_eager=False,
                     )
                 )

@@ -177,7 +177,9 @@ def kj02(client, world, admin) -> dict[str, str]:
     claim = ok(client.post("/api/v1/admin/volunteer-hours", json=hours, headers=h), 201)["id"]
     hour_entry = ok(client.get("/api/v1/me/volunteer/hours", headers=volunteer["headers"]))["items"][0]["id"]
     coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
+    parking = kj02_parking(client, world, admin)
     return {
+        **parking,
         "skill_id": skill,
         "profile_id": profile,
         "group_id": group,
@@ -200,6 +202,61 @@ def kj02(client, world, admin) -> dict[str, str]:
         "user_id": applicant["user"]["id"],
         "shift_id": shift,
         "unit_id": unit,
+    }
+
+
+def kj02_parking(client: Any, world: Any, admin: dict[str, Any]) -> dict[str, str]:
+    """A KJ02 lot lent all day, a resident's car and a paid booking on it, a stay that left without an entry
+    (an anomaly), and a magnetometer."""
+    from tests.parking_support import booked_now, lent_lot, resident_with_car, signed
+
+    lot = lent_lot(
+        client, admin, world, area="KJ02", bays=2, rules=[{"days": "everyday", "start": "00:00", "end": "00:00"}]
+    )
+    driver = resident_with_car(client, admin, world, "kj02-driver", "KJ02/102", "沪K20002")
+    booking = booked_now(client, driver, lot)
+    lot_id = lot["lot"]["id"]
+    now = utcnow()
+    entered = signed(
+        client,
+        "/api/v1/parking/gates/passages",
+        [
+            {
+                "event_id": "kj02-in",
+                "lot_id": lot_id,
+                "lane": "A",
+                "direction": "entry",
+                "plate": "沪K20002",
+                "at": now.isoformat(),
+            },
+            {
+                "event_id": "kj02-out",
+                "lot_id": lot_id,
+                "lane": "B",
+                "direction": "exit",
+                "plate": "沪K29999",
+                "at": now.isoformat(),
+            },
+        ],
+    ).get_json()
+    anomaly = ok(client.get("/api/v1/admin/parking/anomalies", headers=admin["headers"]))["items"][0]["id"]
+    sensor = ok(
+        client.post(
+            "/api/v1/admin/parking/sensors",
+            json={"serial": "KJ02-MAG-1", "space_id": lot["spaces"][1]["id"]},
+            headers=admin["headers"],
+        ),
+        201,
+    )["id"]
+    return {
+        "lot_id": lot_id,
+        "space_id": lot["spaces"][0]["id"],
+        "offer_id": lot["offer"]["id"],
+        "vehicle_id": driver["vehicle_id"],
+        "booking_id": booking["id"],
+        "anomaly_id": anomaly,
+        "session_id": entered["results"][0]["session_id"],
+        "sensor_id": sensor,
     }
 
 
@@ -233,6 +290,13 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/volunteer-hours/{claim_id}/reject": {"reason": "不属实"},
         "post /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": {"reason": "录入错误"},
         "post /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": {"reason": "录入错误"},
+        "patch /api/v1/admin/parking/lots/{lot_id}": {"name": "改名的车库"},
+        "post /api/v1/admin/parking/lots/{lot_id}/spaces": {"code": "NEW1", "kind": "bay"},
+        "patch /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}": {"capacity": 1},
+        "post /api/v1/admin/parking/offers/{offer_id}/reject": {"reason": "手续不全"},
+        "post /api/v1/admin/parking/vehicles/{vehicle_id}/reject": {"reason": "行驶证不符"},
+        "post /api/v1/admin/parking/bookings/{booking_id}/cancel": {"reason": "车位维修"},
+        "post /api/v1/admin/parking/anomalies/{anomaly_id}/resolve": {"note": "已核实"},
     }
 
 

@@ -275,3 +275,49 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+# ----------------------------------------------------------------------------------------------------
+# The app served over HTTP beside a worker, with WeChat Pay pointed at the fake
+# ----------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def served_with_worker(pg_url: str, redis_url: str, folder: Path, prefix: str) -> Iterator[Any]:
+    """A database of its own, the fake WeChat Pay, a real worker and the app served on loopback (its notifies
+    arrive as real POSTs): yields `(app, worker, fake, keys, base_url)`. Everything is undone afterwards."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from api import Settings, create_app
+    from api.accounts.tasks import ping
+    from tests.fake_wechatpay import FakeWechatPay, TestKeys
+
+    keys = TestKeys.make(folder / "keys")
+    instance = folder / "instance"
+    instance.mkdir()
+    with FakeWechatPay(keys) as fake, migrated_database(pg_url, prefix) as url:
+        env = {"DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY, **keys.env(fake.url)}
+        worker = Worker.start(deployment_env(**env, LINLI_INSTANCE_PATH=str(instance)), folder / "worker.log")
+        try:
+            settings = Settings.from_env(env).with_overrides(
+                env="test", instance_path=instance, celery_always_eager=False
+            )
+            with process_globals_restored():
+                app = create_app(settings)
+                assert settings.payments_live and celery.conf.task_always_eager is False
+                with worker.log_on_failure():
+                    worker.wait_ready()
+                    ready = ping.apply_async(ignore_result=True, retry=False)
+                    assert worker.finished(ready.id, timeout=READY_TIMEOUT) == "'pong'"
+                server = make_server("127.0.0.1", 0, app, threaded=True)
+                thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+                thread.start()
+                try:
+                    yield app, worker, fake, keys, f"http://127.0.0.1:{server.server_port}"
+                finally:
+                    server.shutdown()
+                    server.server_close()
+        finally:
+            worker.stop()

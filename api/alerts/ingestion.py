@@ -15,17 +15,15 @@ result and never fails the batch: the good items are kept.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy import bindparam, case, select
 
-from api import hygiene
+from api import hygiene, signedbatch
 from api.accounts.models import Area, Room
 from api.alerts import rules, services
 from api.alerts.models import AlertRule, IotBatchReceipt, IotEvent
@@ -35,69 +33,40 @@ from api.devices.models import Device, DeviceStatus
 from api.dialect import insert_on_conflict
 from api.eldercare.models import Elder
 from api.errors import ApiError
-from api.fields import parse_aware
 
 MAX_BATCH = 1000
-PLATFORM_HEADER = "X-Linli-Platform"
-TIMESTAMP_HEADER = "X-Linli-Timestamp"
-SIGNATURE_HEADER = "X-Linli-Signature"
+PLATFORM_HEADER = signedbatch.PLATFORM_HEADER
+TIMESTAMP_HEADER = signedbatch.TIMESTAMP_HEADER
+SIGNATURE_HEADER = signedbatch.SIGNATURE_HEADER
 FUTURE_TOLERANCE = timedelta(minutes=10)  # device clocks drift; an event from further ahead is refused
 STATUSES = ("accepted", "duplicate", "unknown_device", "invalid", "unsupported_type")
-
-
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The signature the platform sends: hex HMAC-SHA256(secret, "<timestamp>.<raw body>")."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+CODES = signedbatch.Codes(
+    not_configured="iot_not_configured",
+    missing="iot_signature_missing",
+    invalid="iot_signature_invalid",
+    stale="iot_timestamp_stale",
+    replayed="iot_batch_replayed",
+)
+sign = signedbatch.sign
 
 
 def verify(headers: Any, body: bytes, settings: Settings, now: datetime) -> str:
-    """The platform that signed this batch, or the error to answer with. Checks, in order: configured,
-    headers present, signature (constant-time), timestamp within the window. Whether it was seen before
-    is `take_once`, in the batch's transaction."""
-    secrets = settings.iot_platform_secrets
-    if not secrets:
-        raise ApiError("iot_not_configured")
-    platform = (headers.get(PLATFORM_HEADER) or "").strip()
-    timestamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
-    signature = (headers.get(SIGNATURE_HEADER) or "").strip().lower()
-    if not (platform and timestamp and signature):
-        raise ApiError("iot_signature_missing")
-    secret = secrets.get(platform)
-    # An unknown platform is compared against a throwaway secret, so its answer takes the same time.
-    expected = sign(secret or "\x00unknown-platform", timestamp, body)
-    if not hmac.compare_digest(expected, signature) or secret is None:
-        raise ApiError("iot_signature_invalid")
-    window = settings.iot_replay_window_seconds
-    try:
-        stamp = int(timestamp)
-    except ValueError as exc:
-        raise ApiError("iot_timestamp_stale", window=window) from exc
-    if abs(now.timestamp() - stamp) > window:
-        raise ApiError("iot_timestamp_stale", window=window)
-    return platform
+    """The platform that signed this batch, or the error to answer with (`api.signedbatch.verify`, with the
+    IoT platforms' secrets). Whether it was seen before is `take_once`, in the batch's transaction."""
+    return signedbatch.verify(
+        headers, body, settings.iot_platform_secrets, settings.iot_replay_window_seconds, now, CODES
+    )
 
 
 def take_once(platform: str, headers: Any, now: datetime) -> None:
-    """The replay guard: a signature is taken in once. A row in the batch's own transaction (not a mark in
-    Redis): a batch whose processing fails leaves nothing behind and may be re-sent as it was; a concurrent
-    duplicate waits on the primary key and then finds it taken; Redis being down loses no alarm."""
-    signature = (headers.get(SIGNATURE_HEADER) or "").strip().lower()
-    table = IotBatchReceipt.__table__
-    taken = db.session.scalar(
-        insert_on_conflict(table)
-        .values(platform=platform, signature=signature, received_at=now)
-        .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.signature])
-        .returning(table.c.signature)
-    )
-    if taken is None:
-        raise ApiError("iot_batch_replayed")
+    """The replay guard: a signature is taken in once (a row of `iot_batch_receipts` in the batch's own
+    transaction — see `api.signedbatch`), so Redis being down loses no alarm."""
+    signedbatch.take_once(IotBatchReceipt, platform, headers, now, CODES.replayed)
 
 
 def forget_old_receipts(settings: Settings, now: datetime) -> int:
     """A signature is acceptable for at most 2·window seconds (timestamps ±window): older receipts can go."""
-    cutoff = now - timedelta(seconds=2 * settings.iot_replay_window_seconds + 60)
-    result = db.session.execute(delete(IotBatchReceipt).where(IotBatchReceipt.received_at < cutoff))
-    return result.rowcount or 0
+    return signedbatch.forget_old(IotBatchReceipt, settings.iot_replay_window_seconds, now)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -122,53 +91,20 @@ class BatchResult:
     alerts_opened: int = 0
 
 
-def _text(raw: dict[str, Any], key: str, limit: int, errors: dict[str, list[str]]) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        errors[key] = ["required: a non-empty string"]
-        return ""
-    problem = hygiene.text_problem(value)
-    if problem is not None:
-        errors[key] = [hygiene.message(problem)]
-    elif len(value) > limit:
-        errors[key] = [f"at most {limit} characters"]
-    return value.strip()
-
-
 def parse_item(index: int, raw: Any, now: datetime) -> tuple[Item | None, dict[str, list[str]]]:
     """One item of a batch, or what is wrong with it: nothing in an item can fail the batch."""
     if not isinstance(raw, dict):
         return None, {"_item": ["must be an object"]}
     errors: dict[str, list[str]] = {}
-    event_id = _text(raw, "event_id", 64, errors)
-    serial = _text(raw, "device_serial", 64, errors)
-    event_type = _text(raw, "type", 32, errors)
-    occurred_at = None
-    stamp = raw.get("occurred_at")
-    if not isinstance(stamp, str):
-        errors["occurred_at"] = ["required: an ISO 8601 time with offset"]
-    else:
-        try:
-            occurred_at = parse_aware(stamp)
-        except ValueError as exc:
-            errors["occurred_at"] = [str(exc)]
-        else:
-            if occurred_at > now + FUTURE_TOLERANCE:
-                errors["occurred_at"] = ["in the future"]
+    event_id = signedbatch.item_text(raw, "event_id", 64, errors)
+    serial = signedbatch.item_text(raw, "device_serial", 64, errors)
+    event_type = signedbatch.item_text(raw, "type", 32, errors)
+    occurred_at = signedbatch.item_time(raw, "occurred_at", now, FUTURE_TOLERANCE, errors)
     value, value_errors = hygiene.check_strings(raw.get("value"), "value")
     errors.update(value_errors)
     if errors or occurred_at is None:
         return None, errors
     return Item(index, event_id, serial, event_type, occurred_at, value), {}
-
-
-def _raw_event_id(raw: Any) -> str | None:
-    """The item's event id as the platform sent it, for its result — escaped where it cannot be written."""
-    value = raw.get("event_id") if isinstance(raw, dict) else None
-    if not isinstance(value, str):
-        return None
-    value = value[:64]
-    return value if hygiene.text_problem(value) is None else value.encode("utf-8", "backslashreplace").decode()
 
 
 @dataclass
@@ -230,7 +166,7 @@ def ingest(platform: str, items: list[Any], settings: Settings, now: datetime) -
     seen_ids: set[str] = set()
     for index, raw in enumerate(items):
         item, errors = parse_item(index, raw, now)
-        result: dict[str, Any] = {"event_id": _raw_event_id(raw)}
+        result: dict[str, Any] = {"event_id": signedbatch.item_event_id(raw)}
         results.append(result)
         if item is None:
             result.update(status="invalid", errors=errors)
