@@ -35,6 +35,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.incidents",
     "api.alerts",
     "api.open311",
+    "api.party",
     "api.privacy",
 )
 
