@@ -198,6 +198,11 @@ def test_a_branch_secretary_acts_only_in_their_branch_and_the_level_above_covers
         headers=secretary,
     )
     refused(appointing, 403, "party_level_above_only")
+    # Acting on another branch's meeting: as absent as reading it.
+    theirs = ok(client.post(f"{ADMIN_PARTY}/meetings", json=meeting_body(party, "KJ01ZB2"), headers=above), 201)
+    cancelling = client.post(f"{ADMIN_PARTY}/meetings/{theirs['id']}/cancel", json={"reason": "x"}, headers=secretary)
+    refused(cancelling, 404, "not_found")
+    assert ok(client.get(f"{ADMIN_PARTY}/meetings/{theirs['id']}", headers=above))["status"] == "scheduled"
     # The level above appoints in its branches.
     ok(
         client.post(
@@ -879,6 +884,22 @@ def test_months_are_paid_in_order_and_an_order_that_closes_lets_its_months_go(cl
     assert (cash["channel"], cash["status"], cash["paid_by_name"]) == ("offline", "paid", "李党员之子（代缴）")
 
 
+def test_a_retry_after_the_order_lapsed_starts_afresh(app, client, party):
+    party.declare("李党员", "pension", 480_000)
+    month = [month_label(current_month(utcnow()))]
+    first = ok(client.post(f"{PARTY}/me/dues/payments", json={"months": month}, headers=party.h("李党员")), 201)
+    with app.app_context():
+        order = db.session.get(PaymentOrder, uuid.UUID(first["order_id"]))
+        order.expires_at = utcnow() - timedelta(seconds=1)  # the resident left the payment screen open too long
+        db.session.commit()
+    second = ok(client.post(f"{PARTY}/me/dues/payments", json={"months": month}, headers=party.h("李党员")), 201)
+    assert second["id"] != first["id"] and second["amount_fen"] == 2400
+    db.session.expire_all()
+    assert db.session.get(PaymentOrder, uuid.UUID(first["order_id"])).status == OrderStatus.CLOSED
+    held = db.session.scalars(select(DuesMonth.payment_id)).all()
+    assert [str(h) for h in held] == [second["id"]]
+
+
 def test_a_month_paid_late_says_so_and_why(app, client, party):
     party.declare("李党员", "pension", 480_000)
     earlier = add_months(current_month(utcnow()), -2)
@@ -1163,6 +1184,17 @@ def test_a_working_member_registers_the_branch_confirms_and_the_quarters_hours_g
     assert sorted(routes) == [
         "GET /api/v1/admin/party/orgs/<uuid:org_id>/registrations/hours.csv",
         "GET /api/v1/admin/party/registrations/<uuid:registration_id>",
+    ]
+
+    # The first day of the next quarter the branch's officers hear the report is ready, once.
+    next_quarter = Quarter(quarter.year + 1, 1) if quarter.number == 4 else Quarter(quarter.year, quarter.number + 1)
+    with app.app_context():
+        assert registrations.report_quarter(now=next_quarter.start + timedelta(hours=8)) == 1
+        assert registrations.report_quarter(now=next_quarter.start + timedelta(hours=9)) == 1
+        db.session.commit()
+    reports = db.session.scalars(select(Notification).where(Notification.kind == "party_hours_report")).all()
+    assert [(n.user_id, n.title) for n in reports] == [
+        (party.people["张书记"]["user_id"], f"在职党员服务时长报表（{quarter.label}）")
     ]
 
     ok(client.post(f"{PARTY}/registrations/{registration['id']}/end", headers=headers))

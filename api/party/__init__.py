@@ -24,6 +24,11 @@ domain = Domain(
         "party-dues-reminders": {"task": "party.dues_reminders", "schedule": crontab(minute=0, hour=9)},
         "party-flag-unpaid-dues": {"task": "party.flag_unpaid_dues", "schedule": crontab(minute=30, hour=1)},
         "party-award-service-hours": {"task": "party.award_service_hours", "schedule": crontab(minute=0, hour=3)},
+        # The first day of each quarter: officers hear the last quarter's hours report is ready.
+        "party-report-hours": {
+            "task": "party.report_hours",
+            "schedule": crontab(minute=0, hour=8, day_of_month=1, month_of_year="1,4,7,10"),
+        },
     },
     errors="api.party.errors:ERRORS",
     messages="api.party.messages:MESSAGES",

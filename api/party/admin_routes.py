@@ -203,7 +203,7 @@ def admin_list_party_members(args: dict[str, Any]) -> Any:
     )
     _logged(staff, [m.id for m in page.items])
     posts = members.posts_of([m.id for m in page.items])
-    page.items = [{**member_view(m), "posts": posts[m.id]} for m in page.items]
+    page.items = [member_view(m, posts[m.id]) for m in page.items]
     return page
 
 

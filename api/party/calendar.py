@@ -84,6 +84,10 @@ class Quarter:
         return cls(int(found.group(1)), int(found.group(2)))
 
     @property
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+    @property
     def label(self) -> str:
         return f"{self.year}Q{self.number}"
 

@@ -197,19 +197,27 @@ def _checked_base(kind: IncomeKind, base_fen: int | None) -> int | None:
     return base_fen
 
 
+def standards(member_id: uuid.UUID) -> dict[int, int]:
+    """Year → the standard of the latest confirmed declaration for that year (one query)."""
+    rows = db.session.execute(
+        select(DuesDeclaration.year, DuesDeclaration.standard_fen)
+        .where(DuesDeclaration.member_id == member_id, DuesDeclaration.status == DeclarationStatus.CONFIRMED)
+        .order_by(DuesDeclaration.year, DuesDeclaration.decided_at, DuesDeclaration.id)
+    ).all()
+    return {year: standard for year, standard in rows}  # later decisions of a year overwrite earlier ones
+
+
+def due_in(by_year: dict[int, int], month: date) -> int:
+    """The standard a month is due at: that of its year, or the latest earlier year's; a month owed from before
+    the first standard was set is due at that first one (0: no standard confirmed yet, nothing is owed)."""
+    if not by_year:
+        return 0
+    years = [year for year in by_year if year <= month.year]
+    return by_year[max(years)] if years else by_year[min(by_year)]
+
+
 def standard_for(member_id: uuid.UUID, month: date) -> int:
-    """The standard a month is due at: the latest confirmed declaration of its year or an earlier one."""
-    found = db.session.scalar(
-        select(DuesDeclaration.standard_fen)
-        .where(
-            DuesDeclaration.member_id == member_id,
-            DuesDeclaration.status == DeclarationStatus.CONFIRMED,
-            DuesDeclaration.year <= month.year,
-        )
-        .order_by(DuesDeclaration.year.desc(), DuesDeclaration.decided_at.desc(), DuesDeclaration.id.desc())
-        .limit(1)
-    )
-    return int(found or 0)
+    return due_in(standards(member_id), month)
 
 
 def declare(
@@ -329,6 +337,7 @@ def _confirm(staff: User, declaration: DuesDeclaration, now: datetime) -> None:
     before = member.dues_standard_fen
     member.dues_standard_fen = standard_for(member.id, month)
     changed = []
+    by_year = standards(member.id)
     for row in db.session.scalars(
         select(DuesMonth)
         .where(
@@ -339,7 +348,7 @@ def _confirm(staff: User, declaration: DuesDeclaration, now: datetime) -> None:
         )
         .with_for_update(of=DuesMonth)
     ):
-        due = standard_for(member.id, row.month)
+        due = due_in(by_year, row.month)
         if due > 0 and due != row.due_fen:
             changed.append({"month": month_label(row.month), "from": row.due_fen, "to": due})
             row.due_fen = due
@@ -391,14 +400,15 @@ def ledger(member: PartyMember, now: datetime | None = None) -> dict[str, Any]:
         )
     )
     by_month = {r.month: r for r in rows}
+    by_year = standards(member.id)
     owed = []
     month = first
     while month <= current and len(owed) < 240:
         row = by_month.get(month)
-        due = row.due_fen if row is not None else standard_for(member.id, month)
-        owed.append(
-            {"month": month_label(month), "due_fen": due, "held": row is not None and row.payment_id is not None}
-        )
+        due = row.due_fen if row is not None else due_in(by_year, month)
+        if due > 0:  # before any standard was confirmed nothing is owed
+            held = row is not None and row.payment_id is not None
+            owed.append({"month": month_label(month), "due_fen": due, "held": held})
         month = add_months(month, 1)
     return {
         "member_id": member.id,
@@ -480,8 +490,9 @@ def _months(member: PartyMember, raw: list[str], now: datetime) -> list[date]:
 def _open(member: PartyMember, months: list[date]) -> list[DuesMonth]:
     """The months' rows (added where missing, at the standard of their year), locked."""
     values = []
+    by_year = standards(member.id)
     for month in months:
-        due = standard_for(member.id, month)
+        due = due_in(by_year, month)
         if due <= 0:
             raise ApiError("party_dues_standard_missing")
         values.append({"id": new_id(), "member_id": member.id, "month": month, "due_fen": due, "late": False})
@@ -532,6 +543,14 @@ def pay_online(
             DuesPayment.channel == DuesChannel.ONLINE,
         )
     )
+    if waiting is not None and waiting.order_id is not None:
+        order = db.session.get(PaymentOrder, waiting.order_id)
+        if order is not None and order.expires_at <= now:
+            # Its time to pay ran out and the sweep has not closed it yet: close it now (its months go free,
+            # `payment_closed`), so a retry starts afresh instead of waiting for the beat.
+            payments.close_order(order)
+            db.session.refresh(waiting)
+            waiting = None if waiting.status != DuesPaymentStatus.PENDING else waiting
     months = _months(member, raw_months, now) if waiting is None else None
     if waiting is not None:
         asked = sorted({parse_month(m) for m in raw_months}) if raw_months else []

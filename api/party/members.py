@@ -590,15 +590,16 @@ def branch_roll(user: User) -> Select[tuple[PartyMember]]:
     )
 
 
-def member_view(member: PartyMember) -> dict[str, Any]:
-    """A member record with its branch, group and current posts, as the record schemas show it."""
+def member_view(member: PartyMember, posts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A member record with its branch, group and current posts (read here unless a list read them for its
+    page), as the record schemas show it."""
     view = {column.key: getattr(member, column.key) for column in PartyMember.__table__.columns}
     paid = member.dues_paid_until
     return {
         **view,
         "branch": member.branch,
         "group": member.group,
-        "posts": posts_of([member.id])[member.id],
+        "posts": posts if posts is not None else posts_of([member.id])[member.id],
         "dues_paid_until": f"{paid.year}-{paid.month:02d}" if paid else None,
         "dues_flagged": member.dues_flagged_at is not None,
         "has_account": member.user_id is not None,

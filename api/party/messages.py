@@ -116,6 +116,14 @@ MESSAGES: tuple[MessageKind, ...] = (
         channels=(),
     ),
     MessageKind(
+        kind="party_hours_report",
+        description="The quarter's service hours of working members registered with the organisation are ready",
+        title="在职党员服务时长报表（{quarter}）",
+        body="{org_name}报到的在职党员{quarter}服务时长报表已生成，请下载后反馈给其所在单位党组织。",
+        page="pages/party/admin/registrations?org_id={org_id}&quarter={quarter}",
+        channels=(),
+    ),
+    MessageKind(
         kind="party_member_account_deleted",
         description="A member of the branch deleted their account: the member record stays, without it",
         title="党员注销小程序账号",

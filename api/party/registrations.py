@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts.models import User
@@ -26,7 +26,7 @@ from api.errors import ApiError, NotFound
 from api.notifications.services import notify
 from api.party import reach, signals
 from api.party.calendar import Quarter, local_today
-from api.party.members import staff_org
+from api.party.members import officer_users, staff_org
 from api.party.models import (
     MemberStatus,
     OrgKind,
@@ -222,6 +222,34 @@ def hours_csv(rows: list[dict[str, Any]], quarter: Quarter) -> str:
             [quarter.label, row["name"], row["workplace_org"], row["community"], registered.isoformat(), hours]
         )
     return buffer.getvalue()
+
+
+def report_quarter(now: datetime | None = None) -> int:
+    """The first day of a quarter: each organisation that had working members registered in the last one has its
+    officers told the hours report is ready (to download and send to the workplace branches). Returns how many
+    organisations were told."""
+    now = now or utcnow()
+    last = Quarter.of(now).previous
+    org_ids = set(
+        db.session.scalars(
+            select(WorkingMemberRegistration.org_id).where(
+                WorkingMemberRegistration.decided_at.is_not(None),
+                WorkingMemberRegistration.decided_at < last.end,
+                WorkingMemberRegistration.status.in_((R.CONFIRMED, R.ENDED)),
+                or_(WorkingMemberRegistration.ended_at.is_(None), WorkingMemberRegistration.ended_at >= last.start),
+            )
+        )
+    )
+    for org in db.session.scalars(select(PartyOrg).where(PartyOrg.id.in_(org_ids)).order_by(PartyOrg.path)):
+        for officer in officer_users(org):
+            notify(
+                officer,
+                "party_hours_report",
+                {"org_name": org.name, "org_id": org.id, "quarter": last.label},
+                subject_path=org.area_path,
+                dedupe_key=f"party-hours-report:{org.id}:{last.label}",
+            )
+    return len(org_ids)
 
 
 def award_service_hours(now: datetime | None = None) -> int:

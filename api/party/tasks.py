@@ -1,6 +1,7 @@
 """Party affairs' periodic jobs: meetings whose sign-in window closed (absences written), letters whose time is
-up (transfers expire), dues reminders on the configured days, the six-month unpaid flag, and service hours
-turned into points. Each takes `now` (ISO) for tests and operators, and is safe to run again."""
+up (transfers expire), dues reminders on the configured days, the six-month unpaid flag, service hours turned
+into points, and the quarter's hours report for the workplace branches. Each takes `now` (ISO) for tests and
+operators, and is safe to run again."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def dues_reminders(now: str | None = None) -> int:
 @celery.task(name="party.flag_unpaid_dues")
 def flag_unpaid_dues(now: str | None = None) -> int:
     return dues.flag_unpaid(settings(), _now(now))
+
+
+@celery.task(name="party.report_hours")
+def report_hours(now: str | None = None) -> int:
+    return registrations.report_quarter(_now(now))
 
 
 @celery.task(name="party.award_service_hours")
