@@ -1290,3 +1290,17 @@ def test_a_member_on_the_roster_is_one_row_whatever_happens(app, client, party):
     assert sorted(map(str, rows)) == sorted([party.mid("张书记"), party.mid("李党员"), party.mid("赵党员")])
     statuses = {r.status for r in db.session.scalars(select(PartyAttendance))}
     assert statuses == {AttendanceStatus.EXPECTED}
+
+
+def test_the_party_settings_are_read_from_the_environment_and_checked():
+    from api.config import ConfigError, Settings
+
+    read = Settings.from_env({"PARTY_DUES_REMINDER_DAYS": "20, 5", "PARTY_TRANSFER_VALID_DAYS_OUT_OF_CITY": "60"})
+    assert (read.party_dues_reminder_days, read.party_transfer_valid_days_out_of_city) == ((5, 20), 60)
+    assert Settings.from_env({}).party_sign_in_before_minutes == 20
+    with pytest.raises(ConfigError, match="PARTY_DUES_REMINDER_DAYS"):
+        Settings.from_env({"PARTY_DUES_REMINDER_DAYS": "5,32"})
+    with pytest.raises(ConfigError, match="PARTY_SIGN_IN_AFTER_MINUTES"):
+        Settings.from_env({"PARTY_SIGN_IN_AFTER_MINUTES": "0"})
+    with pytest.raises(ConfigError, match="PARTY_DUES_ORDER_MINUTES"):
+        Settings.from_env({"PARTY_DUES_ORDER_MINUTES": "20000"})
