@@ -124,7 +124,8 @@ class MemberStatus(enum.StrEnum):
     NOT_ARRIVED = "not_arrived"  # a transfer in that never completed
 
 
-# A member's current record (one per account at a time); the others are history.
+# A member's current record (one per account at a time); the others are history. (Partial indexes spell a set of
+# values as ORs: PostgreSQL would hand an IN list back as `= ANY (ARRAY[...])`, which no longer reads as written.)
 CURRENT_STATUSES = ("active", "pending", "suspended")
 
 
@@ -138,8 +139,8 @@ class PartyMember(IdMixin, Base):
             "uq_party_members_current_user",
             "user_id",
             unique=True,
-            postgresql_where=text("status IN ('active', 'pending', 'suspended')"),
-            sqlite_where=text("status IN ('active', 'pending', 'suspended')"),
+            postgresql_where=text("status = 'active' OR status = 'pending' OR status = 'suspended'"),
+            sqlite_where=text("status = 'active' OR status = 'pending' OR status = 'suspended'"),
         ),
         Index("ix_party_members_branch_id_status", "branch_id", "status"),
         Index("ix_party_members_group_id", "group_id"),
@@ -698,6 +699,7 @@ class TransferStatus(enum.StrEnum):
 
 
 OPEN_TRANSFER_STATUSES = ("draft", "submitted", "returned", "confirmed", "approved", "received")
+OPEN_TRANSFER = " OR ".join(f"status = '{status}'" for status in OPEN_TRANSFER_STATUSES)
 
 
 class PartyTransfer(IdMixin, Base):
@@ -708,8 +710,8 @@ class PartyTransfer(IdMixin, Base):
             "uq_party_transfers_open_member",
             "member_id",
             unique=True,
-            postgresql_where=text("status IN ('draft', 'submitted', 'returned', 'confirmed', 'approved', 'received')"),
-            sqlite_where=text("status IN ('draft', 'submitted', 'returned', 'confirmed', 'approved', 'received')"),
+            postgresql_where=text(OPEN_TRANSFER),
+            sqlite_where=text(OPEN_TRANSFER),
         ),
         Index("ix_party_transfers_member_id_id", "member_id", "id"),
         Index("ix_party_transfers_status_valid_until", "status", "valid_until"),
@@ -783,8 +785,8 @@ class WorkingMemberRegistration(IdMixin, Base):
             "uq_party_registrations_open_user",
             "user_id",
             unique=True,
-            postgresql_where=text("status IN ('submitted', 'confirmed')"),
-            sqlite_where=text("status IN ('submitted', 'confirmed')"),
+            postgresql_where=text("status = 'submitted' OR status = 'confirmed'"),
+            sqlite_where=text("status = 'submitted' OR status = 'confirmed'"),
         ),
         Index("ix_party_registrations_org_id_id", "org_id", "id"),
         Index("ix_party_registrations_user_id", "user_id"),

@@ -47,6 +47,7 @@ ROLES_NEW = sa.Enum(
     create_constraint=True,
 )
 
+
 def upgrade() -> None:
     op.create_table(
         "party_orgs",
@@ -237,8 +238,8 @@ def upgrade() -> None:
             "uq_party_members_current_user",
             ["user_id"],
             unique=True,
-            postgresql_where=sa.text("status IN ('active', 'pending', 'suspended')"),
-            sqlite_where=sa.text("status IN ('active', 'pending', 'suspended')"),
+            postgresql_where=sa.text("status = 'active' OR status = 'pending' OR status = 'suspended'"),
+            sqlite_where=sa.text("status = 'active' OR status = 'pending' OR status = 'suspended'"),
         )
 
     op.create_table(
@@ -351,8 +352,8 @@ def upgrade() -> None:
             "uq_party_registrations_open_user",
             ["user_id"],
             unique=True,
-            postgresql_where=sa.text("status IN ('submitted', 'confirmed')"),
-            sqlite_where=sa.text("status IN ('submitted', 'confirmed')"),
+            postgresql_where=sa.text("status = 'submitted' OR status = 'confirmed'"),
+            sqlite_where=sa.text("status = 'submitted' OR status = 'confirmed'"),
         )
 
     op.create_table(
@@ -1014,9 +1015,11 @@ def upgrade() -> None:
             ["member_id"],
             unique=True,
             postgresql_where=sa.text(
-                "status IN ('draft', 'submitted', 'returned', 'confirmed', 'approved', 'received')"
+                "status = 'draft' OR status = 'submitted' OR status = 'returned' OR status = 'confirmed' OR status = 'approved' OR status = 'received'"
             ),
-            sqlite_where=sa.text("status IN ('draft', 'submitted', 'returned', 'confirmed', 'approved', 'received')"),
+            sqlite_where=sa.text(
+                "status = 'draft' OR status = 'submitted' OR status = 'returned' OR status = 'confirmed' OR status = 'approved' OR status = 'received'"
+            ),
         )
 
     op.create_table(
@@ -1112,9 +1115,11 @@ def downgrade() -> None:
         batch_op.drop_index(
             "uq_party_transfers_open_member",
             postgresql_where=sa.text(
-                "status IN ('draft', 'submitted', 'returned', 'confirmed', 'approved', 'received')"
+                "status = 'draft' OR status = 'submitted' OR status = 'returned' OR status = 'confirmed' OR status = 'approved' OR status = 'received'"
             ),
-            sqlite_where=sa.text("status IN ('draft', 'submitted', 'returned', 'confirmed', 'approved', 'received')"),
+            sqlite_where=sa.text(
+                "status = 'draft' OR status = 'submitted' OR status = 'returned' OR status = 'confirmed' OR status = 'approved' OR status = 'received'"
+            ),
         )
         batch_op.drop_index("ix_party_transfers_status_valid_until")
         batch_op.drop_index("ix_party_transfers_member_id_id")
@@ -1176,8 +1181,8 @@ def downgrade() -> None:
     with op.batch_alter_table("party_registrations", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_party_registrations_open_user",
-            postgresql_where=sa.text("status IN ('submitted', 'confirmed')"),
-            sqlite_where=sa.text("status IN ('submitted', 'confirmed')"),
+            postgresql_where=sa.text("status = 'submitted' OR status = 'confirmed'"),
+            sqlite_where=sa.text("status = 'submitted' OR status = 'confirmed'"),
         )
         batch_op.drop_index("ix_party_registrations_user_id")
         batch_op.drop_index("ix_party_registrations_org_id_id")
@@ -1191,8 +1196,8 @@ def downgrade() -> None:
     with op.batch_alter_table("party_members", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_party_members_current_user",
-            postgresql_where=sa.text("status IN ('active', 'pending', 'suspended')"),
-            sqlite_where=sa.text("status IN ('active', 'pending', 'suspended')"),
+            postgresql_where=sa.text("status = 'active' OR status = 'pending' OR status = 'suspended'"),
+            sqlite_where=sa.text("status = 'active' OR status = 'pending' OR status = 'suspended'"),
         )
         batch_op.drop_index("ix_party_members_user_id")
         batch_op.drop_index("ix_party_members_group_id")
