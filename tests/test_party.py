@@ -219,31 +219,16 @@ def test_membership_is_linked_by_staff_never_self_declared(client, party, world)
     headers = bearer(tokens["access_token"])
     refused(client.get(f"{PARTY}/me", headers=headers), 403, "not_a_party_member")
     before = db.session.scalar(select(func.count()).select_from(PartyMember))
-    declared = client.post(
-        f"{ADMIN_PARTY}/members",
-        json={
-            "name": "蒋某",
-            "user_id": tokens["user"]["id"],
-            "category": "full",
-            "joined_on": "2000-07-01",
-            "branch_id": party.orgs["KJ01ZB1"],
-        },
-        headers=headers,
-    )
-    refused(declared, 403, "forbidden")
+    myself = {
+        "name": "蒋某",
+        "user_id": tokens["user"]["id"],
+        "category": "full",
+        "joined_on": "2000-07-01",
+        "branch_id": party.orgs["KJ01ZB1"],
+    }
+    refused(client.post(f"{ADMIN_PARTY}/members", json=myself, headers=headers), 403, "forbidden")
     # An officer cannot link accounts either: that is street staff's.
-    declared = client.post(
-        f"{ADMIN_PARTY}/members",
-        json={
-            "name": "蒋某",
-            "user_id": tokens["user"]["id"],
-            "category": "full",
-            "joined_on": "2000-07-01",
-            "branch_id": party.orgs["KJ01ZB1"],
-        },
-        headers=party.h("张书记"),
-    )
-    refused(declared, 403, "forbidden")
+    refused(client.post(f"{ADMIN_PARTY}/members", json=myself, headers=party.h("张书记")), 403, "forbidden")
     assert db.session.scalar(select(func.count()).select_from(PartyMember)) == before
     assert db.session.get(User, uuid.UUID(tokens["user"]["id"])).is_party_member is False
 

@@ -11,10 +11,9 @@ from sqlalchemy import Select, and_, select
 from api.accounts.models import User
 from api.db import db, new_id, utcnow
 from api.dialect import insert_on_conflict
-from api.errors import NotFound
 from api.notifications.services import notify
 from api.party import reach
-from api.party.members import audience, audience_orgs, my_member
+from api.party.members import audience, for_member, my_member, one_for_me
 from api.party.models import Announcement, AnnouncementRead, PartyMember
 
 
@@ -45,7 +44,7 @@ def publish(user: User, org_id: uuid.UUID, title: str, body: str) -> Announcemen
 
 
 def staff_announcements(user: User) -> Select[tuple[Announcement]]:
-    return select(Announcement).where(Announcement.org_id.in_(reach.reachable(user)))
+    return reach.in_reach(user, Announcement)
 
 
 def staff_announcement(user: User, announcement_id: uuid.UUID) -> Announcement:
@@ -74,8 +73,7 @@ def receipts(user: User, announcement_id: uuid.UUID) -> dict[str, Any]:
 
 
 def my_announcements(user: User) -> Select[tuple[Announcement]]:
-    member = my_member(user)
-    return select(Announcement).where(Announcement.org_id.in_(audience_orgs(member)))
+    return for_member(my_member(user), Announcement)
 
 
 def read_times(member: PartyMember, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
@@ -91,13 +89,7 @@ def read_times(member: PartyMember, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any
 
 
 def my_announcement(user: User, announcement_id: uuid.UUID) -> tuple[Announcement, PartyMember]:
-    member = my_member(user)
-    item = db.session.scalar(
-        select(Announcement).where(Announcement.id == announcement_id, Announcement.org_id.in_(audience_orgs(member)))
-    )
-    if item is None:
-        raise NotFound()
-    return item, member
+    return one_for_me(user, Announcement, announcement_id)
 
 
 def mark_read(user: User, announcement_id: uuid.UUID) -> tuple[Announcement, Any]:

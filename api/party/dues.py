@@ -43,7 +43,7 @@ from api.party.calendar import (
     months_between,
     parse_month,
 )
-from api.party.members import log_member, my_member, officer_users, staff_member, staff_org
+from api.party.members import locked, log_member, my_member, officer_users, staff_member, staff_org
 from api.party.models import (
     DeclarationStatus,
     DuesChannel,
@@ -271,11 +271,7 @@ def declaration_for(
 
 
 def staff_declarations(staff: User, status: DeclarationStatus | None) -> Select[tuple[DuesDeclaration]]:
-    stmt = (
-        select(DuesDeclaration)
-        .join(PartyMember, PartyMember.id == DuesDeclaration.member_id)
-        .where(PartyMember.branch_id.in_(reach.reachable(staff)))
-    )
+    stmt = reach.of_members_in_reach(staff, DuesDeclaration)
     if status is not None:
         stmt = stmt.where(DuesDeclaration.status == status)
     return stmt
@@ -291,12 +287,7 @@ def my_declarations(user: User) -> list[DuesDeclaration]:
 
 
 def decide(staff: User, declaration_id: uuid.UUID, confirm: bool, reason: str | None) -> DuesDeclaration:
-    declaration = db.session.scalar(
-        select(DuesDeclaration)
-        .where(DuesDeclaration.id == declaration_id)
-        .with_for_update(of=DuesDeclaration)
-        .execution_options(populate_existing=True)
-    )
+    declaration = locked(DuesDeclaration, DuesDeclaration.id == declaration_id)
     declaration = reach.ensure(staff, declaration, declaration.member.branch if declaration is not None else None)
     if declaration.status != DeclarationStatus.DECLARED:
         raise ApiError(
@@ -316,12 +307,7 @@ def decide(staff: User, declaration_id: uuid.UUID, confirm: bool, reason: str | 
 
 
 def _lock_member(member_id: uuid.UUID) -> PartyMember:
-    member = db.session.scalar(
-        select(PartyMember)
-        .where(PartyMember.id == member_id)
-        .with_for_update(of=PartyMember)
-        .execution_options(populate_existing=True)
-    )
+    member = locked(PartyMember, PartyMember.id == member_id)
     assert member is not None
     return member
 
@@ -529,6 +515,30 @@ def _hold(member: PartyMember, rows: list[DuesMonth], payment: DuesPayment) -> N
         db.session.refresh(row)
 
 
+def _take(
+    member: PartyMember, rows: list[DuesMonth], channel: DuesChannel, late_reason: str | None, now: datetime, **who: Any
+) -> DuesPayment:
+    """A payment of the months' rows (their dues added up), holding them."""
+    payment = DuesPayment(
+        id=new_id(),
+        member_id=member.id,
+        member=member,
+        channel=channel,
+        status=DuesPaymentStatus.PENDING,
+        first_month=rows[0].month,
+        last_month=rows[-1].month,
+        months=len(rows),
+        amount_fen=sum(r.due_fen for r in rows),
+        late_reason=(late_reason or "").strip() or None,
+        created_at=now,
+        **who,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    _hold(member, rows, payment)
+    return payment
+
+
 def pay_online(
     user: User, raw_months: list[str], late_reason: str | None, settings: Settings, now: datetime | None = None
 ) -> DuesPayment:
@@ -560,23 +570,7 @@ def pay_online(
         raise ApiError("party_dues_payment_pending", errors={"months": [f"{labels}: being paid"]}, months=labels)
     assert months is not None
     rows = _open(member, months)
-    payment = DuesPayment(
-        id=new_id(),
-        member_id=member.id,
-        member=member,
-        channel=DuesChannel.ONLINE,
-        status=DuesPaymentStatus.PENDING,
-        first_month=months[0],
-        last_month=months[-1],
-        months=len(months),
-        amount_fen=sum(r.due_fen for r in rows),
-        payer_id=user.id,
-        late_reason=(late_reason or "").strip() or None,
-        created_at=now,
-    )
-    db.session.add(payment)
-    db.session.flush()
-    _hold(member, rows, payment)
+    payment = _take(member, rows, DuesChannel.ONLINE, late_reason, now, payer_id=user.id)
     order = payments.create_order(
         user,
         PURPOSE,
@@ -622,24 +616,8 @@ def record_offline(
     )
     months = _months(member, raw_months, now)
     rows = _open(member, months)
-    payment = DuesPayment(
-        id=new_id(),
-        member_id=member.id,
-        member=member,
-        channel=DuesChannel.OFFLINE,
-        status=DuesPaymentStatus.PENDING,
-        first_month=months[0],
-        last_month=months[-1],
-        months=len(months),
-        amount_fen=sum(r.due_fen for r in rows),
-        paid_by_name=(paid_by_name or "").strip() or None,
-        recorded_by_id=staff.id,
-        late_reason=(late_reason or "").strip() or None,
-        created_at=now,
-    )
-    db.session.add(payment)
-    db.session.flush()
-    _hold(member, rows, payment)
+    who = {"paid_by_name": (paid_by_name or "").strip() or None, "recorded_by_id": staff.id}
+    payment = _take(member, rows, DuesChannel.OFFLINE, late_reason, now, **who)
     _settle(payment, paid_at, staff)
     return payment
 
@@ -714,12 +692,7 @@ def _payment_of(order: PaymentOrder) -> DuesPayment | None:
         payment_id = uuid.UUID(order.reference)
     except ValueError:
         return None
-    return db.session.scalar(
-        select(DuesPayment)
-        .where(DuesPayment.id == payment_id)
-        .with_for_update(of=DuesPayment)
-        .execution_options(populate_existing=True)
-    )
+    return locked(DuesPayment, DuesPayment.id == payment_id)
 
 
 def on_payment_succeeded(order: PaymentOrder, **_: Any) -> None:

@@ -26,7 +26,7 @@ from api.fields import local_text
 from api.notifications.services import notify
 from api.party import reach
 from api.party.calendar import Quarter
-from api.party.members import ORG_KIND_ZH, current_record
+from api.party.members import ORG_KIND_ZH, current_record, locked
 from api.party.models import (
     AttendanceStatus,
     LeaveState,
@@ -212,7 +212,7 @@ def schedule(user: User, values: dict[str, Any], *, tell: bool = True) -> PartyM
 
 
 def staff_meetings(user: User, filters: dict[str, Any]) -> Select[tuple[PartyMeeting]]:
-    stmt = select(PartyMeeting).where(PartyMeeting.org_id.in_(reach.reachable(user)))
+    stmt = reach.in_reach(user, PartyMeeting)
     if filters.get("org_id") is not None:
         stmt = stmt.where(PartyMeeting.org_id == filters["org_id"])
     if filters.get("kind") is not None:
@@ -348,12 +348,7 @@ def decide_leave(
     """The organiser approves or refuses a leave request (until the sign-in window closes)."""
     meeting = staff_meeting(user, meeting_id)
     _ensure_open(meeting, settings, utcnow())
-    row = db.session.scalar(
-        select(PartyAttendance)
-        .where(PartyAttendance.meeting_id == meeting.id, PartyAttendance.member_id == member_id)
-        .with_for_update(of=PartyAttendance)
-        .execution_options(populate_existing=True)
-    )
+    row = locked(PartyAttendance, PartyAttendance.meeting_id == meeting.id, PartyAttendance.member_id == member_id)
     if row is None:
         raise ApiError("validation_failed", errors={"member_id": ["not on this meeting's roster"]})
     if row.leave_state != LeaveState.REQUESTED:
@@ -407,12 +402,7 @@ def sign_in(
         raise ApiError("not_a_party_member")
     if db.session.get(PartyMeeting, meeting_id) is None:
         raise ApiError("ticket_invalid")
-    row = db.session.scalar(
-        select(PartyAttendance)
-        .where(PartyAttendance.meeting_id == meeting_id, PartyAttendance.member_id == member.id)
-        .with_for_update(of=PartyAttendance)
-        .execution_options(populate_existing=True)
-    )
+    row = locked(PartyAttendance, PartyAttendance.meeting_id == meeting_id, PartyAttendance.member_id == member.id)
     if row is None:
         raise ApiError("party_not_on_roster")
     return row, _present(row, SignInVia.CODE, None, settings, now)
@@ -432,12 +422,7 @@ def sign_in_for(
         via = SignInVia.ORGANISER
     else:
         raise ApiError("validation_failed", errors={"ticket": ["the member's code, or their member_id"]})
-    row = db.session.scalar(
-        select(PartyAttendance)
-        .where(condition, PartyAttendance.meeting_id == meeting.id)
-        .with_for_update(of=PartyAttendance)
-        .execution_options(populate_existing=True)
-    )
+    row = locked(PartyAttendance, condition, PartyAttendance.meeting_id == meeting.id)
     if row is None:
         raise ApiError("party_not_on_roster")
     return row, _present(row, via, user, settings, utcnow())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import Select, delete, literal, select
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from api.accounts.models import Area, Role, User, UserRole
 from api.config import Settings
 from api.db import db, new_id, utcnow
-from api.errors import ApiError
+from api.errors import ApiError, NotFound
 from api.party import reach
 from api.party.calendar import current_month, local_today
 from api.party.models import (
@@ -38,6 +38,7 @@ from api.party.models import (
 )
 from api.personaldata import jsonable
 
+T = TypeVar("T")
 MEMBER_SUBJECT = "party_member"  # access-log subject kind: a staff read of a member's record
 
 ORG_KIND_ZH = {
@@ -84,6 +85,14 @@ def log_member(
             actor_id=actor.id if actor is not None else None,
             at=now or utcnow(),
         )
+    )
+
+
+def locked(model: type[T], *conditions: Any) -> T | None:
+    """The one row of `model` matching `conditions`, locked for this unit of work (`FOR UPDATE`) and read afresh:
+    what is decided on it next cannot be decided by another request at the same time."""
+    return db.session.scalar(
+        select(model).where(*conditions).with_for_update(of=model).execution_options(populate_existing=True)
     )
 
 
@@ -609,6 +618,20 @@ def member_view(member: PartyMember, posts: list[dict[str, Any]] | None = None) 
 def audience_orgs(member: PartyMember) -> Select[tuple[uuid.UUID]]:
     """The organisations whose notices and study materials reach a member: their branch and every one above it."""
     return select(PartyOrg.id).where(literal(member.branch.path).startswith(PartyOrg.path))
+
+
+def for_member(member: PartyMember, model: Any) -> Select[Any]:
+    """The things (`model.org_id`) a member is meant to see: of their branch and the organisations above it."""
+    return select(model).where(model.org_id.in_(audience_orgs(member)))
+
+
+def one_for_me(user: User, model: Any, thing_id: uuid.UUID) -> tuple[Any, PartyMember]:
+    """One thing meant for me (a material, a quiz, an announcement) and my record; 404 for anything else."""
+    member = my_member(user)
+    thing = db.session.scalar(for_member(member, model).where(model.id == thing_id))
+    if thing is None:
+        raise NotFound()
+    return thing, member
 
 
 def audience(org: PartyOrg) -> Select[tuple[PartyMember]]:

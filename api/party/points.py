@@ -23,7 +23,7 @@ from api.errors import ApiError
 from api.notifications.services import notify
 from api.party import reach
 from api.party.calendar import Quarter, cycle_key
-from api.party.members import my_member
+from api.party.members import locked, my_member
 from api.party.models import (
     ClaimStatus,
     MemberStatus,
@@ -103,11 +103,8 @@ def _locked_tally(member_id: uuid.UUID, action: PointAction, key: str) -> PointT
         .values(id=new_id(), member_id=member_id, action=action, cycle_key=key, points=0)
         .on_conflict_do_nothing(index_elements=["member_id", "action", "cycle_key"])
     )
-    tally = db.session.scalar(
-        select(PointTally)
-        .where(PointTally.member_id == member_id, PointTally.action == action, PointTally.cycle_key == key)
-        .with_for_update(of=PointTally)
-        .execution_options(populate_existing=True)
+    tally = locked(
+        PointTally, PointTally.member_id == member_id, PointTally.action == action, PointTally.cycle_key == key
     )
     assert tally is not None
     return tally
@@ -268,11 +265,7 @@ def my_claims(user: User) -> Select[tuple[PointClaim]]:
 
 
 def staff_claims(staff: User, status: ClaimStatus | None) -> Select[tuple[PointClaim]]:
-    stmt = (
-        select(PointClaim)
-        .join(PartyMember, PartyMember.id == PointClaim.member_id)
-        .where(PartyMember.branch_id.in_(reach.reachable(staff)))
-    )
+    stmt = reach.of_members_in_reach(staff, PointClaim)
     if status is not None:
         stmt = stmt.where(PointClaim.status == status)
     return stmt
@@ -281,12 +274,7 @@ def staff_claims(staff: User, status: ClaimStatus | None) -> Select[tuple[PointC
 def decide_claim(
     staff: User, claim_id: uuid.UUID, approve: bool, reason: str | None
 ) -> tuple[PointClaim, Award | None]:
-    claim = db.session.scalar(
-        select(PointClaim)
-        .where(PointClaim.id == claim_id)
-        .with_for_update(of=PointClaim)
-        .execution_options(populate_existing=True)
-    )
+    claim = locked(PointClaim, PointClaim.id == claim_id)
     claim = reach.ensure(staff, claim, claim.member.branch if claim is not None else None)
     if claim.status != ClaimStatus.PENDING:
         raise ApiError("party_transition_not_allowed", errors={"approve": []}, state=claim.status.value, allowed="-")

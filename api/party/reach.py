@@ -77,6 +77,21 @@ def reachable(user: User) -> Select[tuple[uuid.UUID]]:
     return select(PartyOrg.id).where(condition(user))
 
 
+def in_reach(user: User, model: Any) -> Select[Any]:
+    """The things (`model.org_id`: meetings, materials, quizzes, announcements, registrations) of organisations
+    `user` reaches."""
+    return select(model).where(model.org_id.in_(reachable(user)))
+
+
+def of_members_in_reach(user: User, model: Any) -> Select[Any]:
+    """The things (`model.member_id`: declarations, claims) of members of branches `user` reaches."""
+    return (
+        select(model)
+        .join(PartyMember, PartyMember.id == model.member_id)
+        .where(PartyMember.branch_id.in_(reachable(user)))
+    )
+
+
 def sees(user: User, org: PartyOrg | None) -> bool:
     """The rule for one organisation."""
     if org is None:

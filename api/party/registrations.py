@@ -118,7 +118,7 @@ def end(registration: WorkingMemberRegistration, now: datetime) -> None:
 
 
 def staff_registrations(staff: User, status: RegistrationStatus | None) -> Select[tuple[WorkingMemberRegistration]]:
-    stmt = select(WorkingMemberRegistration).where(WorkingMemberRegistration.org_id.in_(reach.reachable(staff)))
+    stmt = reach.in_reach(staff, WorkingMemberRegistration)
     if status is not None:
         stmt = stmt.where(WorkingMemberRegistration.status == status)
     return stmt

@@ -21,7 +21,7 @@ from api.dialect import insert_on_conflict
 from api.errors import ApiError, NotFound
 from api.fields import local_text
 from api.party import reach
-from api.party.members import audience_orgs, current_record, my_member
+from api.party.members import current_record, for_member, locked, my_member, one_for_me
 from api.party.models import (
     MaterialKind,
     MemberStatus,
@@ -73,22 +73,15 @@ def publish_material(user: User, values: dict[str, Any]) -> StudyMaterial:
 
 
 def staff_materials(user: User) -> Select[tuple[StudyMaterial]]:
-    return select(StudyMaterial).where(StudyMaterial.org_id.in_(reach.reachable(user)))
+    return reach.in_reach(user, StudyMaterial)
 
 
 def my_materials(user: User) -> Select[tuple[StudyMaterial]]:
-    member = my_member(user)
-    return select(StudyMaterial).where(StudyMaterial.org_id.in_(audience_orgs(member)))
+    return for_member(my_member(user), StudyMaterial)
 
 
 def my_material(user: User, material_id: uuid.UUID) -> tuple[StudyMaterial, PartyMember]:
-    member = my_member(user)
-    material = db.session.scalar(
-        select(StudyMaterial).where(StudyMaterial.id == material_id, StudyMaterial.org_id.in_(audience_orgs(member)))
-    )
-    if material is None:
-        raise NotFound()
-    return material, member
+    return one_for_me(user, StudyMaterial, material_id)
 
 
 def may_see_material_photos(viewer: User, material_id: uuid.UUID) -> bool:
@@ -129,12 +122,7 @@ def heartbeat(
         )
         .on_conflict_do_nothing(index_elements=["member_id", "material_id"])
     )
-    progress = db.session.scalar(
-        select(StudyProgress)
-        .where(StudyProgress.member_id == member.id, StudyProgress.material_id == material.id)
-        .with_for_update(of=StudyProgress)
-        .execution_options(populate_existing=True)
-    )
+    progress = locked(StudyProgress, StudyProgress.member_id == member.id, StudyProgress.material_id == material.id)
     assert progress is not None
     gap = timedelta(minutes=settings.party_study_session_gap_minutes)
     last = progress.last_beat_at
@@ -227,12 +215,11 @@ def create_quiz(user: User, values: dict[str, Any]) -> Quiz:
 
 
 def staff_quizzes(user: User) -> Select[tuple[Quiz]]:
-    return select(Quiz).where(Quiz.org_id.in_(reach.reachable(user)))
+    return reach.in_reach(user, Quiz)
 
 
 def my_quizzes(user: User) -> Select[tuple[Quiz]]:
-    member = my_member(user)
-    return select(Quiz).where(Quiz.org_id.in_(audience_orgs(member)))
+    return for_member(my_member(user), Quiz)
 
 
 def my_attempt(member: PartyMember, quiz: Quiz) -> QuizAttempt | None:
@@ -245,10 +232,7 @@ def start(user: User, quiz_id: uuid.UUID, now: datetime | None = None) -> QuizAt
     """Begin my one attempt (asking again returns it): the clock runs from now to the time limit, or to the
     quiz's close when that comes first."""
     now = now or utcnow()
-    member = my_member(user)
-    quiz = db.session.scalar(select(Quiz).where(Quiz.id == quiz_id, Quiz.org_id.in_(audience_orgs(member))))
-    if quiz is None:
-        raise NotFound()
+    quiz, member = one_for_me(user, Quiz, quiz_id)
     existing = my_attempt(member, quiz)
     if existing is not None:
         return existing
@@ -278,12 +262,7 @@ def answer(
     earns points. After the deadline nothing is scored."""
     now = now or utcnow()
     member = my_member(user)
-    attempt = db.session.scalar(
-        select(QuizAttempt)
-        .where(QuizAttempt.id == attempt_id, QuizAttempt.member_id == member.id)
-        .with_for_update(of=QuizAttempt)
-        .execution_options(populate_existing=True)
-    )
+    attempt = locked(QuizAttempt, QuizAttempt.id == attempt_id, QuizAttempt.member_id == member.id)
     if attempt is None:
         raise NotFound()
     if attempt.submitted_at is not None:

@@ -30,7 +30,7 @@ from api.fields import LOCAL_TZ, local_text
 from api.notifications.services import notify
 from api.party import reach
 from api.party.calendar import add_months, current_month, month_text
-from api.party.members import committee_above, create_member, log_member, move_member, my_records, staff_member
+from api.party.members import committee_above, create_member, locked, log_member, move_member, my_records, staff_member
 from api.party.models import (
     MemberStatus,
     OrgKind,
@@ -328,12 +328,7 @@ def _letter_no(now: datetime) -> str:
 
 
 def _lock(transfer_id: uuid.UUID) -> PartyTransfer | None:
-    return db.session.scalar(
-        select(PartyTransfer)
-        .where(PartyTransfer.id == transfer_id)
-        .with_for_update(of=PartyTransfer)
-        .execution_options(populate_existing=True)
-    )
+    return locked(PartyTransfer, PartyTransfer.id == transfer_id)
 
 
 def visible_to(user: User, transfer: PartyTransfer) -> bool:
