@@ -885,6 +885,35 @@ def test_a_retry_after_the_order_lapsed_starts_afresh(app, client, party):
     assert [str(h) for h in held] == [second["id"]]
 
 
+def test_a_payment_that_arrives_after_its_order_closed_is_kept_while_its_months_are_free_else_refunded(client, party):
+    party.declare("李党员", "pension", 480_000)
+    party.declare("赵党员", "pension", 480_000)
+    month = [month_label(current_month(utcnow()))]
+
+    def pay_after_close(name: str, meanwhile: Any = None) -> PaymentOrder:
+        paying = ok(client.post(f"{PARTY}/me/dues/payments", json={"months": month}, headers=party.h(name)), 201)
+        sandbox = f"/api/v1/payments/{paying['order_id']}/sandbox-complete"
+        ok(client.post(sandbox, json={"outcome": "failed"}, headers=party.h(name)))  # the order closes
+        if meanwhile:
+            meanwhile()
+        ok(client.post(sandbox, json={"outcome": "paid"}, headers=party.h(name)))  # WeChat Pay took it anyway
+        db.session.expire_all()
+        return db.session.get(PaymentOrder, uuid.UUID(paying["order_id"]))
+
+    kept = pay_after_close("李党员")
+    assert (kept.status, kept.refunded_fen) == (OrderStatus.PAID, 0)
+    assert ok(client.get(f"{PARTY}/me/dues", headers=party.h("李党员")))["paid_until"] == month[0]
+
+    def paid_in_cash() -> None:
+        url = f"{ADMIN_PARTY}/members/{party.mid('赵党员')}/dues/payments"
+        ok(client.post(url, json={"months": month}, headers=party.h("王总支")), 201)
+
+    refunded = pay_after_close("赵党员", paid_in_cash)
+    assert refunded.refunded_fen == 2400  # the month was paid in cash meanwhile: the money goes back
+    months = ok(client.get(f"{PARTY}/me/dues", headers=party.h("赵党员")))["months"]
+    assert [(m["channel"], m["due_fen"]) for m in months] == [("offline", 2400)]
+
+
 def test_a_month_paid_late_says_so_and_why(app, client, party):
     party.declare("李党员", "pension", 480_000)
     earlier = add_months(current_month(utcnow()), -2)
