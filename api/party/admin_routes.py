@@ -30,7 +30,7 @@ from api.party import (
     study,
     transfers,
 )
-from api.party.calendar import Quarter, months_between
+from api.party.calendar import Quarter, current_month, month_label, months_between
 from api.party.members import MEMBER_SUBJECT, member_view
 from api.party.models import (
     Announcement,
@@ -162,8 +162,8 @@ def admin_party_unpaid_dues(args: dict[str, Any], org_id: uuid.UUID) -> Any:
             "name": m.name,
             "branch_name": m.branch.name,
             "standard_fen": m.dues_standard_fen,
-            "paid_until": schemas._month(m.dues_paid_until),
-            "months_unpaid": months_between(dues.first_unpaid(m), dues.current_month(now)),
+            "paid_until": month_label(m.dues_paid_until) if m.dues_paid_until else None,
+            "months_unpaid": months_between(dues.first_unpaid(m), current_month(now)),
             "flagged": m.dues_flagged_at is not None,
         }
         for m in page.items

@@ -22,7 +22,7 @@ from api.config import Settings
 from api.db import db, new_id, utcnow
 from api.errors import ApiError, NotFound
 from api.party import reach
-from api.party.calendar import current_month, local_today
+from api.party.calendar import current_month, local_today, month_label
 from api.party.models import (
     CURRENT_STATUSES,
     OPEN_TRANSFER_STATUSES,
@@ -609,7 +609,7 @@ def member_view(member: PartyMember, posts: list[dict[str, Any]] | None = None) 
         "branch": member.branch,
         "group": member.group,
         "posts": posts if posts is not None else posts_of([member.id])[member.id],
-        "dues_paid_until": f"{paid.year}-{paid.month:02d}" if paid else None,
+        "dues_paid_until": month_label(paid) if paid else None,
         "dues_flagged": member.dues_flagged_at is not None,
         "has_account": member.user_id is not None,
     }

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fields import Date, DateTime, PersonalText, Text
 from api.pagination import CursorArgs
+from api.party.calendar import month_label
 from api.party.models import (
     AttendanceStatus,
     ClaimStatus,
@@ -41,7 +42,7 @@ HTTPS = validate.Regexp(r"^https://\S+$", error="an https:// address")
 
 
 def _month(value: Any) -> str | None:
-    return f"{value.year}-{value.month:02d}" if value is not None else None
+    return month_label(value) if value is not None else None
 
 
 class PartyPhotoSchema(Schema):
