@@ -79,6 +79,17 @@ def parse_rounding(value: str) -> list[tuple[int, int]]:
     return [(bound, credit) for bound, credit in steps]
 
 
+def parse_days_of_month(name: str, value: str) -> tuple[int, ...]:
+    """ "5,20" as days of the month (1–31), or a ConfigError naming the variable; "" for none."""
+    try:
+        days = tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be days of the month such as '5,20', got {value!r}") from exc
+    if any(not 1 <= day <= 31 for day in days):
+        raise ConfigError(f"{name} must be days of the month (1–31), got {value!r}")
+    return days
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever scheme the deployment wrote."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
@@ -233,6 +244,17 @@ class Settings:
     parking_sensor_occupied_seconds: int = 90
     parking_sensor_vacant_seconds: int = 60
     parking_booking_horizon_days: int = 30
+    # Party affairs (api/party): the sign-in window around a meeting's start, the gap that closes a study session,
+    # how long a transfer's letter stays valid, the days of the month dues reminders go out, the months unpaid
+    # that flag a member to their branch, and how long a dues order may be paid.
+    party_sign_in_before_minutes: int = 20
+    party_sign_in_after_minutes: int = 20
+    party_study_session_gap_minutes: int = 10
+    party_transfer_valid_days_in_city: int = 30
+    party_transfer_valid_days_out_of_city: int = 90
+    party_dues_reminder_days: tuple[int, ...] = (5, 20)
+    party_dues_flag_months: int = 6
+    party_dues_order_minutes: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -391,6 +413,28 @@ class Settings:
             if value < 0 or (value == 0 and name not in ("turnover_buffer_minutes", "free_cancel_minutes")):
                 raise ConfigError(f"PARKING_{name.upper()} must be a positive integer, got {value}")
             setattr(settings, f"parking_{name}", value)
+        settings.party_sign_in_before_minutes = _int(env, "PARTY_SIGN_IN_BEFORE_MINUTES", 20)
+        settings.party_sign_in_after_minutes = _int(env, "PARTY_SIGN_IN_AFTER_MINUTES", 20)
+        settings.party_study_session_gap_minutes = _int(env, "PARTY_STUDY_SESSION_GAP_MINUTES", 10)
+        settings.party_transfer_valid_days_in_city = _int(env, "PARTY_TRANSFER_VALID_DAYS_IN_CITY", 30)
+        settings.party_transfer_valid_days_out_of_city = _int(env, "PARTY_TRANSFER_VALID_DAYS_OUT_OF_CITY", 90)
+        settings.party_dues_reminder_days = parse_days_of_month(
+            "PARTY_DUES_REMINDER_DAYS", env.get("PARTY_DUES_REMINDER_DAYS") or "5,20"
+        )
+        settings.party_dues_flag_months = _int(env, "PARTY_DUES_FLAG_MONTHS", 6)
+        settings.party_dues_order_minutes = _int(env, "PARTY_DUES_ORDER_MINUTES", 30)
+        for name in (
+            "party_sign_in_before_minutes",
+            "party_sign_in_after_minutes",
+            "party_study_session_gap_minutes",
+            "party_transfer_valid_days_in_city",
+            "party_transfer_valid_days_out_of_city",
+            "party_dues_flag_months",
+        ):
+            if getattr(settings, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be positive")
+        if not 1 <= settings.party_dues_order_minutes <= 7 * 24 * 60:
+            raise ConfigError("PARTY_DUES_ORDER_MINUTES must be between 1 minute and 7 days (WeChat Pay's limit)")
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -2532,6 +2532,1217 @@ export interface ParkingStaffSessionPage {
   next_cursor: string | null;
 }
 
+export interface PartyAnnouncement {
+  /** format: uuid */
+  id: string;
+  org: PartyOrgRef;
+  title: string;
+  body: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  published_at: string;
+  /**
+   * mine (members)
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  read_at?: string | null;
+}
+
+export interface PartyAnnouncementArgs {
+  /** format: uuid */
+  org_id: string;
+  /** min length 1; max length 100 */
+  title: string;
+  /** min length 1; max length 5000 */
+  body: string;
+}
+
+export interface PartyAnnouncementPage {
+  items: PartyAnnouncement[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyAnswerResult {
+  attempt: PartyAttempt;
+  points: Record<string, unknown> | null | PartyAward;
+}
+
+export interface PartyAnswersArgs {
+  /**
+   * {"q1": [0], "q2": [1, 3]}: the chosen options of each question
+   * max length 50
+   */
+  answers: Record<string, number[]>;
+}
+
+export interface PartyAttempt {
+  /** format: uuid */
+  id: string;
+  quiz: PartyQuiz;
+  /** read-only: sent by the server, ignored in requests */
+  questions: Record<string, unknown>[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  started_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  deadline_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  submitted_at: string | null;
+  score: number | null;
+  max_score: number;
+  passed: boolean | null;
+}
+
+export interface PartyAttendance {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  member_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  name: string;
+  invited: boolean;
+  status: "expected" | "present" | "leave" | "absent";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  signed_in_at: string | null;
+  signed_in_via: "code" | "ticket" | "organiser" | null;
+  leave_state: "none" | "requested" | "approved" | "refused" | "cleared";
+  leave_reason: string | null;
+  leave_note: string | null;
+}
+
+export interface PartyAttendancePage {
+  items: PartyAttendance[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyAward {
+  points: number;
+  wanted: number;
+  /** why fewer points than wanted (a cap), or empty */
+  note: string;
+}
+
+export interface PartyBranchFigures {
+  /** format: uuid */
+  org_id: string;
+  name: string;
+  required: PartyRequired[];
+  required_met: boolean;
+  other_meetings: Record<string, number>;
+  attendance: PartyTurnout;
+}
+
+export interface PartyClaim {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  member_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  name: string;
+  description: string;
+  status: "pending" | "approved" | "rejected";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  decided_at: string | null;
+  reject_reason: string | null;
+  points_awarded: number | null;
+  award_note: string | null;
+}
+
+export interface PartyClaimArgs {
+  /** min length 1; max length 500 */
+  description: string;
+  /** min items 1; max items 6 */
+  media_ids: string[];
+}
+
+export interface PartyClaimPage {
+  items: PartyClaim[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyDecisionArgs {
+  approve: boolean;
+  /**
+   * max length 200
+   * default: null
+   */
+  reason?: string | null;
+}
+
+export interface PartyDeclaration {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  member_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  name: string;
+  year: number;
+  income_kind: "wage" | "pension" | "student" | "unemployed" | "subsistence";
+  base_fen: number | null;
+  standard_fen: number;
+  /** read-only: sent by the server, ignored in requests */
+  rate_version: string;
+  status: "declared" | "confirmed" | "rejected";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  declared_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  decided_at: string | null;
+  reject_reason: string | null;
+}
+
+export interface PartyDeclarationArgs {
+  income_kind: "wage" | "pension" | "student" | "unemployed" | "subsistence";
+  /**
+   * monthly after tax (wage, pension)
+   * default: null
+   */
+  base_fen?: number | null;
+  /**
+   * minimum 1900; maximum 2200
+   * default: null
+   */
+  year?: number | null;
+}
+
+export interface PartyDeclarationDecisionArgs {
+  confirm: boolean;
+  /**
+   * max length 200
+   * default: null
+   */
+  reason?: string | null;
+}
+
+export interface PartyDeclarationPage {
+  items: PartyDeclaration[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyDuesMonth {
+  /** read-only: sent by the server, ignored in requests */
+  month: string;
+  due_fen: number;
+  /** read-only: sent by the server, ignored in requests */
+  paid: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  paid_at: string | null;
+  channel: "online" | "offline" | null;
+  /** read-only: sent by the server, ignored in requests */
+  paid_by_name: string | null;
+  late: boolean;
+  /** read-only: sent by the server, ignored in requests */
+  late_reason: string | null;
+  /** format: uuid */
+  payment_id: string | null;
+}
+
+export interface PartyDuesPayment {
+  /** format: uuid */
+  id: string;
+  channel: "online" | "offline";
+  status: "pending" | "paid" | "closed";
+  /** read-only: sent by the server, ignored in requests */
+  first_month: string;
+  /** read-only: sent by the server, ignored in requests */
+  last_month: string;
+  months: number;
+  amount_fen: number;
+  /**
+   * online: pay it with POST /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /** 代缴: who paid for the member */
+  paid_by_name: string | null;
+  late_reason: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  paid_at: string | null;
+}
+
+export interface PartyDuesPaymentPage {
+  items: PartyDuesPayment[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyFigures {
+  quarter: string;
+  /** format: uuid */
+  org_id: string;
+  org_name: string;
+  org_kind: string;
+  branches: PartyBranchFigures[];
+}
+
+export interface PartyIncomingMemberArgs {
+  /** min length 1; max length 32 */
+  name: string;
+  /**
+   * format: uuid
+   * default: null
+   */
+  user_id?: string | null;
+  category: "probationary" | "full";
+  /** format: date (ISO 8601), sent as a string */
+  joined_on: string;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  full_on?: string | null;
+}
+
+export interface PartyInviteesArgs {
+  /** min items 1; max items 200 */
+  member_ids: string[];
+}
+
+export interface PartyLeaveArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface PartyLeaveDecisionArgs {
+  /** format: uuid */
+  member_id: string;
+  approve: boolean;
+  /**
+   * max length 200
+   * default: null
+   */
+  note?: string | null;
+}
+
+export interface PartyLedger {
+  /** format: uuid */
+  member_id: string;
+  name: string;
+  standard_fen: number;
+  paid_until: string | null;
+  first_unpaid: string;
+  months_unpaid: number;
+  owed_fen: number;
+  flagged: boolean;
+  unpaid: PartyOwedMonth[];
+  months: PartyDuesMonth[];
+  declarations?: PartyDeclaration[];
+}
+
+export interface PartyMaterial {
+  /** format: uuid */
+  id: string;
+  org: PartyOrgRef;
+  kind: "article" | "video";
+  title: string;
+  body: string;
+  video_url: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  published_at: string;
+}
+
+export interface PartyMaterialCreateArgs {
+  /** format: uuid */
+  org_id: string;
+  kind: "article" | "video";
+  /** min length 1; max length 100 */
+  title: string;
+  /**
+   * max length 20000
+   * default: ""
+   */
+  body?: string;
+  /**
+   * max length 500; pattern "^https://\\S+$"
+   * default: null
+   */
+  video_url?: string | null;
+  /**
+   * format: uuid
+   * default: null
+   */
+  cover_media_id?: string | null;
+}
+
+export interface PartyMaterialPage {
+  items: PartyMaterial[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyMeeting {
+  /** format: uuid */
+  id: string;
+  org: PartyOrgRef;
+  kind: "branch_assembly" | "branch_committee" | "group_meeting" | "party_lecture" | "theme_day" | "life_meeting";
+  topic: string;
+  place: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  presenter_name: string;
+  recorder_name: string;
+  status: "scheduled" | "cancelled";
+  cancel_reason: string | null;
+}
+
+export interface PartyMeetingCancelArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface PartyMeetingCreateArgs {
+  /** format: uuid */
+  org_id: string;
+  kind: "branch_assembly" | "branch_committee" | "group_meeting" | "party_lecture" | "theme_day" | "life_meeting";
+  /** min length 1; max length 100 */
+  topic: string;
+  /** min length 1; max length 100 */
+  place: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  starts_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ends_at: string;
+  /**
+   * max length 32
+   * default: ""
+   */
+  presenter_name?: string;
+  /**
+   * max length 32
+   * default: ""
+   */
+  recorder_name?: string;
+  /** max items 200 */
+  invitee_ids?: string[];
+}
+
+export interface PartyMeetingPage {
+  items: PartyMeeting[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyMember {
+  /** format: uuid */
+  id: string;
+  name: string;
+  category: "probationary" | "full";
+  /** format: date (ISO 8601), sent as a string */
+  joined_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  full_on: string | null;
+  branch: PartyOrgRef;
+  group: Record<string, unknown> | null | PartyOrgRef;
+  posts: PartyPost[];
+  /** 流动党员 */
+  is_mobile: boolean;
+  status: "active" | "pending" | "suspended" | "transferred_out" | "left" | "deceased" | "not_arrived";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  status_changed_at: string;
+  status_reason: string | null;
+  dues_standard_fen: number;
+  /** the last month paid, 2026-03 */
+  dues_paid_until: string | null;
+  /** six months unpaid, flagged to the branch */
+  dues_flagged: boolean;
+  hide_from_rankings: boolean;
+  has_account: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface PartyMemberCreateArgs {
+  /** min length 1; max length 32 */
+  name: string;
+  /**
+   * their resident account
+   * format: uuid
+   * default: null
+   */
+  user_id?: string | null;
+  category: "probationary" | "full";
+  /** format: date (ISO 8601), sent as a string */
+  joined_on: string;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  full_on?: string | null;
+  /** format: uuid */
+  branch_id: string;
+  /**
+   * format: uuid
+   * default: null
+   */
+  group_id?: string | null;
+  /** default: false */
+  is_mobile?: boolean;
+  /**
+   * first month owed here
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  dues_start_month?: string | null;
+}
+
+export interface PartyMemberLog {
+  /** format: uuid */
+  id: string;
+  kind: string;
+  data: Record<string, unknown>;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+}
+
+export interface PartyMemberPatchArgs {
+  /** min length 1; max length 32 */
+  name?: string;
+  /**
+   * link (or, with null, unlink) an account
+   * format: uuid
+   */
+  user_id?: string | null;
+  category?: "probationary" | "full";
+  /** format: date (ISO 8601), sent as a string */
+  joined_on?: string;
+  /** format: date (ISO 8601), sent as a string */
+  full_on?: string | null;
+  /** format: uuid */
+  group_id?: string | null;
+  is_mobile?: boolean;
+}
+
+export interface PartyMemberStatusArgs {
+  status: "active" | "pending" | "suspended" | "transferred_out" | "left" | "deceased" | "not_arrived";
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface PartyMinutes {
+  /** format: uuid */
+  meeting_id: string;
+  content: string;
+  decisions: string;
+  status: "draft" | "submitted" | "approved" | "rejected";
+  /** read-only: sent by the server, ignored in requests */
+  allowed_actions: string[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  submitted_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  decided_at: string | null;
+  reject_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  attachments: Record<string, unknown>[];
+}
+
+export interface PartyMinutesActionArgs {
+  action: "submit" | "approve" | "reject";
+  /**
+   * max length 200
+   * default: null
+   */
+  reason?: string | null;
+}
+
+export interface PartyMinutesArgs {
+  /** min length 1; max length 20000 */
+  content: string;
+  /**
+   * max length 5000
+   * default: ""
+   */
+  decisions?: string;
+  /** max items 9 */
+  media_ids?: string[];
+}
+
+export interface PartyMyMeeting {
+  meeting: PartyMeeting;
+  status: "expected" | "present" | "leave" | "absent";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  signed_in_at: string | null;
+  leave_state: "none" | "requested" | "approved" | "refused" | "cleared";
+  leave_note: string | null;
+  /** my code for the organiser to scan */
+  ticket: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  sign_in_opens_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  sign_in_closes_at: string;
+}
+
+export interface PartyMyMeetingPage {
+  items: PartyMyMeeting[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyMyMemberPatchArgs {
+  hide_from_rankings: boolean;
+}
+
+export interface PartyMyPlace {
+  points: number;
+  rank: number | null;
+  hidden: boolean;
+}
+
+export interface PartyMySignIn {
+  meeting: PartyMeeting;
+  status: "expected" | "present" | "leave" | "absent";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  signed_in_at: string | null;
+  points: Record<string, unknown> | null | PartyAward;
+}
+
+export interface PartyOfficer {
+  /** format: uuid */
+  id: string;
+  org: PartyOrgRef;
+  /** format: uuid */
+  member_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  name: string;
+  post: "secretary" | "deputy_secretary" | "organisation" | "publicity" | "discipline" | "committee_member" | "group_leader";
+  /** format: date (ISO 8601), sent as a string */
+  started_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  ended_on: string | null;
+}
+
+export interface PartyOfficerArgs {
+  /** format: uuid */
+  member_id: string;
+  post: "secretary" | "deputy_secretary" | "organisation" | "publicity" | "discipline" | "committee_member" | "group_leader";
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  started_on?: string | null;
+}
+
+export interface PartyOfficerList {
+  items: PartyOfficer[];
+}
+
+export interface PartyOrg {
+  /** format: uuid */
+  id: string;
+  code: string;
+  name: string;
+  kind: "committee" | "general_branch" | "branch" | "group";
+  /** format: uuid */
+  parent_id: string | null;
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface PartyOrgCreateArgs {
+  /**
+   * unique; the tree's path is made of codes
+   * pattern "^[A-Za-z0-9-]{2,24}$"
+   */
+  code: string;
+  /** min length 1; max length 64 */
+  name: string;
+  kind: "committee" | "general_branch" | "branch" | "group";
+  /**
+   * none: a top committee
+   * format: uuid
+   * default: null
+   */
+  parent_id?: string | null;
+  /**
+   * default: the parent's
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+}
+
+export interface PartyOrgPage {
+  items: PartyOrg[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyOrgRef {
+  /** format: uuid */
+  id: string;
+  name: string;
+  kind: "committee" | "general_branch" | "branch" | "group";
+}
+
+export interface PartyOwedMonth {
+  month: string;
+  due_fen: number;
+  /** an open online payment holds it */
+  held: boolean;
+}
+
+export interface PartyPayOfflineArgs {
+  /** min items 1; max items 12 */
+  months: string[];
+  /**
+   * max length 200
+   * default: null
+   */
+  late_reason?: string | null;
+  /**
+   * max length 32
+   * default: null
+   */
+  paid_by_name?: string | null;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  paid_on?: string | null;
+}
+
+export interface PartyPayOnlineArgs {
+  /** min items 1; max items 12 */
+  months: string[];
+  /**
+   * max length 200
+   * default: null
+   */
+  late_reason?: string | null;
+}
+
+export interface PartyPointEntry {
+  /** format: uuid */
+  id: string;
+  action: "meeting_sign_in" | "study_time" | "quiz_passed" | "service_hours" | "claim";
+  points: number;
+  cycle_key: string;
+  note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  awarded_at: string;
+}
+
+export interface PartyPointEntryPage {
+  items: PartyPointEntry[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyPointRule {
+  action: "meeting_sign_in" | "study_time" | "quiz_passed" | "service_hours" | "claim";
+  points: number;
+  /** study: seconds; service: minutes; else 1 */
+  unit: number;
+  cycle: "day" | "month" | "quarter" | "year";
+  cap: number;
+  active: boolean;
+}
+
+export interface PartyPointRuleArgs {
+  /** minimum 1; maximum 1000 */
+  points: number;
+  /**
+   * minimum 1; maximum 86400
+   * default: 1
+   */
+  unit?: number;
+  cycle: "day" | "month" | "quarter" | "year";
+  /** minimum 0; maximum 100000 */
+  cap: number;
+  /** default: true */
+  active?: boolean;
+}
+
+export interface PartyPointRuleList {
+  items: PartyPointRule[];
+}
+
+export interface PartyPost {
+  /** format: uuid */
+  org_id: string;
+  org_name: string;
+  post: "secretary" | "deputy_secretary" | "organisation" | "publicity" | "discipline" | "committee_member" | "group_leader";
+  post_name: string;
+}
+
+export interface PartyProgress {
+  /** format: uuid */
+  material_id: string;
+  seconds_total: number;
+  sessions: number;
+  session_seconds: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  last_beat_at: string | null;
+  points: Record<string, unknown> | null | PartyAward;
+}
+
+export interface PartyPublicOrg {
+  /** format: uuid */
+  id: string;
+  name: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+}
+
+export interface PartyPublicOrgPage {
+  items: PartyPublicOrg[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyQuestionArgs {
+  /** min length 1; max length 500 */
+  text: string;
+  /** min items 2; max items 8 */
+  options: string[];
+  /** min items 1; max items 8 */
+  answer: number[];
+  /**
+   * minimum 1; maximum 100
+   * default: 1
+   */
+  points?: number;
+}
+
+export interface PartyQuiz {
+  /** format: uuid */
+  id: string;
+  org: PartyOrgRef;
+  title: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  opens_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closes_at: string;
+  time_limit_seconds: number;
+  pass_percent: number;
+  /** read-only: sent by the server, ignored in requests */
+  question_count: number;
+}
+
+export interface PartyQuizCreateArgs {
+  /** format: uuid */
+  org_id: string;
+  /** min length 1; max length 100 */
+  title: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  opens_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closes_at: string;
+  /** minimum 60; maximum 14400 */
+  time_limit_seconds: number;
+  /** minimum 0; maximum 100 */
+  pass_percent: number;
+  /** min items 1; max items 50 */
+  questions: PartyQuestionArgs[];
+}
+
+export interface PartyQuizPage {
+  items: PartyQuiz[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyRanking {
+  quarter: string;
+  branch_name: string;
+  items: PartyRankingEntry[];
+  me?: Record<string, unknown> | null | PartyMyPlace;
+}
+
+export interface PartyRankingEntry {
+  rank: number;
+  name: string;
+  points: number;
+  /** staff only: hidden from the members' ranking */
+  hidden?: boolean;
+}
+
+export interface PartyRate {
+  /** format: uuid */
+  id: string;
+  version: string;
+  /** format: date (ISO 8601), sent as a string */
+  effective_from: string;
+  rules: Record<string, unknown>;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface PartyRateArgs {
+  /** min length 1; max length 64 */
+  version: string;
+  /** format: date (ISO 8601), sent as a string */
+  effective_from: string;
+  /** wage and pension bands, fixed amounts (see README) */
+  rules: Record<string, unknown>;
+}
+
+export interface PartyRateList {
+  items: PartyRate[];
+}
+
+export interface PartyReceipt {
+  /** format: uuid */
+  member_id: string;
+  name: string;
+  branch_name: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  read_at: string | null;
+}
+
+export interface PartyReceipts {
+  /** format: uuid */
+  announcement_id: string;
+  title: string;
+  read: PartyReceipt[];
+  unread: PartyReceipt[];
+}
+
+export interface PartyRegistration {
+  /** format: uuid */
+  id: string;
+  org: PartyOrgRef;
+  name: string;
+  workplace_org: string;
+  /** format: date (ISO 8601), sent as a string */
+  registered_on: string;
+  status: "submitted" | "confirmed" | "rejected" | "ended";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  decided_at: string | null;
+  reject_reason: string | null;
+  /**
+   * the slip's photo, signed URL
+   * read-only: sent by the server, ignored in requests
+   */
+  slip: Record<string, unknown>[];
+}
+
+export interface PartyRegistrationArgs {
+  /**
+   * the branch of the community I live in
+   * format: uuid
+   */
+  org_id: string;
+  /** min length 1; max length 32 */
+  name: string;
+  /** min length 1; max length 100 */
+  workplace_org: string;
+  /** format: date (ISO 8601), sent as a string */
+  registered_on: string;
+  /**
+   * the registration slip (报到单), from /media
+   * format: uuid
+   */
+  slip_media_id: string;
+}
+
+export interface PartyRegistrationDecisionArgs {
+  confirm: boolean;
+  /**
+   * max length 200
+   * default: null
+   */
+  reason?: string | null;
+}
+
+export interface PartyRegistrationPage {
+  items: PartyRegistration[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyRequired {
+  kind: "branch_assembly" | "branch_committee" | "group_meeting" | "party_lecture" | "theme_day" | "life_meeting";
+  name: string;
+  due: number;
+  held: number;
+}
+
+export interface PartyRollEntry {
+  name: string;
+  posts: PartyPost[];
+}
+
+export interface PartyRollEntryPage {
+  items: PartyRollEntry[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartySignInArgs {
+  /**
+   * the meeting's code
+   * min length 1; max length 120
+   */
+  code: string;
+}
+
+export interface PartySignInCode {
+  code: string;
+  qr_payload: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  opens_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  closes_at: string;
+}
+
+export interface PartySignedIn {
+  attendance: PartyAttendance;
+  points: Record<string, unknown> | null | PartyAward;
+}
+
+export interface PartyStaffMember {
+  /** format: uuid */
+  id: string;
+  name: string;
+  category: "probationary" | "full";
+  /** format: date (ISO 8601), sent as a string */
+  joined_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  full_on: string | null;
+  branch: PartyOrgRef;
+  group: Record<string, unknown> | null | PartyOrgRef;
+  posts: PartyPost[];
+  /** 流动党员 */
+  is_mobile: boolean;
+  status: "active" | "pending" | "suspended" | "transferred_out" | "left" | "deceased" | "not_arrived";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  status_changed_at: string;
+  status_reason: string | null;
+  dues_standard_fen: number;
+  /** the last month paid, 2026-03 */
+  dues_paid_until: string | null;
+  /** six months unpaid, flagged to the branch */
+  dues_flagged: boolean;
+  hide_from_rankings: boolean;
+  has_account: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: uuid */
+  user_id: string | null;
+}
+
+export interface PartyStaffMemberDetail {
+  /** format: uuid */
+  id: string;
+  name: string;
+  category: "probationary" | "full";
+  /** format: date (ISO 8601), sent as a string */
+  joined_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  full_on: string | null;
+  branch: PartyOrgRef;
+  group: Record<string, unknown> | null | PartyOrgRef;
+  posts: PartyPost[];
+  /** 流动党员 */
+  is_mobile: boolean;
+  status: "active" | "pending" | "suspended" | "transferred_out" | "left" | "deceased" | "not_arrived";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  status_changed_at: string;
+  status_reason: string | null;
+  dues_standard_fen: number;
+  /** the last month paid, 2026-03 */
+  dues_paid_until: string | null;
+  /** six months unpaid, flagged to the branch */
+  dues_flagged: boolean;
+  hide_from_rankings: boolean;
+  has_account: boolean;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: uuid */
+  user_id: string | null;
+  history: PartyMemberLog[];
+}
+
+export interface PartyStaffMemberPage {
+  items: PartyStaffMember[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyStaffSignInArgs {
+  /**
+   * the code on the member's phone
+   * max length 120
+   * default: null
+   */
+  ticket?: string | null;
+  /**
+   * or: by hand (no phone)
+   * format: uuid
+   * default: null
+   */
+  member_id?: string | null;
+}
+
+export interface PartyStaffTransferArgs {
+  direction: "inside" | "out" | "in";
+  /**
+   * inside: the branch
+   * format: uuid
+   * default: null
+   */
+  to_org_id?: string | null;
+  /**
+   * max length 100
+   * default: null
+   */
+  external_org?: string | null;
+  /** default: null */
+  reach?: "in_city" | "out_of_city" | null;
+  /**
+   * max length 200
+   * default: ""
+   */
+  reason?: string;
+  /**
+   * inside and out
+   * format: uuid
+   * default: null
+   */
+  member_id?: string | null;
+  /**
+   * in
+   * default: null
+   */
+  member?: PartyIncomingMemberArgs | Record<string, unknown> | null;
+  /**
+   * max length 40
+   * default: null
+   */
+  letter_no?: string | null;
+  /**
+   * format: date-time (ISO 8601 with offset), sent as a string
+   * default: null
+   */
+  valid_until?: string | null;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  letter_paid_until?: string | null;
+}
+
+export interface PartyTransfer {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  member_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  member_name: string;
+  direction: "inside" | "out" | "in";
+  reach: "in_city" | "out_of_city";
+  from_org: Record<string, unknown> | null | PartyOrgRef;
+  to_org: Record<string, unknown> | null | PartyOrgRef;
+  approver_org: PartyOrgRef;
+  external_org: string | null;
+  reason: string;
+  status: "draft" | "submitted" | "returned" | "confirmed" | "approved" | "received" | "completed" | "withdrawn" | "rejected" | "expired" | "revoked";
+  /** read-only: sent by the server, ignored in requests */
+  letter: Record<string, unknown> | null;
+  steps: PartyTransferStep[];
+  /** read-only: sent by the server, ignored in requests */
+  allowed_actions: string[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface PartyTransferActionArgs {
+  /** min length 1; max length 16 */
+  action: string;
+  /**
+   * max length 200
+   * default: ""
+   */
+  remark?: string;
+  /** format: uuid */
+  to_org_id?: string | null;
+  /** max length 100 */
+  external_org?: string | null;
+  reach?: "in_city" | "out_of_city" | null;
+  /** max length 200 */
+  reason?: string;
+}
+
+export interface PartyTransferPage {
+  items: PartyTransfer[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface PartyTransferStartArgs {
+  direction: "inside" | "out" | "in";
+  /**
+   * inside: the branch
+   * format: uuid
+   * default: null
+   */
+  to_org_id?: string | null;
+  /**
+   * max length 100
+   * default: null
+   */
+  external_org?: string | null;
+  /** default: null */
+  reach?: "in_city" | "out_of_city" | null;
+  /**
+   * max length 200
+   * default: ""
+   */
+  reason?: string;
+}
+
+export interface PartyTransferStep {
+  action: string;
+  from_status: string | null;
+  to_status: string;
+  actor_role: string;
+  /** format: uuid */
+  actor_org_id: string | null;
+  remark: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+}
+
+export interface PartyTurnout {
+  /** places on the rosters of meetings held */
+  expected: number;
+  present: number;
+  leave: number;
+  absent: number;
+  rate: number | null;
+  rate_excluding_leave: number | null;
+}
+
+export interface PartyUnpaid {
+  /** format: uuid */
+  member_id: string;
+  name: string;
+  branch_name: string;
+  standard_fen: number;
+  paid_until: string | null;
+  months_unpaid: number;
+  flagged: boolean;
+}
+
+export interface PartyUnpaidPage {
+  items: PartyUnpaid[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface Pass {
   /** format: uuid */
   id: string;
@@ -5285,6 +6496,818 @@ export interface Operations {
     };
     response: StaffVehicle;
   };
+  /** operationId: adminListPartyAnnouncements · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/announcements": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyAnnouncementPage;
+  };
+  /** operationId: adminPublishPartyAnnouncement · tags: admin-party · requires a bearer token */
+  "POST /api/v1/admin/party/announcements": {
+    request: {
+      body: PartyAnnouncementArgs;
+    };
+    response: PartyAnnouncement;
+  };
+  /**
+   * Who has read it and when, and who has not (in the access log).
+   * operationId: adminPartyAnnouncementReceipts · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/announcements/{announcement_id}/receipts": {
+    request: {
+      path: {
+        /** format: uuid */
+        announcement_id: string;
+      };
+    };
+    response: PartyReceipts;
+  };
+  /**
+   * Declarations of members in reach (`status=declared`: waiting for the branch).
+   * operationId: adminListPartyDeclarations · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/dues-declarations": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "declared" | "confirmed" | "rejected" | null;
+      };
+    };
+    response: PartyDeclarationPage;
+  };
+  /**
+   * Confirm the standard (it applies to this month while unpaid, and on), or reject with a reason.
+   * operationId: adminDecidePartyDeclaration · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/dues-declarations/{declaration_id}/decision": {
+    request: {
+      path: {
+        /** format: uuid */
+        declaration_id: string;
+      };
+      body: PartyDeclarationDecisionArgs;
+    };
+    response: PartyDeclaration;
+  };
+  /**
+   * The versions of the dues rules, newest first.
+   * operationId: adminListPartyDuesRates · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/dues-rates": {
+    request: Record<string, never>;
+    response: PartyRateList;
+  };
+  /**
+   * A new version of the dues rules, from its date on (versions are never edited).
+   * operationId: adminAddPartyDuesRate · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/dues-rates": {
+    request: {
+      body: PartyRateArgs;
+    };
+    response: PartyRate;
+  };
+  /** operationId: adminListPartyMeetings · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/meetings": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /** default: null */
+        kind?: "branch_assembly" | "branch_committee" | "group_meeting" | "party_lecture" | "theme_day" | "life_meeting" | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        org_id?: string | null;
+      };
+    };
+    response: PartyMeetingPage;
+  };
+  /**
+   * Schedule a meeting; its roster (the members in good standing now, and invitees) is told.
+   * operationId: adminSchedulePartyMeeting · tags: admin-party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/party/meetings": {
+    request: {
+      body: PartyMeetingCreateArgs;
+    };
+    response: PartyMeeting;
+  };
+  /** operationId: adminGetPartyMeeting · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/meetings/{meeting_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+    };
+    response: PartyMeeting;
+  };
+  /**
+   * The roster with each member's one status (present, leave, absent; expected until the window closes).
+   * operationId: adminPartyMeetingAttendance · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/meetings/{meeting_id}/attendance": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyAttendancePage;
+  };
+  /** operationId: adminCancelPartyMeeting · tags: admin-party · requires a bearer token */
+  "POST /api/v1/admin/party/meetings/{meeting_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyMeetingCancelArgs;
+    };
+    response: PartyMeeting;
+  };
+  /** operationId: adminInviteToPartyMeeting · tags: admin-party · requires a bearer token */
+  "POST /api/v1/admin/party/meetings/{meeting_id}/invitees": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyInviteesArgs;
+    };
+    response: PartyMeeting;
+  };
+  /**
+   * The organiser approves or refuses a member's leave request.
+   * operationId: adminDecidePartyLeave · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/meetings/{meeting_id}/leave-decisions": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyLeaveDecisionArgs;
+    };
+    response: PartyAttendance;
+  };
+  /**
+   * The minutes (an empty draft until written), with what may be done with them now.
+   * operationId: adminGetPartyMinutes · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/meetings/{meeting_id}/minutes": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+    };
+    response: PartyMinutes;
+  };
+  /**
+   * Write the minutes: content, decisions, attachments (photos from /media).
+   * operationId: adminWritePartyMinutes · tags: admin-party · requires a bearer token
+   */
+  "PUT /api/v1/admin/party/meetings/{meeting_id}/minutes": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyMinutesArgs;
+    };
+    response: PartyMinutes;
+  };
+  /**
+   * `submit` (the organiser); `approve` or `reject` with a reason (the level above, not the submitter).
+   * operationId: adminActOnPartyMinutes · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/meetings/{meeting_id}/minutes/transitions": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyMinutesActionArgs;
+    };
+    response: PartyMinutes;
+  };
+  /**
+   * The meeting's code, to show as a QR code for members to scan.
+   * operationId: adminPartySignInCode · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/meetings/{meeting_id}/sign-in-code": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+    };
+    response: PartySignInCode;
+  };
+  /**
+   * Sign a member in: scan the code on their phone, or by hand for a member without one.
+   * operationId: adminPartySignIn · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/meetings/{meeting_id}/sign-ins": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyStaffSignInArgs;
+    };
+    response: PartySignedIn;
+  };
+  /**
+   * Members of the organisations I reach (leavers included, with their status); in the access log.
+   * operationId: adminListPartyMembers · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/members": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * members of this organisation and below
+         * format: uuid
+         * default: null
+         */
+        org_id?: string | null;
+        /**
+         * name contains
+         * max length 32
+         * default: null
+         */
+        q?: string | null;
+        /** default: null */
+        status?: "active" | "pending" | "suspended" | "transferred_out" | "left" | "deceased" | "not_arrived" | null;
+      };
+    };
+    response: PartyStaffMemberPage;
+  };
+  /**
+   * Put a member on a branch's roll, linked to their resident account (staff only: never self-declared).
+   * operationId: adminCreatePartyMember · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/members": {
+    request: {
+      body: PartyMemberCreateArgs;
+    };
+    response: PartyStaffMember;
+  };
+  /**
+   * A member's record and its history (in the access log).
+   * operationId: adminGetPartyMember · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/members/{member_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        member_id: string;
+      };
+    };
+    response: PartyStaffMemberDetail;
+  };
+  /**
+   * Correct a record, or link (unlink) its account; logged. The branch changes through a transfer.
+   * operationId: adminUpdatePartyMember · tags: admin-party · requires a bearer token
+   */
+  "PATCH /api/v1/admin/party/members/{member_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        member_id: string;
+      };
+      body: PartyMemberPatchArgs;
+    };
+    response: PartyStaffMember;
+  };
+  /**
+   * A member's dues ledger (in the access log).
+   * operationId: adminPartyMemberDues · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/members/{member_id}/dues": {
+    request: {
+      path: {
+        /** format: uuid */
+        member_id: string;
+      };
+    };
+    response: PartyLedger;
+  };
+  /**
+   * Enter a member's declaration for them (no app), confirmed at once.
+   * operationId: adminDeclarePartyDues · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/members/{member_id}/dues/declarations": {
+    request: {
+      path: {
+        /** format: uuid */
+        member_id: string;
+      };
+      body: PartyDeclarationArgs;
+    };
+    response: PartyDeclaration;
+  };
+  /**
+   * Record dues paid to the branch (cash, transfer; by someone for the member: 代缴).
+   * operationId: adminRecordPartyDues · tags: admin-party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/party/members/{member_id}/dues/payments": {
+    request: {
+      path: {
+        /** format: uuid */
+        member_id: string;
+      };
+      body: PartyPayOfflineArgs;
+    };
+    response: PartyDuesPayment;
+  };
+  /**
+   * Suspend (停止党籍), restore, or record a leaver or a death: the record stays as history.
+   * operationId: adminSetPartyMemberStatus · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/members/{member_id}/status": {
+    request: {
+      path: {
+        /** format: uuid */
+        member_id: string;
+      };
+      body: PartyMemberStatusArgs;
+    };
+    response: PartyStaffMember;
+  };
+  /**
+   * End a post (kept as history).
+   * operationId: adminEndPartyOfficer · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/officers/{officer_id}/end": {
+    request: {
+      path: {
+        /** format: uuid */
+        officer_id: string;
+      };
+    };
+    response: PartyOfficer;
+  };
+  /**
+   * Organisations I reach, in tree order.
+   * operationId: adminListPartyOrgs · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/orgs": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /** default: null */
+        kind?: "committee" | "general_branch" | "branch" | "group" | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        parent_id?: string | null;
+      };
+    };
+    response: PartyOrgPage;
+  };
+  /**
+   * A new organisation under one I reach (a top committee: admins).
+   * operationId: adminCreatePartyOrg · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/orgs": {
+    request: {
+      body: PartyOrgCreateArgs;
+    };
+    response: PartyOrg;
+  };
+  /** operationId: adminGetPartyOrg · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/orgs/{org_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+    };
+    response: PartyOrg;
+  };
+  /**
+   * Members of the organisation and below with dues unpaid up to this month; those six months behind are
+   * flagged (the rules take it seriously: the system flags, people decide).
+   * operationId: adminPartyUnpaidDues · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/orgs/{org_id}/dues/unpaid": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyUnpaidPage;
+  };
+  /**
+   * The quarter per branch: 三会一课 held against due, other meetings, attendance rates (counted in SQL).
+   * operationId: adminPartyFigures · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/orgs/{org_id}/figures": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+      query?: {
+        /**
+         * 2026Q2; default: this quarter
+         * pattern "^\\d{4}Q[1-4]$"
+         * default: null
+         */
+        quarter?: string | null;
+      };
+    };
+    response: PartyFigures;
+  };
+  /**
+   * The organisation's secretary and committee (or group leader); ended posts on request.
+   * operationId: adminListPartyOfficers · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/orgs/{org_id}/officers": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+      query?: {
+        /** default: false */
+        include_ended?: boolean;
+      };
+    };
+    response: PartyOfficerList;
+  };
+  /**
+   * Appoint a member to a post (the level above appoints); they act for the organisation from now on.
+   * operationId: adminAppointPartyOfficer · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/orgs/{org_id}/officers": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+      body: PartyOfficerArgs;
+    };
+    response: PartyOfficer;
+  };
+  /**
+   * A branch's points ranking of the quarter, those hidden from members' view included (marked).
+   * operationId: adminPartyRanking · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/orgs/{org_id}/rankings": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+      query?: {
+        /**
+         * 2026Q2; default: this quarter
+         * pattern "^\\d{4}Q[1-4]$"
+         * default: null
+         */
+        quarter?: string | null;
+      };
+    };
+    response: PartyRanking;
+  };
+  /**
+   * The quarter's service hours of the working members registered with the organisation and below, for
+   * their workplace branches (CSV, UTF-8 with BOM for spreadsheet programs).
+   * operationId: adminPartyRegistrationHours · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/orgs/{org_id}/registrations/hours.csv": {
+    request: {
+      path: {
+        /** format: uuid */
+        org_id: string;
+      };
+      query?: {
+        /**
+         * 2026Q2; default: this quarter
+         * pattern "^\\d{4}Q[1-4]$"
+         * default: null
+         */
+        quarter?: string | null;
+      };
+    };
+    response: string;
+  };
+  /** operationId: adminListPartyClaims · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/point-claims": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "pending" | "approved" | "rejected" | null;
+      };
+    };
+    response: PartyClaimPage;
+  };
+  /**
+   * Approve (points as far as the cap allows: the answer says why when fewer) or reject with a reason.
+   * operationId: adminDecidePartyClaim · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/point-claims/{point_claim_id}/decision": {
+    request: {
+      path: {
+        /** format: uuid */
+        point_claim_id: string;
+      };
+      body: PartyDecisionArgs;
+    };
+    response: PartyClaim;
+  };
+  /** operationId: adminListPartyPointRules · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/point-rules": {
+    request: Record<string, never>;
+    response: PartyPointRuleList;
+  };
+  /**
+   * Set an action's points, unit, cycle and cap (admins; from now on, never backwards).
+   * operationId: adminSetPartyPointRule · tags: admin-party · requires a bearer token
+   */
+  "PUT /api/v1/admin/party/point-rules/{action}": {
+    request: {
+      path: {
+        /** min length 1 */
+        action: string;
+      };
+      body: PartyPointRuleArgs;
+    };
+    response: PartyPointRule;
+  };
+  /** operationId: adminListPartyQuizzes · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/quizzes": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyQuizPage;
+  };
+  /**
+   * A quiz with a window, a time limit and a pass mark; answers are scored on the server.
+   * operationId: adminCreatePartyQuiz · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/quizzes": {
+    request: {
+      body: PartyQuizCreateArgs;
+    };
+    response: PartyQuiz;
+  };
+  /** operationId: adminListPartyRegistrations · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/registrations": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "submitted" | "confirmed" | "rejected" | "ended" | null;
+      };
+    };
+    response: PartyRegistrationPage;
+  };
+  /** operationId: adminGetPartyRegistration · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/registrations/{registration_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        registration_id: string;
+      };
+    };
+    response: PartyRegistration;
+  };
+  /**
+   * Confirm (they may get service tasks from now on) or reject with a reason.
+   * operationId: adminDecidePartyRegistration · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/registrations/{registration_id}/decision": {
+    request: {
+      path: {
+        /** format: uuid */
+        registration_id: string;
+      };
+      body: PartyRegistrationDecisionArgs;
+    };
+    response: PartyRegistration;
+  };
+  /** operationId: adminListPartyMaterials · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/study-materials": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyMaterialPage;
+  };
+  /**
+   * Publish an article (text, a cover photo) or a video (its https address) to an organisation and below.
+   * operationId: adminPublishPartyMaterial · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/study-materials": {
+    request: {
+      body: PartyMaterialCreateArgs;
+    };
+    response: PartyMaterial;
+  };
+  /**
+   * Transfers from, to or approved by organisations I reach.
+   * operationId: adminListPartyTransfers · tags: admin-party · requires a bearer token
+   */
+  "GET /api/v1/admin/party/transfers": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "draft" | "submitted" | "returned" | "confirmed" | "approved" | "received" | "completed" | "withdrawn" | "rejected" | "expired" | "revoked" | null;
+      };
+    };
+    response: PartyTransferPage;
+  };
+  /**
+   * Start a transfer for a member (inside or out), or register a letter from outside (`in`): a pending
+   * member for the receiving branch.
+   * operationId: adminStartPartyTransfer · tags: admin-party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/party/transfers": {
+    request: {
+      body: PartyStaffTransferArgs;
+    };
+    response: PartyTransfer;
+  };
+  /** operationId: adminGetPartyTransfer · tags: admin-party · requires a bearer token */
+  "GET /api/v1/admin/party/transfers/{transfer_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        transfer_id: string;
+      };
+    };
+    response: PartyTransfer;
+  };
+  /**
+   * confirm / return / reject (the sending branch), approve / revoke / complete (the committee above),
+   * receive (the receiving side; out: the committee records the 回执).
+   * operationId: adminActOnPartyTransfer · tags: admin-party · requires a bearer token
+   */
+  "POST /api/v1/admin/party/transfers/{transfer_id}/transitions": {
+    request: {
+      path: {
+        /** format: uuid */
+        transfer_id: string;
+      };
+      body: PartyTransferActionArgs;
+    };
+    response: PartyTransfer;
+  };
   /**
    * Orders of my area, newest first; filter by state, purpose, payer, out_trade_no, creation time. Audited.
    * operationId: adminListPayments · tags: admin-payments · requires a bearer token
@@ -7439,6 +9462,499 @@ export interface Operations {
     response: Vehicle;
   };
   /**
+   * Announcements of my branch and the organisations above it, newest first, with when I read each.
+   * operationId: partyListAnnouncements · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/announcements": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyAnnouncementPage;
+  };
+  /** operationId: partyGetAnnouncement · tags: party · requires a bearer token */
+  "GET /api/v1/party/announcements/{announcement_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        announcement_id: string;
+      };
+    };
+    response: PartyAnnouncement;
+  };
+  /**
+   * I read it (the receipt is kept once: the first time counts).
+   * operationId: partyReadAnnouncement · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/announcements/{announcement_id}/read": {
+    request: {
+      path: {
+        /** format: uuid */
+        announcement_id: string;
+      };
+    };
+    response: PartyAnnouncement;
+  };
+  /**
+   * My own member record, in full (linked by staff: nobody declares themselves a member).
+   * operationId: partyGetMe · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/me": {
+    request: Record<string, never>;
+    response: PartyMember;
+  };
+  /**
+   * Hide myself from (or show myself in) my branch's points ranking.
+   * operationId: partyUpdateMe · tags: party · requires a bearer token
+   */
+  "PATCH /api/v1/party/me": {
+    request: {
+      body: PartyMyMemberPatchArgs;
+    };
+    response: PartyMember;
+  };
+  /**
+   * The members of my own branch: names and posts only.
+   * operationId: partyListMyBranch · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/me/branch/members": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyRollEntryPage;
+  };
+  /**
+   * My dues: standard, paid up to, what I owe month by month, the months' ledger, my declarations.
+   * operationId: partyMyDues · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/me/dues": {
+    request: Record<string, never>;
+    response: PartyLedger;
+  };
+  /**
+   * Declare my monthly income (wage or pension, after tax) or my fixed category for a year; my branch
+   * confirms the standard it gives.
+   * operationId: partyDeclareIncome · tags: party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/party/me/dues/declarations": {
+    request: {
+      body: PartyDeclarationArgs;
+    };
+    response: PartyDeclaration;
+  };
+  /** operationId: partyListMyDuesPayments · tags: party · requires a bearer token */
+  "GET /api/v1/party/me/dues/payments": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyDuesPaymentPage;
+  };
+  /**
+   * Pay one or several months online: answers the payment with its `order_id`, which
+   * `POST /payments/{order_id}/prepay` turns into what `wx.requestPayment` takes.
+   * operationId: partyPayDues · tags: party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/party/me/dues/payments": {
+    request: {
+      body: PartyPayOnlineArgs;
+    };
+    response: PartyDuesPayment;
+  };
+  /** operationId: partyListMyClaims · tags: party · requires a bearer token */
+  "GET /api/v1/party/me/point-claims": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyClaimPage;
+  };
+  /**
+   * Ask my branch for points for something I did, with photos as evidence.
+   * operationId: partyClaimPoints · tags: party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/party/me/point-claims": {
+    request: {
+      body: PartyClaimArgs;
+    };
+    response: PartyClaim;
+  };
+  /**
+   * My points ledger, newest first.
+   * operationId: partyListMyPoints · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/me/points": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyPointEntryPage;
+  };
+  /** operationId: partyListMyRegistrations · tags: party · requires a bearer token */
+  "GET /api/v1/party/me/registrations": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyRegistrationPage;
+  };
+  /**
+   * My transfers of membership, each with every step.
+   * operationId: partyListMyTransfers · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/me/transfers": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyTransferPage;
+  };
+  /**
+   * Start a transfer (a draft: submit it with the `submit` action) to another branch here, or out.
+   * operationId: partyStartTransfer · tags: party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/party/me/transfers": {
+    request: {
+      body: PartyTransferStartArgs;
+    };
+    response: PartyTransfer;
+  };
+  /**
+   * One of my transfers: every step (who in which role, when, the result, a remark) and the letter.
+   * operationId: partyGetMyTransfer · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/me/transfers/{transfer_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        transfer_id: string;
+      };
+    };
+    response: PartyTransfer;
+  };
+  /**
+   * `edit` (draft or returned), `submit` (again after a return: the same application), `withdraw`.
+   * operationId: partyActOnMyTransfer · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/me/transfers/{transfer_id}/transitions": {
+    request: {
+      path: {
+        /** format: uuid */
+        transfer_id: string;
+      };
+      body: PartyTransferActionArgs;
+    };
+    response: PartyTransfer;
+  };
+  /**
+   * Sign in by scanning the meeting's code (20 minutes before to 20 after the start); once.
+   * operationId: partySignIn · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/meeting-sign-ins": {
+    request: {
+      body: PartySignInArgs;
+    };
+    response: PartyMySignIn;
+  };
+  /**
+   * Meetings I am on the roster of, newest first.
+   * operationId: partyListMyMeetings · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/meetings": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyMyMeetingPage;
+  };
+  /**
+   * A meeting I am on the roster of, my status, and my code for the organiser to scan.
+   * operationId: partyGetMyMeeting · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/meetings/{meeting_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+    };
+    response: PartyMyMeeting;
+  };
+  /**
+   * Ask the organiser for leave, before the start.
+   * operationId: partyAskLeave · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/meetings/{meeting_id}/leave": {
+    request: {
+      path: {
+        /** format: uuid */
+        meeting_id: string;
+      };
+      body: PartyLeaveArgs;
+    };
+    response: PartyMyMeeting;
+  };
+  /**
+   * Branches to register with as a working member (names and places; never their members).
+   * operationId: partyListBranches · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/orgs": {
+    request: {
+      query?: {
+        /**
+         * branches of this committee or estate
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyPublicOrgPage;
+  };
+  /**
+   * Hand in my answers; scored on the server.
+   * operationId: partyAnswerQuiz · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/quiz-attempts/{attempt_id}/answers": {
+    request: {
+      path: {
+        /** format: uuid */
+        attempt_id: string;
+      };
+      body: PartyAnswersArgs;
+    };
+    response: PartyAnswerResult;
+  };
+  /** operationId: partyListQuizzes · tags: party · requires a bearer token */
+  "GET /api/v1/party/quizzes": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyQuizPage;
+  };
+  /**
+   * Start my one attempt (asking again returns it): the questions, without their answers, and my deadline.
+   * operationId: partyStartQuiz · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/quizzes/{quiz_id}/attempts": {
+    request: {
+      path: {
+        /** format: uuid */
+        quiz_id: string;
+      };
+    };
+    response: PartyAttempt;
+  };
+  /**
+   * My branch's points ranking of a quarter (without those who hid themselves), and my own place.
+   * operationId: partyMyRanking · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/rankings": {
+    request: {
+      query?: {
+        /**
+         * 2026Q2; default: this quarter
+         * pattern "^\\d{4}Q[1-4]$"
+         * default: null
+         */
+        quarter?: string | null;
+      };
+    };
+    response: PartyRanking;
+  };
+  /**
+   * 在职党员报到: register with the branch of the community I live in, with my registration slip.
+   * operationId: partyRegister · tags: party · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/party/registrations": {
+    request: {
+      body: PartyRegistrationArgs;
+    };
+    response: PartyRegistration;
+  };
+  /**
+   * End my registration (I moved, or changed jobs).
+   * operationId: partyEndRegistration · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/registrations/{registration_id}/end": {
+    request: {
+      path: {
+        /** format: uuid */
+        registration_id: string;
+      };
+    };
+    response: PartyRegistration;
+  };
+  /**
+   * Study materials of my branch and the organisations above it, newest first.
+   * operationId: partyListMaterials · tags: party · requires a bearer token
+   */
+  "GET /api/v1/party/study-materials": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: PartyMaterialPage;
+  };
+  /** operationId: partyGetMaterial · tags: party · requires a bearer token */
+  "GET /api/v1/party/study-materials/{material_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        material_id: string;
+      };
+    };
+    response: PartyMaterial;
+  };
+  /**
+   * I am reading (send every 30–60 s): the time since my last heartbeat counts; after a gap of more than
+   * 10 minutes a new session starts.
+   * operationId: partyStudyHeartbeat · tags: party · requires a bearer token
+   */
+  "POST /api/v1/party/study-materials/{material_id}/heartbeats": {
+    request: {
+      path: {
+        /** format: uuid */
+        material_id: string;
+      };
+    };
+    response: PartyProgress;
+  };
+  /**
    * SANDBOX ONLY: a demo order for me to pay (until parking, dues and services sell things themselves).
    * operationId: createSandboxPayment · tags: payments · requires a bearer token · honours Idempotency-Key
    */
@@ -7795,6 +10311,58 @@ export const OPERATIONS = {
   "GET /api/v1/admin/parking/vehicles": { method: "GET", path: "/api/v1/admin/parking/vehicles", operationId: "adminParkingVehicles", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/parking/vehicles/{vehicle_id}/reject": { method: "POST", path: "/api/v1/admin/parking/vehicles/{vehicle_id}/reject", operationId: "adminParkingRejectVehicle", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/admin/parking/vehicles/{vehicle_id}/verify": { method: "POST", path: "/api/v1/admin/parking/vehicles/{vehicle_id}/verify", operationId: "adminParkingVerifyVehicle", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/announcements": { method: "GET", path: "/api/v1/admin/party/announcements", operationId: "adminListPartyAnnouncements", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/announcements": { method: "POST", path: "/api/v1/admin/party/announcements", operationId: "adminPublishPartyAnnouncement", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/announcements/{announcement_id}/receipts": { method: "GET", path: "/api/v1/admin/party/announcements/{announcement_id}/receipts", operationId: "adminPartyAnnouncementReceipts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/dues-declarations": { method: "GET", path: "/api/v1/admin/party/dues-declarations", operationId: "adminListPartyDeclarations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/dues-declarations/{declaration_id}/decision": { method: "POST", path: "/api/v1/admin/party/dues-declarations/{declaration_id}/decision", operationId: "adminDecidePartyDeclaration", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/dues-rates": { method: "GET", path: "/api/v1/admin/party/dues-rates", operationId: "adminListPartyDuesRates", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/dues-rates": { method: "POST", path: "/api/v1/admin/party/dues-rates", operationId: "adminAddPartyDuesRate", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/meetings": { method: "GET", path: "/api/v1/admin/party/meetings", operationId: "adminListPartyMeetings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/meetings": { method: "POST", path: "/api/v1/admin/party/meetings", operationId: "adminSchedulePartyMeeting", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/meetings/{meeting_id}": { method: "GET", path: "/api/v1/admin/party/meetings/{meeting_id}", operationId: "adminGetPartyMeeting", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/meetings/{meeting_id}/attendance": { method: "GET", path: "/api/v1/admin/party/meetings/{meeting_id}/attendance", operationId: "adminPartyMeetingAttendance", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/meetings/{meeting_id}/cancel": { method: "POST", path: "/api/v1/admin/party/meetings/{meeting_id}/cancel", operationId: "adminCancelPartyMeeting", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/party/meetings/{meeting_id}/invitees": { method: "POST", path: "/api/v1/admin/party/meetings/{meeting_id}/invitees", operationId: "adminInviteToPartyMeeting", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/party/meetings/{meeting_id}/leave-decisions": { method: "POST", path: "/api/v1/admin/party/meetings/{meeting_id}/leave-decisions", operationId: "adminDecidePartyLeave", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/meetings/{meeting_id}/minutes": { method: "GET", path: "/api/v1/admin/party/meetings/{meeting_id}/minutes", operationId: "adminGetPartyMinutes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PUT /api/v1/admin/party/meetings/{meeting_id}/minutes": { method: "PUT", path: "/api/v1/admin/party/meetings/{meeting_id}/minutes", operationId: "adminWritePartyMinutes", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/party/meetings/{meeting_id}/minutes/transitions": { method: "POST", path: "/api/v1/admin/party/meetings/{meeting_id}/minutes/transitions", operationId: "adminActOnPartyMinutes", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/meetings/{meeting_id}/sign-in-code": { method: "GET", path: "/api/v1/admin/party/meetings/{meeting_id}/sign-in-code", operationId: "adminPartySignInCode", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/meetings/{meeting_id}/sign-ins": { method: "POST", path: "/api/v1/admin/party/meetings/{meeting_id}/sign-ins", operationId: "adminPartySignIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/members": { method: "GET", path: "/api/v1/admin/party/members", operationId: "adminListPartyMembers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/members": { method: "POST", path: "/api/v1/admin/party/members", operationId: "adminCreatePartyMember", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/members/{member_id}": { method: "GET", path: "/api/v1/admin/party/members/{member_id}", operationId: "adminGetPartyMember", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/party/members/{member_id}": { method: "PATCH", path: "/api/v1/admin/party/members/{member_id}", operationId: "adminUpdatePartyMember", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/members/{member_id}/dues": { method: "GET", path: "/api/v1/admin/party/members/{member_id}/dues", operationId: "adminPartyMemberDues", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/members/{member_id}/dues/declarations": { method: "POST", path: "/api/v1/admin/party/members/{member_id}/dues/declarations", operationId: "adminDeclarePartyDues", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/party/members/{member_id}/dues/payments": { method: "POST", path: "/api/v1/admin/party/members/{member_id}/dues/payments", operationId: "adminRecordPartyDues", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/party/members/{member_id}/status": { method: "POST", path: "/api/v1/admin/party/members/{member_id}/status", operationId: "adminSetPartyMemberStatus", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/party/officers/{officer_id}/end": { method: "POST", path: "/api/v1/admin/party/officers/{officer_id}/end", operationId: "adminEndPartyOfficer", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/orgs": { method: "GET", path: "/api/v1/admin/party/orgs", operationId: "adminListPartyOrgs", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/orgs": { method: "POST", path: "/api/v1/admin/party/orgs", operationId: "adminCreatePartyOrg", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/orgs/{org_id}": { method: "GET", path: "/api/v1/admin/party/orgs/{org_id}", operationId: "adminGetPartyOrg", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/orgs/{org_id}/dues/unpaid": { method: "GET", path: "/api/v1/admin/party/orgs/{org_id}/dues/unpaid", operationId: "adminPartyUnpaidDues", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/orgs/{org_id}/figures": { method: "GET", path: "/api/v1/admin/party/orgs/{org_id}/figures", operationId: "adminPartyFigures", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/orgs/{org_id}/officers": { method: "GET", path: "/api/v1/admin/party/orgs/{org_id}/officers", operationId: "adminListPartyOfficers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/orgs/{org_id}/officers": { method: "POST", path: "/api/v1/admin/party/orgs/{org_id}/officers", operationId: "adminAppointPartyOfficer", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/orgs/{org_id}/rankings": { method: "GET", path: "/api/v1/admin/party/orgs/{org_id}/rankings", operationId: "adminPartyRanking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/orgs/{org_id}/registrations/hours.csv": { method: "GET", path: "/api/v1/admin/party/orgs/{org_id}/registrations/hours.csv", operationId: "adminPartyRegistrationHours", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/point-claims": { method: "GET", path: "/api/v1/admin/party/point-claims", operationId: "adminListPartyClaims", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/point-claims/{point_claim_id}/decision": { method: "POST", path: "/api/v1/admin/party/point-claims/{point_claim_id}/decision", operationId: "adminDecidePartyClaim", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/point-rules": { method: "GET", path: "/api/v1/admin/party/point-rules", operationId: "adminListPartyPointRules", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PUT /api/v1/admin/party/point-rules/{action}": { method: "PUT", path: "/api/v1/admin/party/point-rules/{action}", operationId: "adminSetPartyPointRule", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/quizzes": { method: "GET", path: "/api/v1/admin/party/quizzes", operationId: "adminListPartyQuizzes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/quizzes": { method: "POST", path: "/api/v1/admin/party/quizzes", operationId: "adminCreatePartyQuiz", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/registrations": { method: "GET", path: "/api/v1/admin/party/registrations", operationId: "adminListPartyRegistrations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/party/registrations/{registration_id}": { method: "GET", path: "/api/v1/admin/party/registrations/{registration_id}", operationId: "adminGetPartyRegistration", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/registrations/{registration_id}/decision": { method: "POST", path: "/api/v1/admin/party/registrations/{registration_id}/decision", operationId: "adminDecidePartyRegistration", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/party/study-materials": { method: "GET", path: "/api/v1/admin/party/study-materials", operationId: "adminListPartyMaterials", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/study-materials": { method: "POST", path: "/api/v1/admin/party/study-materials", operationId: "adminPublishPartyMaterial", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/transfers": { method: "GET", path: "/api/v1/admin/party/transfers", operationId: "adminListPartyTransfers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/transfers": { method: "POST", path: "/api/v1/admin/party/transfers", operationId: "adminStartPartyTransfer", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/party/transfers/{transfer_id}": { method: "GET", path: "/api/v1/admin/party/transfers/{transfer_id}", operationId: "adminGetPartyTransfer", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/party/transfers/{transfer_id}/transitions": { method: "POST", path: "/api/v1/admin/party/transfers/{transfer_id}/transitions", operationId: "adminActOnPartyTransfer", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/payments": { method: "GET", path: "/api/v1/admin/payments", operationId: "adminListPayments", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/payments/audit": { method: "GET", path: "/api/v1/admin/payments/audit", operationId: "adminListPaymentAudit", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/payments/discrepancies": { method: "GET", path: "/api/v1/admin/payments/discrepancies", operationId: "adminListPaymentDiscrepancies", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -7937,6 +10505,38 @@ export const OPERATIONS = {
   "POST /api/v1/parking/vehicles": { method: "POST", path: "/api/v1/parking/vehicles", operationId: "parkingRegisterVehicle", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "DELETE /api/v1/parking/vehicles/{vehicle_id}": { method: "DELETE", path: "/api/v1/parking/vehicles/{vehicle_id}", operationId: "parkingRemoveVehicle", auth: true, idempotencyKey: false, bodyType: null, successStatus: [204] },
   "POST /api/v1/parking/vehicles/{vehicle_id}/licence": { method: "POST", path: "/api/v1/parking/vehicles/{vehicle_id}/licence", operationId: "parkingVehicleLicence", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/party/announcements": { method: "GET", path: "/api/v1/party/announcements", operationId: "partyListAnnouncements", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/announcements/{announcement_id}": { method: "GET", path: "/api/v1/party/announcements/{announcement_id}", operationId: "partyGetAnnouncement", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/announcements/{announcement_id}/read": { method: "POST", path: "/api/v1/party/announcements/{announcement_id}/read", operationId: "partyReadAnnouncement", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/me": { method: "GET", path: "/api/v1/party/me", operationId: "partyGetMe", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/party/me": { method: "PATCH", path: "/api/v1/party/me", operationId: "partyUpdateMe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/party/me/branch/members": { method: "GET", path: "/api/v1/party/me/branch/members", operationId: "partyListMyBranch", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/me/dues": { method: "GET", path: "/api/v1/party/me/dues", operationId: "partyMyDues", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/me/dues/declarations": { method: "POST", path: "/api/v1/party/me/dues/declarations", operationId: "partyDeclareIncome", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/party/me/dues/payments": { method: "GET", path: "/api/v1/party/me/dues/payments", operationId: "partyListMyDuesPayments", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/me/dues/payments": { method: "POST", path: "/api/v1/party/me/dues/payments", operationId: "partyPayDues", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/party/me/point-claims": { method: "GET", path: "/api/v1/party/me/point-claims", operationId: "partyListMyClaims", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/me/point-claims": { method: "POST", path: "/api/v1/party/me/point-claims", operationId: "partyClaimPoints", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/party/me/points": { method: "GET", path: "/api/v1/party/me/points", operationId: "partyListMyPoints", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/me/registrations": { method: "GET", path: "/api/v1/party/me/registrations", operationId: "partyListMyRegistrations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/me/transfers": { method: "GET", path: "/api/v1/party/me/transfers", operationId: "partyListMyTransfers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/me/transfers": { method: "POST", path: "/api/v1/party/me/transfers", operationId: "partyStartTransfer", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/party/me/transfers/{transfer_id}": { method: "GET", path: "/api/v1/party/me/transfers/{transfer_id}", operationId: "partyGetMyTransfer", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/me/transfers/{transfer_id}/transitions": { method: "POST", path: "/api/v1/party/me/transfers/{transfer_id}/transitions", operationId: "partyActOnMyTransfer", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/party/meeting-sign-ins": { method: "POST", path: "/api/v1/party/meeting-sign-ins", operationId: "partySignIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/party/meetings": { method: "GET", path: "/api/v1/party/meetings", operationId: "partyListMyMeetings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/meetings/{meeting_id}": { method: "GET", path: "/api/v1/party/meetings/{meeting_id}", operationId: "partyGetMyMeeting", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/meetings/{meeting_id}/leave": { method: "POST", path: "/api/v1/party/meetings/{meeting_id}/leave", operationId: "partyAskLeave", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/party/orgs": { method: "GET", path: "/api/v1/party/orgs", operationId: "partyListBranches", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/quiz-attempts/{attempt_id}/answers": { method: "POST", path: "/api/v1/party/quiz-attempts/{attempt_id}/answers", operationId: "partyAnswerQuiz", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/party/quizzes": { method: "GET", path: "/api/v1/party/quizzes", operationId: "partyListQuizzes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/quizzes/{quiz_id}/attempts": { method: "POST", path: "/api/v1/party/quizzes/{quiz_id}/attempts", operationId: "partyStartQuiz", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
+  "GET /api/v1/party/rankings": { method: "GET", path: "/api/v1/party/rankings", operationId: "partyMyRanking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/registrations": { method: "POST", path: "/api/v1/party/registrations", operationId: "partyRegister", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/party/registrations/{registration_id}/end": { method: "POST", path: "/api/v1/party/registrations/{registration_id}/end", operationId: "partyEndRegistration", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/study-materials": { method: "GET", path: "/api/v1/party/study-materials", operationId: "partyListMaterials", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/party/study-materials/{material_id}": { method: "GET", path: "/api/v1/party/study-materials/{material_id}", operationId: "partyGetMaterial", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/party/study-materials/{material_id}/heartbeats": { method: "POST", path: "/api/v1/party/study-materials/{material_id}/heartbeats", operationId: "partyStudyHeartbeat", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/payments/sandbox-orders": { method: "POST", path: "/api/v1/payments/sandbox-orders", operationId: "createSandboxPayment", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/payments/{order_id}": { method: "GET", path: "/api/v1/payments/{order_id}", operationId: "getMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/payments/{order_id}/prepay": { method: "POST", path: "/api/v1/payments/{order_id}/prepay", operationId: "prepayMyPayment", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -7959,13 +10559,18 @@ export const OPERATIONS = {
 
 /** operationId → operation key */
 export const OPERATION_IDS = {
+  adminActOnPartyMinutes: "POST /api/v1/admin/party/meetings/{meeting_id}/minutes/transitions",
+  adminActOnPartyTransfer: "POST /api/v1/admin/party/transfers/{transfer_id}/transitions",
   adminAddMember: "POST /api/v1/admin/volunteer-groups/{group_id}/members",
+  adminAddPartyDuesRate: "POST /api/v1/admin/party/dues-rates",
   adminAddSignup: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups",
   adminAlertStats: "GET /api/v1/admin/alerts/stats",
+  adminAppointPartyOfficer: "POST /api/v1/admin/party/orgs/{org_id}/officers",
   adminApproveElder: "POST /api/v1/admin/elders/{elder_id}/approve",
   adminApproveHours: "POST /api/v1/admin/volunteer-hours/{claim_id}/approve",
   adminApproveProfile: "POST /api/v1/admin/volunteer-profiles/{profile_id}/approve",
   adminCancelEvent: "POST /api/v1/admin/events/{event_id}/cancel",
+  adminCancelPartyMeeting: "POST /api/v1/admin/party/meetings/{meeting_id}/cancel",
   adminCancelTask: "POST /api/v1/admin/volunteer-tasks/{task_id}/cancel",
   adminCheckIn: "POST /api/v1/admin/events/{event_id}/check-ins",
   adminCloseRoster: "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close",
@@ -7977,11 +10582,20 @@ export const OPERATION_IDS = {
   adminCreateEvent: "POST /api/v1/admin/events",
   adminCreateGroup: "POST /api/v1/admin/volunteer-groups",
   adminCreateHandlingUnit: "POST /api/v1/admin/handling-units",
+  adminCreatePartyMember: "POST /api/v1/admin/party/members",
+  adminCreatePartyOrg: "POST /api/v1/admin/party/orgs",
+  adminCreatePartyQuiz: "POST /api/v1/admin/party/quizzes",
   adminCreateSkill: "POST /api/v1/admin/volunteer-skills",
   adminCreateTask: "POST /api/v1/admin/volunteer-tasks",
+  adminDecidePartyClaim: "POST /api/v1/admin/party/point-claims/{point_claim_id}/decision",
+  adminDecidePartyDeclaration: "POST /api/v1/admin/party/dues-declarations/{declaration_id}/decision",
+  adminDecidePartyLeave: "POST /api/v1/admin/party/meetings/{meeting_id}/leave-decisions",
+  adminDecidePartyRegistration: "POST /api/v1/admin/party/registrations/{registration_id}/decision",
+  adminDeclarePartyDues: "POST /api/v1/admin/party/members/{member_id}/dues/declarations",
   adminDeclineBinding: "POST /api/v1/admin/family-bindings/{binding_id}/decline",
   adminDeleteDutyShift: "DELETE /api/v1/admin/duty-shifts/{shift_id}",
   adminEnableEventLive: "POST /api/v1/admin/events/{event_id}/live",
+  adminEndPartyOfficer: "POST /api/v1/admin/party/officers/{officer_id}/end",
   adminEnterHours: "POST /api/v1/admin/volunteer-hours",
   adminEstimateEvent: "GET /api/v1/admin/events/{event_id}/estimate",
   adminEventFigures: "GET /api/v1/admin/events/{event_id}/figures",
@@ -7994,11 +10608,18 @@ export const OPERATION_IDS = {
   adminGetEventLive: "GET /api/v1/admin/events/{event_id}/live",
   adminGetGroup: "GET /api/v1/admin/volunteer-groups/{group_id}",
   adminGetIncident: "GET /api/v1/admin/incidents/{incident_id}",
+  adminGetPartyMeeting: "GET /api/v1/admin/party/meetings/{meeting_id}",
+  adminGetPartyMember: "GET /api/v1/admin/party/members/{member_id}",
+  adminGetPartyMinutes: "GET /api/v1/admin/party/meetings/{meeting_id}/minutes",
+  adminGetPartyOrg: "GET /api/v1/admin/party/orgs/{org_id}",
+  adminGetPartyRegistration: "GET /api/v1/admin/party/registrations/{registration_id}",
+  adminGetPartyTransfer: "GET /api/v1/admin/party/transfers/{transfer_id}",
   adminGetPayment: "GET /api/v1/admin/payments/{order_id}",
   adminGetProfile: "GET /api/v1/admin/volunteer-profiles/{profile_id}",
   adminGetTask: "GET /api/v1/admin/volunteer-tasks/{task_id}",
   adminImportDevices: "POST /api/v1/admin/devices/import",
   adminIncidentStats: "GET /api/v1/admin/incidents/stats",
+  adminInviteToPartyMeeting: "POST /api/v1/admin/party/meetings/{meeting_id}/invitees",
   adminListAlerts: "GET /api/v1/admin/alerts",
   adminListAttendance: "GET /api/v1/admin/events/{event_id}/attendance",
   adminListClaims: "GET /api/v1/admin/volunteer-hours",
@@ -8013,6 +10634,19 @@ export const OPERATION_IDS = {
   adminListHandlingUnits: "GET /api/v1/admin/handling-units",
   adminListHouseholdRequests: "GET /api/v1/admin/household-requests",
   adminListIncidents: "GET /api/v1/admin/incidents",
+  adminListPartyAnnouncements: "GET /api/v1/admin/party/announcements",
+  adminListPartyClaims: "GET /api/v1/admin/party/point-claims",
+  adminListPartyDeclarations: "GET /api/v1/admin/party/dues-declarations",
+  adminListPartyDuesRates: "GET /api/v1/admin/party/dues-rates",
+  adminListPartyMaterials: "GET /api/v1/admin/party/study-materials",
+  adminListPartyMeetings: "GET /api/v1/admin/party/meetings",
+  adminListPartyMembers: "GET /api/v1/admin/party/members",
+  adminListPartyOfficers: "GET /api/v1/admin/party/orgs/{org_id}/officers",
+  adminListPartyOrgs: "GET /api/v1/admin/party/orgs",
+  adminListPartyPointRules: "GET /api/v1/admin/party/point-rules",
+  adminListPartyQuizzes: "GET /api/v1/admin/party/quizzes",
+  adminListPartyRegistrations: "GET /api/v1/admin/party/registrations",
+  adminListPartyTransfers: "GET /api/v1/admin/party/transfers",
   adminListPaymentAudit: "GET /api/v1/admin/payments/audit",
   adminListPaymentDiscrepancies: "GET /api/v1/admin/payments/discrepancies",
   adminListPaymentReconciliations: "GET /api/v1/admin/payments/reconciliations",
@@ -8045,9 +10679,21 @@ export const OPERATION_IDS = {
   adminParkingUtilisation: "GET /api/v1/admin/parking/utilisation",
   adminParkingVehicles: "GET /api/v1/admin/parking/vehicles",
   adminParkingVerifyVehicle: "POST /api/v1/admin/parking/vehicles/{vehicle_id}/verify",
+  adminPartyAnnouncementReceipts: "GET /api/v1/admin/party/announcements/{announcement_id}/receipts",
+  adminPartyFigures: "GET /api/v1/admin/party/orgs/{org_id}/figures",
+  adminPartyMeetingAttendance: "GET /api/v1/admin/party/meetings/{meeting_id}/attendance",
+  adminPartyMemberDues: "GET /api/v1/admin/party/members/{member_id}/dues",
+  adminPartyRanking: "GET /api/v1/admin/party/orgs/{org_id}/rankings",
+  adminPartyRegistrationHours: "GET /api/v1/admin/party/orgs/{org_id}/registrations/hours.csv",
+  adminPartySignIn: "POST /api/v1/admin/party/meetings/{meeting_id}/sign-ins",
+  adminPartySignInCode: "GET /api/v1/admin/party/meetings/{meeting_id}/sign-in-code",
+  adminPartyUnpaidDues: "GET /api/v1/admin/party/orgs/{org_id}/dues/unpaid",
   adminPromote: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote",
   adminPublishEvent: "POST /api/v1/admin/events/{event_id}/publish",
+  adminPublishPartyAnnouncement: "POST /api/v1/admin/party/announcements",
+  adminPublishPartyMaterial: "POST /api/v1/admin/party/study-materials",
   adminRecordElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents",
+  adminRecordPartyDues: "POST /api/v1/admin/party/members/{member_id}/dues/payments",
   adminRefundPayment: "POST /api/v1/admin/payments/{order_id}/refunds",
   adminRejectElder: "POST /api/v1/admin/elders/{elder_id}/reject",
   adminRejectHours: "POST /api/v1/admin/volunteer-hours/{claim_id}/reject",
@@ -8059,14 +10705,20 @@ export const OPERATION_IDS = {
   adminReverseCoins: "POST /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse",
   adminReverseHours: "POST /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse",
   adminRoster: "GET /api/v1/admin/volunteer-tasks/{task_id}/roster",
+  adminSchedulePartyMeeting: "POST /api/v1/admin/party/meetings",
+  adminSetPartyMemberStatus: "POST /api/v1/admin/party/members/{member_id}/status",
+  adminSetPartyPointRule: "PUT /api/v1/admin/party/point-rules/{action}",
+  adminStartPartyTransfer: "POST /api/v1/admin/party/transfers",
   adminTransitionIncident: "POST /api/v1/admin/incidents/{incident_id}/transitions",
   adminUpdateDevice: "PATCH /api/v1/admin/devices/{device_id}",
   adminUpdateElder: "PATCH /api/v1/admin/elders/{elder_id}",
   adminUpdateEvent: "PATCH /api/v1/admin/events/{event_id}",
   adminUpdateGroup: "PATCH /api/v1/admin/volunteer-groups/{group_id}",
+  adminUpdatePartyMember: "PATCH /api/v1/admin/party/members/{member_id}",
   adminUpdateSkill: "PATCH /api/v1/admin/volunteer-skills/{skill_id}",
   adminUpdateTask: "PATCH /api/v1/admin/volunteer-tasks/{task_id}",
   adminWithdrawElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw",
+  adminWritePartyMinutes: "PUT /api/v1/admin/party/meetings/{meeting_id}/minutes",
   alertsAcknowledge: "POST /api/v1/alerts/{alert_id}/ack",
   alertsGetAlert: "GET /api/v1/alerts/{alert_id}",
   alertsListMine: "GET /api/v1/me/alerts",
@@ -8166,6 +10818,38 @@ export const OPERATION_IDS = {
   parkingRemoveVehicle: "DELETE /api/v1/parking/vehicles/{vehicle_id}",
   parkingReportOccupied: "POST /api/v1/parking/bookings/{booking_id}/occupied",
   parkingVehicleLicence: "POST /api/v1/parking/vehicles/{vehicle_id}/licence",
+  partyActOnMyTransfer: "POST /api/v1/party/me/transfers/{transfer_id}/transitions",
+  partyAnswerQuiz: "POST /api/v1/party/quiz-attempts/{attempt_id}/answers",
+  partyAskLeave: "POST /api/v1/party/meetings/{meeting_id}/leave",
+  partyClaimPoints: "POST /api/v1/party/me/point-claims",
+  partyDeclareIncome: "POST /api/v1/party/me/dues/declarations",
+  partyEndRegistration: "POST /api/v1/party/registrations/{registration_id}/end",
+  partyGetAnnouncement: "GET /api/v1/party/announcements/{announcement_id}",
+  partyGetMaterial: "GET /api/v1/party/study-materials/{material_id}",
+  partyGetMe: "GET /api/v1/party/me",
+  partyGetMyMeeting: "GET /api/v1/party/meetings/{meeting_id}",
+  partyGetMyTransfer: "GET /api/v1/party/me/transfers/{transfer_id}",
+  partyListAnnouncements: "GET /api/v1/party/announcements",
+  partyListBranches: "GET /api/v1/party/orgs",
+  partyListMaterials: "GET /api/v1/party/study-materials",
+  partyListMyBranch: "GET /api/v1/party/me/branch/members",
+  partyListMyClaims: "GET /api/v1/party/me/point-claims",
+  partyListMyDuesPayments: "GET /api/v1/party/me/dues/payments",
+  partyListMyMeetings: "GET /api/v1/party/meetings",
+  partyListMyPoints: "GET /api/v1/party/me/points",
+  partyListMyRegistrations: "GET /api/v1/party/me/registrations",
+  partyListMyTransfers: "GET /api/v1/party/me/transfers",
+  partyListQuizzes: "GET /api/v1/party/quizzes",
+  partyMyDues: "GET /api/v1/party/me/dues",
+  partyMyRanking: "GET /api/v1/party/rankings",
+  partyPayDues: "POST /api/v1/party/me/dues/payments",
+  partyReadAnnouncement: "POST /api/v1/party/announcements/{announcement_id}/read",
+  partyRegister: "POST /api/v1/party/registrations",
+  partySignIn: "POST /api/v1/party/meeting-sign-ins",
+  partyStartQuiz: "POST /api/v1/party/quizzes/{quiz_id}/attempts",
+  partyStartTransfer: "POST /api/v1/party/me/transfers",
+  partyStudyHeartbeat: "POST /api/v1/party/study-materials/{material_id}/heartbeats",
+  partyUpdateMe: "PATCH /api/v1/party/me",
   patchMe: "PATCH /api/v1/me",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",

@@ -502,6 +502,16 @@ NOT_PERSONAL = {
     "volunteer_tasks.title",
     "volunteer_tasks.description",
     "volunteer_tasks.cancel_reason",
+    # Party affairs: what organisations publish and decide, not what a person wrote about themselves.
+    "party_orgs.name",
+    "party_meetings.cancel_reason",
+    "party_minutes.reject_reason",
+    "party_study_materials.title",
+    "party_study_materials.body",
+    "party_quizzes.title",
+    "party_announcements.title",
+    "party_announcements.body",
+    "party_points_ledger.note",  # what a point was for: a meeting's topic, a material's title
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")

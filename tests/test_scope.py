@@ -8,6 +8,7 @@ path names an object this file does not create (or whose body it cannot fill) fa
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import timedelta
@@ -178,8 +179,10 @@ def kj02(client, world, admin) -> dict[str, str]:
     hour_entry = ok(client.get("/api/v1/me/volunteer/hours", headers=volunteer["headers"]))["items"][0]["id"]
     coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
     parking = kj02_parking(client, world, admin)
+    party = kj02_party(client, world, h, family, applicant)
     return {
         **parking,
+        **party,
         "skill_id": skill,
         "profile_id": profile,
         "group_id": group,
@@ -260,6 +263,131 @@ def kj02_parking(client: Any, world: Any, admin: dict[str, Any]) -> dict[str, st
     }
 
 
+def kj02_party(
+    client: Any, world: Any, h: dict[str, str], member: dict[str, Any], worker: dict[str, Any]
+) -> dict[str, str]:
+    """Party affairs of KJ02: a branch under the subdistrict's 党工委, a member (the family member's account) who is
+    its secretary, with a declaration, a claim and a transfer; a meeting with minutes, a study material, a quiz,
+    an announcement, and a working member's registration."""
+    party = "/api/v1/admin/party"
+    committee = ok(
+        client.post(
+            f"{party}/orgs",
+            json={"code": "KJDGW", "name": "党工委", "kind": "committee", "area_id": str(world.areas["KJ"].id)},
+            headers=h,
+        ),
+        201,
+    )["id"]
+    branch = ok(
+        client.post(
+            f"{party}/orgs",
+            json={"code": "KJ02ZB", "name": "KJ02党支部", "kind": "branch", "parent_id": committee},
+            headers=h,
+        ),
+        201,
+    )["id"]
+    body = {"name": "赵党员", "user_id": member["user"]["id"], "category": "full", "joined_on": "1990-07-01"}
+    member_id = ok(client.post(f"{party}/members", json={**body, "branch_id": branch}, headers=h), 201)["id"]
+    officer = ok(
+        client.post(f"{party}/orgs/{branch}/officers", json={"member_id": member_id, "post": "secretary"}, headers=h),
+        201,
+    )["id"]
+    mine = member["headers"]
+    declared = {"income_kind": "pension", "base_fen": 480000}
+    declaration = ok(client.post("/api/v1/party/me/dues/declarations", json=declared, headers=mine), 201)["id"]
+    upload = client.post(
+        "/api/v1/media",
+        data={"file": (io.BytesIO(_jpeg()), "p.jpg", "image/jpeg")},
+        headers=mine,
+        content_type="multipart/form-data",
+    )
+    claimed = {"description": "帮助邻居", "media_ids": [ok(upload, 201)["id"]]}
+    claim = ok(client.post("/api/v1/party/me/point-claims", json=claimed, headers=mine), 201)["id"]
+    transfer = ok(
+        client.post("/api/v1/party/me/transfers", json={"direction": "out", "external_org": "外区党委"}, headers=mine),
+        201,
+    )["id"]
+    starts = utcnow() + timedelta(minutes=10)
+    meeting = ok(
+        client.post(
+            f"{party}/meetings",
+            json={
+                "org_id": branch,
+                "kind": "branch_assembly",
+                "topic": "党员大会",
+                "place": "KJ02活动室",
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+            },
+            headers=h,
+        ),
+        201,
+    )["id"]
+    ok(client.put(f"{party}/meetings/{meeting}/minutes", json={"content": "会议记录"}, headers=h))
+    material = ok(
+        client.post(
+            f"{party}/study-materials",
+            json={"org_id": branch, "kind": "article", "title": "学习材料", "body": "正文"},
+            headers=h,
+        ),
+        201,
+    )["id"]
+    quiz = ok(
+        client.post(
+            f"{party}/quizzes",
+            json={
+                "org_id": branch,
+                "title": "测试",
+                "opens_at": utcnow().isoformat(),
+                "closes_at": (utcnow() + timedelta(days=1)).isoformat(),
+                "time_limit_seconds": 600,
+                "pass_percent": 60,
+                "questions": [{"text": "题目", "options": ["甲", "乙"], "answer": [0]}],
+            },
+            headers=h,
+        ),
+        201,
+    )["id"]
+    notice = {"org_id": branch, "title": "通知", "body": "内容"}
+    announcement = ok(client.post(f"{party}/announcements", json=notice, headers=h), 201)["id"]
+    slip = client.post(
+        "/api/v1/media",
+        data={"file": (io.BytesIO(_jpeg()), "s.jpg", "image/jpeg")},
+        headers=worker["headers"],
+        content_type="multipart/form-data",
+    )
+    registered = {
+        "org_id": branch,
+        "name": "钱在职",
+        "workplace_org": "某公司党委",
+        "registered_on": "2026-01-05",
+        "slip_media_id": ok(slip, 201)["id"],
+    }
+    registration = ok(client.post("/api/v1/party/registrations", json=registered, headers=worker["headers"]), 201)["id"]
+    return {
+        "org_id": branch,
+        "member_id": member_id,
+        "officer_id": officer,
+        "declaration_id": declaration,
+        "point_claim_id": claim,
+        "transfer_id": transfer,
+        "meeting_id": meeting,
+        "material_id": material,
+        "quiz_id": quiz,
+        "announcement_id": announcement,
+        "registration_id": registration,
+        "action": "claim",
+    }
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (10, 120, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
 def bodies(objects: dict[str, str]) -> dict[str, Any]:
     """A valid body for every admin route that takes one, so that scope — not validation — decides the answer."""
     return {
@@ -297,6 +425,24 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/parking/vehicles/{vehicle_id}/reject": {"reason": "行驶证不符"},
         "post /api/v1/admin/parking/bookings/{booking_id}/cancel": {"reason": "车位维修"},
         "post /api/v1/admin/parking/anomalies/{anomaly_id}/resolve": {"note": "已核实"},
+        "post /api/v1/admin/party/orgs/{org_id}/officers": {"member_id": objects["member_id"], "post": "publicity"},
+        "patch /api/v1/admin/party/members/{member_id}": {"is_mobile": True},
+        "post /api/v1/admin/party/members/{member_id}/status": {"status": "suspended", "reason": "停止党籍"},
+        "post /api/v1/admin/party/members/{member_id}/dues/payments": {"months": ["2026-01"]},
+        "post /api/v1/admin/party/members/{member_id}/dues/declarations": {"income_kind": "student"},
+        "post /api/v1/admin/party/dues-declarations/{declaration_id}/decision": {"confirm": True},
+        "post /api/v1/admin/party/meetings/{meeting_id}/cancel": {"reason": "改期"},
+        "post /api/v1/admin/party/meetings/{meeting_id}/invitees": {"member_ids": [objects["member_id"]]},
+        "post /api/v1/admin/party/meetings/{meeting_id}/leave-decisions": {
+            "member_id": objects["member_id"],
+            "approve": True,
+        },
+        "post /api/v1/admin/party/meetings/{meeting_id}/sign-ins": {"member_id": objects["member_id"]},
+        "put /api/v1/admin/party/meetings/{meeting_id}/minutes": {"content": "改写的记录"},
+        "post /api/v1/admin/party/meetings/{meeting_id}/minutes/transitions": {"action": "submit"},
+        "post /api/v1/admin/party/point-claims/{point_claim_id}/decision": {"approve": True},
+        "post /api/v1/admin/party/transfers/{transfer_id}/transitions": {"action": "withdraw"},
+        "post /api/v1/admin/party/registrations/{registration_id}/decision": {"confirm": True},
     }
 
 

@@ -14,7 +14,7 @@ from api.db import db, new_id, utcnow
 
 USER = "user"
 ELDER = "elder"
-_ROLE_ORDER = (Role.ADMIN, Role.SUPERVISOR, Role.STAFF, Role.GRID_WORKER)
+_ROLE_ORDER = (Role.ADMIN, Role.SUPERVISOR, Role.STAFF, Role.GRID_WORKER, Role.FINANCE, Role.PARTY_OFFICER)
 
 
 def _role(staff: User) -> str:

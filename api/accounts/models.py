@@ -35,6 +35,9 @@ class Role(enum.StrEnum):
     GRID_WORKER = "grid_worker"  # 网格员: handles dispatched incidents and device alerts on the ground
     SUPERVISOR = "supervisor"  # 督办: receives SLA escalations of the cases in their area
     FINANCE = "finance"  # 财务: refunds on a resident's behalf, reconciliation differences (api/payments)
+    # 党组织书记、委员: a party member appointed to run a party organisation acts in it and below (api/party); held
+    # while an appointment lasts, beside their resident role.
+    PARTY_OFFICER = "party_officer"
 
 
 class AreaKind(enum.StrEnum):

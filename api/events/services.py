@@ -111,31 +111,49 @@ def waitlist_position(booking: Booking) -> int | None:
 # ------------------------------------------------------------------------------------------------
 
 
-def _ticket_signature(booking_id: uuid.UUID, secret: str) -> str:
+def _signature(prefix: str, ident: uuid.UUID, secret: str) -> str:
     key = hashlib.sha256(b"linli-ticket:" + secret.encode()).digest()
-    digest = hmac.new(key, booking_id.bytes, hashlib.sha256).digest()[:15]
+    # Events' own tickets sign the id alone (tickets already handed out stay valid); every other kind of code
+    # signs its prefix too, so a code of one kind is never taken for another.
+    message = ident.bytes if prefix == TICKET_PREFIX else prefix.encode() + b"." + ident.bytes
+    digest = hmac.new(key, message, hashlib.sha256).digest()[:15]
     return base64.b32encode(digest).decode().rstrip("=")
+
+
+def signed_code(prefix: str, ident: uuid.UUID, secret: str) -> str:
+    """A code a phone shows as a QR code (or a screen shows for phones to scan): `<prefix>.<id>.<signature>`.
+    Events' tickets are `LT1` codes of a booking; other domains sign their own things with their own prefix
+    (party meetings: a meeting's sign-in code, a member's place on its roster)."""
+    if not prefix or "." in prefix:
+        raise ValueError(f"a code prefix is a non-empty word without dots, not {prefix!r}")
+    ident_part = base64.b32encode(ident.bytes).decode().rstrip("=")
+    return f"{prefix}.{ident_part}.{_signature(prefix, ident, secret)}"
+
+
+def read_signed_code(prefix: str, code: str, secret: str) -> uuid.UUID:
+    """The id a `signed_code` of kind `prefix` names; 422 `ticket_invalid` for anything else (another kind,
+    a forged or damaged code)."""
+    parts = code.strip().split(".")
+    if len(parts) != 3 or parts[0] != prefix:
+        raise ApiError("ticket_invalid")
+    try:
+        ident = uuid.UUID(bytes=base64.b32decode(parts[1] + "=" * (-len(parts[1]) % 8)))
+    except ValueError:
+        raise ApiError("ticket_invalid") from None
+    if not hmac.compare_digest(parts[2], _signature(prefix, ident, secret)):
+        raise ApiError("ticket_invalid")
+    return ident
 
 
 def ticket_for(booking: Booking, secret: str) -> str | None:
     """The code the mini-program renders as a QR code: the booking id and a signature over it."""
     if booking.status != BookingStatus.CONFIRMED:
         return None
-    ident = base64.b32encode(booking.id.bytes).decode().rstrip("=")
-    return f"{TICKET_PREFIX}.{ident}.{_ticket_signature(booking.id, secret)}"
+    return signed_code(TICKET_PREFIX, booking.id, secret)
 
 
 def _booking_id_of(ticket: str, secret: str) -> uuid.UUID:
-    parts = ticket.strip().split(".")
-    if len(parts) != 3 or parts[0] != TICKET_PREFIX:
-        raise ApiError("ticket_invalid")
-    try:
-        booking_id = uuid.UUID(bytes=base64.b32decode(parts[1] + "=" * (-len(parts[1]) % 8)))
-    except ValueError:
-        raise ApiError("ticket_invalid") from None
-    if not hmac.compare_digest(parts[2], _ticket_signature(booking_id, secret)):
-        raise ApiError("ticket_invalid")
-    return booking_id
+    return read_signed_code(TICKET_PREFIX, ticket, secret)
 
 
 # ------------------------------------------------------------------------------------------------

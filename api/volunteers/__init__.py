@@ -3,7 +3,8 @@ on-site check-in, hours and time coins in append-only ledgers, certificates anyo
 answering an alarm next door.
 
 Other domains hand tasks over through their signals (alerts: an alarm nobody acknowledged, and its end; events: staff
-asking for helpers, an event cancelled); none of them imports this one."""
+asking for helpers, an event cancelled; party: a working member registered with the community, and the service
+hours it reports on); none of them imports this one."""
 
 from api.platform import Domain
 
@@ -24,6 +25,8 @@ domain = Domain(
         ("api.alerts.signals:alert_closed", "api.volunteers.alarms:on_alert_closed"),
         ("api.events.signals:helpers_requested", "api.volunteers.alarms:on_helpers_requested"),
         ("api.events.signals:event_cancelled", "api.volunteers.alarms:on_event_cancelled"),
+        ("api.party.signals:registration_confirmed", "api.volunteers.party:on_registration_confirmed"),
+        ("api.party.signals:service_hours_requested", "api.volunteers.party:on_service_hours_requested"),
     ),
     seed="api.volunteers.seed:seed_demo",
     personal_data="api.volunteers.personal:personal_data",
