@@ -1,7 +1,9 @@
-# Linli API image. One image, three processes:
+# Linli API image. One image, four processes:
 #   web     (default)  gunicorn -c gunicorn.conf.py wsgi:app
-#   worker             celery -A workers worker --loglevel=INFO
+#   alerts worker      celery -A workers worker -Q alerts --concurrency 2 --prefetch-multiplier 1 -n alerts@%h --loglevel=INFO
+#   jobs worker        celery -A workers worker -Q notifications,default,bulk -n jobs@%h --loglevel=INFO
 #   beat               celery -A workers beat --loglevel=INFO --schedule /tmp/celerybeat-schedule
+# (queues: api/jobs.py ROUTES; an alarm never waits behind bulk work.)
 # Configure with the environment variables in README.md (DATABASE_URL, REDIS_URL, SECRET_KEY,
 # WECHAT_*, S3_*, LINLI_ENV=production). Run `flask --app wsgi db upgrade` once per release.
 FROM python:3.11-slim AS base

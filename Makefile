@@ -1,5 +1,5 @@
 # The two README commands, and a few helpers.
-.PHONY: run test bootstrap lint format contract bench worker beat
+.PHONY: run test bootstrap lint format contract bench worker worker-alerts worker-jobs beat
 
 run:        ## set up and serve the embedded default with demo data and API docs
 	scripts/run
@@ -22,8 +22,14 @@ contract:   ## regenerate miniprogram_contract/ from the routes
 bench:
 	.venv/bin/python bench/run.py
 
-worker:
+worker:     ## one worker for every queue (one machine)
 	.venv/bin/celery -A workers worker --loglevel=INFO
+
+worker-alerts:  ## the alarm queue's own worker, as deployed
+	.venv/bin/celery -A workers worker -Q alerts --concurrency 2 --prefetch-multiplier 1 -n alerts@%h --loglevel=INFO
+
+worker-jobs:    ## everything else: notifications, default, bulk
+	.venv/bin/celery -A workers worker -Q notifications,default,bulk -n jobs@%h --loglevel=INFO
 
 beat:
 	.venv/bin/celery -A workers beat --loglevel=INFO

@@ -7,11 +7,12 @@ from typing import Any
 
 from celery.signals import after_setup_logger, after_setup_task_logger
 from flask import Flask, Response, current_app, request, send_from_directory
+from kombu import Queue
 from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import crypto, platform
+from api import crypto, jobs, platform
 from api.cache import make_store
 from api.config import ConfigError, Settings
 from api.db import db
@@ -124,7 +125,10 @@ def _init_celery(app: Flask, settings: Settings, domains: tuple[Domain, ...]) ->
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        task_default_queue="linli",
+        # Queues by `api.jobs.ROUTES`; a worker started without `-Q` consumes all of them (the embedded default).
+        task_default_queue=jobs.DEFAULT,
+        task_queues=[Queue(name) for name in jobs.QUEUES],
+        task_routes=(jobs.route_task,),
         timezone="Asia/Shanghai",
         enable_utc=True,
         result_expires=3600,

@@ -9,6 +9,12 @@ A broker that does not answer is logged, not raised: every kind of work sent her
 that finds what was never handed over (the outbox, thumbnails), so a Redis outage delays it and loses
 nothing. Many tasks from one commit (an alarm storm, an event cancelled) go through one producer, and
 after the first refusal the rest are left to the sweeps rather than each waiting on a dead broker.
+
+Which queue a task goes to is decided here, in `ROUTES`, and nowhere else: an alarm never waits behind bulk
+work. `alerts` (alarm ingestion follow-ups, escalation, the delivery of alarm messages) has workers of its own
+that take one message at a time and acknowledge it only once done; `notifications` (every other message),
+`default` (short domain jobs) and `bulk` (exports, imports, reconciliation, thumbnails, retention: minutes of
+work each) share the others. A task not named here goes to `default`.
 """
 
 from __future__ import annotations
@@ -24,6 +30,39 @@ from api.db import db
 from api.extensions import celery
 
 log = logging.getLogger(__name__)
+
+ALERTS, NOTIFICATIONS, DEFAULT, BULK = "alerts", "notifications", "default", "bulk"
+QUEUES = (ALERTS, NOTIFICATIONS, DEFAULT, BULK)
+# Task name (or "domain.*" for a whole domain) → queue. An exact name wins over its domain's pattern.
+ROUTES: dict[str, str] = {
+    "alerts.*": ALERTS,
+    "alerts.forget_old_batch_receipts": BULK,
+    "notifications.*": NOTIFICATIONS,
+    "notifications.deliver_alarm": ALERTS,
+    "notifications.sweep_alarms": ALERTS,
+    "accounts.purge_expired_credentials": BULK,
+    "media.make_thumbnail": BULK,
+    "media.sweep_thumbnails": BULK,
+    "media.purge_unattached": BULK,
+    "parking.reconcile_allowlists": BULK,
+    "parking.forget_old_receipts": BULK,
+    "party.report_hours": BULK,
+    "payments.reconcile": BULK,
+    "privacy.build_export": BULK,
+    "privacy.erase_due": BULK,
+    "privacy.apply_retention": BULK,
+}
+
+
+def queue_of(task_name: str) -> str:
+    """The queue `task_name` is sent to (`ROUTES`)."""
+    return ROUTES.get(task_name) or ROUTES.get(task_name.split(".", 1)[0] + ".*") or DEFAULT
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_kw: Any) -> dict[str, str]:
+    """Celery's `task_routes` router: every task sent (by a service, the sweeps or beat) goes by `ROUTES`."""
+    return {"queue": queue_of(name)}
+
 
 _PENDING = "linli.jobs"
 # One immediate reconnect (a pooled connection the broker dropped since), then give up. Not `retry=False`:

@@ -68,6 +68,10 @@ from booking_rush import (  # noqa: E402  (the sibling bench's plumbing)
     stop,
 )
 
+from api.jobs import QUEUES  # noqa: E402
+
+QUEUE_LIST = ",".join(QUEUES)
+
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_bench_alerts"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
 PLATFORM = "bench-platform"
@@ -165,7 +169,7 @@ def seed(app: Any, devices: int, rng: random.Random) -> dict[str, Any]:
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     node = f"alerts-bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "-Q", "linli", "-n", node]
+    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "-Q", QUEUE_LIST, "-n", node]
     argv += ["--loglevel=INFO"]
     with log.open("wb") as out:
         worker = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -339,7 +343,7 @@ def wait_for_empty_queue(redis_url: str, timeout: float) -> float:
     client = redis.Redis.from_url(redis_url)
     started = time.monotonic()
     try:
-        while client.llen("linli") > 0 and time.monotonic() - started < timeout:
+        while sum(client.llen(q) for q in QUEUES) > 0 and time.monotonic() - started < timeout:
             time.sleep(0.5)
     finally:
         client.close()

@@ -25,7 +25,14 @@ from api.extensions import celery, store
 from api.jobs import forget_pending
 from api.notifications import services
 from api.notifications.catalogue import CATALOGUE, fit_value, template_data
-from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification, SubscriptionCredit
+from api.notifications.models import (
+    AttemptOutcome,
+    Channel,
+    DeliveryStatus,
+    Notification,
+    SubscriptionCredit,
+    Urgency,
+)
 from tests.conftest import STAFF_PASSWORD, bearer, staff_login, wechat_login
 from tests.fake_wechat import FakeWechat
 
@@ -556,8 +563,11 @@ def test_a_worker_killed_after_wechat_took_the_alarm_leaves_it_to_the_sweep_whic
     stuck = reload(message_id)
     assert (stuck.status, stuck.attempt_count) == (DeliveryStatus.PENDING, 1)
     assert [(a.channel, a.outcome) for a in stuck.attempts] == [(Channel.OFFICIAL_ACCOUNT, AttemptOutcome.SENDING)]
-    # Leased for longer than the WeChat call may take: nobody takes it over while it could still be running.
-    assert stuck.next_attempt_at > utcnow() + timedelta(seconds=4 * settings.wechat_timeout_seconds)
+    # Leased for longer than one WeChat send may take: nobody takes it over while it could still be running.
+    # Only that long, though: an alarm's deliverer that died is replaced within seconds (the alarm sweep).
+    assert stuck.next_attempt_at > utcnow() + timedelta(seconds=settings.wechat_timeout_seconds)
+    assert stuck.next_attempt_at <= utcnow() + services.delivery_lease(settings, Urgency.CRITICAL)
+    assert services.delivery_lease(settings, Urgency.CRITICAL) < services.delivery_lease(settings)
     with live_app.app_context():
         assert services.deliver(message_id, settings, live_app.extensions["linli.senders"]) is None
         assert services.sweep_due(grace_seconds=0) == 0

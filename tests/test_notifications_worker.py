@@ -39,7 +39,7 @@ from api.accounts.models import User
 from api.accounts.tasks import ping
 from api.db import db, utcnow
 from api.extensions import celery
-from api.jobs import forget_pending
+from api.jobs import QUEUES, forget_pending
 from api.models import metadata
 from api.notifications import services
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification
@@ -69,7 +69,8 @@ DELIVERY_TIMEOUT = 20  # the worker delivers within a second; this is only the l
 RECONNECT_TIMEOUT = 45  # the worker retries the broker after 2, 4, 6 … s
 SETTLE = 2.0  # once the expected messages are there: long enough for a duplicate to show up as well
 SWEEP_TASK = BEAT_SCHEDULE["sweep-notifications"]["task"]
-DELIVERED = re.compile(r"Task notifications\.deliver\[[^\]]+\] succeeded in [\d.e-]+s: 'sent'")
+# An alarm (the device alert these tests send) is delivered by `notifications.deliver_alarm`, on the alerts queue.
+DELIVERED = re.compile(r"Task notifications\.deliver(?:_alarm)?\[[^\]]+\] succeeded in [\d.e-]+s: 'sent'")
 
 ALERT = {
     "alert_id": "a-1",
@@ -159,10 +160,11 @@ def drop_leftover_deliveries(broker_url: str) -> None:
     ours out, so the next module's worker does not pick up deliveries for rows of a dropped database."""
     client = redis.Redis.from_url(broker_url)
     try:
-        for raw in client.lrange("linli", 0, -1):
-            with contextlib.suppress(ValueError, AttributeError):
-                if json.loads(raw).get("headers", {}).get("task", "").startswith("notifications."):
-                    client.lrem("linli", 1, raw)
+        for queue in QUEUES:
+            for raw in client.lrange(queue, 0, -1):
+                with contextlib.suppress(ValueError, AttributeError):
+                    if json.loads(raw).get("headers", {}).get("task", "").startswith("notifications."):
+                        client.lrem(queue, 1, raw)
     finally:
         client.close()
 

@@ -37,6 +37,7 @@ from api.cli import alembic_config
 from api.config import PROJECT_ROOT
 from api.db import db
 from api.extensions import celery, store
+from api.jobs import QUEUES
 
 SECRET_KEY = "worker-test-secret-key-that-is-long-enough-for-hs256"
 PASSED_ON = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
@@ -75,25 +76,33 @@ def migrated_database(pg_url: str, prefix: str = "linli_worker") -> Iterator[str
 
 
 class Worker:
-    """`celery -A workers worker --pool=solo -Q linli` in a subprocess, its output in `log_path`."""
+    """`celery -A workers worker --pool=solo -Q <queues>` in a subprocess, its output in `log_path`. By default
+    it consumes every queue of `api.jobs.QUEUES` (one worker for all kinds of work); a test of the queues
+    starts one per group, as a deployment does. `extra` is added to the command line (`--include`, …)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, queues: tuple[str, ...] = QUEUES, extra: tuple[str, ...] = ()
+    ) -> None:
         self.env = env
         self.log_path = log_path
+        self.queues = queues
+        self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         # The node name `celery inspect` and `control` address it by (other workers may share the broker).
         self.nodename = f"linli-test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
 
     @classmethod
-    def start(cls, env: dict[str, str], log_path: Path) -> Worker:
-        worker = cls(env, log_path)
+    def start(
+        cls, env: dict[str, str], log_path: Path, queues: tuple[str, ...] = QUEUES, extra: tuple[str, ...] = ()
+    ) -> Worker:
+        worker = cls(env, log_path, queues, extra)
         worker._spawn()
         return worker
 
     def _spawn(self) -> None:
         argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "--concurrency=1"]
-        argv += ["-Q", "linli", "--loglevel=INFO", "-n", self.nodename]
+        argv += ["-Q", ",".join(self.queues), "--loglevel=INFO", "-n", self.nodename, *self.extra]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.starts += 1

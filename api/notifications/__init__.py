@@ -9,7 +9,11 @@ domain = Domain(
     routes="api.notifications.routes",
     models=("api.notifications.models",),
     tasks="api.notifications.tasks",
-    beat={"sweep-notifications": {"task": "notifications.sweep", "schedule": 60.0}},
+    beat={
+        "sweep-notifications": {"task": "notifications.sweep", "schedule": 60.0},
+        # Alarms whose deliverer died mid-send are sent again within seconds (their lease is short).
+        "sweep-alarm-notifications": {"task": "notifications.sweep_alarms", "schedule": 5.0},
+    },
     messages="api.notifications.messages:MESSAGES",
     receivers=(
         ("api.accounts.signals:household_request_decided", "api.notifications.receivers:tell_household_applicant"),

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api import scope
@@ -65,6 +65,15 @@ PERMANENT_ERRCODES = frozenset(
 MAX_CREDITS_PER_TEMPLATE = 1000
 SWEEP_BATCH = 500
 DELIVER_TASK = "notifications.deliver"
+# Alarms (critical messages: a smoke detector, a fall) are delivered by a task of their own, which
+# `api.jobs.ROUTES` sends to the `alerts` queue: they never wait behind thousands of ordinary messages.
+DELIVER_ALARM_TASK = "notifications.deliver_alarm"
+ALARM_SWEEP_GRACE_SECONDS = 3
+
+
+def deliver_task(urgency: Urgency) -> str:
+    """The task that delivers a message of this urgency (and so its queue)."""
+    return DELIVER_ALARM_TASK if urgency == Urgency.CRITICAL else DELIVER_TASK
 
 
 # ------------------------------------------------------------------------------------------------
@@ -135,7 +144,7 @@ def notify(
     # No flush: the id is ours already, and an alarm storm notifying thousands in one transaction then
     # writes them in a few multi-row INSERTs at commit instead of one round trip each.
     db.session.add(message)
-    after_commit(DELIVER_TASK, str(message.id))
+    after_commit(deliver_task(message.urgency), str(message.id))
     return message
 
 
@@ -191,10 +200,16 @@ class WechatSenders:
             )
 
 
-def delivery_lease(settings: Settings) -> timedelta:
+def delivery_lease(settings: Settings, urgency: Urgency | None = None) -> timedelta:
     """How long a delivery holds a row while WeChat has the message: longer than one channel's call can take
     (an access-token fetch, the send, a token refresh and the send again, each up to a connect and a read
-    timeout), so neither a second worker nor the sweep takes the row while the call runs."""
+    timeout), so neither a second worker nor the sweep takes the row while the call runs.
+
+    An alarm's lease is only one send's worth (a read timeout and a token fetch): if its deliverer dies
+    mid-send, the alarm sweep (every few seconds) sends it again within seconds. The price is a possible
+    duplicate when WeChat is slower than that but the deliverer alive — for an alarm, better than a delay."""
+    if urgency == Urgency.CRITICAL:
+        return timedelta(seconds=2 * settings.wechat_timeout_seconds + 2)
     return timedelta(seconds=8 * settings.wechat_timeout_seconds + 30)
 
 
@@ -312,12 +327,12 @@ def _next_channel(
             return _sent(message, Channel.SANDBOX)
         attempt = _attempt(message, channel, AttemptOutcome.SENDING, prepared.payload)
         session.add(attempt)
-        message.next_attempt_at = utcnow() + delivery_lease(settings)
+        message.next_attempt_at = utcnow() + delivery_lease(settings, message.urgency)
         return _InFlight(attempt.id, channel, position, prepared.payload, prepared.credit_template, transient)
     if transient and message.attempt_count < settings.notification_max_attempts:
         delay = retry_delay(message.attempt_count, settings)
         message.next_attempt_at = utcnow() + timedelta(seconds=delay)
-        session.info["retry_in"] = delay
+        session.info["retry_in"] = (delay, deliver_task(message.urgency))
         return message.status
     message.status = DeliveryStatus.FAILED if transient else DeliveryStatus.INBOX_ONLY
     message.next_attempt_at = None
@@ -431,10 +446,11 @@ def deliver(notification_id: uuid.UUID, settings: Settings, senders: WechatSende
                 step = _settle(session, notification_id, step, answer, settings, senders)
         return step
     finally:
-        delay = session.info.pop("retry_in", None)
+        retry = session.info.pop("retry_in", None)
         session.close()
-        if delay is not None:
-            enqueue(DELIVER_TASK, str(notification_id), countdown=delay)
+        if retry is not None:
+            delay, task_name = retry
+            enqueue(task_name, str(notification_id), countdown=delay)
 
 
 def sweep_due(grace_seconds: int = 15, now: datetime | None = None) -> int:
@@ -446,14 +462,42 @@ def sweep_due(grace_seconds: int = 15, now: datetime | None = None) -> int:
     over: it is sent again.
     """
     cutoff = (now or utcnow()) - timedelta(seconds=grace_seconds)
-    ids = db.session.scalars(
-        select(Notification.id)
+    rows = db.session.execute(
+        select(Notification.id, Notification.urgency)
         .where(Notification.status == DeliveryStatus.PENDING, Notification.next_attempt_at <= cutoff)
         .order_by(Notification.next_attempt_at)
         .limit(SWEEP_BATCH)
     ).all()
+    for notification_id, urgency in rows:
+        enqueue(deliver_task(urgency), str(notification_id))
+    return len(rows)
+
+
+def sweep_due_alarms(grace_seconds: int = ALARM_SWEEP_GRACE_SECONDS, now: datetime | None = None) -> int:
+    """`sweep_due` for alarms only, run every few seconds on the `alerts` queue: an alarm whose deliverer
+    died mid-send (its short lease over) or whose task the broker lost is sent again within seconds, not at
+    the next minute's sweep."""
+    now = now or utcnow()
+    ids = db.session.scalars(
+        select(Notification.id)
+        .where(
+            Notification.status == DeliveryStatus.PENDING,
+            Notification.urgency == Urgency.CRITICAL,
+            # A row never tried yet has its own task on the way: give it the grace. A row whose lease is over
+            # has nobody else coming for it.
+            or_(
+                and_(
+                    Notification.attempt_count == 0,
+                    Notification.next_attempt_at <= now - timedelta(seconds=grace_seconds),
+                ),
+                and_(Notification.attempt_count > 0, Notification.next_attempt_at <= now),
+            ),
+        )
+        .order_by(Notification.next_attempt_at)
+        .limit(SWEEP_BATCH)
+    ).all()
     for notification_id in ids:
-        enqueue(DELIVER_TASK, str(notification_id))
+        enqueue(DELIVER_ALARM_TASK, str(notification_id))
     return len(ids)
 
 

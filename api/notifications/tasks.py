@@ -25,6 +25,20 @@ def deliver_notification(notification_id: str) -> str | None:
     return status.value if status else None
 
 
+@celery.task(name="notifications.deliver_alarm", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def deliver_alarm(notification_id: str) -> str | None:
+    """`deliver` for an alarm, on the `alerts` queue (api.jobs.ROUTES): acknowledged only once done, and
+    given back to the queue if the worker process is lost mid-send."""
+    status = services.deliver(uuid.UUID(notification_id), get_settings(), senders())
+    return status.value if status else None
+
+
+@celery.task(name="notifications.sweep_alarms", ignore_result=True)
+def sweep_alarms() -> int:
+    """Every few seconds: alarms due and not delivered (a deliverer killed mid-send, a lost task)."""
+    return services.sweep_due_alarms()
+
+
 @celery.task(name="notifications.sweep", ignore_result=True)
 def sweep_notifications() -> int:
     """Re-enqueue rows that are due and not delivered: the broker lost them, or a worker died."""
