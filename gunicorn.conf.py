@@ -1,6 +1,7 @@
 """gunicorn settings for the web process (the Dockerfile's default command).
 
-Every value can be overridden by the environment: WEB_CONCURRENCY (workers), PORT, GUNICORN_TIMEOUT.
+Every value can be overridden by the environment: WEB_CONCURRENCY (workers), GUNICORN_WORKER_CLASS,
+GUNICORN_THREADS, PORT, GUNICORN_TIMEOUT.
 """
 
 import multiprocessing
@@ -9,7 +10,13 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Requests spend their time in PostgreSQL and WeChat, not the CPU: two workers per core plus one.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# gthread, chosen by measurement (bench/login_stall.py, 2 workers, 4 logins in flight each waiting 3 s for
+# WeChat's code2session, 8 clients on /healthz): sync workers served 1.7 /healthz per second during the stall
+# (415 without it; one waited 6.4 s), gthread with 8 threads 892 (928 without it). A login holds a thread, not
+# the worker. gevent is not installed (psycopg 3 would need monkey-patching). Each thread may hold one pooled
+# database connection: the pool (10 + 10 overflow per process, api/db.py) covers GUNICORN_THREADS up to 20.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
