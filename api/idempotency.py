@@ -12,6 +12,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,6 +28,8 @@ from api.db import Base, IdMixin, db, utcnow
 from api.errors import ApiError
 
 HEADER = "Idempotency-Key"
+ANSWER_WAIT_SECONDS = 5.0
+ANSWER_POLL_SECONDS = 0.02
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -59,9 +62,29 @@ def _request_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _finished(row: IdempotencyKey) -> IdempotencyKey:
+    """The first request's row once it has stored its answer. A view may commit its work before the answer is
+    written (a booking releases the event's lock at once), so a duplicate can find the key committed and the
+    answer not there yet: it waits a moment for it, then says the key is in use."""
+    waited = 0.0
+    while row.status_code is None and waited < ANSWER_WAIT_SECONDS:
+        user_id, key = row.user_id, row.key
+        db.session.rollback()  # a fresh snapshot (and nothing of ours is pending: we wrote nothing yet)
+        time.sleep(ANSWER_POLL_SECONDS)
+        waited += ANSWER_POLL_SECONDS
+        found = db.session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        )
+        if found is None:
+            break
+        row = found
+    return row
+
+
 def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
     if row.request_hash != fingerprint:
         raise ApiError("idempotency_key_mismatch", errors={HEADER: ["used with a different request"]})
+    row = _finished(row)
     if row.status_code is None:
         raise ApiError("idempotency_key_in_use")
     response = current_app.response_class(row.response_body, status=row.status_code, mimetype="application/json")
