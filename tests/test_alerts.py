@@ -1184,3 +1184,38 @@ def test_incident_after_incident_each_opens_a_new_alert_and_tells_the_family(cli
         )
     assert len(seen) == 8
     assert len(messages_to(home.daughter)) == 16
+
+
+def test_an_alarm_storm_opens_every_alert_with_one_outbox_insert_and_tells_the_staff_once_each(
+    app, client, home, world, kj01_staff
+):
+    """Many detectors of flats without an elder go off in one batch: each opens its own alert whose one step
+    tells the area's staff (one message each), and the outbox rows of all of them are one INSERT."""
+    from sqlalchemy import event
+
+    room = world.room("KJ01/101")
+    serials = [f"SMK-STORM-{n:03d}" for n in range(40)]
+    for serial in serials:
+        add_device(serial, DeviceType.SMOKE_DETECTOR, room)
+    db.session.commit()
+    inserts: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO NOTIFICATIONS"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        answer = pushed(client, [iot_event(serial, "smoke") for serial in serials])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+    assert answer["alerts_opened"] == len(serials)
+    alert_ids = {r["alert_id"] for r in answer["results"]}
+    assert len(alert_ids) == len(serials)
+    assert len(inserts) == 1
+    for alert_id in alert_ids:
+        assert who_was_told(alert_id) == [("escalated_staff", "kj01-staff")]
+    staff_id = uuid.UUID(kj01_staff["user"]["id"])
+    told = db.session.scalars(select(Notification).where(Notification.user_id == staff_id)).all()
+    assert sorted(m.context["alert_id"] for m in told) == sorted(alert_ids)

@@ -52,11 +52,11 @@ from api.devices.models import Device, DeviceStatus
 from api.dialect import insert_on_conflict
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding
 from api.errors import ApiError, NotFound
-from api.notifications.models import Notification
-from api.notifications.services import notify
+from api.notifications.services import Outgoing, notify, notify_many
 
 log = logging.getLogger(__name__)
 
+_OUTBOX = "alerts.outbox"  # session.info: the first messages of the alerts `raise_alerts` is opening
 ALERT_KIND = "device_alert"  # the catalogue's kind: Official Account template first, then subscribe, inbox
 GRID_WORKER = getattr(Role, "GRID_WORKER", None)  # added by the incidents domain's migration
 ESCALATION_BATCH = 200
@@ -178,8 +178,16 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
         alerts = db.session.scalars(
             select(Alert).where(Alert.id.in_(created_ids)).execution_options(populate_existing=True)
         ).all()
-        for alert in alerts:
-            advance(alert, settings, now, ChainRecord())  # just inserted: nothing on its timeline yet
+        # Set-based for a storm: every new alert's first messages go into one outbox INSERT (`notify_many`)
+        # and their timeline steps into one more at flush, instead of an ORM round of each per alert.
+        outbox: list[Outgoing] = []
+        db.session.info[_OUTBOX] = outbox
+        try:
+            for alert in alerts:
+                advance(alert, settings, now, ChainRecord())  # just inserted: nothing on its timeline yet
+        finally:
+            db.session.info.pop(_OUTBOX, None)
+        notify_many(outbox)
     return result
 
 
@@ -330,18 +338,31 @@ def message_context(alert: Alert, note: str = "") -> dict[str, Any]:
 
 def _tell(
     users: list[User], alert: Alert, level: int, settings: Settings, now: datetime, note: str = ""
-) -> list[Notification]:
+) -> list[uuid.UUID]:
+    """Queue the alert's message to `users`; returns the outbox rows' ids."""
     context = message_context(alert, note)
-    # Level 1 is taken by the statement that inserted the alert, so nothing can have been sent for it yet;
-    # later levels (the beat job) carry a dedupe key as a second guard beside the row lock.
-    dedupe_key = f"alert:{alert.id}:level:{level}" if level > 1 else None
+    # Quiet hours hold notices (never warnings or alarms) until they end; the outbox sweep sends them then.
+    held = alert.severity == Severity.NOTICE and rules.within(now, settings.alerts_quiet_hours)
+    held_until = rules.end_of(now, settings.alerts_quiet_hours) if held else None
+    if level == 1:
+        # Level 1 is taken by the statement that inserted the alert, so nothing can have been sent for it yet:
+        # no dedupe key, and the rows go to the storm's one INSERT when `raise_alerts` collects them.
+        outgoing = [
+            Outgoing(u.id, ALERT_KIND, context, alert.area_path, next_attempt_at=held_until, id=new_id()) for u in users
+        ]
+        collected = db.session.info.get(_OUTBOX)
+        if collected is None:
+            return notify_many(outgoing)
+        collected.extend(outgoing)
+        return [message.id for message in outgoing if message.id is not None]
+    # Later levels (the beat job) carry a dedupe key as a second guard beside the row lock.
+    dedupe_key = f"alert:{alert.id}:level:{level}"
     sent = []
     for user in users:
         message = notify(user, ALERT_KIND, context, subject_path=alert.area_path, dedupe_key=dedupe_key)
-        # Quiet hours hold notices (never warnings or alarms) until they end; the outbox sweep sends them then.
-        if alert.severity == Severity.NOTICE and rules.within(now, settings.alerts_quiet_hours):
-            message.next_attempt_at = rules.end_of(now, settings.alerts_quiet_hours)
-        sent.append(message)
+        if held_until is not None:
+            message.next_attempt_at = held_until
+        sent.append(message.id)
     return sent
 
 
@@ -365,26 +386,26 @@ def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord
     user_id: uuid.UUID | None = None
     if planned.kind == StepKind.NOTIFIED_CONTACT:
         assert planned.contact is not None
-        messages = _tell([planned.contact], alert, level, settings, now)
+        message_ids = _tell([planned.contact], alert, level, settings, now)
         note = f"第{planned.position}联系人"
         user_id = planned.contact.id
         record.told.add(user_id)
     elif planned.kind == StepKind.ESCALATED_STAFF:
         # Staff must know whether the family was reached and is silent, or there was no family to reach.
         why = FAMILY_DID_NOT_ANSWER if record.told else NO_FAMILY_TO_TELL
-        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, why)
-        note = f"通知值班网格员/工作人员 {len(messages)} 人"
+        message_ids = _tell(responders_for(alert.area_path, now), alert, level, settings, now, why)
+        note = f"通知值班网格员/工作人员 {len(message_ids)} 人"
         record.staff = True
     else:
-        messages = _tell(responders_for(alert.area_path, now), alert, level, settings, now, VOLUNTEERS_NEEDED)
-        note = f"请求附近志愿者上门（已通知工作人员 {len(messages)} 人）"
+        message_ids = _tell(responders_for(alert.area_path, now), alert, level, settings, now, VOLUNTEERS_NEEDED)
+        note = f"请求附近志愿者上门（已通知工作人员 {len(message_ids)} 人）"
         record.volunteers = True
     step = AlertStep(
         alert_id=alert.id,
         kind=planned.kind,
         level=level,
         user_id=user_id,
-        notification_ids=[str(m.id) for m in messages],
+        notification_ids=[str(i) for i in message_ids],
         note=note,
         at=now,
     )
