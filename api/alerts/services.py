@@ -155,7 +155,9 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
                 "created_at": now,
             }
         )
-    stmt = insert_on_conflict(table).values(rows)
+    # Executed with the rows as parameters (not `.values(rows)`): SQLAlchemy sends them as one multi-row
+    # statement ("insertmanyvalues") compiled once, instead of compiling a statement of 15 parameters per row.
+    stmt = insert_on_conflict(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.device_id, table.c.rule],
         # A literal, exactly the index's predicate: with a bound parameter PostgreSQL cannot match the partial
@@ -166,10 +168,10 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
             "last_at": case((stmt.excluded.last_at > table.c.last_at, stmt.excluded.last_at), else_=table.c.last_at),
             "value": func.coalesce(stmt.excluded.value, table.c.value),
         },
-    ).returning(table.c.id, table.c.device_id, table.c.rule, table.c.count)
+    ).returning(table.c.id, table.c.device_id, table.c.rule, table.c.count, sort_by_parameter_order=True)
     wanted = {(r.device_id, r.rule): r.count for r in raises}
     result: dict[tuple[uuid.UUID, AlertRule], Raised] = {}
-    for alert_id, device_id, rule, count in db.session.execute(stmt):
+    for alert_id, device_id, rule, count in db.session.execute(stmt, rows):
         key = (device_id, AlertRule(rule))
         # The row holds exactly this batch's count only when this statement inserted it.
         result[key] = Raised(alert_id, created=count == wanted[key])
