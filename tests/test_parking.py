@@ -219,6 +219,9 @@ def test_cancel_is_free_before_the_cutoff_and_a_lender_cancellation_refunds_and_
     mine = booked(client, zhang, mall, local(tuesday, "19:00"), local(tuesday, "21:00"))
     cancelled = ok(client.post(f"/api/v1/parking/bookings/{mine['id']}/cancel", json={}, headers=zhang["headers"]))
     assert cancelled["status"] == "cancelled" and cancelled["refund_fen"] == mine["price_fen"]
+    again = client.post(f"/api/v1/parking/bookings/{mine['id']}/cancel", json={}, headers=zhang["headers"])
+    assert again.status_code == 409 and again.get_json()["code"] == "booking_not_changeable"
+    assert "已取消" in again.get_json()["message"]  # the state it is in, in the resident's words
     theirs = booked(client, lisi, mall, local(tuesday, "19:00"), local(tuesday, "21:00"))
     seen = ok(client.get("/api/v1/parking/lender/bookings", headers=mall["lender"]["headers"]))["items"]
     assert {b["plate"] for b in seen} == {"沪A***45", "沪B***90"}  # masked for the lender
