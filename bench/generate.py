@@ -1,4 +1,4 @@
-"""Bench data generator: a year of a subdistrict's incidents, alerts and bookings, loaded set-based.
+"""Bench data generator: years of a subdistrict's incidents, alerts and bookings, loaded set-based.
 
     .venv/bin/python bench/generate.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/linli_bench_all \
                                        [--scale standard|district] [--fresh]
@@ -11,10 +11,10 @@ migrates it and loads the demo seed itself. `bench/all.py` calls `generate()` on
 Everything is one `INSERT … SELECT … FROM generate_series(…)` per table inside PostgreSQL — no rows travel
 through Python — so a district (1,000,000 incidents) loads in minutes, not hours:
 
-| scale | incidents (a year) | alerts (a year) | devices | bookings | events | bench residents |
-|---|--:|--:|--:|--:|--:|--:|
-| `standard` | 200,000 | 20,000 | 2,000 | 20,000 | 200 | 2,000 |
-| `district` | 1,000,000 | 200,000 | 20,000 | 200,000 | 2,000 | 20,000 |
+| scale | incidents | alerts | over | devices | bookings | events | bench residents |
+|---|--:|--:|--:|--:|--:|--:|--:|
+| `standard` | 200,000 | 20,000 | a year | 2,000 | 20,000 | 200 | 2,000 |
+| `district` | 1,000,000 | 200,000 | five years | 20,000 | 200,000 | 2,000 | 20,000 |
 
 Ids are time-ordered (UUIDv7-shaped, from the row's creation time) as the app's own are, so "newest first"
 lists page through the same index order they would in production. 张三 gets 30 bookings of upcoming events
@@ -47,12 +47,21 @@ class Scale:
     bookings: int
     events: int
     residents: int
+    days: int = 365  # the history incidents and alerts are spread over, ending now
 
 
 SCALES = {
     "standard": Scale(incidents=200_000, alerts=20_000, devices=2_000, bookings=20_000, events=200, residents=2_000),
+    # Five years of a district's history: the past year holds about as many incidents as `standard`, so the
+    # statistics over a year count the same ~200,000 rows with four times as many more in the tables.
     "district": Scale(
-        incidents=1_000_000, alerts=200_000, devices=20_000, bookings=200_000, events=2_000, residents=20_000
+        incidents=1_000_000,
+        alerts=200_000,
+        devices=20_000,
+        bookings=200_000,
+        events=2_000,
+        residents=20_000,
+        days=5 * 365,
     ),
     # For the harness's own smoke run (--quick): enough for full pages, nothing more.
     "tiny": Scale(incidents=2_000, alerts=500, devices=200, bookings=1_000, events=60, residents=200),
@@ -150,7 +159,7 @@ STATEMENTS: list[tuple[str, str]] = [
                       'gas_detector','water_leak_sensor','sos_button'])[1 + g %% 8],
                r.id, 'active', 3600, now(), now() - interval '400 days'
         FROM generate_series(1, %(devices)s) g
-        JOIN g_rooms r ON r.n = 1 + (g * 7919) %% (SELECT count(*) FROM g_rooms);
+        JOIN g_rooms r ON r.n = 1 + (g::bigint * 7919) %% (SELECT count(*) FROM g_rooms);
         CREATE TEMP TABLE g_devices AS
           SELECT row_number() OVER (ORDER BY d.id) AS n, d.id, d.type, d.room_id, r.path
           FROM devices d JOIN g_rooms r ON r.id = d.room_id WHERE d.serial LIKE 'KJ-GEN-%%';
@@ -171,9 +180,9 @@ STATEMENTS: list[tuple[str, str]] = [
                'resolved', 1, s.at, s.at, 1, s.at + (1 + g %% 10) * interval '1 minute',
                s.at + interval '30 minutes', CASE WHEN g %% 4 = 0 THEN 'false_alarm' ELSE 'handled' END, s.at
         FROM generate_series(1, %(alerts)s) g
-        CROSS JOIN LATERAL (SELECT now() - interval '365 days' + (g::float / %(alerts)s) * interval '365 days'
-                            - interval '1 hour' AS at) s
-        JOIN g_devices d ON d.n = 1 + (g * 104729) %% %(devices)s;
+        CROSS JOIN LATERAL (SELECT now() - %(days)s * interval '1 day'
+                                   + (g::float / %(alerts)s) * %(days)s * interval '1 day' - interval '1 hour' AS at) s
+        JOIN g_devices d ON d.n = 1 + (g::bigint * 104729) %% %(devices)s;
         """,
     ),
     (
@@ -199,7 +208,7 @@ STATEMENTS: list[tuple[str, str]] = [
                0, s.at, s.at
         FROM generate_series(1, %(incidents)s) g
         CROSS JOIN LATERAL (
-          SELECT now() - interval '365 days' + (g::float / %(incidents)s) * interval '365 days'
+          SELECT now() - %(days)s * interval '1 day' + (g::float / %(incidents)s) * %(days)s * interval '1 day'
                  - interval '10 minutes' AS at,
                  CASE WHEN g %% 50 = 0 THEN 'rejected'
                       WHEN g > %(incidents)s * 0.98 THEN (ARRAY['submitted','accepted','dispatched','in_progress',
@@ -207,7 +216,7 @@ STATEMENTS: list[tuple[str, str]] = [
                       WHEN g %% 17 = 0 THEN 'resolved'
                       ELSE 'closed' END AS status) s
         JOIN g_categories c ON c.n = 1 + g %% (SELECT count(*) FROM g_categories)
-        JOIN g_buildings b ON b.n = 1 + (g * 7919) %% (SELECT count(*) FROM g_buildings)
+        JOIN g_buildings b ON b.n = 1 + (g::bigint * 7919) %% (SELECT count(*) FROM g_buildings)
         JOIN g_residents r ON r.n = 1 + g %% %(residents)s;
         """,
     ),
