@@ -153,8 +153,13 @@ def get(port: int, path: str, token: str | None = None, timeout: float = 30) -> 
 # ----------------------------------------------------------------------------------------------------
 
 
+# `--generator python` forces bench/run.py's generator even where wrk is installed: run `--only bare` both ways
+# to see whether the Python generator keeps up with the bare route on this machine.
+FORCE_PYTHON = False
+
+
 def wrk_path() -> str | None:
-    return shutil.which("wrk")
+    return None if FORCE_PYTHON else shutil.which("wrk")
 
 
 def load(
@@ -515,6 +520,20 @@ def cpu_table(record: dict[str, Any]) -> str:
     return http_bench.format_table(headers, rows)
 
 
+def busy_note(record: dict[str, Any]) -> list[str]:
+    """A warning under the table when the rest of the machine took a noticeable share of it during the run."""
+    others = [r["cpu_pct"]["other"] for r in record["http"] if r["cpu_pct"].get("other") is not None]
+    if not others or max(others) < 25:
+        return []
+    cores = record["machine"].get("cores") or 1
+    return [
+        "",
+        f"**Not a quiet machine**: other processes used {min(others):.0f}–{max(others):.0f} % of one core "
+        f"(of {cores * 100} %) while routes were measured; the figures are lower than this machine alone would give, "
+        "and the shares of bare are only as steady as that load.",
+    ]
+
+
 def markdown(record: dict[str, Any]) -> str:
     m = record["machine"]
     data = record["data"]
@@ -524,13 +543,18 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"`{record['command']}` · {m['cores']} cores ({m['cpu_model']}), Python {m['python']}, PostgreSQL "
         f"{m['postgresql']} · gunicorn `-c gunicorn.conf.py -w {WORKERS}` for the bare app and the app alike · "
-        f"{record['load_generator']} ({WRK_THREADS} threads, {WRK_CONNECTIONS} connections), "
-        f"{record['config']['duration']:g} s per route after {record['config']['warmup']:g} s warm-up · "
-        f"data `{record['config']['data']}`: "
+        + (
+            f"wrk ({WRK_THREADS} threads, {WRK_CONNECTIONS} connections), "
+            if record["load_generator"] == "wrk"
+            else f"bench/run.py's Python generator (2 processes, {WRK_CONNECTIONS} connections), "
+        )
+        + f"{record['config']['duration']:g} s per route after {record['config']['warmup']:g} s warm-up · "
+        + f"data `{record['config']['data']}`: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         + f" · load average before the run {record['loadavg_before']}",
         "",
         table(record),
+        *busy_note(record),
         "",
         "CPU during each measured window (% of one core; **other** = the rest of the machine: what else was running):",
         "",
@@ -557,6 +581,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="dropped and recreated ('bench' in it)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--stats-samples", type=int, default=5)
+    parser.add_argument(
+        "--generator", choices=("wrk", "python"), default="wrk", help="python: bench/run.py's, even with wrk"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
@@ -566,14 +593,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global FORCE_PYTHON
     args = parse_args(argv)
+    FORCE_PYTHON = args.generator == "python"
     groups = set(args.only or GROUPS) | {"bare"}
     started = datetime.now(UTC)
     tmp = Path(tempfile.mkdtemp(prefix="linli-bench-all-"))
     secret = secrets.token_urlsafe(48)
     server: Gunicorn | None = None
     created = False
-    generator = "wrk" if wrk_path() else "python load generator (bench/run.py): wrk is not installed"
+    generator = (
+        "wrk"
+        if wrk_path()
+        else "python load generator (bench/run.py)"
+        + ("" if FORCE_PYTHON else ": wrk is not installed (scripts/bench-setup)")
+    )
     print(f"load generator: {generator}", flush=True)
     record: dict[str, Any] = {
         "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),
