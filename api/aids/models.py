@@ -25,7 +25,7 @@ from api.accounts.models import Area
 from api.db import Base, IdMixin, enum_column, utcnow
 
 PATH_OPS = {"area_path": "varchar_pattern_ops"}
-LIVE = "status IN ('reserved', 'lent')"
+LIVE = "status = 'reserved' OR status = 'lent'"
 
 
 class Condition(enum.StrEnum):

@@ -141,13 +141,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_aid_loans_status_due_at', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_aid_loans_status_hold_until', ['status', 'hold_until'], unique=False)
         batch_op.create_index('ix_aid_loans_user_id_id', ['user_id', 'id'], unique=False)
-        batch_op.create_index('uq_aid_loans_item_live', ['item_id'], unique=True, postgresql_where=sa.text("status IN ('reserved', 'lent')"), sqlite_where=sa.text("status IN ('reserved', 'lent')"))
+        batch_op.create_index('uq_aid_loans_item_live', ['item_id'], unique=True, postgresql_where=sa.text("status = 'reserved' OR status = 'lent'"), sqlite_where=sa.text("status = 'reserved' OR status = 'lent'"))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('aid_loans', schema=None) as batch_op:
-        batch_op.drop_index('uq_aid_loans_item_live', postgresql_where=sa.text("status IN ('reserved', 'lent')"), sqlite_where=sa.text("status IN ('reserved', 'lent')"))
+        batch_op.drop_index('uq_aid_loans_item_live', postgresql_where=sa.text("status = 'reserved' OR status = 'lent'"), sqlite_where=sa.text("status = 'reserved' OR status = 'lent'"))
         batch_op.drop_index('ix_aid_loans_user_id_id')
         batch_op.drop_index('ix_aid_loans_status_hold_until')
         batch_op.drop_index('ix_aid_loans_status_due_at')
