@@ -5607,7 +5607,8 @@ export interface Operations {
     response: AidItem;
   };
   /**
-   * Reservations and loans of my area's stations (`overdue=true`: lent and past due).
+   * Reservations and loans of my area's stations (`overdue=true`: lent and past due), with the borrower's name
+   * and phone masked: each borrower and elder shown is a row of the access log.
    * operationId: adminAidsLoans · tags: admin-aids · requires a bearer token
    */
   "GET /api/v1/admin/aids/loans": {

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from api.accounts.models import User
+from api.accounts.models import AccessLog, User
 from api.aids import personal, services
 from api.aids.models import AidLoan, AidWait, LoanStatus
 from api.db import db
@@ -354,6 +354,10 @@ def test_staff_see_the_borrowers_phone_masked(client, station, family, kj01_staf
     seen = ok(client.get(f"{ADMIN}/loans/{made['id']}", headers=kj01_staff["headers"]))
     assert seen["borrower_phone"] == "139****5678"
     assert "13912345678" not in str(seen)
+    # The read is on the trail the son can see in /me/access-log.
+    db.session.expire_all()
+    trail = db.session.scalars(select(AccessLog).where(AccessLog.subject_id == user.id)).all()
+    assert [row.fields for row in trail] == [["nickname", "phone_masked"]]
 
 
 # ------------------------------------------------------------------------------------------------

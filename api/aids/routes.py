@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.accounts.models import Role
+from api.accounts.access import ELDER, USER, record_access
+from api.accounts.models import Role, User
 from api.aids import schemas, services
 from api.aids.models import AidItem, AidLoan, AidLocation, AidWait
 from api.auth import current_user, login_required, staff_route
@@ -21,6 +22,7 @@ admin_blp = Blueprint(
     "admin-aids", __name__, url_prefix="/api/v1/admin/aids", description="Staff: aid stations, stock, loans"
 )
 ADMINS = (Role.ADMIN,)
+BORROWER_SHOWN = ("nickname", "phone_masked")
 
 
 # Residents --------------------------------------------------------------------------------------
@@ -212,15 +214,28 @@ def admin_aids_update_item(args: dict[str, Any], aid_item_id: uuid.UUID) -> Any:
 @admin_blp.arguments(schemas.AidLoanListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.StaffAidLoanSchema))
 def admin_aids_loans(args: dict[str, Any]) -> Any:
-    """Reservations and loans of my area's stations (`overdue=true`: lent and past due)."""
-    stmt = services.staff_loans(current_user(), args, utcnow())
-    return paginate(stmt, order_by=(AidLoan.id,), limit=args["limit"], cursor=args["cursor"])
+    """Reservations and loans of my area's stations (`overdue=true`: lent and past due), with the borrower's name
+    and phone masked: each borrower and elder shown is a row of the access log."""
+    staff = current_user()
+    page = paginate(
+        services.staff_loans(staff, args, utcnow()), order_by=(AidLoan.id,), limit=args["limit"], cursor=args["cursor"]
+    )
+    _log_read(staff, page.items)
+    return page
+
+
+def _log_read(staff: User, loans: list[AidLoan]) -> None:
+    record_access(staff, USER, [loan.user_id for loan in loans if loan.user_id], BORROWER_SHOWN)
+    record_access(staff, ELDER, [loan.elder_id for loan in loans if loan.elder_id], ("name",))
 
 
 @staff_route(admin_blp, "/loans/<uuid:aid_loan_id>", methods=["GET"])
 @admin_blp.response(200, schemas.StaffAidLoanSchema)
 def admin_aids_loan(aid_loan_id: uuid.UUID) -> Any:
-    return services.staff_loan(current_user(), aid_loan_id)
+    staff = current_user()
+    loan = services.staff_loan(staff, aid_loan_id)
+    _log_read(staff, [loan])
+    return loan
 
 
 @staff_route(admin_blp, "/loans/<uuid:aid_loan_id>/lend", methods=["POST"])
