@@ -496,3 +496,29 @@ def test_the_last_walker_cannot_be_reserved_twice_at_the_same_moment(app, client
         )
         == 0
     )
+
+
+def test_a_deposit_paid_after_its_reservation_ended_comes_back_in_full(client, station, family):
+    stranger = family["stranger"]
+    chair = ok(reserve(client, stranger, station, "wheelchair"), 201)
+    pay(client, stranger, chair, outcome="failed")  # the order closes, the reservation ends
+    pay(client, stranger, chair)  # WeChat Pay took the money anyway
+    db.session.expire_all()
+    order = db.session.get(PaymentOrder, uuid.UUID(chair["order_id"]))
+    assert (order.status, order.refunded_fen) == (OrderStatus.PAID, 20000)
+    assert db.session.get(AidLoan, uuid.UUID(chair["id"])).status == LoanStatus.EXPIRED
+
+
+def test_condition_photos_are_seen_by_the_station_and_the_family_not_by_a_stranger(
+    client, station, family, kj01_staff, kj02_staff
+):
+    made = ok(reserve(client, family["son"], station, "walker", elder_id=family["elder_id"]), 201)
+    picture = photo(client, kj01_staff["headers"])
+    ok(client.post(f"{ADMIN}/loans/{made['id']}/lend", json={"media_ids": [picture]}, headers=kj01_staff["headers"]))
+    for who, status in (
+        (family["son"], 200),
+        (kj01_staff, 200),
+        (family["stranger"], 404),
+        (kj02_staff, 404),
+    ):
+        assert client.get(f"/api/v1/media/{picture}", headers=who["headers"]).status_code == status
