@@ -386,6 +386,25 @@ export interface AidReturnArgs {
   media_ids?: string[];
 }
 
+export interface AidStock {
+  items: AidStockRow[];
+}
+
+export interface AidStockRow {
+  location: StaffAidLocation;
+  type: AidType;
+  /** in stock, not retired */
+  items: number;
+  /** good or fair */
+  lendable: number;
+  /** lendable and in no live loan */
+  free: number;
+  reserved: number;
+  lent: number;
+  overdue: number;
+  needs_repair: number;
+}
+
 export interface AidType {
   /** format: uuid */
   id: string;
@@ -5762,6 +5781,14 @@ export interface Operations {
     response: StaffAidLocation;
   };
   /**
+   * Per station of my area and kind: items, lendable, free, reserved, lent, overdue, waiting for repair.
+   * operationId: adminAidsStock · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/stock": {
+    request: Record<string, never>;
+    response: AidStock;
+  };
+  /**
    * A kind of aid the subdistrict lends (admins: the catalogue is the whole subdistrict's).
    * operationId: adminAidsCreateType · tags: admin-aids · requires a bearer token
    */
@@ -11003,6 +11030,7 @@ export const OPERATIONS = {
   "POST /api/v1/admin/aids/locations": { method: "POST", path: "/api/v1/admin/aids/locations", operationId: "adminAidsCreateLocation", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/admin/aids/locations/{aid_location_id}": { method: "GET", path: "/api/v1/admin/aids/locations/{aid_location_id}", operationId: "adminAidsLocation", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "PATCH /api/v1/admin/aids/locations/{aid_location_id}": { method: "PATCH", path: "/api/v1/admin/aids/locations/{aid_location_id}", operationId: "adminAidsUpdateLocation", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/stock": { method: "GET", path: "/api/v1/admin/aids/stock", operationId: "adminAidsStock", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/aids/types": { method: "POST", path: "/api/v1/admin/aids/types", operationId: "adminAidsCreateType", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "PATCH /api/v1/admin/aids/types/{aid_type_id}": { method: "PATCH", path: "/api/v1/admin/aids/types/{aid_type_id}", operationId: "adminAidsUpdateType", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/alerts": { method: "GET", path: "/api/v1/admin/alerts", operationId: "adminListAlerts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -11357,6 +11385,7 @@ export const OPERATION_IDS = {
   adminAidsLocation: "GET /api/v1/admin/aids/locations/{aid_location_id}",
   adminAidsLocations: "GET /api/v1/admin/aids/locations",
   adminAidsReturn: "POST /api/v1/admin/aids/loans/{aid_loan_id}/return",
+  adminAidsStock: "GET /api/v1/admin/aids/stock",
   adminAidsUpdateItem: "PATCH /api/v1/admin/aids/items/{aid_item_id}",
   adminAidsUpdateLocation: "PATCH /api/v1/admin/aids/locations/{aid_location_id}",
   adminAidsUpdateType: "PATCH /api/v1/admin/aids/types/{aid_type_id}",

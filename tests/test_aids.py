@@ -343,6 +343,15 @@ def test_an_overdue_bed_is_escalated_to_the_stations_staff_once_and_not_to_anoth
     assert listed[0]["elder_name"] == "王阿婆"
     theirs = ok(client.get(f"{ADMIN}/loans", headers=kj02_staff["headers"]))["items"]
     assert theirs == []
+    stock = {
+        row["type"]["code"]: row for row in ok(client.get(f"{ADMIN}/stock", headers=kj01_staff["headers"]))["items"]
+    }
+    assert {k: (v["items"], v["free"], v["lent"]) for k, v in stock.items()} == {
+        "hospital_bed": (1, 0, 1),
+        "walker": (1, 1, 0),
+        "wheelchair": (2, 2, 0),
+    }
+    assert ok(client.get(f"{ADMIN}/stock", headers=kj02_staff["headers"]))["items"] == []
     assert code_of(client.get(f"{ADMIN}/loans/{made['id']}", headers=kj02_staff["headers"])) == (404, "not_found")
 
 

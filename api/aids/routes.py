@@ -210,6 +210,13 @@ def admin_aids_update_item(args: dict[str, Any], aid_item_id: uuid.UUID) -> Any:
     return services.update_item(current_user(), aid_item_id, dict(args), utcnow())
 
 
+@staff_route(admin_blp, "/stock", methods=["GET"])
+@admin_blp.response(200, schemas.AidStockSchema)
+def admin_aids_stock() -> Any:
+    """Per station of my area and kind: items, lendable, free, reserved, lent, overdue, waiting for repair."""
+    return {"items": services.stock(current_user(), utcnow())}
+
+
 @staff_route(admin_blp, "/loans", methods=["GET"])
 @admin_blp.arguments(schemas.AidLoanListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.StaffAidLoanSchema))

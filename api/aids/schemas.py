@@ -273,3 +273,19 @@ class AidWaitSchema(Schema):
     created_at = DateTime(required=True)
     notified_at = DateTime(required=True, allow_none=True)
     ended_at = DateTime(required=True, allow_none=True)
+
+
+class AidStockRowSchema(Schema):
+    location = fields.Nested(StaffAidLocationSchema, required=True)
+    type = fields.Nested(AidTypeSchema, required=True)
+    items = fields.Integer(required=True, metadata={"description": "in stock, not retired"})
+    lendable = fields.Integer(required=True, metadata={"description": "good or fair"})
+    free = fields.Integer(required=True, metadata={"description": "lendable and in no live loan"})
+    reserved = fields.Integer(required=True)
+    lent = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    needs_repair = fields.Integer(required=True)
+
+
+class AidStockSchema(Schema):
+    items = fields.List(fields.Nested(AidStockRowSchema), required=True)

@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api import scope
@@ -221,6 +221,49 @@ def staff_loans(staff: User, filters: dict[str, Any], now: datetime) -> Select[t
 
 def staff_loan(staff: User, loan_id: uuid.UUID) -> AidLoan:
     return scope.ensure_visible(staff, db.session.get(AidLoan, loan_id))
+
+
+def stock(staff: User, now: datetime) -> list[dict[str, Any]]:
+    """Per station of my area and kind: items, lendable, free, reserved, lent, overdue, waiting for repair — one
+    grouped statement (an item is in at most one live loan, so the outer join does not multiply it)."""
+    live = AidLoan.__table__.alias("live")
+    stmt = scope.visible(
+        staff,
+        select(
+            AidItem.location_id,
+            AidItem.type_id,
+            func.count().label("items"),
+            func.sum(case((AidItem.condition.in_(LENDABLE), 1), else_=0)).label("lendable"),
+            func.sum(case((and_(AidItem.condition.in_(LENDABLE), live.c.id.is_(None)), 1), else_=0)).label("free"),
+            func.sum(case((live.c.status == LoanStatus.RESERVED.value, 1), else_=0)).label("reserved"),
+            func.sum(case((live.c.status == LoanStatus.LENT.value, 1), else_=0)).label("lent"),
+            func.sum(case((and_(live.c.status == LoanStatus.LENT.value, live.c.due_at <= now), 1), else_=0)).label(
+                "overdue"
+            ),
+            func.sum(case((AidItem.condition == Condition.NEEDS_REPAIR, 1), else_=0)).label("needs_repair"),
+        )
+        .select_from(AidItem)
+        .outerjoin(live, and_(live.c.item_id == AidItem.id, live.c.status.in_([s.value for s in LIVE_LOAN])))
+        .where(AidItem.condition != Condition.RETIRED)
+        .group_by(AidItem.location_id, AidItem.type_id),
+        path=AidItem.area_path,
+    )
+    rows = db.session.execute(stmt).all()
+    locations = {
+        x.id: x
+        for x in db.session.scalars(select(AidLocation).where(AidLocation.id.in_({r.location_id for r in rows})))
+    }
+    kinds = {t.id: t for t in db.session.scalars(select(AidType).where(AidType.id.in_({r.type_id for r in rows})))}
+    counted = ("items", "lendable", "free", "reserved", "lent", "overdue", "needs_repair")
+    items = [
+        {
+            "location": locations[r.location_id],
+            "type": kinds[r.type_id],
+            **{k: int(getattr(r, k) or 0) for k in counted},
+        }
+        for r in rows
+    ]
+    return sorted(items, key=lambda i: (i["location"].name, i["type"].code))
 
 
 # ------------------------------------------------------------------------------------------------
