@@ -255,6 +255,11 @@ class Settings:
     party_dues_reminder_days: tuple[int, ...] = (5, 20)
     party_dues_flag_months: int = 6
     party_dues_order_minutes: int = 30
+    # Rehabilitation aids lending (api/aids): how long a reservation waits to be picked up at the station, how long
+    # its deposit order may be paid, and how many days before the due date the borrower is reminded.
+    aids_hold_days: int = 3
+    aids_deposit_order_minutes: int = 30
+    aids_reminder_days: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -435,6 +440,15 @@ class Settings:
                 raise ConfigError(f"{name.upper()} must be positive")
         if not 1 <= settings.party_dues_order_minutes <= 7 * 24 * 60:
             raise ConfigError("PARTY_DUES_ORDER_MINUTES must be between 1 minute and 7 days (WeChat Pay's limit)")
+        settings.aids_hold_days = _int(env, "AIDS_HOLD_DAYS", 3)
+        settings.aids_deposit_order_minutes = _int(env, "AIDS_DEPOSIT_ORDER_MINUTES", 30)
+        settings.aids_reminder_days = _int(env, "AIDS_REMINDER_DAYS", 2)
+        if not 1 <= settings.aids_hold_days <= 30:
+            raise ConfigError("AIDS_HOLD_DAYS must be between 1 and 30")
+        if not 1 <= settings.aids_deposit_order_minutes <= 7 * 24 * 60:
+            raise ConfigError("AIDS_DEPOSIT_ORDER_MINUTES must be between 1 minute and 7 days (WeChat Pay's limit)")
+        if not 0 <= settings.aids_reminder_days <= 30:
+            raise ConfigError("AIDS_REMINDER_DAYS must be between 0 and 30")
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

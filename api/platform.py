@@ -37,6 +37,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.open311",
     "api.volunteers",
     "api.parking",
+    "api.aids",
     "api.party",
     "api.privacy",
 )

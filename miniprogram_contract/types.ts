@@ -188,6 +188,301 @@ export interface AdminIncidentSummaryPage {
   next_cursor: string | null;
 }
 
+export interface AidAvailability {
+  items: AidAvailabilityRow[];
+}
+
+export interface AidAvailabilityRow {
+  location: AidLocation;
+  type: AidType;
+  /** lendable items of the type at the station */
+  total: number;
+  /** free now */
+  available: number;
+  /** residents waiting for one */
+  waiting: number;
+}
+
+export interface AidCancelArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface AidItem {
+  /** format: uuid */
+  id: string;
+  type: AidType;
+  location: AidLocation;
+  asset_tag: string;
+  condition: "good" | "fair" | "needs_repair" | "retired";
+  condition_note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface AidItemArgs {
+  /** format: uuid */
+  type_id: string;
+  /** format: uuid */
+  location_id: string;
+  /** min length 1; max length 32 */
+  asset_tag: string;
+  /** default: "good" */
+  condition?: "good" | "fair" | "needs_repair" | "retired";
+  /** default: "" */
+  condition_note?: string;
+}
+
+export interface AidItemPage {
+  items: AidItem[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface AidItemPatchArgs {
+  condition?: "good" | "fair" | "needs_repair" | "retired";
+  condition_note?: string;
+}
+
+export interface AidLendArgs {
+  /** default: "" */
+  condition_note?: string;
+  /** default: null */
+  condition?: "good" | "fair" | "needs_repair" | "retired" | null;
+  /**
+   * photos from /media
+   * max items 6
+   */
+  media_ids?: string[];
+}
+
+export interface AidLoan {
+  /** format: uuid */
+  id: string;
+  type: AidType;
+  location: AidLocation;
+  asset_tag: string;
+  /** format: uuid */
+  elder_id: string | null;
+  status: "reserved" | "lent" | "returned" | "expired" | "cancelled";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_at: string;
+  /**
+   * pick it up before this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  hold_until: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deposit_fen: number;
+  /**
+   * the deposit: pay it with /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  deposit_paid: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  lent_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  renewals: number;
+  lend_note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  returned_at: string | null;
+  return_note: string;
+  damaged: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deduction_fen: number;
+  deduction_reason: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refund_fen: number;
+  cancel_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  lend_photos: Record<string, unknown>[];
+  /** read-only: sent by the server, ignored in requests */
+  return_photos: Record<string, unknown>[];
+}
+
+export interface AidLoanPage {
+  items: AidLoan[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface AidLocation {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  area_id: string;
+  name: string;
+  address: string;
+  opening_hours: string;
+}
+
+export interface AidLocationArgs {
+  /** format: uuid */
+  area_id: string;
+  /** min length 1; max length 64 */
+  name: string;
+  /** min length 1; max length 200 */
+  address: string;
+  /** default: "" */
+  opening_hours?: string;
+}
+
+export interface AidLocationPatchArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** min length 1; max length 200 */
+  address?: string;
+  opening_hours?: string;
+  is_active?: boolean;
+}
+
+export interface AidReserveArgs {
+  /**
+   * format: uuid
+   * default: null
+   */
+  type_id?: string | null;
+  /**
+   * format: uuid
+   * default: null
+   */
+  location_id?: string | null;
+  /**
+   * a named item; else any free one
+   * format: uuid
+   * default: null
+   */
+  item_id?: string | null;
+  /**
+   * for an elder I am a confirmed family member of; default: me
+   * format: uuid
+   * default: null
+   */
+  elder_id?: string | null;
+}
+
+export interface AidReturnArgs {
+  /** default: "" */
+  condition_note?: string;
+  /** default: false */
+  damaged?: boolean;
+  /** default: null */
+  condition?: "good" | "fair" | "needs_repair" | "retired" | null;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 500000
+   * default: 0
+   */
+  deduction_fen?: number;
+  /** default: "" */
+  deduction_reason?: string;
+  /**
+   * photos from /media
+   * max items 6
+   */
+  media_ids?: string[];
+}
+
+export interface AidStock {
+  items: AidStockRow[];
+}
+
+export interface AidStockRow {
+  location: StaffAidLocation;
+  type: AidType;
+  /** in stock, not retired */
+  items: number;
+  /** good or fair */
+  lendable: number;
+  /** lendable and in no live loan */
+  free: number;
+  reserved: number;
+  lent: number;
+  overdue: number;
+  needs_repair: number;
+}
+
+export interface AidType {
+  /** format: uuid */
+  id: string;
+  code: string;
+  name: string;
+  description: string;
+  /** 0: no deposit; integer fen (1 yuan = 100 fen), CNY */
+  deposit_fen: number;
+  loan_days: number;
+  is_active: boolean;
+}
+
+export interface AidTypeArgs {
+  /**
+   * wheelchair, walker, bath_chair …
+   * pattern "^[a-z][a-z0-9_]{1,31}$"
+   */
+  code: string;
+  /** min length 1; max length 32 */
+  name: string;
+  /** default: "" */
+  description?: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 500000
+   * default: 0
+   */
+  deposit_fen?: number;
+  /** minimum 1; maximum 365 */
+  loan_days: number;
+}
+
+export interface AidTypePatchArgs {
+  /** min length 1; max length 32 */
+  name?: string;
+  description?: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 500000
+   */
+  deposit_fen?: number;
+  /** minimum 1; maximum 365 */
+  loan_days?: number;
+  is_active?: boolean;
+}
+
+export interface AidTypes {
+  items: AidType[];
+}
+
+export interface AidWait {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  type_id: string;
+  /** format: uuid */
+  location_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  notified_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ended_at: string | null;
+}
+
+export interface AidWaitArgs {
+  /** format: uuid */
+  type_id: string;
+  /** format: uuid */
+  location_id: string;
+}
+
+export interface AidWaitPage {
+  items: AidWait[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface Alert {
   /** format: uuid */
   id: string;
@@ -4280,6 +4575,98 @@ export interface SpacePage {
   next_cursor: string | null;
 }
 
+export interface StaffAidLoan {
+  /** format: uuid */
+  id: string;
+  type: AidType;
+  location: AidLocation;
+  asset_tag: string;
+  /** format: uuid */
+  elder_id: string | null;
+  status: "reserved" | "lent" | "returned" | "expired" | "cancelled";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_at: string;
+  /**
+   * pick it up before this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  hold_until: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deposit_fen: number;
+  /**
+   * the deposit: pay it with /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  deposit_paid: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  lent_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  renewals: number;
+  lend_note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  returned_at: string | null;
+  return_note: string;
+  damaged: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deduction_fen: number;
+  deduction_reason: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refund_fen: number;
+  cancel_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  lend_photos: Record<string, unknown>[];
+  /** read-only: sent by the server, ignored in requests */
+  return_photos: Record<string, unknown>[];
+  /** format: uuid */
+  item_id: string;
+  area_path: string;
+  /** format: uuid */
+  user_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  borrower_name: string | null;
+  /**
+   * 139****5678
+   * read-only: sent by the server, ignored in requests
+   */
+  borrower_phone: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: string | null;
+  /** format: uuid */
+  lent_by_id: string | null;
+  /** format: uuid */
+  returned_by_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  escalated_at: string | null;
+  cancelled_by: string | null;
+}
+
+export interface StaffAidLoanPage {
+  items: StaffAidLoan[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface StaffAidLocation {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  area_id: string;
+  name: string;
+  address: string;
+  opening_hours: string;
+  is_active: boolean;
+  area_path: string;
+}
+
+export interface StaffAidLocationPage {
+  items: StaffAidLocation[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface StaffLoginArgs {
   /** min length 1; max length 64 */
   username: string;
@@ -5168,6 +5555,262 @@ export interface Operations {
       };
     };
     response: undefined;
+  };
+  /**
+   * The stock of my area's stations.
+   * operationId: adminAidsItems · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/items": {
+    request: {
+      query?: {
+        /** default: null */
+        condition?: "good" | "fair" | "needs_repair" | "retired" | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        location_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        type_id?: string | null;
+      };
+    };
+    response: AidItemPage;
+  };
+  /**
+   * An aid put in stock at a station of mine, with its asset tag.
+   * operationId: adminAidsCreateItem · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/items": {
+    request: {
+      body: AidItemArgs;
+    };
+    response: AidItem;
+  };
+  /** operationId: adminAidsItem · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/items/{aid_item_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_item_id: string;
+      };
+    };
+    response: AidItem;
+  };
+  /**
+   * Its condition: mended, worn, retired.
+   * operationId: adminAidsUpdateItem · tags: admin-aids · requires a bearer token
+   */
+  "PATCH /api/v1/admin/aids/items/{aid_item_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_item_id: string;
+      };
+      body: AidItemPatchArgs;
+    };
+    response: AidItem;
+  };
+  /**
+   * Reservations and loans of my area's stations (`overdue=true`: lent and past due), with the borrower's name
+   * and phone masked: each borrower and elder shown is a row of the access log.
+   * operationId: adminAidsLoans · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/loans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * lent and due before this (this week's returns)
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        due_before?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        location_id?: string | null;
+        /**
+         * lent and past the due date
+         * default: false
+         */
+        overdue?: boolean;
+        /** default: null */
+        status?: "reserved" | "lent" | "returned" | "expired" | "cancelled" | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        type_id?: string | null;
+      };
+    };
+    response: StaffAidLoanPage;
+  };
+  /** operationId: adminAidsLoan · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/loans/{aid_loan_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+    };
+    response: StaffAidLoan;
+  };
+  /**
+   * Cancel a reservation (the aid broke, the family rang): the deposit comes back in full, the borrower is told.
+   * operationId: adminAidsCancel · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+      body: AidCancelArgs;
+    };
+    response: StaffAidLoan;
+  };
+  /**
+   * Hand a reserved aid out, with a condition note and photos; due back after the type's loan period.
+   * operationId: adminAidsLend · tags: admin-aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/lend": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+      body: AidLendArgs;
+    };
+    response: StaffAidLoan;
+  };
+  /**
+   * Take an aid back: condition notes and photos, damaged or not; the deposit less any deduction is refunded.
+   * operationId: adminAidsReturn · tags: admin-aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/return": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+      body: AidReturnArgs;
+    };
+    response: StaffAidLoan;
+  };
+  /** operationId: adminAidsLocations · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/locations": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: StaffAidLocationPage;
+  };
+  /**
+   * A service station in an area of mine.
+   * operationId: adminAidsCreateLocation · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/locations": {
+    request: {
+      body: AidLocationArgs;
+    };
+    response: StaffAidLocation;
+  };
+  /** operationId: adminAidsLocation · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/locations/{aid_location_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_location_id: string;
+      };
+    };
+    response: StaffAidLocation;
+  };
+  /** operationId: adminAidsUpdateLocation · tags: admin-aids · requires a bearer token */
+  "PATCH /api/v1/admin/aids/locations/{aid_location_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_location_id: string;
+      };
+      body: AidLocationPatchArgs;
+    };
+    response: StaffAidLocation;
+  };
+  /**
+   * Per station of my area and kind: items, lendable, free, reserved, lent, overdue, waiting for repair.
+   * operationId: adminAidsStock · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/stock": {
+    request: Record<string, never>;
+    response: AidStock;
+  };
+  /**
+   * A kind of aid the subdistrict lends (admins: the catalogue is the whole subdistrict's).
+   * operationId: adminAidsCreateType · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/types": {
+    request: {
+      body: AidTypeArgs;
+    };
+    response: AidType;
+  };
+  /**
+   * Its name, deposit or loan period (loans already made keep theirs), or retire it.
+   * operationId: adminAidsUpdateType · tags: admin-aids · requires a bearer token
+   */
+  "PATCH /api/v1/admin/aids/types/{aid_type_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_type_id: string;
+      };
+      body: AidTypePatchArgs;
+    };
+    response: AidType;
   };
   /**
    * The alert board of my area, newest first: live (open, unacknowledged, escalated) or history.
@@ -7948,6 +8591,146 @@ export interface Operations {
     response: RosterEntry;
   };
   /**
+   * Per station and kind: how many are lendable, free now, and waited for. Nobody is named.
+   * operationId: aidsAvailability · tags: aids · requires a bearer token
+   */
+  "GET /api/v1/aids/availability": {
+    request: {
+      query?: {
+        /**
+         * stations in this area or serving it
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        type_id?: string | null;
+      };
+    };
+    response: AidAvailability;
+  };
+  /**
+   * My reservations and loans, and those of the elders I look after, newest first.
+   * operationId: aidsMyLoans · tags: aids · requires a bearer token
+   */
+  "GET /api/v1/aids/loans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AidLoanPage;
+  };
+  /** operationId: aidsMyLoan · tags: aids · requires a bearer token */
+  "GET /api/v1/aids/loans/{loan_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        loan_id: string;
+      };
+    };
+    response: AidLoan;
+  };
+  /**
+   * Cancel a reservation: the deposit comes back in full.
+   * operationId: aidsCancel · tags: aids · requires a bearer token
+   */
+  "POST /api/v1/aids/loans/{loan_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        loan_id: string;
+      };
+    };
+    response: AidLoan;
+  };
+  /**
+   * Another loan period, once, before the due date, while nobody waits.
+   * operationId: aidsRenew · tags: aids · requires a bearer token
+   */
+  "POST /api/v1/aids/loans/{loan_id}/renew": {
+    request: {
+      path: {
+        /** format: uuid */
+        loan_id: string;
+      };
+    };
+    response: AidLoan;
+  };
+  /**
+   * Reserve an aid for me or an elder I look after: held at the station for pick-up; a deposit, when the kind
+   * has one, is a payment order (`order_id`) to pay now.
+   * operationId: aidsReserve · tags: aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/aids/reservations": {
+    request: {
+      body: AidReserveArgs;
+    };
+    response: AidLoan;
+  };
+  /**
+   * The kinds of aid lent, with their deposit and loan period.
+   * operationId: aidsTypes · tags: aids · requires a bearer token
+   */
+  "GET /api/v1/aids/types": {
+    request: Record<string, never>;
+    response: AidTypes;
+  };
+  /** operationId: aidsMyWaits · tags: aids · requires a bearer token */
+  "GET /api/v1/aids/waits": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AidWaitPage;
+  };
+  /**
+   * Wait for a kind of aid at a station: told when one comes back (whoever reserves first has it).
+   * operationId: aidsWait · tags: aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/aids/waits": {
+    request: {
+      body: AidWaitArgs;
+    };
+    response: AidWait;
+  };
+  /** operationId: aidsLeaveWait · tags: aids · requires a bearer token */
+  "POST /api/v1/aids/waits/{wait_id}/leave": {
+    request: {
+      path: {
+        /** format: uuid */
+        wait_id: string;
+      };
+    };
+    response: AidWait;
+  };
+  /**
    * One alert with its timeline (the page the WeChat message opens).
    * operationId: alertsGetAlert · tags: alerts · requires a bearer token
    */
@@ -10234,6 +11017,22 @@ export interface OperationMeta {
 export const OPERATIONS = {
   "GET /api/v1/admin/access-log": { method: "GET", path: "/api/v1/admin/access-log", operationId: "privacyAccessLog", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/access-log.csv": { method: "GET", path: "/api/v1/admin/access-log.csv", operationId: "privacyAccessLogCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/aids/items": { method: "GET", path: "/api/v1/admin/aids/items", operationId: "adminAidsItems", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/items": { method: "POST", path: "/api/v1/admin/aids/items", operationId: "adminAidsCreateItem", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/aids/items/{aid_item_id}": { method: "GET", path: "/api/v1/admin/aids/items/{aid_item_id}", operationId: "adminAidsItem", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/aids/items/{aid_item_id}": { method: "PATCH", path: "/api/v1/admin/aids/items/{aid_item_id}", operationId: "adminAidsUpdateItem", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/loans": { method: "GET", path: "/api/v1/admin/aids/loans", operationId: "adminAidsLoans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/aids/loans/{aid_loan_id}": { method: "GET", path: "/api/v1/admin/aids/loans/{aid_loan_id}", operationId: "adminAidsLoan", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/cancel": { method: "POST", path: "/api/v1/admin/aids/loans/{aid_loan_id}/cancel", operationId: "adminAidsCancel", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/lend": { method: "POST", path: "/api/v1/admin/aids/loans/{aid_loan_id}/lend", operationId: "adminAidsLend", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/return": { method: "POST", path: "/api/v1/admin/aids/loans/{aid_loan_id}/return", operationId: "adminAidsReturn", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/locations": { method: "GET", path: "/api/v1/admin/aids/locations", operationId: "adminAidsLocations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/locations": { method: "POST", path: "/api/v1/admin/aids/locations", operationId: "adminAidsCreateLocation", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/aids/locations/{aid_location_id}": { method: "GET", path: "/api/v1/admin/aids/locations/{aid_location_id}", operationId: "adminAidsLocation", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/aids/locations/{aid_location_id}": { method: "PATCH", path: "/api/v1/admin/aids/locations/{aid_location_id}", operationId: "adminAidsUpdateLocation", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/stock": { method: "GET", path: "/api/v1/admin/aids/stock", operationId: "adminAidsStock", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/types": { method: "POST", path: "/api/v1/admin/aids/types", operationId: "adminAidsCreateType", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/aids/types/{aid_type_id}": { method: "PATCH", path: "/api/v1/admin/aids/types/{aid_type_id}", operationId: "adminAidsUpdateType", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/alerts": { method: "GET", path: "/api/v1/admin/alerts", operationId: "adminListAlerts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/stats": { method: "GET", path: "/api/v1/admin/alerts/stats", operationId: "adminAlertStats", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/{alert_id}": { method: "GET", path: "/api/v1/admin/alerts/{alert_id}", operationId: "adminGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -10399,6 +11198,16 @@ export const OPERATIONS = {
   "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/roster/close", operationId: "adminCloseRoster", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/admin/volunteer-tasks/{task_id}/signups": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/signups", operationId: "adminAddSignup", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote", operationId: "adminPromote", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/aids/availability": { method: "GET", path: "/api/v1/aids/availability", operationId: "aidsAvailability", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/aids/loans": { method: "GET", path: "/api/v1/aids/loans", operationId: "aidsMyLoans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/aids/loans/{loan_id}": { method: "GET", path: "/api/v1/aids/loans/{loan_id}", operationId: "aidsMyLoan", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/loans/{loan_id}/cancel": { method: "POST", path: "/api/v1/aids/loans/{loan_id}/cancel", operationId: "aidsCancel", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/loans/{loan_id}/renew": { method: "POST", path: "/api/v1/aids/loans/{loan_id}/renew", operationId: "aidsRenew", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/reservations": { method: "POST", path: "/api/v1/aids/reservations", operationId: "aidsReserve", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/aids/types": { method: "GET", path: "/api/v1/aids/types", operationId: "aidsTypes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/aids/waits": { method: "GET", path: "/api/v1/aids/waits", operationId: "aidsMyWaits", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/waits": { method: "POST", path: "/api/v1/aids/waits", operationId: "aidsWait", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/aids/waits/{wait_id}/leave": { method: "POST", path: "/api/v1/aids/waits/{wait_id}/leave", operationId: "aidsLeaveWait", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/ack": { method: "POST", path: "/api/v1/alerts/{alert_id}/ack", operationId: "alertsAcknowledge", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/resolve": { method: "POST", path: "/api/v1/alerts/{alert_id}/resolve", operationId: "alertsResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
@@ -10564,6 +11373,22 @@ export const OPERATION_IDS = {
   adminAddMember: "POST /api/v1/admin/volunteer-groups/{group_id}/members",
   adminAddPartyDuesRate: "POST /api/v1/admin/party/dues-rates",
   adminAddSignup: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups",
+  adminAidsCancel: "POST /api/v1/admin/aids/loans/{aid_loan_id}/cancel",
+  adminAidsCreateItem: "POST /api/v1/admin/aids/items",
+  adminAidsCreateLocation: "POST /api/v1/admin/aids/locations",
+  adminAidsCreateType: "POST /api/v1/admin/aids/types",
+  adminAidsItem: "GET /api/v1/admin/aids/items/{aid_item_id}",
+  adminAidsItems: "GET /api/v1/admin/aids/items",
+  adminAidsLend: "POST /api/v1/admin/aids/loans/{aid_loan_id}/lend",
+  adminAidsLoan: "GET /api/v1/admin/aids/loans/{aid_loan_id}",
+  adminAidsLoans: "GET /api/v1/admin/aids/loans",
+  adminAidsLocation: "GET /api/v1/admin/aids/locations/{aid_location_id}",
+  adminAidsLocations: "GET /api/v1/admin/aids/locations",
+  adminAidsReturn: "POST /api/v1/admin/aids/loans/{aid_loan_id}/return",
+  adminAidsStock: "GET /api/v1/admin/aids/stock",
+  adminAidsUpdateItem: "PATCH /api/v1/admin/aids/items/{aid_item_id}",
+  adminAidsUpdateLocation: "PATCH /api/v1/admin/aids/locations/{aid_location_id}",
+  adminAidsUpdateType: "PATCH /api/v1/admin/aids/types/{aid_type_id}",
   adminAlertStats: "GET /api/v1/admin/alerts/stats",
   adminAppointPartyOfficer: "POST /api/v1/admin/party/orgs/{org_id}/officers",
   adminApproveElder: "POST /api/v1/admin/elders/{elder_id}/approve",
@@ -10719,6 +11544,16 @@ export const OPERATION_IDS = {
   adminUpdateTask: "PATCH /api/v1/admin/volunteer-tasks/{task_id}",
   adminWithdrawElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw",
   adminWritePartyMinutes: "PUT /api/v1/admin/party/meetings/{meeting_id}/minutes",
+  aidsAvailability: "GET /api/v1/aids/availability",
+  aidsCancel: "POST /api/v1/aids/loans/{loan_id}/cancel",
+  aidsLeaveWait: "POST /api/v1/aids/waits/{wait_id}/leave",
+  aidsMyLoan: "GET /api/v1/aids/loans/{loan_id}",
+  aidsMyLoans: "GET /api/v1/aids/loans",
+  aidsMyWaits: "GET /api/v1/aids/waits",
+  aidsRenew: "POST /api/v1/aids/loans/{loan_id}/renew",
+  aidsReserve: "POST /api/v1/aids/reservations",
+  aidsTypes: "GET /api/v1/aids/types",
+  aidsWait: "POST /api/v1/aids/waits",
   alertsAcknowledge: "POST /api/v1/alerts/{alert_id}/ack",
   alertsGetAlert: "GET /api/v1/alerts/{alert_id}",
   alertsListMine: "GET /api/v1/me/alerts",

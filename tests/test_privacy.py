@@ -512,6 +512,13 @@ NOT_PERSONAL = {
     "party_announcements.title",
     "party_announcements.body",
     "party_points_ledger.note",  # what a point was for: a meeting's topic, a material's title
+    # Aids lending: the catalogue, the stations' public names and addresses, the state of an item (staff's words
+    # about a wheelchair; what was noted at a hand-out or return stays on the loan, which is covered).
+    "aid_types.name",
+    "aid_types.description",
+    "aid_locations.name",
+    "aid_locations.address",
+    "aid_items.condition_note",
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")

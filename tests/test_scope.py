@@ -180,9 +180,11 @@ def kj02(client, world, admin) -> dict[str, str]:
     coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
     parking = kj02_parking(client, world, admin)
     party = kj02_party(client, world, h, family, applicant)
+    aids = kj02_aids(client, world, admin, family)
     return {
         **parking,
         **party,
+        **aids,
         "skill_id": skill,
         "profile_id": profile,
         "group_id": group,
@@ -205,6 +207,21 @@ def kj02(client, world, admin) -> dict[str, str]:
         "user_id": applicant["user"]["id"],
         "shift_id": shift,
         "unit_id": unit,
+    }
+
+
+def kj02_aids(client: Any, world: Any, admin: dict[str, Any], resident: dict[str, Any]) -> dict[str, str]:
+    """A KJ02 service station with a wheelchair in stock, reserved by a resident."""
+    from tests.test_aids import make_station
+
+    station = make_station(client, world, admin, admin, area="KJ02-01")
+    body = {"type_id": station["types"]["walker"]["id"], "location_id": station["station"]["id"]}
+    loan = ok(client.post("/api/v1/aids/reservations", json=body, headers=resident["headers"]), 201)
+    return {
+        "aid_type_id": station["types"]["walker"]["id"],
+        "aid_location_id": station["station"]["id"],
+        "aid_item_id": station["items"]["walker"][0]["id"],
+        "aid_loan_id": loan["id"],
     }
 
 
@@ -443,6 +460,12 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/party/point-claims/{point_claim_id}/decision": {"approve": True},
         "post /api/v1/admin/party/transfers/{transfer_id}/transitions": {"action": "withdraw"},
         "post /api/v1/admin/party/registrations/{registration_id}/decision": {"confirm": True},
+        "patch /api/v1/admin/aids/types/{aid_type_id}": {"loan_days": 60},
+        "patch /api/v1/admin/aids/locations/{aid_location_id}": {"name": "改名的服务站"},
+        "patch /api/v1/admin/aids/items/{aid_item_id}": {"condition": "fair"},
+        "post /api/v1/admin/aids/loans/{aid_loan_id}/lend": {"condition_note": "完好"},
+        "post /api/v1/admin/aids/loans/{aid_loan_id}/return": {"condition_note": "完好"},
+        "post /api/v1/admin/aids/loans/{aid_loan_id}/cancel": {"reason": "辅具维修"},
     }
 
 
