@@ -266,6 +266,31 @@ def test_extending_takes_the_following_time_only_when_it_is_free(client, world, 
 # ------------------------------------------------------------------------------------------------
 
 
+def test_a_driving_licence_photo_is_seen_by_its_owner_and_staff_only(client, world, admin, zhang, lisi):
+    from PIL import Image
+
+    car = ok(client.post("/api/v1/parking/vehicles", json={"plate": "沪D54321"}, headers=zhang["headers"]), 201)
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 90, 200)).save(buffer, "JPEG")
+    picture = ok(
+        client.post(
+            "/api/v1/media",
+            data={"file": (io.BytesIO(buffer.getvalue()), "licence.jpg", "image/jpeg")},
+            headers=zhang["headers"],
+            content_type="multipart/form-data",
+        ),
+        201,
+    )["id"]
+    verified = ok(
+        client.post(
+            f"/api/v1/parking/vehicles/{car['id']}/licence", json={"media_id": picture}, headers=zhang["headers"]
+        )
+    )
+    assert verified["verification"] == "verified"
+    for who, status in ((zhang, 200), (admin, 200), (lisi, 404)):
+        assert client.get(f"/api/v1/media/{picture}", headers=who["headers"]).status_code == status
+
+
 def test_a_plate_is_on_one_household_and_a_household_has_at_most_n_cars(client, world, admin, zhang, lisi, settings):
     taken = client.post("/api/v1/parking/vehicles", json={"plate": "沪a 12345"}, headers=lisi["headers"])
     assert taken.status_code == 409 and taken.get_json()["code"] == "plate_taken"

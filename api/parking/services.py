@@ -494,8 +494,8 @@ def remove_vehicle(user: User, vehicle_id: uuid.UUID, now: datetime) -> Vehicle:
     return vehicle
 
 
-def may_see_licence(viewer: User, media_obj: Any) -> bool:
-    vehicle = db.session.get(Vehicle, media_obj.record_id)
+def may_see_licence(viewer: User, vehicle_id: uuid.UUID) -> bool:
+    vehicle = db.session.get(Vehicle, vehicle_id)
     if vehicle is None:
         return False
     return vehicle.owner_id == viewer.id or (viewer.is_staff and scope.sees(viewer, vehicle.area_path))
