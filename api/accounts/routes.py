@@ -172,6 +172,7 @@ def admin_list_household_requests(args: dict[str, Any]) -> Any:
     staff = current_user()
     stmt = services.household_requests_in_scope(staff, args["status"])
     page = paginate(stmt, order_by=(HouseholdRequest.id,), limit=args["limit"], cursor=args["cursor"])
+    services.load_ancestors(r.room.building for r in page.items)  # the addresses, in one statement
     record_access(staff, USER, [r.user_id for r in page.items], ("household_request", "nickname", "phone_masked"))
     return page
 

@@ -11,6 +11,7 @@ from typing import Any
 from flask import request
 from sqlalchemy.exc import IntegrityError
 
+from api.accounts.services import load_ancestors
 from api.alerts import ingestion, schemas, services
 from api.alerts.models import Alert, DutyShift, IotEvent
 from api.auth import current_user, login_required, staff_route
@@ -109,7 +110,7 @@ def alerts_list_mine(args: dict[str, Any]) -> Any:
 @alerts_blp.alt_response(404, description="No such alert, or not of an elder I look after (nor of my area, for staff)")
 def alerts_get_alert(alert_id: uuid.UUID) -> Any:
     """One alert with its timeline (the page the WeChat message opens)."""
-    return services.alert_for(current_user(), alert_id)
+    return _with_address(services.alert_for(current_user(), alert_id))
 
 
 @alerts_blp.route("/alerts/<uuid:alert_id>/ack", methods=["POST"])
@@ -131,6 +132,13 @@ def alerts_acknowledge(alert_id: uuid.UUID) -> Any:
 def alerts_resolve(args: dict[str, Any], alert_id: uuid.UUID) -> Any:
     """Close the incident: false alarm, handled, hospitalised or other, with a note."""
     return services.resolve(current_user(), alert_id, args["resolution"], args["note"].strip(), utcnow())
+
+
+def _with_address(alert: Alert) -> Alert:
+    """The alert with its room's address loaded in one statement (not one per level of the area tree)."""
+    room = alert.device.room
+    load_ancestors([room.building] if room is not None else [])
+    return alert
 
 
 # Staff ------------------------------------------------------------------------------------------
@@ -170,7 +178,7 @@ def admin_alert_stats(args: dict[str, Any]) -> Any:
 @admin_alerts_blp.response(200, schemas.AlertDetailSchema)
 def admin_get_alert(alert_id: uuid.UUID) -> Any:
     """One alert of my area with its timeline."""
-    return services.staff_alert(current_user(), alert_id)
+    return _with_address(services.staff_alert(current_user(), alert_id))
 
 
 @staff_route(admin_alerts_blp, "/devices/<uuid:device_id>/events", methods=["GET"])
