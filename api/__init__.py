@@ -6,14 +6,15 @@ import logging
 from typing import Any
 
 from celery.signals import after_setup_logger, after_setup_task_logger
-from flask import Flask, Response, current_app, request, send_from_directory
+from flask import Flask, Response, current_app, g, request, send_from_directory
 from flask.sessions import SessionInterface
 from sqlalchemy.exc import IntegrityError
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import crypto, platform
-from api.cache import make_store
+from api.auth import wrote_key
+from api.cache import StoreUnavailable, make_store
 from api.config import ConfigError, Settings
 from api.db import db
 from api.errors import error_response, is_outage, register_error_handlers, unavailable_response
@@ -138,8 +139,20 @@ def _finish_unit_of_work(response: Response) -> Response:
             raise
         log.warning("database unavailable at commit on %s %s: %s", request.method, request.path, exc)
         return unavailable_response()
+    _stick_to_primary()
     run_eager_after_request()
     return response
+
+
+def _stick_to_primary() -> None:
+    """After a committed write, the writer reads from the primary for a few seconds (`api.auth.reads_replica`)."""
+    user = g.get("user")
+    if db.read_engine is None or user is None or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    try:
+        store.mark(wrote_key(user.id), current_app.extensions["linli.settings"].database_read_sticky_seconds)
+    except StoreUnavailable:
+        log.warning("could not mark %s as a recent writer; the replica may lag behind their write", user.id)
 
 
 def _init_celery(app: Flask, settings: Settings, domains: tuple[Domain, ...]) -> None:
@@ -223,7 +236,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     _openapi_config(app)
 
     crypto.configure(settings.pii_encryption_key, settings.pii_hash_key)
-    db.bind(settings.sqlalchemy_url)
+    db.bind(settings.sqlalchemy_url, settings.database_read_url)
     store.backend = make_store(settings.redis_url, settings.redis_key_prefix)
     domains = _install_domains(settings)
     app.extensions["linli.domains"] = domains

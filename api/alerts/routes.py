@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from api.accounts.services import load_ancestors
 from api.alerts import ingestion, schemas, services
 from api.alerts.models import Alert, DutyShift, IotEvent
-from api.auth import current_user, login_required, staff_route
+from api.auth import current_user, login_required, reads_replica, staff_route
 from api.db import db, utcnow
 from api.devices import services as devices
 from api.eldercare import services as eldercare
@@ -98,6 +98,7 @@ def iot_ingest_events() -> Any:
 @login_required()
 @alerts_blp.arguments(CursorArgs, location="query")
 @alerts_blp.response(200, page_of(schemas.AlertSchema))
+@reads_replica
 def alerts_list_mine(args: dict[str, Any]) -> Any:
     """Alerts of the elders I look after (confirmed bindings), newest first."""
     stmt = services.family_alerts(current_user())
@@ -147,6 +148,7 @@ def _with_address(alert: Alert) -> Alert:
 @staff_route(admin_alerts_blp, "/alerts", methods=["GET"])
 @admin_alerts_blp.arguments(schemas.AdminAlertListArgs, location="query")
 @admin_alerts_blp.response(200, page_of(schemas.AlertSchema))
+@reads_replica
 def admin_list_alerts(args: dict[str, Any]) -> Any:
     """The alert board of my area, newest first: live (open, unacknowledged, escalated) or history."""
     filters = services.BoardFilters(
@@ -165,6 +167,7 @@ def admin_list_alerts(args: dict[str, Any]) -> Any:
 @staff_route(admin_alerts_blp, "/alerts/stats", methods=["GET"])
 @admin_alerts_blp.arguments(schemas.StatsArgs, location="query")
 @admin_alerts_blp.response(200, schemas.AlertStatsSchema)
+@reads_replica
 def admin_alert_stats(args: dict[str, Any]) -> Any:
     """Alerts by type and severity, time to acknowledge (p50/p90 seconds), false-alarm rate."""
     until = args["until"] or utcnow()

@@ -9,7 +9,7 @@ from typing import Any
 from api import ratelimit
 from api.accounts.access import USER, record_access
 from api.accounts.services import load_ancestors
-from api.auth import current_user, login_required, staff_route
+from api.auth import current_user, login_required, reads_replica, staff_route
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
 from api.incidents import schemas, services
@@ -68,6 +68,7 @@ def incidents_create(args: dict[str, Any]) -> Any:
 @login_required()
 @blp.arguments(CursorArgs, location="query")
 @blp.response(200, page_of(schemas.IncidentSummarySchema))
+@reads_replica
 def incidents_list_mine(args: dict[str, Any]) -> Any:
     """Reports I filed or follow (merged into another), newest first."""
     stmt = services.my_incidents(current_user())
@@ -103,6 +104,7 @@ def incidents_give_feedback(args: dict[str, Any], incident_id: uuid.UUID) -> Any
 @staff_route(admin_blp, "/incidents", methods=["GET"])
 @admin_blp.arguments(schemas.AdminIncidentListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AdminIncidentSummarySchema))
+@reads_replica
 def admin_list_incidents(args: dict[str, Any]) -> Any:
     """The triage queue of my area, newest first; filter by status, category, committee, overdue."""
     stmt = services.triage_queue(
@@ -121,6 +123,7 @@ def admin_list_incidents(args: dict[str, Any]) -> Any:
 @admin_blp.arguments(schemas.StatsArgs, location="query")
 @admin_blp.response(200, schemas.StatsSchema)
 @admin_blp.alt_response(422, description="`from` is not before `to`")
+@reads_replica
 def admin_incident_stats(args: dict[str, Any]) -> Any:
     """Received, closed, closure rate, median/p90 handling hours, overdue and satisfaction, per committee
     or category, for cases received in [from, to) within my area."""
