@@ -347,16 +347,23 @@ def timeline(incident: Incident) -> list[IncidentEvent]:
     )
 
 
-def photos(incident: Incident) -> list[Any]:
-    from api.media.services import photos_of
+def _photos(incident: Incident) -> dict[str, list[Any]]:
+    """The report's and the result's photos, read together once per case object (one statement, not two)."""
+    from api.media.services import photos_of_kinds
 
-    return photos_of(PHOTO_RECORD, incident.id)
+    cached: dict[str, list[Any]] | None = incident.__dict__.get("_linli_photos")
+    if cached is None:
+        cached = photos_of_kinds((PHOTO_RECORD, RESULT_RECORD), incident.id)
+        incident.__dict__["_linli_photos"] = cached
+    return cached
+
+
+def photos(incident: Incident) -> list[Any]:
+    return _photos(incident)[PHOTO_RECORD]
 
 
 def result_photos(incident: Incident) -> list[Any]:
-    from api.media.services import photos_of
-
-    return photos_of(RESULT_RECORD, incident.id)
+    return _photos(incident)[RESULT_RECORD]
 
 
 def staff_incident(staff: User, incident_id: uuid.UUID) -> Incident:
