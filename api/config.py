@@ -104,6 +104,10 @@ class Settings:
     secret_key: str = DEFAULT_SECRET_KEY
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url: str = ""
+    # A read-only copy (a streaming replica) that list and statistics routes read from; empty: the primary.
+    database_read_url: str = ""
+    # After a person's write, their reads stay on the primary this long (replication lag): read-your-writes.
+    database_read_sticky_seconds: int = 5
     redis_url: str = ""
     # Where the store and the WeChat token cache keep their keys in Redis: tests give each parallel worker its own.
     redis_key_prefix: str = "linli:"
@@ -271,6 +275,8 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
             instance_path=instance,
             database_url=normalise_database_url(env.get("DATABASE_URL", "")),
+            database_read_url=normalise_database_url(env.get("DATABASE_READ_URL", "")),
+            database_read_sticky_seconds=_int(env, "DATABASE_READ_STICKY_SECONDS", 5),
             redis_url=env.get("REDIS_URL", ""),
             media_root=Path(env["LINLI_MEDIA_ROOT"]) if env.get("LINLI_MEDIA_ROOT") else None,
             wechat_miniapp_id=env.get("WECHAT_MINIAPP_ID", ""),

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User, area_path_through
+from api.accounts.models import PATH_PREFIX_OPS, Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 
@@ -435,7 +435,9 @@ class HourEntry(IdMixin, Base):
         CheckConstraint("minutes <> 0", name="minutes_not_zero"),
         Index("ix_volunteer_hour_entries_account_id_id", "account_id", "id"),
         Index("ix_volunteer_hour_entries_group_id_served_at", "group_id", "served_at"),
-        Index("ix_volunteer_hour_entries_area_path_id", "area_path", "id"),
+        Index(
+            "ix_volunteer_hour_entries_area_path_id", "area_path", "id", postgresql_ops={"area_path": PATH_PREFIX_OPS}
+        ),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("volunteer_accounts.id", ondelete="RESTRICT"))
@@ -458,7 +460,7 @@ class CoinEntry(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("centi <> 0", name="centi_not_zero"),
         Index("ix_time_coin_entries_account_id_id", "account_id", "id"),
-        Index("ix_time_coin_entries_area_path_id", "area_path", "id"),
+        Index("ix_time_coin_entries_area_path_id", "area_path", "id", postgresql_ops={"area_path": PATH_PREFIX_OPS}),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("volunteer_accounts.id", ondelete="RESTRICT"))
