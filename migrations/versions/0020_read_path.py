@@ -6,11 +6,8 @@ tested each. `varchar_pattern_ops` indexes can: a new one on `areas.path` (the u
 equality and uniqueness), and the `(area_path, id)` indexes of alerts, volunteer hours and time coins
 rebuilt with that operator class (the newer domains' were created so). SQLite ignores operator classes.
 
-Revises 0016_party for now: the coordinator re-chains it after the other branches' 0017–0019 at merge
-(only `down_revision` changes; nothing here depends on them).
-
 Revision ID: 0020_read_path
-Revises: 0016_party
+Revises: 0019_aids
 Create Date: 2026-12-03
 """
 
@@ -19,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0020_read_path"
-down_revision = "0016_party"
+down_revision = "0019_aids"
 branch_labels = None
 depends_on = None
 
