@@ -38,6 +38,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.volunteers",
     "api.parking",
     "api.party",
+    "api.care",
     "api.privacy",
 )
 

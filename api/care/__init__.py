@@ -1,0 +1,18 @@
+"""Elderly service orders (为老服务): one entry point for every service an elder at home needs — the catalogue
+(助餐, 送餐, 助浴, 助洁, 助医陪诊, 上门康复, 陪聊, 代买, 适老化改造), providers and their workers, orders placed
+by the elder, a confirmed family member or staff on the elder's behalf, subsidies and the 长护险 weekly quota,
+dispatch, proof of service at the door, confirmation, disputes, ratings and return visits, and each provider's
+monthly settlement.
+
+It sits above eldercare (elders, consent, family bindings), payments (the elder's own share) and volunteers;
+none of them imports it. Daily meal plans build on `api.care.services.place_order`.
+"""
+
+from api.platform import Domain
+
+domain = Domain(
+    name="care",
+    description="elderly service catalogue, providers, orders, dispatch, proof of service, subsidies, ratings",
+    models=("api.care.models",),
+    errors="api.care.errors:ERRORS",
+)
