@@ -268,6 +268,8 @@ class Settings:
     care_sample_percent: int = 5
     care_address_lead_minutes: int = 120
     care_code_attempts: int = 5
+    # Daily meal plans (api/care meals): how many days ahead the beat job orders each plan's meals.
+    care_meal_days_ahead: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -461,6 +463,9 @@ class Settings:
             if value < 0 or (value == 0 and name not in ("sample_percent", "checkin_grace_minutes")):
                 raise ConfigError(f"CARE_{name.upper()} must be a positive integer, got {value}")
             setattr(settings, f"care_{name}", value)
+        settings.care_meal_days_ahead = _int(env, "CARE_MEAL_DAYS_AHEAD", settings.care_meal_days_ahead)
+        if not 1 <= settings.care_meal_days_ahead <= 14:
+            raise ConfigError("CARE_MEAL_DAYS_AHEAD must be between 1 and 14 days")
         if settings.care_sample_percent > 100 or settings.care_low_score > 5:
             raise ConfigError("CARE_SAMPLE_PERCENT is at most 100 and CARE_LOW_SCORE at most 5")
         if not 1 <= settings.party_dues_order_minutes <= 7 * 24 * 60:

@@ -8,11 +8,21 @@ It sits above eldercare (elders, consent, family bindings), payments (the elder'
 none of them imports it. Daily meal plans build on `api.care.services.place_order`.
 """
 
+from celery.schedules import crontab
+
 from api.platform import Domain
 
 domain = Domain(
     name="care",
     description="elderly service catalogue, providers, orders, dispatch, proof of service, subsidies, ratings",
-    models=("api.care.models",),
-    errors="api.care.errors:ERRORS",
+    models=("api.care.models", "api.care.meals"),
+    # Daily meal plans (api.care.meal_*): their routes, jobs, errors and messages; care's own join these modules.
+    routes="api.care.meal_routes",
+    tasks="api.care.meal_tasks",
+    beat={
+        # Every hour at :10 — a plan made or resumed, or a route given more room, is ordered by the next run anyway.
+        "care-meal-plans-order": {"task": "care.order_meal_plans", "schedule": crontab(minute=10)},
+    },
+    errors="api.care.meal_errors:ERRORS",
+    messages="api.care.meal_messages:MESSAGES",
 )

@@ -279,16 +279,7 @@ class CareOrder(IdMixin, Base):
         Index("ix_care_orders_elder_id_id", "elder_id", "id"),
         Index("ix_care_orders_ordered_by_id_id", "ordered_by_id", "id"),
         Index("ix_care_orders_provider_id_status", "provider_id", "status"),
-        # A meal plan never places two orders for one elder, day and meal.
-        Index(
-            "uq_care_orders_plan_meal",
-            "elder_id",
-            "service_date",
-            "meal",
-            unique=True,
-            postgresql_where=text("source = 'plan'"),
-            sqlite_where=text("source = 'plan'"),
-        ),
+        # One live meal per elder, day and meal: `uq_care_orders_elder_day_meal` (api.care.meals, 0018).
     )
 
     service_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("care_services.id", ondelete="RESTRICT"), index=True)
