@@ -524,6 +524,26 @@ export interface BookingPage {
   next_cursor: string | null;
 }
 
+export interface Calendar {
+  items: CalendarDay[];
+  /**
+   * the last day the official calendar covers
+   * format: date (ISO 8601), sent as a string
+   */
+  official_until: string;
+}
+
+export interface CalendarDay {
+  /** format: date (ISO 8601), sent as a string */
+  date: string;
+  workday: boolean;
+  holiday: string | null;
+  /** a weekend day worked (调休) */
+  makeup_workday: boolean;
+  /** official: the State Council's calendar (chinese-calendar); fallback: a year it does not know yet — Monday–Friday with only the fixed-date holidays (1 Jan, 1–2 May, 1–3 Oct) */
+  calendar: string;
+}
+
 export interface CancelArgs {
   /**
    * after the free cancellation time: cancel without a refund
@@ -1045,6 +1065,15 @@ export interface EnableLiveArgs {
    * default: null
    */
   scheduled_start?: string | null;
+}
+
+export interface EndArgs {
+  /**
+   * the last day with a meal; default today
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  last_day?: string | null;
 }
 
 export interface Error {
@@ -1986,6 +2015,183 @@ export interface Me {
   created_at: string;
   households: Household[];
   privacy_policy: PolicyState;
+}
+
+export interface MealList {
+  route: MealRoute;
+  /** format: date (ISO 8601), sent as a string */
+  date: string;
+  /** official: the State Council's calendar (chinese-calendar); fallback: a year it does not know yet — Monday–Friday with only the fixed-date holidays (1 Jan, 1–2 May, 1–3 Oct) */
+  calendar: string;
+  holiday: string | null;
+  capacity: number;
+  count: number;
+  by_meal: Record<string, number>;
+  items: MealListItem[];
+  shortages: ShortageItem[];
+}
+
+export interface MealListItem {
+  /** format: uuid */
+  order_id: string;
+  /** format: uuid */
+  elder_id: string;
+  elder_name: string;
+  address: string;
+  meal: "breakfast" | "lunch" | "dinner";
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  note: string;
+}
+
+export interface MealPlan {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  elder_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: string;
+  route: MealRoute;
+  meal: "breakfast" | "lunch" | "dinner";
+  /** read-only: sent by the server, ignored in requests */
+  mode: string;
+  schedule: "workdays" | "weekdays";
+  weekdays: string;
+  skip_holidays: boolean;
+  /** format: date (ISO 8601), sent as a string */
+  starts_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  ends_on: string | null;
+  status: "active" | "ended";
+  note: string;
+  channel: string;
+  pauses: Pause[];
+  /** read-only: sent by the server, ignored in requests */
+  upcoming: Record<string, unknown>[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface MealPlanArgs {
+  /** format: uuid */
+  elder_id: string;
+  /** format: uuid */
+  route_id: string;
+  meal: "breakfast" | "lunch" | "dinner";
+  /**
+   * checked against the route
+   * default: null
+   */
+  mode?: "delivery" | "pickup" | null;
+  /** workdays: the working-day calendar with 调休; weekdays: the `weekdays` pattern */
+  schedule: "workdays" | "weekdays";
+  /**
+   * ISO weekday digits, e.g. 12345 for Monday–Friday (schedule=weekdays)
+   * max length 7
+   * default: null
+   */
+  weekdays?: string | null;
+  /**
+   * weekday pattern: no meal on statutory holidays
+   * default: true
+   */
+  skip_holidays?: boolean;
+  /**
+   * default tomorrow
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  starts_on?: string | null;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  ends_on?: string | null;
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+}
+
+export interface MealPlanPage {
+  items: MealPlan[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface MealRoute {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  canteen_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  canteen_name: string;
+  /** format: uuid */
+  service_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  service_name: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * read-only: sent by the server, ignored in requests
+   */
+  list_price_fen: number;
+  name: string;
+  mode: "delivery" | "pickup";
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+  /** read-only: sent by the server, ignored in requests */
+  meals: string[];
+  daily_capacity: number;
+  is_active: boolean;
+}
+
+export interface MealRouteArgs {
+  /**
+   * a care provider of kind `canteen`
+   * format: uuid
+   */
+  canteen_id: string;
+  /**
+   * the catalogue's meal service (price, cut-off)
+   * format: uuid
+   */
+  service_id: string;
+  /** min length 1; max length 64 */
+  name: string;
+  mode: "delivery" | "pickup";
+  /**
+   * the committee or estate the route serves
+   * format: uuid
+   */
+  area_id: string;
+  /** min items 1; max items 3 */
+  meals: ("breakfast" | "lunch" | "dinner")[];
+  /** minimum 0; maximum 10000 */
+  daily_capacity: number;
+}
+
+export interface MealRouteList {
+  items: MealRoute[];
+}
+
+export interface MealRoutePage {
+  items: MealRoute[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface MealRoutePatchArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** min items 1; max items 3 */
+  meals?: ("breakfast" | "lunch" | "dinner")[];
+  /** minimum 0; maximum 10000 */
+  daily_capacity?: number;
+  is_active?: boolean;
 }
 
 export interface Media {
@@ -3810,6 +4016,38 @@ export interface PassageItem {
   opened_by?: "auto" | "allow_list" | "manual" | "linli";
 }
 
+export interface Pause {
+  /** format: uuid */
+  id: string;
+  /** format: date (ISO 8601), sent as a string */
+  starts_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  ends_on: string | null;
+  reason: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resumed_at: string | null;
+}
+
+export interface PauseArgs {
+  /**
+   * default tomorrow
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  starts_on?: string | null;
+  /**
+   * the last day away; none: until resumed
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  ends_on?: string | null;
+  /**
+   * max length 100
+   * default: ""
+   */
+  reason?: string;
+}
+
 export interface PayParams {
   /** format: uuid */
   order_id: string;
@@ -3865,6 +4103,23 @@ export interface PaymentPage {
   items: Payment[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface PlanChange {
+  plan: MealPlan;
+  /** meals cancelled by this change */
+  cancelled_dates: string[];
+  /** meals already with the delivery staff: not cancelled, call the canteen */
+  dispatched_orders: PlanOrder[];
+  ordered_dates?: string[];
+}
+
+export interface PlanOrder {
+  /** format: uuid */
+  id: string;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string;
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
 }
 
 export interface Play {
@@ -4101,6 +4356,15 @@ export interface ResolveArgs {
   note: string;
 }
 
+export interface ResumeArgs {
+  /**
+   * the first day with meals again; default tomorrow
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  on?: string | null;
+}
+
 export interface RevealPhoneArgs {
   /**
    * why (logged)
@@ -4215,6 +4479,38 @@ export interface SensorArgs {
    * default: 300
    */
   heartbeat_seconds?: number;
+}
+
+export interface Shortage {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  plan_id: string;
+  /** format: uuid */
+  route_id: string;
+  /** format: uuid */
+  elder_id: string;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string;
+  meal: "breakfast" | "lunch" | "dinner";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface ShortageItem {
+  /** format: uuid */
+  plan_id: string;
+  /** format: uuid */
+  elder_id: string;
+  elder_name: string;
+  address: string;
+  meal: "breakfast" | "lunch" | "dinner";
+}
+
+export interface ShortagePage {
+  items: Shortage[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface SignupTask {
@@ -5258,6 +5554,166 @@ export interface Operations {
       };
     };
     response: AlertDetail;
+  };
+  /** operationId: adminMealPlans · tags: admin-care-meals · requires a bearer token */
+  "GET /api/v1/admin/care/meal-plans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        route_id?: string | null;
+        /** default: null */
+        status?: "active" | "ended" | null;
+      };
+    };
+    response: MealPlanPage;
+  };
+  /** operationId: adminMealRoutes · tags: admin-care-meals · requires a bearer token */
+  "GET /api/v1/admin/care/meal-routes": {
+    request: {
+      query?: {
+        /**
+         * format: uuid
+         * default: null
+         */
+        canteen_id?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: MealRoutePage;
+  };
+  /**
+   * A canteen's meal route in my area, with its meals and daily capacity.
+   * operationId: adminCreateMealRoute · tags: admin-care-meals · requires a bearer token
+   */
+  "POST /api/v1/admin/care/meal-routes": {
+    request: {
+      body: MealRouteArgs;
+    };
+    response: MealRoute;
+  };
+  /**
+   * Change capacity, meals, name or service; more room orders the meals on the shortage list at once.
+   * operationId: adminUpdateMealRoute · tags: admin-care-meals · requires a bearer token
+   */
+  "PATCH /api/v1/admin/care/meal-routes/{route_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        route_id: string;
+      };
+      body: MealRoutePatchArgs;
+    };
+    response: MealRoute;
+  };
+  /**
+   * The route's meals of a day (default tomorrow): the count, each elder and door, the ones left out.
+   * operationId: adminMealList · tags: admin-care-meals · requires a bearer token
+   */
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals": {
+    request: {
+      path: {
+        /** format: uuid */
+        route_id: string;
+      };
+      query?: {
+        /**
+         * default tomorrow (Asia/Shanghai)
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        date?: string | null;
+        /** default: null */
+        meal?: "breakfast" | "lunch" | "dinner" | null;
+      };
+    };
+    response: MealList;
+  };
+  /**
+   * The same list for the kitchen as CSV (UTF-8 with BOM; amounts in yuan), the left-out meals at the end.
+   * operationId: adminMealListCsv · tags: admin-care-meals · requires a bearer token
+   */
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals.csv": {
+    request: {
+      path: {
+        /** format: uuid */
+        route_id: string;
+      };
+      query?: {
+        /**
+         * default tomorrow (Asia/Shanghai)
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        date?: string | null;
+        /** default: null */
+        meal?: "breakfast" | "lunch" | "dinner" | null;
+      };
+    };
+    response: string;
+  };
+  /**
+   * Meals a full route could not take, of my area: call the family, raise the capacity, or move the elder.
+   * operationId: adminMealShortages · tags: admin-care-meals · requires a bearer token
+   */
+  "GET /api/v1/admin/care/meal-shortages": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        date?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        route_id?: string | null;
+      };
+    };
+    response: ShortagePage;
   };
   /**
    * Devices of my area, newest first; filter by type, status, area, elder, low battery, offline.
@@ -8116,6 +8572,99 @@ export interface Operations {
     response: Booking;
   };
   /**
+   * Working days, holidays and make-up workdays (调休) between two dates (at most 93 days), and whether each
+   * comes from the official calendar or the Monday–Friday fallback of a year not published yet.
+   * operationId: mealCalendar · tags: care-meals · requires a bearer token
+   */
+  "GET /api/v1/care/meal-calendar": {
+    request: {
+      query: {
+        /** format: date (ISO 8601), sent as a string */
+        from: string;
+        /** format: date (ISO 8601), sent as a string */
+        to: string;
+      };
+    };
+    response: Calendar;
+  };
+  /**
+   * A daily meal for an elder on a route: on working days (holidays off, make-up days worked) or on fixed
+   * weekdays; the first days' orders are placed at once, the beat job keeps ordering a few days ahead.
+   * operationId: createMealPlan · tags: care-meals · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/care/meal-plans": {
+    request: {
+      body: MealPlanArgs;
+    };
+    response: MealPlan;
+  };
+  /** operationId: getMealPlan · tags: care-meals · requires a bearer token */
+  "GET /api/v1/care/meal-plans/{plan_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+    };
+    response: MealPlan;
+  };
+  /**
+   * The plan's last day (default today); later meals not yet dispatched are cancelled.
+   * operationId: endMealPlan · tags: care-meals · requires a bearer token
+   */
+  "POST /api/v1/care/meal-plans/{plan_id}/end": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+      body: EndArgs;
+    };
+    response: PlanChange;
+  };
+  /**
+   * Pause (a hospital stay): no meals from `starts_on` to `ends_on` (open-ended until resumed); meals already
+   * ordered for those days and not yet dispatched are cancelled.
+   * operationId: pauseMealPlan · tags: care-meals · requires a bearer token
+   */
+  "POST /api/v1/care/meal-plans/{plan_id}/pause": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+      body: PauseArgs;
+    };
+    response: PlanChange;
+  };
+  /**
+   * Meals again from `on` (default tomorrow); the days ahead are ordered at once.
+   * operationId: resumeMealPlan · tags: care-meals · requires a bearer token
+   */
+  "POST /api/v1/care/meal-plans/{plan_id}/resume": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+      body: ResumeArgs;
+    };
+    response: PlanChange;
+  };
+  /**
+   * The canteen routes in service that reach the elder's home, with their meals and price.
+   * operationId: mealRoutesForElder · tags: care-meals · requires a bearer token
+   */
+  "GET /api/v1/care/meal-routes": {
+    request: {
+      query: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: MealRouteList;
+  };
+  /**
    * Elders I registered, and my own elder profile; newest first.
    * operationId: eldercareListMyRegistrations · tags: eldercare · requires a bearer token
    */
@@ -8526,6 +9075,36 @@ export interface Operations {
       };
     };
     response: BookingPage;
+  };
+  /**
+   * Meal plans of the elders I am or look after (and those I made), newest first.
+   * operationId: myMealPlans · tags: my-care-meals · requires a bearer token
+   */
+  "GET /api/v1/me/care/meal-plans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "active" | "ended" | null;
+      };
+    };
+    response: MealPlanPage;
   };
   /**
    * Ask for a copy of everything Linli holds about me: a ZIP (a JSON document per part of Linli and my
@@ -10237,6 +10816,13 @@ export const OPERATIONS = {
   "GET /api/v1/admin/alerts": { method: "GET", path: "/api/v1/admin/alerts", operationId: "adminListAlerts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/stats": { method: "GET", path: "/api/v1/admin/alerts/stats", operationId: "adminAlertStats", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/{alert_id}": { method: "GET", path: "/api/v1/admin/alerts/{alert_id}", operationId: "adminGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-plans": { method: "GET", path: "/api/v1/admin/care/meal-plans", operationId: "adminMealPlans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-routes": { method: "GET", path: "/api/v1/admin/care/meal-routes", operationId: "adminMealRoutes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/meal-routes": { method: "POST", path: "/api/v1/admin/care/meal-routes", operationId: "adminCreateMealRoute", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/care/meal-routes/{route_id}": { method: "PATCH", path: "/api/v1/admin/care/meal-routes/{route_id}", operationId: "adminUpdateMealRoute", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals": { method: "GET", path: "/api/v1/admin/care/meal-routes/{route_id}/meals", operationId: "adminMealList", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals.csv": { method: "GET", path: "/api/v1/admin/care/meal-routes/{route_id}/meals.csv", operationId: "adminMealListCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-shortages": { method: "GET", path: "/api/v1/admin/care/meal-shortages", operationId: "adminMealShortages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/devices": { method: "GET", path: "/api/v1/admin/devices", operationId: "adminListDevices", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/devices": { method: "POST", path: "/api/v1/admin/devices", operationId: "adminCreateDevice", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/devices/import": { method: "POST", path: "/api/v1/admin/devices/import", operationId: "adminImportDevices", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [200] },
@@ -10410,6 +10996,13 @@ export const OPERATIONS = {
   "POST /api/v1/auth/wechat-login": { method: "POST", path: "/api/v1/auth/wechat-login", operationId: "wechatLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/bookings/{booking_id}": { method: "GET", path: "/api/v1/bookings/{booking_id}", operationId: "getMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/bookings/{booking_id}/cancel", operationId: "cancelMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/care/meal-calendar": { method: "GET", path: "/api/v1/care/meal-calendar", operationId: "mealCalendar", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/meal-plans": { method: "POST", path: "/api/v1/care/meal-plans", operationId: "createMealPlan", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/care/meal-plans/{plan_id}": { method: "GET", path: "/api/v1/care/meal-plans/{plan_id}", operationId: "getMealPlan", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/meal-plans/{plan_id}/end": { method: "POST", path: "/api/v1/care/meal-plans/{plan_id}/end", operationId: "endMealPlan", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/meal-plans/{plan_id}/pause": { method: "POST", path: "/api/v1/care/meal-plans/{plan_id}/pause", operationId: "pauseMealPlan", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/meal-plans/{plan_id}/resume": { method: "POST", path: "/api/v1/care/meal-plans/{plan_id}/resume", operationId: "resumeMealPlan", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/care/meal-routes": { method: "GET", path: "/api/v1/care/meal-routes", operationId: "mealRoutesForElder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/elders": { method: "GET", path: "/api/v1/elders", operationId: "eldercareListMyRegistrations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/elders": { method: "POST", path: "/api/v1/elders", operationId: "eldercareRegisterElder", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/elders/{elder_id}": { method: "GET", path: "/api/v1/elders/{elder_id}", operationId: "eldercareGetMyRegistration", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -10438,6 +11031,7 @@ export const OPERATIONS = {
   "POST /api/v1/me/account-deletion/cancel": { method: "POST", path: "/api/v1/me/account-deletion/cancel", operationId: "privacyCancelDeletion", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/alerts": { method: "GET", path: "/api/v1/me/alerts", operationId: "alertsListMine", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/bookings": { method: "GET", path: "/api/v1/me/bookings", operationId: "listMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/care/meal-plans": { method: "GET", path: "/api/v1/me/care/meal-plans", operationId: "myMealPlans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/data-exports": { method: "POST", path: "/api/v1/me/data-exports", operationId: "privacyRequestExport", auth: true, idempotencyKey: false, bodyType: null, successStatus: [202] },
   "GET /api/v1/me/data-exports/{export_id}": { method: "GET", path: "/api/v1/me/data-exports/{export_id}", operationId: "privacyGetExport", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/elders": { method: "GET", path: "/api/v1/me/elders", operationId: "eldercareListMyElders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -10582,6 +11176,7 @@ export const OPERATION_IDS = {
   adminCreateEvent: "POST /api/v1/admin/events",
   adminCreateGroup: "POST /api/v1/admin/volunteer-groups",
   adminCreateHandlingUnit: "POST /api/v1/admin/handling-units",
+  adminCreateMealRoute: "POST /api/v1/admin/care/meal-routes",
   adminCreatePartyMember: "POST /api/v1/admin/party/members",
   adminCreatePartyOrg: "POST /api/v1/admin/party/orgs",
   adminCreatePartyQuiz: "POST /api/v1/admin/party/quizzes",
@@ -10653,6 +11248,11 @@ export const OPERATION_IDS = {
   adminListPayments: "GET /api/v1/admin/payments",
   adminListProfiles: "GET /api/v1/admin/volunteer-profiles",
   adminListTasks: "GET /api/v1/admin/volunteer-tasks",
+  adminMealList: "GET /api/v1/admin/care/meal-routes/{route_id}/meals",
+  adminMealListCsv: "GET /api/v1/admin/care/meal-routes/{route_id}/meals.csv",
+  adminMealPlans: "GET /api/v1/admin/care/meal-plans",
+  adminMealRoutes: "GET /api/v1/admin/care/meal-routes",
+  adminMealShortages: "GET /api/v1/admin/care/meal-shortages",
   adminMergeIncident: "POST /api/v1/admin/incidents/{incident_id}/merge",
   adminOrderElderContacts: "PUT /api/v1/admin/elders/{elder_id}/contacts",
   adminParkingAnomalies: "GET /api/v1/admin/parking/anomalies",
@@ -10714,6 +11314,7 @@ export const OPERATION_IDS = {
   adminUpdateElder: "PATCH /api/v1/admin/elders/{elder_id}",
   adminUpdateEvent: "PATCH /api/v1/admin/events/{event_id}",
   adminUpdateGroup: "PATCH /api/v1/admin/volunteer-groups/{group_id}",
+  adminUpdateMealRoute: "PATCH /api/v1/admin/care/meal-routes/{route_id}",
   adminUpdatePartyMember: "PATCH /api/v1/admin/party/members/{member_id}",
   adminUpdateSkill: "PATCH /api/v1/admin/volunteer-skills/{skill_id}",
   adminUpdateTask: "PATCH /api/v1/admin/volunteer-tasks/{task_id}",
@@ -10733,6 +11334,7 @@ export const OPERATION_IDS = {
   confirmAttendance: "POST /api/v1/volunteer/signups/{signup_id}/confirm",
   countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
+  createMealPlan: "POST /api/v1/care/meal-plans",
   createSandboxPayment: "POST /api/v1/payments/sandbox-orders",
   createUploadTicket: "POST /api/v1/media/upload-tickets",
   declineOffer: "POST /api/v1/volunteer/tasks/{task_id}/decline",
@@ -10753,11 +11355,13 @@ export const OPERATION_IDS = {
   eldercareRequestBinding: "POST /api/v1/family-bindings",
   eldercareSandboxConfirmOfficialAccountLink: "POST /api/v1/me/official-account/link/sandbox-confirm",
   eldercareStartOfficialAccountLink: "POST /api/v1/me/official-account/link",
+  endMealPlan: "POST /api/v1/care/meal-plans/{plan_id}/end",
   gateDecision: "POST /api/v1/parking/gates/decisions",
   gatePassages: "POST /api/v1/parking/gates/passages",
   getEvent: "GET /api/v1/events/{event_id}",
   getEventLive: "GET /api/v1/events/{event_id}/live",
   getMe: "GET /api/v1/me",
+  getMealPlan: "GET /api/v1/care/meal-plans/{plan_id}",
   getMedia: "GET /api/v1/media/{media_id}",
   getMediaFile: "GET /api/v1/media/files/{key}",
   getMyBooking: "GET /api/v1/bookings/{booking_id}",
@@ -10800,7 +11404,10 @@ export const OPERATION_IDS = {
   logout: "POST /api/v1/auth/logout",
   markAllMessagesRead: "POST /api/v1/me/messages/read-all",
   markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
+  mealCalendar: "GET /api/v1/care/meal-calendar",
+  mealRoutesForElder: "GET /api/v1/care/meal-routes",
   myCertificate: "GET /api/v1/me/volunteer/certificate",
+  myMealPlans: "GET /api/v1/me/care/meal-plans",
   parkingAvailability: "GET /api/v1/parking/availability",
   parkingBook: "POST /api/v1/parking/bookings",
   parkingBuyPass: "POST /api/v1/parking/passes",
@@ -10851,6 +11458,7 @@ export const OPERATION_IDS = {
   partyStudyHeartbeat: "POST /api/v1/party/study-materials/{material_id}/heartbeats",
   partyUpdateMe: "PATCH /api/v1/party/me",
   patchMe: "PATCH /api/v1/me",
+  pauseMealPlan: "POST /api/v1/care/meal-plans/{plan_id}/pause",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",
   prepayMyPayment: "POST /api/v1/payments/{order_id}/prepay",
@@ -10869,6 +11477,7 @@ export const OPERATION_IDS = {
   recordSubscriptions: "POST /api/v1/me/subscriptions",
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
+  resumeMealPlan: "POST /api/v1/care/meal-plans/{plan_id}/resume",
   revealUserPhone: "POST /api/v1/admin/users/{user_id}/reveal-phone",
   sandboxCompleteMyPayment: "POST /api/v1/payments/{order_id}/sandbox-complete",
   sensorFrames: "POST /api/v1/parking/sensors/frames",

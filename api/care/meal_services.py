@@ -95,6 +95,17 @@ def window(day: date, meal: Meal) -> tuple[datetime, datetime]:
     )
 
 
+def _locked(model: Any, object_id: uuid.UUID) -> Any:
+    """The row by id, locked (FOR UPDATE of its own table only: its eager joins include outer ones) and fresh."""
+    stmt = (
+        select(model)
+        .where(model.id == object_id)
+        .with_for_update(of=model.__table__)
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalar(stmt)
+
+
 def _invalid(field_name: str, message: str) -> ApiError:
     return ApiError("validation_failed", errors={field_name: [message]})
 
@@ -112,7 +123,7 @@ def staff_routes(staff: User, canteen_id: uuid.UUID | None = None) -> Select[tup
 
 
 def staff_route(staff: User, route_id: uuid.UUID, *, lock: bool = False) -> MealRoute:
-    route = db.session.get(MealRoute, route_id, with_for_update=lock or None)
+    route = _locked(MealRoute, route_id) if lock else db.session.get(MealRoute, route_id)
     return scope.ensure_visible(staff, route)
 
 
@@ -292,7 +303,7 @@ def _may_manage(user: User, plan: MealPlan) -> bool:
 def plan_for(user: User, plan_id: uuid.UUID, *, lock: bool = False) -> MealPlan:
     """A plan the user may see and change: the elder's own, a confirmed family member's, staff of the area's.
     Any other id reads as absent (404), so plan ids cannot be probed."""
-    plan = db.session.get(MealPlan, plan_id, with_for_update=lock or None)
+    plan = _locked(MealPlan, plan_id) if lock else db.session.get(MealPlan, plan_id)
     if plan is None or not _may_manage(user, plan):
         raise NotFound()
     return plan
@@ -330,7 +341,7 @@ def _cancel_orders(plan: MealPlan, first: date, last: date | None, actor: User, 
             CareOrder.status != OrderStatus.CANCELLED,
         )
         .order_by(CareOrder.service_date, CareOrder.id)
-        .with_for_update()
+        .with_for_update(of=CareOrder.__table__)
     )
     if last is not None:
         stmt = stmt.where(CareOrder.service_date <= last)
@@ -796,7 +807,9 @@ def _end_finished(today: date) -> int:
     """Plans whose last day has passed are over."""
     finished = list(
         db.session.scalars(
-            select(MealPlan).where(MealPlan.status == PlanStatus.ACTIVE, MealPlan.ends_on < today).with_for_update()
+            select(MealPlan)
+            .where(MealPlan.status == PlanStatus.ACTIVE, MealPlan.ends_on < today)
+            .with_for_update(of=MealPlan.__table__)
         )
     )
     for plan in finished:
@@ -825,7 +838,7 @@ def generate(
         due_routes = sorted(set(db.session.scalars(select(base.subquery().c.route_id).distinct())))
         for route_id in due_routes:
             # The route's row lock: a second run waits here, then sees what the first one ordered.
-            route = db.session.get(MealRoute, route_id, with_for_update=True, populate_existing=True)
+            route = _locked(MealRoute, route_id)
             assert route is not None
             open_meals = [m for m in Meal if _open(route.service, day, m, now)]
             if not open_meals:
