@@ -180,9 +180,11 @@ def kj02(client, world, admin) -> dict[str, str]:
     coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
     parking = kj02_parking(client, world, admin)
     party = kj02_party(client, world, h, family, applicant)
+    meals = kj02_meals(client, world, h, elder)
     return {
         **parking,
         **party,
+        **meals,
         "skill_id": skill,
         "profile_id": profile,
         "group_id": group,
@@ -261,6 +263,49 @@ def kj02_parking(client: Any, world: Any, admin: dict[str, Any]) -> dict[str, st
         "session_id": entered["results"][0]["session_id"],
         "sensor_id": sensor,
     }
+
+
+def kj02_meals(client: Any, world: Any, h: dict[str, str], elder: str) -> dict[str, str]:
+    """Daily meal plans of KJ02: a canteen's route with no room left, the elder's lunch plan (phoned in by the admin)
+    and the shortage it leaves on the route's list."""
+    from api.care.models import CareProvider, CareService, Category, DeliveredBy, FundingTier, Unit
+
+    canteen = CareProvider(name="KJ02长者食堂", kind=DeliveredBy.CANTEEN, area_path="/KJ/KJ02/", daily_capacity=50)
+    service = CareService(
+        code="kj02-lunch",
+        name="助餐（午餐）",
+        category=Category.MEAL_CANTEEN,
+        unit=Unit.PER_MEAL,
+        list_price_fen=1200,
+        duration_minutes=60,
+        delivered_by=DeliveredBy.CANTEEN,
+        funding_tier=FundingTier.SHICHANG,
+        cutoff_days_before=None,
+        cutoff_local_time=None,
+    )
+    db.session.add_all([canteen, service])
+    db.session.commit()
+    route = {
+        "canteen_id": str(canteen.id),
+        "service_id": str(service.id),
+        "name": "KJ02线",
+        "mode": "pickup",
+        "area_id": str(world.areas["KJ02"].id),
+        "meals": ["lunch"],
+        "daily_capacity": 0,
+    }
+    route_id = ok(client.post("/api/v1/admin/care/meal-routes", json=route, headers=h), 201)["id"]
+    plan = {
+        "elder_id": elder,
+        "route_id": route_id,
+        "meal": "lunch",
+        "schedule": "weekdays",
+        "weekdays": "1234567",
+        "skip_holidays": False,
+    }
+    plan_id = ok(client.post("/api/v1/care/meal-plans", json=plan, headers=h), 201)["id"]
+    shortage = ok(client.get(f"/api/v1/admin/care/meal-shortages?route_id={route_id}", headers=h))["items"][0]["id"]
+    return {"route_id": route_id, "meal_plan_id": plan_id, "meal_shortage_id": shortage}
 
 
 def kj02_party(
@@ -419,6 +464,7 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": {"reason": "录入错误"},
         "post /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": {"reason": "录入错误"},
         "patch /api/v1/admin/parking/lots/{lot_id}": {"name": "改名的车库"},
+        "patch /api/v1/admin/care/meal-routes/{route_id}": {"daily_capacity": 5},
         "post /api/v1/admin/parking/lots/{lot_id}/spaces": {"code": "NEW1", "kind": "bay"},
         "patch /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}": {"capacity": 1},
         "post /api/v1/admin/parking/offers/{offer_id}/reject": {"reason": "手续不全"},
