@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from api.care import meal_services as meals
 from api.care import meal_tasks
 from api.care import services as care
-from api.care.meals import MealPlan, MealRoute, MealShortage, PlanStatus, RouteMode, Schedule
+from api.care.meals import MealPlan, MealPlanPause, MealRoute, MealShortage, PlanStatus, RouteMode, Schedule
 from api.care.models import (
     CareOrder,
     CareOrderEvent,
@@ -653,3 +653,32 @@ def test_staff_run_routes_of_their_area_and_export_the_kitchens_list(client, wor
     plans = client.get("/api/v1/admin/care/meal-plans", headers=staff["headers"]).get_json()["items"]
     assert [p["elder_name"] for p in plans] == ["李老伯"]
     assert client.get("/api/v1/admin/care/meal-plans", headers=other["headers"]).get_json()["items"] == []
+
+
+def test_a_daughters_account_deleted_leaves_her_fathers_plan_without_her_name_or_note(app, world, canteen):
+    from api.care import meal_personal
+
+    father = add_elder(world.room("KJ01/101"), "李老伯")
+    daughter = add_family_member("李女儿")
+    bind_family(father, daughter)
+    plan = make_plan(
+        father, canteen["route"], starts_on=date(2026, 11, 2), ordered_by_id=None, note="少盐，139 1234 5678"
+    )
+    db.session.flush()
+    plan.ordered_by_id = daughter.id
+    db.session.add(
+        MealPlanPause(plan_id=plan.id, starts_on=date(2026, 11, 5), reason="住院", created_by_id=daughter.id)
+    )
+    db.session.commit()
+
+    exported = meal_personal.export_meals(daughter)
+    assert [p["id"] for p in exported["meal_plans"]] == [str(plan.id)]
+    assert exported["meal_plans"][0]["made_by_me"] and exported["meal_plans"][0]["pauses"][0]["reason"] == "住院"
+
+    meal_personal.erase_meals(daughter)
+    meal_personal.erase_meals(daughter)  # idempotent
+    db.session.commit()
+    db.session.expire_all()
+    kept = db.session.get(MealPlan, plan.id)
+    assert kept.status == PlanStatus.ACTIVE and kept.ordered_by_id is None and kept.note == ""
+    assert kept.pauses[0].reason == "" and kept.pauses[0].created_by_id is None

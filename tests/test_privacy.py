@@ -512,6 +512,8 @@ NOT_PERSONAL = {
     "party_announcements.title",
     "party_announcements.body",
     "party_points_ledger.note",  # what a point was for: a meeting's topic, a material's title
+    # Daily meal plans: a canteen's route is named by staff, about no person.
+    "care_meal_routes.name",
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")

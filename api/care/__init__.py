@@ -25,4 +25,5 @@ domain = Domain(
     },
     errors="api.care.meal_errors:ERRORS",
     messages="api.care.meal_messages:MESSAGES",
+    personal_data="api.care.meal_personal:personal_data",
 )
