@@ -13,6 +13,20 @@ from api.platform import Domain
 domain = Domain(
     name="care",
     description="elderly service catalogue, providers, orders, dispatch, proof of service, subsidies, ratings",
+    routes="api.care.routes",
     models=("api.care.models",),
+    tasks="api.care.tasks",
+    beat={
+        "care-expire-offers": {"task": "care.expire_offers", "schedule": 60.0},
+        "care-no-shows": {"task": "care.no_shows", "schedule": 120.0},
+        "care-auto-confirm": {"task": "care.auto_confirm", "schedule": 900.0},
+    },
     errors="api.care.errors:ERRORS",
+    messages="api.care.messages:MESSAGES",
+    receivers=(
+        ("api.payments.signals:payment_succeeded", "api.care.receivers:on_payment_succeeded"),
+        ("api.payments.signals:payment_after_close", "api.care.receivers:on_payment_after_close"),
+    ),
+    seed="api.care.seed:seed_demo",
+    personal_data="api.care.personal:personal_data",
 )
