@@ -747,3 +747,45 @@ def test_place_order_without_a_request_for_a_meal_plan(app, care):
         )
     assert refused.value.code == "validation_failed"
     assert order.status == OrderStatus.PENDING_DISPATCH
+
+
+def test_a_provider_takes_no_more_orders_a_day_than_its_capacity(client, care, clock):
+    care.provider.daily_capacity = 1
+    db.session.commit()
+    first = ok(care.order(client, care.daughter, start=local(3, "09:00")), 201)
+    second = ok(care.order(client, care.daughter, start=local(3, "15:00")), 201)
+    other_day = ok(care.order(client, care.daughter, start=local(4, "09:00")), 201)
+    ok(client.post(f"/api/v1/care/worker/orders/{first['id']}/grab", headers=care.w1["headers"]))
+    full = client.post(f"/api/v1/care/worker/orders/{second['id']}/grab", headers=care.w2["headers"])
+    fails(full, 409, "care_provider_full")
+    ok(client.post(f"/api/v1/care/worker/orders/{other_day['id']}/grab", headers=care.w2["headers"]))
+
+
+def test_a_service_that_asks_for_photos_is_checked_out_with_them_and_the_family_sees_them(client, care, clock):
+    from PIL import Image
+
+    care.bath.needs_photos = True
+    db.session.commit()
+    start = local(2, "09:00")
+    order = ok(care.order(client, care.daughter, start=start), 201)
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/grab", headers=care.w1["headers"]))
+    where = {"lat": 31.28, "lng": 121.53}
+    clock.at(start)
+    check_in = {**where, "code": care.code}
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/check-in", json=check_in, headers=care.w1["headers"]))
+    clock.at(start + timedelta(minutes=70))
+    bare = client.post(f"/api/v1/care/worker/orders/{order['id']}/check-out", json=where, headers=care.w1["headers"])
+    fails(bare, 422, "validation_failed")
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (10, 120, 40)).save(buffer, "JPEG")
+    upload = client.post(
+        "/api/v1/media",
+        data={"file": (io.BytesIO(buffer.getvalue()), "after.jpg", "image/jpeg")},
+        headers=care.w1["headers"],
+        content_type="multipart/form-data",
+    )
+    photo = ok(upload, 201)["id"]
+    out = {**where, "photo_ids": [photo]}
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/check-out", json=out, headers=care.w1["headers"]))
+    assert client.get(f"/api/v1/media/{photo}", headers=care.daughter["headers"]).status_code == 200
+    assert client.get(f"/api/v1/media/{photo}", headers=care.stranger["headers"]).status_code == 404

@@ -23,6 +23,7 @@ domain = Domain(
     },
     errors="api.care.errors:ERRORS",
     messages="api.care.messages:MESSAGES",
+    media_visibility={"care_order": "api.care.visits:may_see_photo"},
     receivers=(
         ("api.payments.signals:payment_succeeded", "api.care.receivers:on_payment_succeeded"),
         ("api.payments.signals:payment_after_close", "api.care.receivers:on_payment_after_close"),

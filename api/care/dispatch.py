@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 
 from api import scope
 from api.accounts.models import User
@@ -22,6 +22,7 @@ from api.care.models import CareOrder, CareProvider, CareWorker, OrderStatus
 from api.care.services import get_order, settings
 from api.db import db
 from api.errors import ApiError, NotFound
+from api.fields import LOCAL_TZ
 
 
 def _provider_matches(order: CareOrder, provider: CareProvider) -> bool:
@@ -76,6 +77,37 @@ def worker_order(user: User, order_id: uuid.UUID, *, lock: bool = True) -> tuple
     return order, worker
 
 
+TAKEN = (
+    OrderStatus.ACCEPTED,
+    OrderStatus.EN_ROUTE,
+    OrderStatus.IN_SERVICE,
+    OrderStatus.SERVICE_DONE,
+    OrderStatus.AWAITING_CONFIRMATION,
+    OrderStatus.COMPLETED,
+)
+
+
+def ensure_capacity(provider_id: uuid.UUID, order: CareOrder) -> None:
+    """A provider takes at most `daily_capacity` orders a (local) day: counted under its row lock, so two
+    acceptances at once cannot both pass the last place."""
+    provider = db.session.scalar(select(CareProvider).where(CareProvider.id == provider_id).with_for_update())
+    if provider is None:
+        return
+    day = order.window_start.astimezone(LOCAL_TZ).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
+    taken = db.session.scalar(
+        select(func.count(CareOrder.id)).where(
+            CareOrder.provider_id == provider.id,
+            CareOrder.status.in_(TAKEN),
+            CareOrder.window_start >= start,
+            CareOrder.window_start < start + timedelta(days=1),
+            CareOrder.id != order.id,
+        )
+    )
+    if (taken or 0) >= provider.daily_capacity:
+        raise ApiError("care_provider_full", name=provider.name, capacity=provider.daily_capacity)
+
+
 def after_accept(order: CareOrder, now: datetime) -> None:
     pricing.reserve_quota(order)
     money.charge_on_accept(order)
@@ -88,6 +120,7 @@ def grab(user: User, order_id: uuid.UUID, now: datetime) -> CareOrder:
     if order.escalated_at is not None and order.status == OrderStatus.PENDING_DISPATCH:
         raise ApiError("care_already_taken")
     states.ensure(order, "grab")
+    ensure_capacity(worker.provider_id, order)
     # The one guard against two grabs at once: only the UPDATE that still finds the order in the pool wins.
     won = db.session.execute(
         update(CareOrder)
@@ -150,7 +183,9 @@ def assign(staff: User, order_id: uuid.UUID, worker_id: uuid.UUID, now: datetime
 
 
 def accept(user: User, order_id: uuid.UUID, now: datetime) -> CareOrder:
-    order, _worker = worker_order(user, order_id)
+    order, worker = worker_order(user, order_id)
+    states.ensure(order, "accept")
+    ensure_capacity(worker.provider_id, order)
     states.move(order, "accept", user.id, now)
     order.accepted_at = now
     after_accept(order, now)

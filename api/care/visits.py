@@ -38,12 +38,28 @@ from api.care.models import (
     VisitReason,
     VisitStatus,
 )
-from api.care.services import get_order, is_staff, looked_after_ids, place_order, settings, visible_order
+from api.care.services import (
+    get_order,
+    is_staff,
+    looked_after_ids,
+    may_see,
+    place_order,
+    settings,
+    visible_order,
+)
 from api.db import db
 from api.errors import ApiError, NotFound
 from api.fields import local_text
+from api.media import services as media
 
 CODE_WINDOW = timedelta(minutes=10)
+PHOTO_RECORD = "care_order"
+
+
+def may_see_photo(viewer: User, order_id: uuid.UUID) -> bool:
+    """A visit's before/after photos: whoever may see the order (its family, staff of its area, its worker)."""
+    order = db.session.get(CareOrder, order_id)
+    return order is not None and may_see(viewer, order)
 
 
 # Cancelling ------------------------------------------------------------------------------------
@@ -146,7 +162,9 @@ def check_out(
     assert order.checkin_at is not None
     order.actual_minutes = max(1, math.ceil((now - order.checkin_at).total_seconds() / 60))
     order.checkout_at, order.checkout_lat, order.checkout_lng = now, lat, lng
-    order.photo_ids = [str(p) for p in photo_ids]
+    if photo_ids:
+        attached = media.attach(photo_ids, user, PHOTO_RECORD, order.id, max_count=9, field="photo_ids")
+        order.photo_ids = [str(p.id) for p in attached]
     states.move(order, "check_out", user.id, now, data={"lat": lat, "lng": lng, "minutes": order.actual_minutes})
     if order.service.unit == Unit.PER_HOUR:
         pricing.apply(
