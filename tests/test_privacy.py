@@ -512,6 +512,15 @@ NOT_PERSONAL = {
     "party_announcements.title",
     "party_announcements.body",
     "party_points_ledger.note",  # what a point was for: a meeting's topic, a material's title
+    # Elderly services: organisations and their service desks, the catalogue and the street's rules; why a return
+    # visit is due (low_score / sample).
+    "care_providers.name",
+    "care_providers.contact_name",
+    "care_providers.contact_phone",
+    "care_services.name",
+    "care_services.description",
+    "care_subsidy_rules.name",
+    "care_return_visits.reason",
     # Daily meal plans: a canteen's route is named by staff, about no person.
     "care_meal_routes.name",
 }

@@ -180,10 +180,12 @@ def kj02(client, world, admin) -> dict[str, str]:
     coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
     parking = kj02_parking(client, world, admin)
     party = kj02_party(client, world, h, family, applicant)
+    care = kj02_care(client, world, h, elder, family)
     meals = kj02_meals(client, world, h, elder)
     return {
         **parking,
         **party,
+        **care,
         **meals,
         "skill_id": skill,
         "profile_id": profile,
@@ -425,6 +427,46 @@ def kj02_party(
     }
 
 
+def kj02_care(client: Any, world: Any, h: dict[str, str], elder: str, worker: dict[str, Any]) -> dict[str, str]:
+    """Elderly services in KJ02: a provider with a worker, a bath service and a subsidy rule of the committee, an
+    order staff placed by phone for the KJ02 elder, and a return visit on it."""
+    care = "/api/v1/admin/care"
+    kj02 = str(world.areas["KJ02"].id)
+    provider = ok(
+        client.post(f"{care}/providers", json={"name": "KJ02服务社", "kind": "provider", "area_id": kj02}, headers=h),
+        201,
+    )["id"]
+    hired = {"user_id": worker["user"]["id"], "name": "KJ02护理员"}
+    care_worker = ok(client.post(f"{care}/providers/{provider}/workers", json=hired, headers=h), 201)["id"]
+    service = {
+        "code": "kj02-bath",
+        "name": "KJ02助浴",
+        "category": "bathing",
+        "unit": "per_visit",
+        "list_price_fen": 8000,
+        "duration_minutes": 60,
+        "delivered_by": "provider",
+        "funding_tier": "shichang",
+        "provider_id": provider,
+        "area_id": kj02,
+    }
+    service_id = ok(client.post(f"{care}/services", json=service, headers=h), 201)["id"]
+    rule = {"name": "KJ02助浴补贴", "funding_line": "居委补贴", "tier": "shichang", "percent": 10, "area_id": kj02}
+    rule_id = ok(client.post(f"{care}/subsidy-rules", json=rule, headers=h), 201)["id"]
+    starts = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    placed = {"elder_id": elder, "service_id": service_id, "window_start": starts.isoformat()}
+    order = ok(client.post("/api/v1/care/orders", json=placed, headers=h), 201)["id"]
+    visit = ok(client.post(f"{care}/orders/{order}/return-visits", headers=h), 201)["id"]
+    return {
+        "care_provider_id": provider,
+        "care_worker_id": care_worker,
+        "care_service_id": service_id,
+        "care_rule_id": rule_id,
+        "care_order_id": order,
+        "care_visit_id": visit,
+    }
+
+
 def _jpeg() -> bytes:
     from PIL import Image
 
@@ -464,6 +506,15 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": {"reason": "录入错误"},
         "post /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": {"reason": "录入错误"},
         "patch /api/v1/admin/parking/lots/{lot_id}": {"name": "改名的车库"},
+        "patch /api/v1/admin/care/providers/{care_provider_id}": {"daily_capacity": 10},
+        "post /api/v1/admin/care/providers/{care_provider_id}/workers": {"user_id": objects["user_id"], "name": "某"},
+        "patch /api/v1/admin/care/services/{care_service_id}": {"name": "改名的服务"},
+        "patch /api/v1/admin/care/elders/{elder_id}/profile": {"dibao": True},
+        "post /api/v1/admin/care/orders/{care_order_id}/reject": {"reason": "不符合条件"},
+        "post /api/v1/admin/care/orders/{care_order_id}/assign": {"worker_id": objects["care_worker_id"]},
+        "post /api/v1/admin/care/orders/{care_order_id}/cancel": {"reason": "老人住院"},
+        "post /api/v1/admin/care/orders/{care_order_id}/resolve": {"outcome": "void", "note": "核实"},
+        "post /api/v1/admin/care/return-visits/{care_visit_id}/done": {"outcome": "已回访"},
         "patch /api/v1/admin/care/meal-routes/{route_id}": {"daily_capacity": 5},
         "post /api/v1/admin/parking/lots/{lot_id}/spaces": {"code": "NEW1", "kind": "bay"},
         "patch /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}": {"capacity": 1},

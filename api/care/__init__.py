@@ -15,15 +15,24 @@ from api.platform import Domain
 domain = Domain(
     name="care",
     description="elderly service catalogue, providers, orders, dispatch, proof of service, subsidies, ratings",
+    routes="api.care.meal_routes",  # care's blueprints and the meal plans' (api.care.meal_routes.blueprints)
     models=("api.care.models", "api.care.meals"),
-    # Daily meal plans (api.care.meal_*): their routes, jobs, errors and messages; care's own join these modules.
-    routes="api.care.meal_routes",
-    tasks="api.care.meal_tasks",
+    tasks="api.care.meal_tasks",  # imports care's tasks too
     beat={
+        "care-expire-offers": {"task": "care.expire_offers", "schedule": 60.0},
+        "care-no-shows": {"task": "care.no_shows", "schedule": 120.0},
+        "care-auto-confirm": {"task": "care.auto_confirm", "schedule": 900.0},
         # Every hour at :10 — a plan made or resumed, or a route given more room, is ordered by the next run anyway.
         "care-meal-plans-order": {"task": "care.order_meal_plans", "schedule": crontab(minute=10)},
     },
+    # The daily meal plans' modules fold care's in: care's codes, messages and personal data and their own.
     errors="api.care.meal_errors:ERRORS",
     messages="api.care.meal_messages:MESSAGES",
+    media_visibility={"care_order": "api.care.visits:may_see_photo"},
+    receivers=(
+        ("api.payments.signals:payment_succeeded", "api.care.receivers:on_payment_succeeded"),
+        ("api.payments.signals:payment_after_close", "api.care.receivers:on_payment_after_close"),
+    ),
+    seed="api.care.seed:seed_demo",
     personal_data="api.care.meal_personal:personal_data",
 )

@@ -3,10 +3,11 @@ told that a meal could not be arranged."""
 
 from __future__ import annotations
 
+from api.care.messages import MESSAGES as CARE_MESSAGES
 from api.notifications.catalogue import MessageKind, Template
 from api.notifications.models import Channel
 
-MESSAGES: tuple[MessageKind, ...] = (
+MEAL_MESSAGES: tuple[MessageKind, ...] = (
     MessageKind(
         kind="care_meal_shortage",
         description="Staff: a meal route is full on a day; some plans' meals were not ordered",
@@ -31,3 +32,5 @@ MESSAGES: tuple[MessageKind, ...] = (
         channels=(Channel.SUBSCRIBE,),
     ),
 )
+# The domain's manifest names one catalogue: care's kinds and these.
+MESSAGES: tuple[MessageKind, ...] = (*CARE_MESSAGES, *MEAL_MESSAGES)

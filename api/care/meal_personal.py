@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from api.accounts.models import User
+from api.care import personal as care_personal
 from api.care.meals import MealPlan, MealPlanPause, MealRoute
 from api.db import db
 from api.eldercare.models import Elder
@@ -60,9 +61,24 @@ def erase_meals(user: User) -> None:
     forget(MealRoute.created_by_id, user.id)
 
 
+def export(user: User) -> dict[str, Any]:
+    return {**care_personal.export(user), **export_meals(user)}
+
+
+def erase(user: User) -> None:
+    care_personal.erase(user)
+    erase_meals(user)
+
+
+# The domain's manifest names one: care's orders and the meal plans together.
+CARE = care_personal.personal_data
 personal_data = PersonalData(
-    categories=("助餐计划（为自己或所照顾的老人）",),
-    covers=COVERS,
-    export="api.care.meal_personal:export_meals",
-    erase="api.care.meal_personal:erase_meals",
+    categories=(*CARE.categories, "助餐计划（为自己或所照顾的老人）"),
+    covers=(*CARE.covers, *COVERS),
+    export="api.care.meal_personal:export",
+    erase="api.care.meal_personal:erase",
+    blockers=CARE.blockers,
+    summary=CARE.summary,
+    subjects=CARE.subjects,
+    photos=CARE.photos,
 )

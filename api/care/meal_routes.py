@@ -16,6 +16,7 @@ from flask import Response
 from api.auth import current_user, login_required, staff_route
 from api.care import meal_schemas as schemas
 from api.care import meal_services as services
+from api.care import routes as care_routes
 from api.care.meal_calendar import official_until
 from api.care.meals import MealPlan, MealRoute, MealShortage
 from api.db import utcnow
@@ -236,4 +237,5 @@ def admin_meal_shortages(args: dict[str, Any]) -> Any:
     return paginate(stmt, order_by=(MealShortage.id,), limit=args["limit"], cursor=args["cursor"])
 
 
-blueprints = [meals_blp, my_meals_blp, admin_meals_blp]
+# The domain's manifest names one routes module: care's blueprints, then the meal plans'.
+blueprints = [*care_routes.blueprints, meals_blp, my_meals_blp, admin_meals_blp]

@@ -658,6 +658,7 @@ def _insert_orders(rows: list[dict[str, Any]], now: datetime) -> set[uuid.UUID]:
             {
                 "id": new_id(),
                 "order_id": row["id"],
+                "seq": 1,  # a new order's timeline begins here
                 "at": now,
                 "actor_id": None,
                 "action": "place",
@@ -672,6 +673,7 @@ def _insert_orders(rows: list[dict[str, Any]], now: datetime) -> set[uuid.UUID]:
                 {
                     "id": new_id(),
                     "order_id": row["id"],
+                    "seq": 2,
                     "at": now,
                     "actor_id": None,
                     "action": "approve",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from api.care import meal_services
+from api.care import tasks as care_tasks  # noqa: F401 (the manifest names this module: care's tasks register too)
 from api.db import utcnow
 from api.extensions import celery
 

@@ -349,15 +349,17 @@ class CareOrder(IdMixin, Base):
     elder: Mapped[Elder] = relationship(lazy="joined", innerjoin=True)
     worker: Mapped[CareWorker | None] = relationship(lazy="joined")
     provider: Mapped[CareProvider | None] = relationship(lazy="joined", foreign_keys=[provider_id])
+    events: Mapped[list[CareOrderEvent]] = relationship(viewonly=True, order_by="CareOrderEvent.seq", lazy="select")
 
 
 class CareOrderEvent(IdMixin, Base):
     """The order's timeline, append-only: every move and every action, who and when."""
 
     __tablename__ = "care_order_events"
-    __table_args__ = (Index("ix_care_order_events_order_id_at", "order_id", "at"),)
+    __table_args__ = (UniqueConstraint("order_id", "seq"),)
 
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("care_orders.id", ondelete="CASCADE"))
+    seq: Mapped[int]  # 1, 2, … per order: the timeline's order even within one millisecond
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(32))

@@ -359,8 +359,6 @@ def visible_order(user: User, order_id: uuid.UUID, *, lock: bool = False) -> Car
 def timeline(order: CareOrder) -> list[CareOrderEvent]:
     return list(
         db.session.scalars(
-            select(CareOrderEvent)
-            .where(CareOrderEvent.order_id == order.id)
-            .order_by(CareOrderEvent.at, CareOrderEvent.id)
+            select(CareOrderEvent).where(CareOrderEvent.order_id == order.id).order_by(CareOrderEvent.seq)
         )
     )

@@ -18,6 +18,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
+
 from api.care.models import CareOrder, CareOrderEvent
 from api.care.models import OrderStatus as S
 from api.db import db
@@ -88,8 +90,10 @@ def record(
     from_status: S | None = None,
 ) -> CareOrderEvent:
     """Append one entry to the order's timeline (also for actions that do not move it: a quote, a note)."""
+    seq = (db.session.scalar(select(func.max(CareOrderEvent.seq)).where(CareOrderEvent.order_id == order.id)) or 0) + 1
     event = CareOrderEvent(
         order_id=order.id,
+        seq=seq,
         at=now,
         actor_id=actor_id,
         action=action,

@@ -422,6 +422,7 @@ def upgrade() -> None:
     op.create_table(
         "care_order_events",
         sa.Column("order_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Uuid(), nullable=True),
         sa.Column("action", sa.String(length=32), nullable=False),
@@ -437,9 +438,8 @@ def upgrade() -> None:
             ["order_id"], ["care_orders.id"], name=op.f("fk_care_order_events_order_id_care_orders"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_care_order_events")),
+        sa.UniqueConstraint("order_id", "seq", name=op.f("uq_care_order_events_order_id_seq")),
     )
-    with op.batch_alter_table("care_order_events", schema=None) as batch_op:
-        batch_op.create_index("ix_care_order_events_order_id_at", ["order_id", "at"], unique=False)
 
     op.create_table(
         "care_quota_uses",
@@ -538,9 +538,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_care_quota_uses_elder_id_week")
 
     op.drop_table("care_quota_uses")
-    with op.batch_alter_table("care_order_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_care_order_events_order_id_at")
-
     op.drop_table("care_order_events")
     with op.batch_alter_table("care_disputes", schema=None) as batch_op:
         batch_op.drop_index(
