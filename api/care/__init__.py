@@ -33,6 +33,6 @@ domain = Domain(
         ("api.payments.signals:payment_succeeded", "api.care.receivers:on_payment_succeeded"),
         ("api.payments.signals:payment_after_close", "api.care.receivers:on_payment_after_close"),
     ),
-    seed="api.care.seed:seed_demo",
+    seed="api.care.meal_seed:seed_demo",  # care's demo, then the meal routes and a plan
     personal_data="api.care.meal_personal:personal_data",
 )
