@@ -789,3 +789,20 @@ def test_a_service_that_asks_for_photos_is_checked_out_with_them_and_the_family_
     ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/check-out", json=out, headers=care.w1["headers"]))
     assert client.get(f"/api/v1/media/{photo}", headers=care.daughter["headers"]).status_code == 200
     assert client.get(f"/api/v1/media/{photo}", headers=care.stranger["headers"]).status_code == 404
+
+
+def test_round_robin_offers_the_least_busy_worker_and_never_one_who_declined(client, care, clock, kj01_staff):
+    h = kj01_staff["headers"]
+    first = ok(care.order(client, care.daughter, start=local(3, "09:00")), 201)
+    second = ok(care.order(client, care.daughter, start=local(3, "14:00")), 201)
+    offered = ok(client.post(f"/api/v1/admin/care/orders/{first['id']}/assign", json={}, headers=h))
+    assert offered["worker_name"] == "周护理员"
+    ok(client.post(f"/api/v1/care/worker/orders/{first['id']}/accept", headers=care.w1["headers"]))
+    other = ok(client.post(f"/api/v1/admin/care/orders/{second['id']}/assign", json={}, headers=h))
+    assert other["worker_name"] == "吴护理员"
+    busy = {"reason": "没空"}
+    ok(client.post(f"/api/v1/care/worker/orders/{second['id']}/decline", json=busy, headers=care.w2["headers"]))
+    again = ok(client.post(f"/api/v1/admin/care/orders/{second['id']}/assign", json={}, headers=h))
+    assert again["worker_name"] == "周护理员"
+    ok(client.post(f"/api/v1/care/worker/orders/{second['id']}/decline", json=busy, headers=care.w1["headers"]))
+    fails(client.post(f"/api/v1/admin/care/orders/{second['id']}/assign", json={}, headers=h), 409, "care_no_worker")
