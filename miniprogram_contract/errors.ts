@@ -223,6 +223,7 @@ export const ERRORS = {
   care_not_worker: { status: 403, zh: "您不是该服务机构的服务人员", en: "You are not a worker of this provider" },
   care_not_your_order: { status: 403, zh: "该订单不由您服务", en: "This order is not assigned to you" },
   care_already_taken: { status: 409, zh: "该订单已被他人接单", en: "Someone else has taken this order" },
+  care_no_worker: { status: 409, zh: "暂无可派单的服务人员", en: "No worker of a provider serving this order is free" },
   care_provider_full: { status: 409, zh: "{name} 当天接单已满（{capacity} 单）", en: "{name} is fully booked that day ({capacity} orders)" },
   care_outside_window: { status: 422, zh: "不在服务时间内（{opens} 至 {closes}）", en: "Outside the service window ({opens} to {closes})" },
   care_code_wrong: { status: 422, zh: "服务码不正确", en: "The elder's service code is wrong" },

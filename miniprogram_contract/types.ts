@@ -574,8 +574,12 @@ export interface CapacityArgs {
 }
 
 export interface CareAssignArgs {
-  /** format: uuid */
-  worker_id: string;
+  /**
+   * none: round-robin, the least busy that day
+   * format: uuid
+   * default: null
+   */
+  worker_id?: string | null;
 }
 
 export interface CareCancelArgs {

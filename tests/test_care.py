@@ -789,3 +789,61 @@ def test_a_service_that_asks_for_photos_is_checked_out_with_them_and_the_family_
     ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/check-out", json=out, headers=care.w1["headers"]))
     assert client.get(f"/api/v1/media/{photo}", headers=care.daughter["headers"]).status_code == 200
     assert client.get(f"/api/v1/media/{photo}", headers=care.stranger["headers"]).status_code == 404
+
+
+def test_round_robin_offers_the_least_busy_worker_and_never_one_who_declined(client, care, clock, kj01_staff):
+    h = kj01_staff["headers"]
+    first = ok(care.order(client, care.daughter, start=local(3, "09:00")), 201)
+    second = ok(care.order(client, care.daughter, start=local(3, "14:00")), 201)
+    offered = ok(client.post(f"/api/v1/admin/care/orders/{first['id']}/assign", json={}, headers=h))
+    assert offered["worker_name"] == "周护理员"
+    ok(client.post(f"/api/v1/care/worker/orders/{first['id']}/accept", headers=care.w1["headers"]))
+    other = ok(client.post(f"/api/v1/admin/care/orders/{second['id']}/assign", json={}, headers=h))
+    assert other["worker_name"] == "吴护理员"
+    busy = {"reason": "没空"}
+    ok(client.post(f"/api/v1/care/worker/orders/{second['id']}/decline", json=busy, headers=care.w2["headers"]))
+    again = ok(client.post(f"/api/v1/admin/care/orders/{second['id']}/assign", json={}, headers=h))
+    assert again["worker_name"] == "周护理员"
+    ok(client.post(f"/api/v1/care/worker/orders/{second['id']}/decline", json=busy, headers=care.w1["headers"]))
+    fails(client.post(f"/api/v1/admin/care/orders/{second['id']}/assign", json={}, headers=h), 409, "care_no_worker")
+
+
+def test_hostile_input_at_the_door_and_after_is_a_clear_4xx(client, care, clock):
+    start = local(2, "09:00")
+    order = ok(care.order(client, care.daughter, start=start), 201)["id"]
+    ok(client.post(f"/api/v1/care/worker/orders/{order}/grab", headers=care.w1["headers"]))
+    clock.at(start)
+    w = care.w1["headers"]
+    for body in (
+        {"lat": 91, "lng": 121.5, "code": care.code},
+        {"lat": 31.2, "lng": -181, "code": care.code},
+        {"lat": "NaN", "lng": 121.5, "code": care.code},
+        {"lat": 31.2, "lng": 121.5, "code": "x" * 5000},
+        {"lng": 121.5},
+    ):
+        response = client.post(f"/api/v1/care/worker/orders/{order}/check-in", json=body, headers=w)
+        fails(response, 422, "validation_failed")
+    surrogate = json.dumps({"lat": 31.2, "lng": 121.5, "code": "\udfff"}).encode()
+    response = client.post(
+        f"/api/v1/care/worker/orders/{order}/check-in", data=surrogate, content_type="application/json", headers=w
+    )
+    assert 400 <= response.status_code < 500
+    bad_photos = {"lat": 31.2, "lng": 121.5, "photo_ids": ["not-a-uuid"]}
+    ok(
+        client.post(
+            f"/api/v1/care/worker/orders/{order}/check-in",
+            json={"lat": 31.2, "lng": 121.5, "code": care.code},
+            headers=w,
+        )
+    )
+    fails(
+        client.post(f"/api/v1/care/worker/orders/{order}/check-out", json=bad_photos, headers=w),
+        422,
+        "validation_failed",
+    )
+    strangers_photo = {"lat": 31.2, "lng": 121.5, "photo_ids": [str(uuid.uuid4())]}
+    response = client.post(f"/api/v1/care/worker/orders/{order}/check-out", json=strangers_photo, headers=w)
+    assert response.status_code == 422
+    assert ok(client.get(f"/api/v1/care/orders/{order}", headers=care.daughter["headers"]))["status"] == "in_service"
+    assert client.post(f"/api/v1/care/worker/orders/{uuid.uuid4()}/grab", headers=w).status_code == 404
+    assert client.get("/api/v1/admin/care/settlement", headers=w).status_code in (401, 403)

@@ -7,9 +7,11 @@ alerts the committee's staff and puts the order back in the pool.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,7 +22,17 @@ from sqlalchemy import select
 
 from api.accounts.models import Area, AreaKind, Role, Room
 from api.auth import issue_access_token
-from api.care.models import CareOrder, CareProvider, CareService, CareWorker, Category, DeliveredBy, FundingTier, Unit
+from api.care.models import (
+    CareOrder,
+    CareOrderEvent,
+    CareProvider,
+    CareService,
+    CareWorker,
+    Category,
+    DeliveredBy,
+    FundingTier,
+    Unit,
+)
 from api.care.pricing import profile_of
 from api.db import db, utcnow
 from api.extensions import celery
@@ -42,6 +54,7 @@ from tests.worker_support import Worker, migrated_database, wait_until
 pytestmark = [pytest.mark.services, pytest.mark.xdist_group("care_worker")]
 
 DELIVERY_TIMEOUT = 20
+CREW = 8
 SETTLE = 2.0
 
 
@@ -154,6 +167,9 @@ def bath(sender: Flask, worker: Worker, fake: FakeWechat, broker_url: str, worke
         db.session.add(provider)
         db.session.flush()
         db.session.add(CareWorker(provider=provider, user=hand, name="周护理员"))
+        crew = [add_wechat_user(f"crew{i}") for i in range(CREW)]
+        db.session.flush()
+        db.session.add_all(CareWorker(provider=provider, user=u, name=f"护理员{i}") for i, u in enumerate(crew))
         service = CareService(
             code="bath-charity",
             name="公益助浴",
@@ -174,6 +190,7 @@ def bath(sender: Flask, worker: Worker, fake: FakeWechat, broker_url: str, worke
         tokens = {
             "daughter": issue_access_token(daughter, secret=secret, ttl_seconds=900),
             "worker": issue_access_token(hand, secret=secret, ttl_seconds=900),
+            **{f"crew{i}": issue_access_token(u, secret=secret, ttl_seconds=900) for i, u in enumerate(crew)},
         }
         ids = (str(father.id), str(service.id), staff.id)
     with worker.log_on_failure():
@@ -213,3 +230,28 @@ def test_a_worker_who_never_turns_up_alerts_staff_and_the_order_goes_back_to_the
         assert told == ["care_provider_no_show"]
     pool = bath.call("GET", "/api/v1/care/worker/pool", "worker")
     assert [o["id"] for o in pool["items"]] == [order]
+
+
+def test_eight_workers_grab_one_order_at_the_same_instant_and_exactly_one_wins(bath):
+    order = bath.order(timedelta(hours=3))
+    barrier = threading.Barrier(CREW)
+
+    def grab(i: int) -> tuple[int, str | None]:
+        client = bath.app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/care/worker/orders/{order}/grab", headers={"Authorization": f"Bearer {bath.tokens[f'crew{i}']}"}
+        )
+        return response.status_code, (response.get_json() or {}).get("code")
+
+    with ThreadPoolExecutor(CREW) as pool:
+        answers = list(pool.map(grab, range(CREW)))
+    assert sorted(status for status, _ in answers) == [200] + [409] * (CREW - 1), answers
+    assert {code for status, code in answers if status == 409} <= {"care_already_taken", "care_transition_not_allowed"}
+    with bath.app.app_context():
+        grabs = db.session.scalars(
+            select(CareOrderEvent.action).where(
+                CareOrderEvent.order_id == uuid.UUID(order), CareOrderEvent.action == "grab"
+            )
+        ).all()
+        assert grabs == ["grab"]

@@ -18,7 +18,7 @@ from api import scope
 from api.accounts.models import User
 from api.care import money, notices, pricing, states
 from api.care.catalogue import workers_of
-from api.care.models import CareOrder, CareProvider, CareWorker, OrderStatus
+from api.care.models import CareOrder, CareOrderEvent, CareProvider, CareWorker, OrderStatus
 from api.care.services import get_order, settings
 from api.db import db
 from api.errors import ApiError, NotFound
@@ -165,10 +165,46 @@ def reject(staff: User, order_id: uuid.UUID, reason: str, now: datetime) -> Care
     return order
 
 
-def assign(staff: User, order_id: uuid.UUID, worker_id: uuid.UUID, now: datetime) -> CareOrder:
-    """Staff offer the order to one worker, who accepts or declines before the offer expires."""
+def _round_robin(order: CareOrder) -> CareWorker:
+    """The active worker of a provider serving the order with the fewest orders that local day (then the one
+    offered longest ago), skipping whoever already declined it."""
+    declined = set(
+        db.session.scalars(
+            select(CareOrderEvent.actor_id).where(
+                CareOrderEvent.order_id == order.id, CareOrderEvent.action.in_(("decline", "transfer"))
+            )
+        )
+    )
+    day = order.window_start.astimezone(LOCAL_TZ).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
+    load = (
+        select(func.count(CareOrder.id))
+        .where(
+            CareOrder.worker_id == CareWorker.id,
+            CareOrder.status.in_((*TAKEN, OrderStatus.OFFERED)),
+            CareOrder.window_start >= start,
+            CareOrder.window_start < start + timedelta(days=1),
+        )
+        .correlate(CareWorker)
+        .scalar_subquery()
+    )
+    candidates = db.session.execute(
+        select(CareWorker, load)
+        .where(CareWorker.is_active.is_(True))
+        .order_by(load, CareWorker.created_at, CareWorker.id)
+    ).all()
+    for worker, _load in candidates:
+        if worker.user_id not in declined and _provider_matches(order, worker.provider):
+            return worker
+    raise ApiError("care_no_worker")
+
+
+def assign(staff: User, order_id: uuid.UUID, worker_id: uuid.UUID | None, now: datetime) -> CareOrder:
+    """Staff offer the order to one worker — the one named, or round-robin the least busy that day — who accepts
+    or declines before the offer expires."""
     order = staff_order(staff, order_id)
-    worker = db.session.get(CareWorker, worker_id)
+    states.ensure(order, "offer")
+    worker = db.session.get(CareWorker, worker_id) if worker_id is not None else _round_robin(order)
     if worker is None or not worker.is_active or not _provider_matches(order, worker.provider):
         raise ApiError("validation_failed", errors={"worker_id": ["no active worker of a provider serving this order"]})
     states.move(order, "offer", staff.id, now, data={"worker": worker.name})

@@ -47,6 +47,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "care_not_worker": (403, "您不是该服务机构的服务人员", "You are not a worker of this provider"),
     "care_not_your_order": (403, "该订单不由您服务", "This order is not assigned to you"),
     "care_already_taken": (409, "该订单已被他人接单", "Someone else has taken this order"),
+    "care_no_worker": (409, "暂无可派单的服务人员", "No worker of a provider serving this order is free"),
     "care_provider_full": (
         409,
         "{name} 当天接单已满（{capacity} 单）",

@@ -409,7 +409,9 @@ class CareCheckOutArgs(Schema):
 
 
 class CareAssignArgs(Schema):
-    worker_id = fields.UUID(required=True)
+    worker_id = fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "none: round-robin, the least busy that day"}
+    )
 
 
 class CareRatingArgs(Schema):

@@ -135,7 +135,11 @@ def cutoff_for(service: CareService, window_start: datetime) -> datetime | None:
     return datetime.combine(day, time(hours, minutes), tzinfo=LOCAL_TZ)
 
 
-def check_time(service: CareService, window_start: datetime, window_end: datetime, now: datetime) -> None:
+def check_time(
+    service: CareService, window_start: datetime, window_end: datetime, now: datetime, *, cutoff: bool = True
+) -> None:
+    """The window is ahead (within the horizon), well-formed, and — unless `cutoff` is off (a plan's run, a
+    redo staff arrange) — before the service's cut-off and lead time."""
     if window_start < now - PAST_TOLERANCE:
         raise ApiError("validation_failed", errors={"window_start": ["in the past"]})
     if window_start > now + HORIZON:
@@ -144,9 +148,11 @@ def check_time(service: CareService, window_start: datetime, window_end: datetim
         raise ApiError("validation_failed", errors={"window_end": ["must be after window_start"]})
     if window_end - window_start > timedelta(minutes=MAX_MINUTES):
         raise ApiError("validation_failed", errors={"window_end": [f"a window is at most {MAX_MINUTES // 60} hours"]})
-    cutoff = cutoff_for(service, window_start)
-    if cutoff is not None and now > cutoff:
-        raise ApiError("care_after_cutoff", cutoff=local_text(cutoff), errors={"window_start": [cutoff.isoformat()]})
+    if not cutoff:
+        return
+    closes = cutoff_for(service, window_start)
+    if closes is not None and now > closes:
+        raise ApiError("care_after_cutoff", cutoff=local_text(closes), errors={"window_start": [closes.isoformat()]})
     earliest = now + timedelta(minutes=service.lead_time_minutes)
     if service.lead_time_minutes and window_start < earliest:
         raise ApiError(
@@ -197,10 +203,7 @@ def _prepare(
         raise ApiError("validation_failed", errors={"planned_minutes": [f"between 1 and {MAX_MINUTES}"]})
     minutes = planned_minutes or service.duration_minutes
     end = window_end or window_start + timedelta(minutes=minutes)
-    if check_cutoff:
-        check_time(service, window_start, end, now)
-    elif end <= window_start:
-        raise ApiError("validation_failed", errors={"window_end": ["must be after window_start"]})
+    check_time(service, window_start, end, now, cutoff=check_cutoff)
     price = pricing.snapshot(service, elder, window_start, minutes)
     return Request(service, elder, channel, window_start, end, minutes, price)
 
@@ -260,7 +263,8 @@ def place_order(
     elder (otherwise 403 `care_not_family`); the channel follows from who they are. None is the system — a
     meal plan's beat run — and then `channel` says whose plan it is (default `family`). The service must be
     active and cover the elder's committee; the window must be ahead, within the lead time and before the
-    cut-off (422 `care_after_cutoff` naming it; `check_cutoff=False` lets a plan skip it). The price snapshot
+    cut-off (422 `care_after_cutoff` naming it; `check_cutoff=False` lets a plan skip cut-off and lead time, never
+    the window's own checks). The price snapshot
     is stored; a 保底 (subsidised) order waits in `submitted` for the staff eligibility review unless staff
     placed it, any other goes straight to `pending_dispatch`.
 
