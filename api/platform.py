@@ -39,6 +39,7 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.parking",
     "api.aids",
     "api.party",
+    "api.care",
     "api.privacy",
 )
 

@@ -519,6 +519,17 @@ NOT_PERSONAL = {
     "aid_locations.name",
     "aid_locations.address",
     "aid_items.condition_note",
+    # Elderly services: organisations and their service desks, the catalogue and the street's rules; why a return
+    # visit is due (low_score / sample).
+    "care_providers.name",
+    "care_providers.contact_name",
+    "care_providers.contact_phone",
+    "care_services.name",
+    "care_services.description",
+    "care_subsidy_rules.name",
+    "care_return_visits.reason",
+    # Daily meal plans: a canteen's route is named by staff, about no person.
+    "care_meal_routes.name",
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")

@@ -1,11 +1,8 @@
 """aids: rehabilitation aids lending (康复辅具共享) — aid types, service stations, items, loans (one live loan per
 item: a partial unique index), waits
 
-It follows 0016_party for now: care's 0017/0018 are written beside it on other branches, and the coordinator
-re-chains this revision after them when merging (only `down_revision` changes).
-
 Revision ID: 0019_aids
-Revises: 0016_party
+Revises: 0018_care_meals
 Create Date: 2026-12-03
 """
 
@@ -16,7 +13,7 @@ from alembic import op
 
 
 revision = "0019_aids"
-down_revision = "0016_party"
+down_revision = "0018_care_meals"
 branch_labels = None
 depends_on = None
 
