@@ -381,6 +381,7 @@ def test_the_ltc_quota_pays_while_it_lasts_then_a_tier_without_self_pay_refuses(
     assert first["status"] == "submitted"  # 保底: the eligibility review first
     assert [line["funding_line"] for line in first["subsidy_lines"]] == ["长护险", "民政低保补贴"]
     assert first["self_pay_fen"] == 0
+    assert "care_review_needed" in kinds_for(kj01_staff["user"]["id"])
     ok(client.post(f"/api/v1/admin/care/orders/{first['id']}/approve", headers=kj01_staff["headers"]))
     ok(client.post(f"/api/v1/care/worker/orders/{first['id']}/grab", headers=care.w1["headers"]))
 

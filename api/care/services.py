@@ -18,7 +18,7 @@ from sqlalchemy import Select, or_, select
 
 from api import scope
 from api.accounts.models import Role, User
-from api.care import pricing, states
+from api.care import notices, pricing, states
 from api.care.models import (
     MEAL_CATEGORIES,
     CareOrder,
@@ -312,7 +312,9 @@ def place_order(
     actor_id = ordered_by.id if ordered_by else None
     states.record(order, "place", actor_id, now, data={"channel": channel.value, "source": source.value})
     needs_review = service.funding_tier == FundingTier.BAODI and channel != Channel.STAFF_PHONE
-    if not needs_review:
+    if needs_review:
+        notices.tell_staff(order, "care_review_needed", tier_text="保底（政府购买）")
+    else:
         states.move(order, "approve", actor_id, now, note="无需资格审核" if channel != Channel.STAFF_PHONE else "")
     return order
 
