@@ -268,6 +268,7 @@ class Settings:
     care_sample_percent: int = 5
     care_address_lead_minutes: int = 120
     care_code_attempts: int = 5
+    care_coin_value_fen: int = 3000  # one time coin (an hour of volunteer help) pays this much of a service
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -456,6 +457,7 @@ class Settings:
             "sample_percent",
             "address_lead_minutes",
             "code_attempts",
+            "coin_value_fen",
         ):
             value = _int(env, f"CARE_{name.upper()}", getattr(settings, f"care_{name}"))
             if value < 0 or (value == 0 and name not in ("sample_percent", "checkin_grace_minutes")):

@@ -678,6 +678,9 @@ export interface CareOrder {
   self_pay_fen: number;
   /** integer fen (1 yuan = 100 fen), CNY */
   refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
   /** format: uuid */
   payment_order_id: string | null;
   cancel_reason: string | null;
@@ -713,6 +716,11 @@ export interface CareOrderArgs {
    * default: ""
    */
   note?: string;
+  /**
+   * pay the own share in time coins (coin-redeemable services)
+   * default: false
+   */
+  pay_with_coins?: boolean;
 }
 
 export interface CareOrderDetail {
@@ -762,6 +770,9 @@ export interface CareOrderDetail {
   self_pay_fen: number;
   /** integer fen (1 yuan = 100 fen), CNY */
   refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
   /** format: uuid */
   payment_order_id: string | null;
   cancel_reason: string | null;
@@ -939,6 +950,11 @@ export interface CareQuoteArgs {
    * default: ""
    */
   note?: string;
+  /**
+   * pay the own share in time coins (coin-redeemable services)
+   * default: false
+   */
+  pay_with_coins?: boolean;
 }
 
 export interface CareRating {
@@ -1272,6 +1288,9 @@ export interface CareStaffOrder {
   self_pay_fen: number;
   /** integer fen (1 yuan = 100 fen), CNY */
   refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
   /** format: uuid */
   payment_order_id: string | null;
   cancel_reason: string | null;
@@ -1463,7 +1482,7 @@ export interface CloseRosterArgs {
 export interface CoinEntry {
   /** format: uuid */
   id: string;
-  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in";
+  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in" | "spent_out" | "spent_in" | "refund_out" | "refund_in";
   /** read-only: sent by the server, ignored in requests */
   coins: number;
   /** format: uuid */
