@@ -279,6 +279,7 @@ class Settings:
     care_code_attempts: int = 5
     # Daily meal plans (api/care meals): how many days ahead the beat job orders each plan's meals.
     care_meal_days_ahead: int = 2
+    care_coin_value_fen: int = 3000  # one time coin (an hour of volunteer help) pays this much of a service
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -469,6 +470,7 @@ class Settings:
             "sample_percent",
             "address_lead_minutes",
             "code_attempts",
+            "coin_value_fen",
         ):
             value = _int(env, f"CARE_{name.upper()}", getattr(settings, f"care_{name}"))
             if value < 0 or (value == 0 and name not in ("sample_percent", "checkin_grace_minutes")):

@@ -993,6 +993,9 @@ export interface CareOrder {
   self_pay_fen: number;
   /** integer fen (1 yuan = 100 fen), CNY */
   refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
   /** format: uuid */
   payment_order_id: string | null;
   cancel_reason: string | null;
@@ -1028,6 +1031,11 @@ export interface CareOrderArgs {
    * default: ""
    */
   note?: string;
+  /**
+   * pay the own share in time coins (coin-redeemable services)
+   * default: false
+   */
+  pay_with_coins?: boolean;
 }
 
 export interface CareOrderDetail {
@@ -1077,6 +1085,9 @@ export interface CareOrderDetail {
   self_pay_fen: number;
   /** integer fen (1 yuan = 100 fen), CNY */
   refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
   /** format: uuid */
   payment_order_id: string | null;
   cancel_reason: string | null;
@@ -1254,6 +1265,11 @@ export interface CareQuoteArgs {
    * default: ""
    */
   note?: string;
+  /**
+   * pay the own share in time coins (coin-redeemable services)
+   * default: false
+   */
+  pay_with_coins?: boolean;
 }
 
 export interface CareRating {
@@ -1587,6 +1603,9 @@ export interface CareStaffOrder {
   self_pay_fen: number;
   /** integer fen (1 yuan = 100 fen), CNY */
   refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
   /** format: uuid */
   payment_order_id: string | null;
   cancel_reason: string | null;
@@ -1778,7 +1797,7 @@ export interface CloseRosterArgs {
 export interface CoinEntry {
   /** format: uuid */
   id: string;
-  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in";
+  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in" | "spent_out" | "spent_in" | "refund_out" | "refund_in";
   /** read-only: sent by the server, ignored in requests */
   coins: number;
   /** format: uuid */

@@ -381,6 +381,7 @@ def test_the_ltc_quota_pays_while_it_lasts_then_a_tier_without_self_pay_refuses(
     assert first["status"] == "submitted"  # 保底: the eligibility review first
     assert [line["funding_line"] for line in first["subsidy_lines"]] == ["长护险", "民政低保补贴"]
     assert first["self_pay_fen"] == 0
+    assert "care_review_needed" in kinds_for(kj01_staff["user"]["id"])
     ok(client.post(f"/api/v1/admin/care/orders/{first['id']}/approve", headers=kj01_staff["headers"]))
     ok(client.post(f"/api/v1/care/worker/orders/{first['id']}/grab", headers=care.w1["headers"]))
 
@@ -847,3 +848,41 @@ def test_hostile_input_at_the_door_and_after_is_a_clear_4xx(client, care, clock)
     assert ok(client.get(f"/api/v1/care/orders/{order}", headers=care.daughter["headers"]))["status"] == "in_service"
     assert client.post(f"/api/v1/care/worker/orders/{uuid.uuid4()}/grab", headers=w).status_code == 404
     assert client.get("/api/v1/admin/care/settlement", headers=w).status_code in (401, 403)
+
+
+def test_a_daughter_pays_an_errand_in_time_coins_and_gets_them_back_when_it_is_cancelled(client, care, clock, settings):
+    from api.accounts.models import User
+    from api.volunteers import ledger
+    from api.volunteers.models import CoinEntry, CoinKind
+
+    errand = CareService(
+        code="errand",
+        name="代买代办",
+        category=Category.ERRAND,
+        unit=Unit.PER_VISIT,
+        list_price_fen=4500,
+        duration_minutes=60,
+        delivered_by=DeliveredBy.PROVIDER,
+        funding_tier=FundingTier.GONGYI,
+        coin_redeemable=True,
+    )
+    db.session.add(errand)
+    daughter = db.session.get(User, uuid.UUID(care.daughter["user"]["id"]))
+    account = ledger.account_of(daughter)
+    db.session.add(CoinEntry(account_id=account.id, kind=CoinKind.EARNED, centi=200))  # two coins
+    db.session.commit()
+
+    order = ok(care.order(client, care.daughter, errand, pay_with_coins=True), 201)
+    assert order["coins_centi"] == 150 and order["payment_order_id"] is None  # 45 元 at 30 元 a coin
+    assert ledger.coin_balance(account.id) == 50
+    short = care.order(client, care.daughter, errand, start=local(4, "09:00"), pay_with_coins=True)
+    fails(short, 409, "coins_insufficient")
+    fails(care.order(client, care.daughter, care.bath, pay_with_coins=True), 422, "validation_failed")
+
+    back = ok(client.post(f"/api/v1/care/orders/{order['id']}/cancel", json={}, headers=care.daughter["headers"]))
+    assert back["coins_refunded"] is True
+    db.session.expire_all()
+    assert ledger.coin_balance(account.id) == 200
+    again = client.post(f"/api/v1/care/orders/{order['id']}/cancel", json={}, headers=care.daughter["headers"])
+    fails(again, 409, "care_transition_not_allowed")
+    assert ledger.coin_balance(account.id) == 200

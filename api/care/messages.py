@@ -179,6 +179,17 @@ MESSAGES: tuple[MessageKind, ...] = (
         channels=(Channel.SUBSCRIBE,),
     ),
     MessageKind(
+        kind="care_review_needed",
+        description="A subsidised (保底) order waits for staff's eligibility review before dispatch",
+        title="待资格审核：{service_name}",
+        body="{elder_name} 的「{service_name}」（{window_start_text}，{tier_text}）待资格审核，审核通过后进入派单。",
+        page=_ADMIN,
+        subscribe=Template(
+            "linli-sub-care-review", {"thing1": "{service_name}", "thing2": "{elder_name}", "time3": "{window_start}"}
+        ),
+        channels=(Channel.SUBSCRIBE,),
+    ),
+    MessageKind(
         kind="care_dispute_opened",
         description="The family disputed a service: staff resolve it (adjust, void, redo)",
         title="服务申诉：{service_name}",

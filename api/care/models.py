@@ -328,6 +328,10 @@ class CareOrder(IdMixin, Base):
     uses_ltc_quota: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     payment_order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payment_orders.id", ondelete="SET NULL"))
     refunded_fen: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # The elder's share paid in time coins instead (hundredths of a coin, api/volunteers ledger), and whether
+    # they were given back.
+    coins_centi: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    coins_refunded: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     cancelled_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

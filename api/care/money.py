@@ -28,6 +28,7 @@ from api.fields import LOCAL_TZ
 from api.payments import services as payments
 from api.payments.models import OrderStatus as PaymentStatus
 from api.payments.models import PaymentOrder
+from api.volunteers import ledger
 
 PURPOSE = "care"
 PAY_WITHIN = timedelta(days=3)
@@ -45,7 +46,7 @@ def payer_of(order: CareOrder) -> User | None:
 
 
 def _charge(order: CareOrder) -> None:
-    if order.payment_order_id is not None or order.self_pay_fen <= 0:
+    if order.payment_order_id is not None or order.self_pay_fen <= 0 or order.coins_centi > 0:
         return
     if order.service.funding_tier != FundingTier.SHICHANG:
         return
@@ -100,7 +101,19 @@ def refund(order: CareOrder, amount_fen: int, reason: str, by: User | None = Non
 
 
 def refund_all(order: CareOrder, reason: str, by: User | None = None) -> int:
+    refund_coins(order)
     return refund(order, order.self_pay_fen, reason, by)
+
+
+def refund_coins(order: CareOrder) -> None:
+    """Time coins paid for a service that did not happen go back to whoever paid them (once)."""
+    if order.coins_centi <= 0 or order.coins_refunded or order.ordered_by_id is None:
+        return
+    payer = db.session.get(User, order.ordered_by_id)
+    if payer is None:
+        return
+    ledger.refund_spent(payer, order.coins_centi, order.id)
+    order.coins_refunded = True
 
 
 # The month's settlement --------------------------------------------------------------------------

@@ -90,6 +90,7 @@ def care_order(args: dict[str, Any]) -> Any:
         planned_minutes=args["planned_minutes"],
         note=args["note"],
         ordered_by=current_user(),
+        pay_with_coins=args["pay_with_coins"],
         now=utcnow(),
     )
     return _fresh(order)

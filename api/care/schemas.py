@@ -242,6 +242,9 @@ class CareOrderArgs(Schema):
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=720)
     )
     note = Text(load_default="", validate=validate.Length(max=200))
+    pay_with_coins = fields.Boolean(
+        load_default=False, metadata={"description": "pay the own share in time coins (coin-redeemable services)"}
+    )
 
 
 class CareQuoteArgs(CareOrderArgs):
@@ -313,6 +316,8 @@ class CareOrderSchema(Schema):
     subsidy_fen = fields.Integer(required=True, metadata=FEN)
     self_pay_fen = fields.Integer(required=True, metadata=FEN)
     refunded_fen = fields.Integer(required=True, metadata=FEN)
+    coins_centi = fields.Integer(required=True, metadata={"description": "own share paid in time coins, 1/100 coin"})
+    coins_refunded = fields.Boolean(required=True)
     payment_order_id = fields.UUID(required=True, allow_none=True)
     cancel_reason = Text(required=True, allow_none=True)
     late_cancel = fields.Boolean(required=True)

@@ -9,6 +9,7 @@ Callable without a request (the beat jobs run them in an app context).
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy import Select, or_, select
 
 from api import scope
 from api.accounts.models import Role, User
-from api.care import pricing, states
+from api.care import notices, pricing, states
 from api.care.models import (
     MEAL_CATEGORIES,
     CareOrder,
@@ -34,6 +35,7 @@ from api.db import db, utcnow
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding
 from api.errors import ApiError, NotFound
 from api.fields import LOCAL_TZ, local_text
+from api.volunteers import ledger
 
 STAFF_ROLES = (Role.STAFF, Role.ADMIN)
 HORIZON = timedelta(days=90)
@@ -239,6 +241,13 @@ def quote(
 # ------------------------------------------------------------------------------------------------
 
 
+def _coins_payable(service: CareService, ordered_by: User | None, channel: Channel) -> None:
+    if not service.coin_redeemable:
+        raise ApiError("validation_failed", errors={"pay_with_coins": ["this service cannot be paid in time coins"]})
+    if ordered_by is None or channel == Channel.STAFF_PHONE:
+        raise ApiError("validation_failed", errors={"pay_with_coins": ["only the elder or their family pay in coins"]})
+
+
 def place_order(
     *,
     elder_id: uuid.UUID,
@@ -255,6 +264,7 @@ def place_order(
     meal_plan_id: str | None = None,
     route_id: str | None = None,
     check_cutoff: bool = True,
+    pay_with_coins: bool = False,
     now: datetime | None = None,
 ) -> CareOrder:
     """Place one order for an elder and return it (flushed, not committed).
@@ -271,6 +281,10 @@ def place_order(
     Meal plans pass `source="plan"`, `meal`, `service_date` (the local day; defaults to the window's),
     `meal_plan_id` and `route_id`; a second plan order for the same elder, day and meal violates the unique
     index `uq_care_orders_plan_meal` (an IntegrityError at flush: run it in a savepoint to skip duplicates).
+
+    `pay_with_coins`: the elder's share of a coin-redeemable service is paid at once in the orderer's time coins
+    (`CARE_COIN_VALUE_FEN` a coin, rounded up to the hundredth; 409 `coins_insufficient` when short), given back
+    if the service does not happen; no WeChat payment is made then.
     """
     now = now or utcnow()
     source = Source(source)
@@ -307,12 +321,23 @@ def place_order(
         updated_at=now,
     )
     pricing.apply(order, req.price)
+    if pay_with_coins:
+        _coins_payable(service, ordered_by, channel)
     db.session.add(order)
     db.session.flush()
     actor_id = ordered_by.id if ordered_by else None
     states.record(order, "place", actor_id, now, data={"channel": channel.value, "source": source.value})
+    if pay_with_coins and order.self_pay_fen > 0:
+        assert ordered_by is not None
+        order.coins_centi = math.ceil(order.self_pay_fen * 100 / settings().care_coin_value_fen)
+        transfer = ledger.spend(ordered_by, order.coins_centi)
+        states.record(
+            order, "paid_in_coins", actor_id, now, data={"centi": order.coins_centi, "transfer": str(transfer)}
+        )
     needs_review = service.funding_tier == FundingTier.BAODI and channel != Channel.STAFF_PHONE
-    if not needs_review:
+    if needs_review:
+        notices.tell_staff(order, "care_review_needed", tier_text="保底（政府购买）")
+    else:
         states.move(order, "approve", actor_id, now, note="无需资格审核" if channel != Channel.STAFF_PHONE else "")
     return order
 

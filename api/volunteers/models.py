@@ -135,6 +135,10 @@ class CoinKind(enum.StrEnum):
     DONATION_IN = "donation_in"  # the pool's side of a donation
     CLOSING_OUT = "closing_out"  # an erased account's balance, moved to the pool
     CLOSING_IN = "closing_in"
+    SPENT_OUT = "spent_out"  # paid for an elderly service (api/care), to the community pool
+    SPENT_IN = "spent_in"  # the pool's side of it
+    REFUND_OUT = "refund_out"  # the pool gives them back: the service was cancelled or voided
+    REFUND_IN = "refund_in"
 
 
 volunteer_profile_skills = Table(

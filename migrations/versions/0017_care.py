@@ -19,7 +19,25 @@ branch_labels = None
 depends_on = None
 
 
+# time_coin_entries.kind gains the coins spent on an elderly service and given back (VARCHAR(12) stays).
+_COIN_KINDS = ("earned", "reversal", "gift_out", "gift_in", "donation_out", "donation_in", "closing_out", "closing_in")
+COINS_OLD = sa.Enum(*_COIN_KINDS, name="time_coin_kind", native_enum=False, create_constraint=True)
+COINS_NEW = sa.Enum(
+    *_COIN_KINDS,
+    "spent_out",
+    "spent_in",
+    "refund_out",
+    "refund_in",
+    name="time_coin_kind",
+    native_enum=False,
+    create_constraint=True,
+)
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("time_coin_entries", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_time_coin_entries_time_coin_kind"), type_="check")
+        batch_op.alter_column("kind", existing_type=sa.String(length=12), type_=COINS_NEW, existing_nullable=False)
     op.create_table(
         "care_providers",
         sa.Column("name", sa.String(length=64), nullable=False),
@@ -273,6 +291,8 @@ def upgrade() -> None:
         sa.Column("uses_ltc_quota", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("payment_order_id", sa.Uuid(), nullable=True),
         sa.Column("refunded_fen", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("coins_centi", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("coins_refunded", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("cancel_reason", sa.String(length=200), nullable=True),
         sa.Column("cancelled_by_id", sa.Uuid(), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
@@ -529,6 +549,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The old CHECK does not know spending: those entries cannot stay (a downgrade loses the care domain anyway).
+    op.execute("DELETE FROM time_coin_entries WHERE kind IN ('spent_out', 'spent_in', 'refund_out', 'refund_in')")
+    with op.batch_alter_table("time_coin_entries", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_time_coin_entries_time_coin_kind"), type_="check")
+        batch_op.alter_column("kind", existing_type=sa.String(length=12), type_=COINS_OLD, existing_nullable=False)
+
     with op.batch_alter_table("care_return_visits", schema=None) as batch_op:
         batch_op.drop_index("ix_care_return_visits_area_path_id", postgresql_ops={"area_path": "varchar_pattern_ops"})
 
