@@ -173,7 +173,7 @@ export const ERRORS = {
   space_taken: { status: 409, zh: "车位在该时段已被占用", en: "The space is taken for that period" },
   lot_full: { status: 409, zh: "该停车场在该时段已满", en: "The car park is full for that period" },
   parking_suspended: { status: 403, zh: "您近期有 {limit} 次预约未到场，{until} 前暂不能预约", en: "You missed {limit} bookings recently; you can book again after {until}" },
-  booking_not_changeable: { status: 409, zh: "该预约当前状态（{status}）不能进行此操作", en: "This booking cannot be changed in its current state ({status})" },
+  booking_not_changeable: { status: 409, zh: "该预约当前状态（{state}）不能进行此操作", en: "This booking cannot be changed in its current state ({state})" },
   cancel_not_refundable: { status: 409, zh: "已过免费取消时间（{cutoff}）", en: "The free cancellation deadline ({cutoff}) has passed" },
   not_occupied: { status: 409, zh: "车位传感器显示空闲，请确认车位编号", en: "The space's sensor reads vacant; check the space number" },
   offer_pending: { status: 409, zh: "已有待审核的共享申请", en: "An offer is already waiting for approval" },
