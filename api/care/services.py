@@ -279,8 +279,9 @@ def place_order(
     placed it, any other goes straight to `pending_dispatch`.
 
     Meal plans pass `source="plan"`, `meal`, `service_date` (the local day; defaults to the window's),
-    `meal_plan_id` and `route_id`; a second plan order for the same elder, day and meal violates the unique
-    index `uq_care_orders_plan_meal` (an IntegrityError at flush: run it in a savepoint to skip duplicates).
+    `meal_plan_id` and `route_id`; a second live order for the same elder, day and meal violates the unique
+    index `uq_care_orders_elder_day_meal` (api.care.meals; an IntegrityError at flush). The plans' beat job
+    does not come through here: it inserts a day's orders set-based with the same snapshot and first status.
 
     `pay_with_coins`: the elder's share of a coin-redeemable service is paid at once in the orderer's time coins
     (`CARE_COIN_VALUE_FEN` a coin, rounded up to the hundredth; 409 `coins_insufficient` when short), given back
