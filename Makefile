@@ -1,5 +1,5 @@
 # The two README commands, and a few helpers.
-.PHONY: run test bootstrap lint format contract bench worker worker-alerts worker-jobs beat
+.PHONY: run test bootstrap lint format contract bench bench-setup bench-all bench-district worker worker-alerts worker-jobs beat
 
 run:        ## set up and serve the embedded default with demo data and API docs
 	scripts/run
@@ -21,6 +21,15 @@ contract:   ## regenerate miniprogram_contract/ from the routes
 
 bench:
 	.venv/bin/python bench/run.py
+
+bench-setup: ## wrk, the load generator of bench/all.py (apt-get as root or with sudo)
+	scripts/bench-setup
+
+bench-all: bench-setup ## every scenario of the performance brief side by side with a bare Flask app
+	.venv/bin/python bench/all.py
+
+bench-district: bench-setup ## the same with lists and statistics over a district's data (1,000,000 incidents)
+	.venv/bin/python bench/all.py --data district
 
 worker:     ## one worker for every queue (one machine)
 	.venv/bin/celery -A workers worker --loglevel=INFO

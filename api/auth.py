@@ -24,8 +24,10 @@ from sqlalchemy.orm import joinedload
 
 from api.accounts import policy
 from api.accounts.models import RefreshToken, Role, User
+from api.cache import StoreUnavailable
 from api.db import db, new_id, utcnow
 from api.errors import ApiError
+from api.extensions import store
 
 if TYPE_CHECKING:
     from api.extensions import Blueprint
@@ -127,6 +129,33 @@ def authenticate() -> User:
 
 def current_user() -> User:
     return authenticate()
+
+
+def wrote_key(user_id: uuid.UUID) -> str:
+    """The store's mark of a person who wrote something a moment ago (see `reads_replica`)."""
+    return f"wrote:{user_id}"
+
+
+def reads_replica(func: F) -> F:
+    """The route only lists or counts: its reads may go to the read replica (`DATABASE_READ_URL`) — unless the
+    person wrote something in the last `DATABASE_READ_STICKY_SECONDS` (the app marks them after each committed
+    write), so that a booking just made is in "my bookings" however far the replica lags. The account and the
+    ended-session check were read from the primary already (`authenticate`), so a logout is never missed.
+    When the shared store cannot say, the primary answers."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if db.read_engine is not None:
+            user = g.get("user")
+            try:
+                sticky = user is not None and store.marked(wrote_key(user.id))
+            except StoreUnavailable:
+                sticky = True
+            if not sticky:
+                db.read_from_replica()
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def policy_exempt(func: F) -> F:

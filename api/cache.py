@@ -46,6 +46,10 @@ class Store(Protocol):
         """Mark `key` for `ttl_seconds`; False when it was already marked."""
 
     @_unavailable_as_store_error
+    def mark(self, key: str, ttl_seconds: int) -> None:
+        """Mark `key` for `ttl_seconds` from now, whether or not it was marked."""
+
+    @_unavailable_as_store_error
     def release(self, key: str) -> None:
         """Forget a mark made by `add_once`."""
 
@@ -86,6 +90,10 @@ class MemoryStore:
             self._values[key] = (1, now + ttl_seconds)
             return True
 
+    def mark(self, key: str, ttl_seconds: int) -> None:
+        with self._lock:
+            self._values[key] = (1, time.monotonic() + ttl_seconds)
+
     def release(self, key: str) -> None:
         with self._lock:
             self._values.pop(key, None)
@@ -120,6 +128,10 @@ class RedisStore:
     @_unavailable_as_store_error
     def add_once(self, key: str, ttl_seconds: int) -> bool:
         return bool(self.client.set(self.prefix + "once:" + key, b"1", nx=True, ex=ttl_seconds))
+
+    @_unavailable_as_store_error
+    def mark(self, key: str, ttl_seconds: int) -> None:
+        self.client.set(self.prefix + "once:" + key, b"1", ex=ttl_seconds)
 
     @_unavailable_as_store_error
     def release(self, key: str) -> None:

@@ -104,6 +104,10 @@ class Settings:
     secret_key: str = DEFAULT_SECRET_KEY
     instance_path: Path = PROJECT_ROOT / "instance"
     database_url: str = ""
+    # A read-only copy (a streaming replica) that list and statistics routes read from; empty: the primary.
+    database_read_url: str = ""
+    # After a person's write, their reads stay on the primary this long (replication lag): read-your-writes.
+    database_read_sticky_seconds: int = 5
     redis_url: str = ""
     # Where the store and the WeChat token cache keep their keys in Redis: tests give each parallel worker its own.
     redis_key_prefix: str = "linli:"
@@ -255,6 +259,27 @@ class Settings:
     party_dues_reminder_days: tuple[int, ...] = (5, 20)
     party_dues_flag_months: int = 6
     party_dues_order_minutes: int = 30
+    # Rehabilitation aids lending (api/aids): how long a reservation waits to be picked up at the station, how long
+    # its deposit order may be paid, and how many days before the due date the borrower is reminded.
+    aids_hold_days: int = 3
+    aids_deposit_order_minutes: int = 30
+    aids_reminder_days: int = 2
+    # Elderly service orders (api/care): how long an offer waits for the worker, how many declines or time-outs
+    # before staff are asked, the check-in grace around the window, when an unconfirmed order confirms itself,
+    # how long a dispute may be opened, the score that asks staff for a return visit, the share of completed
+    # orders sampled for one, how long before the window a worker sees the address, and wrong-code attempts.
+    care_offer_minutes: int = 15
+    care_dispatch_tries: int = 3
+    care_checkin_grace_minutes: int = 30
+    care_auto_confirm_hours: int = 48
+    care_dispute_days: int = 7
+    care_low_score: int = 2
+    care_sample_percent: int = 5
+    care_address_lead_minutes: int = 120
+    care_code_attempts: int = 5
+    # Daily meal plans (api/care meals): how many days ahead the beat job orders each plan's meals.
+    care_meal_days_ahead: int = 2
+    care_coin_value_fen: int = 3000  # one time coin (an hour of volunteer help) pays this much of a service
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -266,6 +291,8 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
             instance_path=instance,
             database_url=normalise_database_url(env.get("DATABASE_URL", "")),
+            database_read_url=normalise_database_url(env.get("DATABASE_READ_URL", "")),
+            database_read_sticky_seconds=_int(env, "DATABASE_READ_STICKY_SECONDS", 5),
             redis_url=env.get("REDIS_URL", ""),
             media_root=Path(env["LINLI_MEDIA_ROOT"]) if env.get("LINLI_MEDIA_ROOT") else None,
             wechat_miniapp_id=env.get("WECHAT_MINIAPP_ID", ""),
@@ -433,8 +460,38 @@ class Settings:
         ):
             if getattr(settings, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        for name in (
+            "offer_minutes",
+            "dispatch_tries",
+            "checkin_grace_minutes",
+            "auto_confirm_hours",
+            "dispute_days",
+            "low_score",
+            "sample_percent",
+            "address_lead_minutes",
+            "code_attempts",
+            "coin_value_fen",
+        ):
+            value = _int(env, f"CARE_{name.upper()}", getattr(settings, f"care_{name}"))
+            if value < 0 or (value == 0 and name not in ("sample_percent", "checkin_grace_minutes")):
+                raise ConfigError(f"CARE_{name.upper()} must be a positive integer, got {value}")
+            setattr(settings, f"care_{name}", value)
+        settings.care_meal_days_ahead = _int(env, "CARE_MEAL_DAYS_AHEAD", settings.care_meal_days_ahead)
+        if not 1 <= settings.care_meal_days_ahead <= 14:
+            raise ConfigError("CARE_MEAL_DAYS_AHEAD must be between 1 and 14 days")
+        if settings.care_sample_percent > 100 or settings.care_low_score > 5:
+            raise ConfigError("CARE_SAMPLE_PERCENT is at most 100 and CARE_LOW_SCORE at most 5")
         if not 1 <= settings.party_dues_order_minutes <= 7 * 24 * 60:
             raise ConfigError("PARTY_DUES_ORDER_MINUTES must be between 1 minute and 7 days (WeChat Pay's limit)")
+        settings.aids_hold_days = _int(env, "AIDS_HOLD_DAYS", 3)
+        settings.aids_deposit_order_minutes = _int(env, "AIDS_DEPOSIT_ORDER_MINUTES", 30)
+        settings.aids_reminder_days = _int(env, "AIDS_REMINDER_DAYS", 2)
+        if not 1 <= settings.aids_hold_days <= 30:
+            raise ConfigError("AIDS_HOLD_DAYS must be between 1 and 30")
+        if not 1 <= settings.aids_deposit_order_minutes <= 7 * 24 * 60:
+            raise ConfigError("AIDS_DEPOSIT_ORDER_MINUTES must be between 1 minute and 7 days (WeChat Pay's limit)")
+        if not 0 <= settings.aids_reminder_days <= 30:
+            raise ConfigError("AIDS_REMINDER_DAYS must be between 0 and 30")
         return settings
 
     def with_overrides(self, **overrides: Any) -> Settings:

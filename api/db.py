@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, Select, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator, Uuid
@@ -124,23 +124,59 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
 
 
+class RoutingSession(Session):
+    """A session that sends a request's plain reads to the read replica once the request chose it
+    (`Database.read_from_replica`); everything else — writes, flushes, `SELECT … FOR UPDATE`, text SQL, and
+    every statement of a request that did not choose it — goes to the primary."""
+
+    def get_bind(self, mapper: Any = None, *, clause: Any = None, **kwargs: Any) -> Any:
+        replica = self.info.get(REPLICA)
+        if (
+            replica is not None
+            and not self._flushing
+            and isinstance(clause, Select)
+            and clause._for_update_arg is None  # SELECT … FOR UPDATE locks on the primary
+        ):
+            return replica
+        return super().get_bind(mapper, clause=clause, **kwargs)
+
+
+REPLICA = "linli.replica"
+
+
 class Database:
-    """The engine and the scoped session; `bind()` is called once by the app factory."""
+    """The engine and the scoped session; `bind()` is called once by the app factory.
+
+    With a read URL, `read_engine` is a second engine (a streaming replica); a request that only lists or counts
+    may read through it (`read_from_replica`). Without one, it is None and everything reads the primary.
+    """
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self._factory = sessionmaker(expire_on_commit=False)
+        self.read_engine: Engine | None = None
+        self._factory = sessionmaker(class_=RoutingSession, expire_on_commit=False)
         self.session = scoped_session(self._factory)
 
-    def bind(self, url: str) -> Engine:
-        if self.engine is not None and str(self.engine.url) == url:
-            return self.engine
-        if self.engine is not None:
-            self.session.remove()
-            self.engine.dispose()
-        self.engine = make_engine(url)
-        self._factory.configure(bind=self.engine)
+    def bind(self, url: str, read_url: str = "") -> Engine:
+        if self.engine is None or str(self.engine.url) != url:
+            if self.engine is not None:
+                self.session.remove()
+                self.engine.dispose()
+            self.engine = make_engine(url)
+            self._factory.configure(bind=self.engine)
+        if (self.read_engine.url.render_as_string(hide_password=False) if self.read_engine else "") != read_url:
+            if self.read_engine is not None:
+                self.session.remove()
+                self.read_engine.dispose()
+            self.read_engine = make_engine(read_url) if read_url else None
         return self.engine
+
+    def read_from_replica(self) -> bool:
+        """This request's plain reads go to the replica from now on (when one is configured)."""
+        if self.read_engine is None:
+            return False
+        self.session().info[REPLICA] = self.read_engine
+        return True
 
     def new_session(self) -> Session:
         """A session of its own, outside the request's unit of work (e.g. for work done after commit)."""

@@ -37,7 +37,9 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "api.open311",
     "api.volunteers",
     "api.parking",
+    "api.aids",
     "api.party",
+    "api.care",
     "api.privacy",
 )
 

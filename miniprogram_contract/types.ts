@@ -188,6 +188,301 @@ export interface AdminIncidentSummaryPage {
   next_cursor: string | null;
 }
 
+export interface AidAvailability {
+  items: AidAvailabilityRow[];
+}
+
+export interface AidAvailabilityRow {
+  location: AidLocation;
+  type: AidType;
+  /** lendable items of the type at the station */
+  total: number;
+  /** free now */
+  available: number;
+  /** residents waiting for one */
+  waiting: number;
+}
+
+export interface AidCancelArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface AidItem {
+  /** format: uuid */
+  id: string;
+  type: AidType;
+  location: AidLocation;
+  asset_tag: string;
+  condition: "good" | "fair" | "needs_repair" | "retired";
+  condition_note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface AidItemArgs {
+  /** format: uuid */
+  type_id: string;
+  /** format: uuid */
+  location_id: string;
+  /** min length 1; max length 32 */
+  asset_tag: string;
+  /** default: "good" */
+  condition?: "good" | "fair" | "needs_repair" | "retired";
+  /** default: "" */
+  condition_note?: string;
+}
+
+export interface AidItemPage {
+  items: AidItem[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface AidItemPatchArgs {
+  condition?: "good" | "fair" | "needs_repair" | "retired";
+  condition_note?: string;
+}
+
+export interface AidLendArgs {
+  /** default: "" */
+  condition_note?: string;
+  /** default: null */
+  condition?: "good" | "fair" | "needs_repair" | "retired" | null;
+  /**
+   * photos from /media
+   * max items 6
+   */
+  media_ids?: string[];
+}
+
+export interface AidLoan {
+  /** format: uuid */
+  id: string;
+  type: AidType;
+  location: AidLocation;
+  asset_tag: string;
+  /** format: uuid */
+  elder_id: string | null;
+  status: "reserved" | "lent" | "returned" | "expired" | "cancelled";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_at: string;
+  /**
+   * pick it up before this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  hold_until: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deposit_fen: number;
+  /**
+   * the deposit: pay it with /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  deposit_paid: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  lent_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  renewals: number;
+  lend_note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  returned_at: string | null;
+  return_note: string;
+  damaged: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deduction_fen: number;
+  deduction_reason: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refund_fen: number;
+  cancel_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  lend_photos: Record<string, unknown>[];
+  /** read-only: sent by the server, ignored in requests */
+  return_photos: Record<string, unknown>[];
+}
+
+export interface AidLoanPage {
+  items: AidLoan[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface AidLocation {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  area_id: string;
+  name: string;
+  address: string;
+  opening_hours: string;
+}
+
+export interface AidLocationArgs {
+  /** format: uuid */
+  area_id: string;
+  /** min length 1; max length 64 */
+  name: string;
+  /** min length 1; max length 200 */
+  address: string;
+  /** default: "" */
+  opening_hours?: string;
+}
+
+export interface AidLocationPatchArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** min length 1; max length 200 */
+  address?: string;
+  opening_hours?: string;
+  is_active?: boolean;
+}
+
+export interface AidReserveArgs {
+  /**
+   * format: uuid
+   * default: null
+   */
+  type_id?: string | null;
+  /**
+   * format: uuid
+   * default: null
+   */
+  location_id?: string | null;
+  /**
+   * a named item; else any free one
+   * format: uuid
+   * default: null
+   */
+  item_id?: string | null;
+  /**
+   * for an elder I am a confirmed family member of; default: me
+   * format: uuid
+   * default: null
+   */
+  elder_id?: string | null;
+}
+
+export interface AidReturnArgs {
+  /** default: "" */
+  condition_note?: string;
+  /** default: false */
+  damaged?: boolean;
+  /** default: null */
+  condition?: "good" | "fair" | "needs_repair" | "retired" | null;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 500000
+   * default: 0
+   */
+  deduction_fen?: number;
+  /** default: "" */
+  deduction_reason?: string;
+  /**
+   * photos from /media
+   * max items 6
+   */
+  media_ids?: string[];
+}
+
+export interface AidStock {
+  items: AidStockRow[];
+}
+
+export interface AidStockRow {
+  location: StaffAidLocation;
+  type: AidType;
+  /** in stock, not retired */
+  items: number;
+  /** good or fair */
+  lendable: number;
+  /** lendable and in no live loan */
+  free: number;
+  reserved: number;
+  lent: number;
+  overdue: number;
+  needs_repair: number;
+}
+
+export interface AidType {
+  /** format: uuid */
+  id: string;
+  code: string;
+  name: string;
+  description: string;
+  /** 0: no deposit; integer fen (1 yuan = 100 fen), CNY */
+  deposit_fen: number;
+  loan_days: number;
+  is_active: boolean;
+}
+
+export interface AidTypeArgs {
+  /**
+   * wheelchair, walker, bath_chair …
+   * pattern "^[a-z][a-z0-9_]{1,31}$"
+   */
+  code: string;
+  /** min length 1; max length 32 */
+  name: string;
+  /** default: "" */
+  description?: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 500000
+   * default: 0
+   */
+  deposit_fen?: number;
+  /** minimum 1; maximum 365 */
+  loan_days: number;
+}
+
+export interface AidTypePatchArgs {
+  /** min length 1; max length 32 */
+  name?: string;
+  description?: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 500000
+   */
+  deposit_fen?: number;
+  /** minimum 1; maximum 365 */
+  loan_days?: number;
+  is_active?: boolean;
+}
+
+export interface AidTypes {
+  items: AidType[];
+}
+
+export interface AidWait {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  type_id: string;
+  /** format: uuid */
+  location_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  notified_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  ended_at: string | null;
+}
+
+export interface AidWaitArgs {
+  /** format: uuid */
+  type_id: string;
+  /** format: uuid */
+  location_id: string;
+}
+
+export interface AidWaitPage {
+  items: AidWait[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface Alert {
   /** format: uuid */
   id: string;
@@ -524,6 +819,26 @@ export interface BookingPage {
   next_cursor: string | null;
 }
 
+export interface Calendar {
+  items: CalendarDay[];
+  /**
+   * the last day the official calendar covers
+   * format: date (ISO 8601), sent as a string
+   */
+  official_until: string;
+}
+
+export interface CalendarDay {
+  /** format: date (ISO 8601), sent as a string */
+  date: string;
+  workday: boolean;
+  holiday: string | null;
+  /** a weekend day worked (调休) */
+  makeup_workday: boolean;
+  /** official: the State Council's calendar (chinese-calendar); fallback: a year it does not know yet — Monday–Friday with only the fixed-date holidays (1 Jan, 1–2 May, 1–3 Oct) */
+  calendar: string;
+}
+
 export interface CancelArgs {
   /**
    * after the free cancellation time: cancel without a refund
@@ -551,6 +866,866 @@ export interface Candidate {
 export interface CapacityArgs {
   /** minimum 1; maximum 5000 */
   capacity: number;
+}
+
+export interface CareAssignArgs {
+  /**
+   * none: round-robin, the least busy that day
+   * format: uuid
+   * default: null
+   */
+  worker_id?: string | null;
+}
+
+export interface CareCancelArgs {
+  /**
+   * max length 200
+   * default: null
+   */
+  reason?: string | null;
+}
+
+export interface CareCheckInArgs {
+  /** minimum -90.0; maximum 90.0 */
+  lat: number;
+  /** minimum -180.0; maximum 180.0 */
+  lng: number;
+  /**
+   * max length 16
+   * default: null
+   */
+  code?: string | null;
+}
+
+export interface CareCheckOutArgs {
+  /** minimum -90.0; maximum 90.0 */
+  lat: number;
+  /** minimum -180.0; maximum 180.0 */
+  lng: number;
+  /** max items 9 */
+  photo_ids?: string[];
+}
+
+export interface CareDispute {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  order_id: string;
+  reason: string;
+  status: string;
+  outcome: "adjust" | "void" | "redo" | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  opened_at: string;
+}
+
+export interface CareDisputeArgs {
+  /** min length 1; max length 500 */
+  reason: string;
+}
+
+export interface CareEvent {
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  at: string;
+  action: string;
+  from_status: string | null;
+  to_status: string | null;
+  note: string;
+}
+
+export interface CareFundingLine {
+  funding_line: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+}
+
+export interface CareNoteArgs {
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+}
+
+export interface CareOrder {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  service_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  service_name: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  category: unknown;
+  /** format: uuid */
+  elder_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: unknown;
+  /** format: uuid */
+  ordered_by_id: string | null;
+  channel: "self" | "family" | "staff_phone";
+  source: "manual" | "plan";
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
+  note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_end: string;
+  planned_minutes: number;
+  actual_minutes: number | null;
+  /** format: uuid */
+  provider_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  worker_name: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  accepted_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checkin_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checkout_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  completed_at: string | null;
+  auto_confirmed: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  list_price_fen: number;
+  subsidy_lines: CareSubsidyLine[];
+  /** integer fen (1 yuan = 100 fen), CNY */
+  subsidy_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
+  /** format: uuid */
+  payment_order_id: string | null;
+  cancel_reason: string | null;
+  late_cancel: boolean;
+  meal: "breakfast" | "lunch" | "dinner" | null;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string | null;
+  meal_plan_id: string | null;
+  route_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface CareOrderArgs {
+  /** format: uuid */
+  elder_id: string;
+  /** format: uuid */
+  service_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /**
+   * format: date-time (ISO 8601 with offset), sent as a string
+   * default: null
+   */
+  window_end?: string | null;
+  /**
+   * minimum 1; maximum 720
+   * default: null
+   */
+  planned_minutes?: number | null;
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+  /**
+   * pay the own share in time coins (coin-redeemable services)
+   * default: false
+   */
+  pay_with_coins?: boolean;
+}
+
+export interface CareOrderDetail {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  service_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  service_name: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  category: unknown;
+  /** format: uuid */
+  elder_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: unknown;
+  /** format: uuid */
+  ordered_by_id: string | null;
+  channel: "self" | "family" | "staff_phone";
+  source: "manual" | "plan";
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
+  note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_end: string;
+  planned_minutes: number;
+  actual_minutes: number | null;
+  /** format: uuid */
+  provider_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  worker_name: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  accepted_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checkin_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checkout_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  completed_at: string | null;
+  auto_confirmed: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  list_price_fen: number;
+  subsidy_lines: CareSubsidyLine[];
+  /** integer fen (1 yuan = 100 fen), CNY */
+  subsidy_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
+  /** format: uuid */
+  payment_order_id: string | null;
+  cancel_reason: string | null;
+  late_cancel: boolean;
+  meal: "breakfast" | "lunch" | "dinner" | null;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string | null;
+  meal_plan_id: string | null;
+  route_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  timeline: CareEvent[];
+}
+
+export interface CareOrderPage {
+  items: CareOrder[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CareProfile {
+  /** format: uuid */
+  elder_id: string;
+  dibao: boolean;
+  living_alone: boolean;
+  disabled: boolean;
+  ltc_level: number | null;
+  ltc_weekly_visits: number;
+  proof_by_staff: boolean;
+  door_notes: string;
+  /** printed on the elder's card; read out at the door */
+  service_code: string;
+}
+
+export interface CareProfileArgs {
+  dibao?: boolean;
+  living_alone?: boolean;
+  disabled?: boolean;
+  /** minimum 1; maximum 6 */
+  ltc_level?: number | null;
+  /** minimum 0; maximum 21 */
+  ltc_weekly_visits?: number;
+  proof_by_staff?: boolean;
+  /** max length 200 */
+  door_notes?: string;
+  /** default: false */
+  renew_code?: boolean;
+}
+
+export interface CareProvider {
+  /** format: uuid */
+  id: string;
+  name: string;
+  kind: "provider" | "canteen" | "volunteers";
+  area_path: string;
+  service_area_paths: string[];
+  daily_capacity: number;
+  contact_name: string;
+  /** read-only: sent by the server, ignored in requests */
+  contact_phone: unknown;
+  is_active: boolean;
+}
+
+export interface CareProviderCreateArgs {
+  /** min length 1; max length 64 */
+  name: string;
+  kind: "provider" | "canteen" | "volunteers";
+  /**
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+  /** max items 50 */
+  service_area_paths?: string[];
+  /**
+   * minimum 0; maximum 100000
+   * default: 50
+   */
+  daily_capacity?: number;
+  /**
+   * max length 32
+   * default: ""
+   */
+  contact_name?: string;
+  /**
+   * max length 32
+   * default: ""
+   */
+  contact_phone?: string;
+}
+
+export interface CareProviderMonth {
+  /** format: uuid */
+  provider_id: string | null;
+  provider_name: string;
+  orders: number;
+  minutes: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  list_price_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  subsidy_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refunded_fen: number;
+  funding_lines: CareFundingLine[];
+}
+
+export interface CareProviderPage {
+  items: CareProvider[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CareProviderUpdateArgs {
+  /** max items 50 */
+  service_area_paths?: string[];
+  /** minimum 0; maximum 100000 */
+  daily_capacity?: number;
+  /** max length 32 */
+  contact_name?: string;
+  /** max length 32 */
+  contact_phone?: string;
+  is_active?: boolean;
+}
+
+export interface CareQuota {
+  week: string;
+  used: number;
+  quota: number;
+}
+
+export interface CareQuote {
+  /** format: uuid */
+  service_id: string;
+  /** format: uuid */
+  elder_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_end: string;
+  planned_minutes: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  cutoff: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  list_price_fen: number;
+  subsidy_lines: CareSubsidyLine[];
+  /** integer fen (1 yuan = 100 fen), CNY */
+  subsidy_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  uses_ltc_quota: boolean;
+  quota: Record<string, unknown> | null | CareQuota;
+}
+
+export interface CareQuoteArgs {
+  /** format: uuid */
+  elder_id: string;
+  /** format: uuid */
+  service_id: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /**
+   * format: date-time (ISO 8601 with offset), sent as a string
+   * default: null
+   */
+  window_end?: string | null;
+  /**
+   * minimum 1; maximum 720
+   * default: null
+   */
+  planned_minutes?: number | null;
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+  /**
+   * pay the own share in time coins (coin-redeemable services)
+   * default: false
+   */
+  pay_with_coins?: boolean;
+}
+
+export interface CareRating {
+  /** format: uuid */
+  order_id: string;
+  overall: number;
+  punctuality: number;
+  attitude: number;
+  comment: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface CareRatingArgs {
+  /** minimum 1; maximum 5 */
+  overall: number;
+  /** minimum 1; maximum 5 */
+  punctuality: number;
+  /** minimum 1; maximum 5 */
+  attitude: number;
+  /**
+   * max length 500
+   * default: ""
+   */
+  comment?: string;
+}
+
+export interface CareReasonArgs {
+  /** min length 1; max length 200 */
+  reason: string;
+}
+
+export interface CareResolveArgs {
+  outcome: "adjust" | "void" | "redo";
+  /** min length 1; max length 200 */
+  note: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * default: null
+   */
+  adjusted_self_pay_fen?: number | null;
+  /**
+   * format: date-time (ISO 8601 with offset), sent as a string
+   * default: null
+   */
+  redo_start?: string | null;
+}
+
+export interface CareRule {
+  /** format: uuid */
+  id: string;
+  name: string;
+  funding_line: string;
+  tier: "baodi" | "gongyi" | "shichang";
+  category: "meal_canteen" | "meal_delivery" | "bathing" | "cleaning" | "escort" | "rehab" | "companionship" | "errand" | "home_adaptation" | null;
+  min_age: number | null;
+  max_age: number | null;
+  requires_dibao: boolean;
+  requires_living_alone: boolean;
+  requires_disabled: boolean;
+  min_ltc_level: number | null;
+  uses_ltc_quota: boolean;
+  percent: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  cap_fen: number;
+  priority: number;
+  area_path: string;
+  is_active: boolean;
+}
+
+export interface CareRuleArgs {
+  /** min length 1; max length 64 */
+  name: string;
+  /** min length 1; max length 32 */
+  funding_line: string;
+  tier: "baodi" | "gongyi" | "shichang";
+  /** default: null */
+  category?: "meal_canteen" | "meal_delivery" | "bathing" | "cleaning" | "escort" | "rehab" | "companionship" | "errand" | "home_adaptation" | null;
+  /**
+   * minimum 0; maximum 130
+   * default: null
+   */
+  min_age?: number | null;
+  /**
+   * minimum 0; maximum 130
+   * default: null
+   */
+  max_age?: number | null;
+  /** default: false */
+  requires_dibao?: boolean;
+  /** default: false */
+  requires_living_alone?: boolean;
+  /** default: false */
+  requires_disabled?: boolean;
+  /**
+   * minimum 1; maximum 6
+   * default: null
+   */
+  min_ltc_level?: number | null;
+  /** default: false */
+  uses_ltc_quota?: boolean;
+  /**
+   * minimum 0; maximum 100
+   * default: 0
+   */
+  percent?: number;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 10000000
+   * default: 0
+   */
+  amount_fen?: number;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 10000000
+   * default: 0
+   */
+  cap_fen?: number;
+  /**
+   * minimum 0; maximum 10000
+   * default: 100
+   */
+  priority?: number;
+  /**
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+}
+
+export interface CareRulePage {
+  items: CareRule[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CareSampleArgs {
+  /** max length 16 */
+  month: string;
+  /**
+   * minimum 1; maximum 100
+   * default: null
+   */
+  percent?: number | null;
+}
+
+export interface CareService {
+  /** format: uuid */
+  id: string;
+  code: string;
+  name: string;
+  description: string;
+  category: "meal_canteen" | "meal_delivery" | "bathing" | "cleaning" | "escort" | "rehab" | "companionship" | "errand" | "home_adaptation";
+  unit: "per_visit" | "per_meal" | "per_hour";
+  /** integer fen (1 yuan = 100 fen), CNY */
+  list_price_fen: number;
+  duration_minutes: number;
+  delivered_by: "provider" | "canteen" | "volunteers";
+  /** format: uuid */
+  provider_id: string | null;
+  covers_area_paths: string[];
+  lead_time_minutes: number;
+  cutoff_days_before: number | null;
+  cutoff_local_time: string | null;
+  funding_tier: "baodi" | "gongyi" | "shichang";
+  self_pay_allowed: boolean;
+  coin_redeemable: boolean;
+  needs_photos: boolean;
+  hourly_cap_minutes: number | null;
+  is_active: boolean;
+}
+
+export interface CareServiceCode {
+  /** format: uuid */
+  elder_id: string;
+  service_code: string;
+}
+
+export interface CareServiceCreateArgs {
+  /** min length 1; max length 32; pattern "^[a-z0-9_-]+$" */
+  code: string;
+  /** min length 1; max length 64 */
+  name: string;
+  /**
+   * max length 2000
+   * default: ""
+   */
+  description?: string;
+  category: "meal_canteen" | "meal_delivery" | "bathing" | "cleaning" | "escort" | "rehab" | "companionship" | "errand" | "home_adaptation";
+  unit: "per_visit" | "per_meal" | "per_hour";
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 10000000
+   */
+  list_price_fen: number;
+  /** minimum 1; maximum 720 */
+  duration_minutes: number;
+  delivered_by: "provider" | "canteen" | "volunteers";
+  /**
+   * format: uuid
+   * default: null
+   */
+  provider_id?: string | null;
+  /**
+   * format: uuid
+   * default: null
+   */
+  area_id?: string | null;
+  /** max items 50 */
+  covers_area_paths?: string[];
+  /**
+   * minimum 0; maximum 43200
+   * default: 0
+   */
+  lead_time_minutes?: number;
+  /**
+   * minimum 0; maximum 30
+   * default: null
+   */
+  cutoff_days_before?: number | null;
+  /**
+   * pattern "^([01]\\d|2[0-3]):[0-5]\\d$"
+   * default: null
+   */
+  cutoff_local_time?: string | null;
+  funding_tier: "baodi" | "gongyi" | "shichang";
+  /** default: true */
+  self_pay_allowed?: boolean;
+  /** default: false */
+  coin_redeemable?: boolean;
+  /** default: false */
+  needs_photos?: boolean;
+  /**
+   * minimum 1; maximum 720
+   * default: null
+   */
+  hourly_cap_minutes?: number | null;
+}
+
+export interface CareServiceList {
+  items: CareService[];
+}
+
+export interface CareServicePage {
+  items: CareService[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CareServiceUpdateArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** max length 2000 */
+  description?: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * minimum 0; maximum 10000000
+   */
+  list_price_fen?: number;
+  /** minimum 1; maximum 720 */
+  duration_minutes?: number;
+  /** format: uuid */
+  provider_id?: string | null;
+  /** max items 50 */
+  covers_area_paths?: string[];
+  /** minimum 0; maximum 43200 */
+  lead_time_minutes?: number;
+  /** minimum 0; maximum 30 */
+  cutoff_days_before?: number | null;
+  /** pattern "^([01]\\d|2[0-3]):[0-5]\\d$" */
+  cutoff_local_time?: string | null;
+  self_pay_allowed?: boolean;
+  coin_redeemable?: boolean;
+  needs_photos?: boolean;
+  /** minimum 1; maximum 720 */
+  hourly_cap_minutes?: number | null;
+  is_active?: boolean;
+}
+
+export interface CareSettlement {
+  month: string;
+  providers: CareProviderMonth[];
+}
+
+export interface CareStaffOrder {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  service_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  service_name: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  category: unknown;
+  /** format: uuid */
+  elder_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: unknown;
+  /** format: uuid */
+  ordered_by_id: string | null;
+  channel: "self" | "family" | "staff_phone";
+  source: "manual" | "plan";
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
+  note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_end: string;
+  planned_minutes: number;
+  actual_minutes: number | null;
+  /** format: uuid */
+  provider_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  worker_name: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  accepted_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checkin_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  checkout_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  completed_at: string | null;
+  auto_confirmed: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  list_price_fen: number;
+  subsidy_lines: CareSubsidyLine[];
+  /** integer fen (1 yuan = 100 fen), CNY */
+  subsidy_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refunded_fen: number;
+  /** own share paid in time coins, 1/100 coin */
+  coins_centi: number;
+  coins_refunded: boolean;
+  /** format: uuid */
+  payment_order_id: string | null;
+  cancel_reason: string | null;
+  late_cancel: boolean;
+  meal: "breakfast" | "lunch" | "dinner" | null;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string | null;
+  meal_plan_id: string | null;
+  route_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+  timeline: CareEvent[];
+  decline_count: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  escalated_at: string | null;
+  proof: "code" | "staff" | null;
+  /** read-only: sent by the server, ignored in requests */
+  address: unknown;
+}
+
+export interface CareSubsidyLine {
+  rule_id: string;
+  funding_line: string;
+  name: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  amount_fen: number;
+  uses_ltc_quota: boolean;
+}
+
+export interface CareVisit {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  order_id: string;
+  reason: "low_score" | "sample";
+  status: "open" | "done";
+  outcome: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  done_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface CareVisitDoneArgs {
+  /** min length 1; max length 500 */
+  outcome: string;
+}
+
+export interface CareVisitList {
+  items: CareVisit[];
+}
+
+export interface CareVisitPage {
+  items: CareVisit[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface CareWorker {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  provider_id: string;
+  /** format: uuid */
+  user_id: string;
+  name: string;
+  skills: string[];
+  is_active: boolean;
+}
+
+export interface CareWorkerArgs {
+  /** format: uuid */
+  user_id: string;
+  /** min length 1; max length 32 */
+  name: string;
+  /** max items 9 */
+  skills?: ("meal_canteen" | "meal_delivery" | "bathing" | "cleaning" | "escort" | "rehab" | "companionship" | "errand" | "home_adaptation")[];
+}
+
+export interface CareWorkerList {
+  items: CareWorker[];
+}
+
+export interface CareWorkerOrder {
+  /** format: uuid */
+  id: string;
+  /** read-only: sent by the server, ignored in requests */
+  service_name: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  category: unknown;
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_start: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  window_end: string;
+  planned_minutes: number;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  offer_expires_at: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  neighbourhood: unknown;
+  /**
+   * only once accepted, from CARE_ADDRESS_LEAD_MINUTES before the window to its end
+   * read-only: sent by the server, ignored in requests
+   */
+  address: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  door_notes: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  elder_phone: unknown;
+  /** read-only: sent by the server, ignored in requests */
+  needs_photos: unknown;
+  note: string;
+}
+
+export interface CareWorkerOrderPage {
+  items: CareWorkerOrder[];
+  /** null on the last page */
+  next_cursor: string | null;
 }
 
 export interface CategoryAttribute {
@@ -622,7 +1797,7 @@ export interface CloseRosterArgs {
 export interface CoinEntry {
   /** format: uuid */
   id: string;
-  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in";
+  kind: "earned" | "reversal" | "gift_out" | "gift_in" | "donation_out" | "donation_in" | "closing_out" | "closing_in" | "spent_out" | "spent_in" | "refund_out" | "refund_in";
   /** read-only: sent by the server, ignored in requests */
   coins: number;
   /** format: uuid */
@@ -1045,6 +2220,15 @@ export interface EnableLiveArgs {
    * default: null
    */
   scheduled_start?: string | null;
+}
+
+export interface EndArgs {
+  /**
+   * the last day with a meal; default today
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  last_day?: string | null;
 }
 
 export interface Error {
@@ -1986,6 +3170,183 @@ export interface Me {
   created_at: string;
   households: Household[];
   privacy_policy: PolicyState;
+}
+
+export interface MealList {
+  route: MealRoute;
+  /** format: date (ISO 8601), sent as a string */
+  date: string;
+  /** official: the State Council's calendar (chinese-calendar); fallback: a year it does not know yet — Monday–Friday with only the fixed-date holidays (1 Jan, 1–2 May, 1–3 Oct) */
+  calendar: string;
+  holiday: string | null;
+  capacity: number;
+  count: number;
+  by_meal: Record<string, number>;
+  items: MealListItem[];
+  shortages: ShortageItem[];
+}
+
+export interface MealListItem {
+  /** format: uuid */
+  order_id: string;
+  /** format: uuid */
+  elder_id: string;
+  elder_name: string;
+  address: string;
+  meal: "breakfast" | "lunch" | "dinner";
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
+  /** integer fen (1 yuan = 100 fen), CNY */
+  self_pay_fen: number;
+  note: string;
+}
+
+export interface MealPlan {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  elder_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: string;
+  route: MealRoute;
+  meal: "breakfast" | "lunch" | "dinner";
+  /** read-only: sent by the server, ignored in requests */
+  mode: string;
+  schedule: "workdays" | "weekdays";
+  weekdays: string;
+  skip_holidays: boolean;
+  /** format: date (ISO 8601), sent as a string */
+  starts_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  ends_on: string | null;
+  status: "active" | "ended";
+  note: string;
+  channel: string;
+  pauses: Pause[];
+  /** read-only: sent by the server, ignored in requests */
+  upcoming: Record<string, unknown>[];
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface MealPlanArgs {
+  /** format: uuid */
+  elder_id: string;
+  /** format: uuid */
+  route_id: string;
+  meal: "breakfast" | "lunch" | "dinner";
+  /**
+   * checked against the route
+   * default: null
+   */
+  mode?: "delivery" | "pickup" | null;
+  /** workdays: the working-day calendar with 调休; weekdays: the `weekdays` pattern */
+  schedule: "workdays" | "weekdays";
+  /**
+   * ISO weekday digits, e.g. 12345 for Monday–Friday (schedule=weekdays)
+   * max length 7
+   * default: null
+   */
+  weekdays?: string | null;
+  /**
+   * weekday pattern: no meal on statutory holidays
+   * default: true
+   */
+  skip_holidays?: boolean;
+  /**
+   * default tomorrow
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  starts_on?: string | null;
+  /**
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  ends_on?: string | null;
+  /**
+   * max length 200
+   * default: ""
+   */
+  note?: string;
+}
+
+export interface MealPlanPage {
+  items: MealPlan[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface MealRoute {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  canteen_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  canteen_name: string;
+  /** format: uuid */
+  service_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  service_name: string;
+  /**
+   * integer fen (1 yuan = 100 fen), CNY
+   * read-only: sent by the server, ignored in requests
+   */
+  list_price_fen: number;
+  name: string;
+  mode: "delivery" | "pickup";
+  /** format: uuid */
+  area_id: string;
+  /** read-only: sent by the server, ignored in requests */
+  area_name: string;
+  /** read-only: sent by the server, ignored in requests */
+  meals: string[];
+  daily_capacity: number;
+  is_active: boolean;
+}
+
+export interface MealRouteArgs {
+  /**
+   * a care provider of kind `canteen`
+   * format: uuid
+   */
+  canteen_id: string;
+  /**
+   * the catalogue's meal service (price, cut-off)
+   * format: uuid
+   */
+  service_id: string;
+  /** min length 1; max length 64 */
+  name: string;
+  mode: "delivery" | "pickup";
+  /**
+   * the committee or estate the route serves
+   * format: uuid
+   */
+  area_id: string;
+  /** min items 1; max items 3 */
+  meals: ("breakfast" | "lunch" | "dinner")[];
+  /** minimum 0; maximum 10000 */
+  daily_capacity: number;
+}
+
+export interface MealRouteList {
+  items: MealRoute[];
+}
+
+export interface MealRoutePage {
+  items: MealRoute[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface MealRoutePatchArgs {
+  /** min length 1; max length 64 */
+  name?: string;
+  /** min items 1; max items 3 */
+  meals?: ("breakfast" | "lunch" | "dinner")[];
+  /** minimum 0; maximum 10000 */
+  daily_capacity?: number;
+  is_active?: boolean;
 }
 
 export interface Media {
@@ -3810,6 +5171,38 @@ export interface PassageItem {
   opened_by?: "auto" | "allow_list" | "manual" | "linli";
 }
 
+export interface Pause {
+  /** format: uuid */
+  id: string;
+  /** format: date (ISO 8601), sent as a string */
+  starts_on: string;
+  /** format: date (ISO 8601), sent as a string */
+  ends_on: string | null;
+  reason: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  resumed_at: string | null;
+}
+
+export interface PauseArgs {
+  /**
+   * default tomorrow
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  starts_on?: string | null;
+  /**
+   * the last day away; none: until resumed
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  ends_on?: string | null;
+  /**
+   * max length 100
+   * default: ""
+   */
+  reason?: string;
+}
+
 export interface PayParams {
   /** format: uuid */
   order_id: string;
@@ -3865,6 +5258,23 @@ export interface PaymentPage {
   items: Payment[];
   /** null on the last page */
   next_cursor: string | null;
+}
+
+export interface PlanChange {
+  plan: MealPlan;
+  /** meals cancelled by this change */
+  cancelled_dates: string[];
+  /** meals already with the delivery staff: not cancelled, call the canteen */
+  dispatched_orders: PlanOrder[];
+  ordered_dates?: string[];
+}
+
+export interface PlanOrder {
+  /** format: uuid */
+  id: string;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string;
+  status: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed";
 }
 
 export interface Play {
@@ -4101,6 +5511,15 @@ export interface ResolveArgs {
   note: string;
 }
 
+export interface ResumeArgs {
+  /**
+   * the first day with meals again; default tomorrow
+   * format: date (ISO 8601), sent as a string
+   * default: null
+   */
+  on?: string | null;
+}
+
 export interface RevealPhoneArgs {
   /**
    * why (logged)
@@ -4217,6 +5636,38 @@ export interface SensorArgs {
   heartbeat_seconds?: number;
 }
 
+export interface Shortage {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  plan_id: string;
+  /** format: uuid */
+  route_id: string;
+  /** format: uuid */
+  elder_id: string;
+  /** format: date (ISO 8601), sent as a string */
+  service_date: string;
+  meal: "breakfast" | "lunch" | "dinner";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  created_at: string;
+}
+
+export interface ShortageItem {
+  /** format: uuid */
+  plan_id: string;
+  /** format: uuid */
+  elder_id: string;
+  elder_name: string;
+  address: string;
+  meal: "breakfast" | "lunch" | "dinner";
+}
+
+export interface ShortagePage {
+  items: Shortage[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
 export interface SignupTask {
   /** format: uuid */
   id: string;
@@ -4276,6 +5727,98 @@ export interface SpaceArgs {
 
 export interface SpacePage {
   items: Space[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface StaffAidLoan {
+  /** format: uuid */
+  id: string;
+  type: AidType;
+  location: AidLocation;
+  asset_tag: string;
+  /** format: uuid */
+  elder_id: string | null;
+  status: "reserved" | "lent" | "returned" | "expired" | "cancelled";
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  reserved_at: string;
+  /**
+   * pick it up before this
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  hold_until: string | null;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deposit_fen: number;
+  /**
+   * the deposit: pay it with /payments/{id}/prepay
+   * format: uuid
+   */
+  order_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  deposit_paid: unknown;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  lent_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  due_at: string | null;
+  renewals: number;
+  lend_note: string;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  returned_at: string | null;
+  return_note: string;
+  damaged: boolean;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  deduction_fen: number;
+  deduction_reason: string;
+  /** integer fen (1 yuan = 100 fen), CNY */
+  refund_fen: number;
+  cancel_reason: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  lend_photos: Record<string, unknown>[];
+  /** read-only: sent by the server, ignored in requests */
+  return_photos: Record<string, unknown>[];
+  /** format: uuid */
+  item_id: string;
+  area_path: string;
+  /** format: uuid */
+  user_id: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  borrower_name: string | null;
+  /**
+   * 139****5678
+   * read-only: sent by the server, ignored in requests
+   */
+  borrower_phone: string | null;
+  /** read-only: sent by the server, ignored in requests */
+  elder_name: string | null;
+  /** format: uuid */
+  lent_by_id: string | null;
+  /** format: uuid */
+  returned_by_id: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  escalated_at: string | null;
+  cancelled_by: string | null;
+}
+
+export interface StaffAidLoanPage {
+  items: StaffAidLoan[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface StaffAidLocation {
+  /** format: uuid */
+  id: string;
+  /** format: uuid */
+  area_id: string;
+  name: string;
+  address: string;
+  opening_hours: string;
+  is_active: boolean;
+  area_path: string;
+}
+
+export interface StaffAidLocationPage {
+  items: StaffAidLocation[];
   /** null on the last page */
   next_cursor: string | null;
 }
@@ -5170,6 +6713,262 @@ export interface Operations {
     response: undefined;
   };
   /**
+   * The stock of my area's stations.
+   * operationId: adminAidsItems · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/items": {
+    request: {
+      query?: {
+        /** default: null */
+        condition?: "good" | "fair" | "needs_repair" | "retired" | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        location_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        type_id?: string | null;
+      };
+    };
+    response: AidItemPage;
+  };
+  /**
+   * An aid put in stock at a station of mine, with its asset tag.
+   * operationId: adminAidsCreateItem · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/items": {
+    request: {
+      body: AidItemArgs;
+    };
+    response: AidItem;
+  };
+  /** operationId: adminAidsItem · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/items/{aid_item_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_item_id: string;
+      };
+    };
+    response: AidItem;
+  };
+  /**
+   * Its condition: mended, worn, retired.
+   * operationId: adminAidsUpdateItem · tags: admin-aids · requires a bearer token
+   */
+  "PATCH /api/v1/admin/aids/items/{aid_item_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_item_id: string;
+      };
+      body: AidItemPatchArgs;
+    };
+    response: AidItem;
+  };
+  /**
+   * Reservations and loans of my area's stations (`overdue=true`: lent and past due), with the borrower's name
+   * and phone masked: each borrower and elder shown is a row of the access log.
+   * operationId: adminAidsLoans · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/loans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * lent and due before this (this week's returns)
+         * format: date-time (ISO 8601 with offset), sent as a string
+         * default: null
+         */
+        due_before?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        location_id?: string | null;
+        /**
+         * lent and past the due date
+         * default: false
+         */
+        overdue?: boolean;
+        /** default: null */
+        status?: "reserved" | "lent" | "returned" | "expired" | "cancelled" | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        type_id?: string | null;
+      };
+    };
+    response: StaffAidLoanPage;
+  };
+  /** operationId: adminAidsLoan · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/loans/{aid_loan_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+    };
+    response: StaffAidLoan;
+  };
+  /**
+   * Cancel a reservation (the aid broke, the family rang): the deposit comes back in full, the borrower is told.
+   * operationId: adminAidsCancel · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+      body: AidCancelArgs;
+    };
+    response: StaffAidLoan;
+  };
+  /**
+   * Hand a reserved aid out, with a condition note and photos; due back after the type's loan period.
+   * operationId: adminAidsLend · tags: admin-aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/lend": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+      body: AidLendArgs;
+    };
+    response: StaffAidLoan;
+  };
+  /**
+   * Take an aid back: condition notes and photos, damaged or not; the deposit less any deduction is refunded.
+   * operationId: adminAidsReturn · tags: admin-aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/return": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_loan_id: string;
+      };
+      body: AidReturnArgs;
+    };
+    response: StaffAidLoan;
+  };
+  /** operationId: adminAidsLocations · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/locations": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: StaffAidLocationPage;
+  };
+  /**
+   * A service station in an area of mine.
+   * operationId: adminAidsCreateLocation · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/locations": {
+    request: {
+      body: AidLocationArgs;
+    };
+    response: StaffAidLocation;
+  };
+  /** operationId: adminAidsLocation · tags: admin-aids · requires a bearer token */
+  "GET /api/v1/admin/aids/locations/{aid_location_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_location_id: string;
+      };
+    };
+    response: StaffAidLocation;
+  };
+  /** operationId: adminAidsUpdateLocation · tags: admin-aids · requires a bearer token */
+  "PATCH /api/v1/admin/aids/locations/{aid_location_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_location_id: string;
+      };
+      body: AidLocationPatchArgs;
+    };
+    response: StaffAidLocation;
+  };
+  /**
+   * Per station of my area and kind: items, lendable, free, reserved, lent, overdue, waiting for repair.
+   * operationId: adminAidsStock · tags: admin-aids · requires a bearer token
+   */
+  "GET /api/v1/admin/aids/stock": {
+    request: Record<string, never>;
+    response: AidStock;
+  };
+  /**
+   * A kind of aid the subdistrict lends (admins: the catalogue is the whole subdistrict's).
+   * operationId: adminAidsCreateType · tags: admin-aids · requires a bearer token
+   */
+  "POST /api/v1/admin/aids/types": {
+    request: {
+      body: AidTypeArgs;
+    };
+    response: AidType;
+  };
+  /**
+   * Its name, deposit or loan period (loans already made keep theirs), or retire it.
+   * operationId: adminAidsUpdateType · tags: admin-aids · requires a bearer token
+   */
+  "PATCH /api/v1/admin/aids/types/{aid_type_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        aid_type_id: string;
+      };
+      body: AidTypePatchArgs;
+    };
+    response: AidType;
+  };
+  /**
    * The alert board of my area, newest first: live (open, unacknowledged, escalated) or history.
    * operationId: adminListAlerts · tags: admin-alerts · requires a bearer token
    */
@@ -5258,6 +7057,546 @@ export interface Operations {
       };
     };
     response: AlertDetail;
+  };
+  /** operationId: adminCareProfile · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/elders/{elder_id}/profile": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: CareProfile;
+  };
+  /**
+   * Subsidy flags, 长护险 level and weekly visits, whether staff vouch for visits, door notes; a new code.
+   * operationId: adminCareUpdateProfile · tags: admin-care · requires a bearer token
+   */
+  "PATCH /api/v1/admin/care/elders/{elder_id}/profile": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+      body: CareProfileArgs;
+    };
+    response: CareProfile;
+  };
+  /** operationId: adminMealPlans · tags: admin-care-meals · requires a bearer token */
+  "GET /api/v1/admin/care/meal-plans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        route_id?: string | null;
+        /** default: null */
+        status?: "active" | "ended" | null;
+      };
+    };
+    response: MealPlanPage;
+  };
+  /** operationId: adminMealRoutes · tags: admin-care-meals · requires a bearer token */
+  "GET /api/v1/admin/care/meal-routes": {
+    request: {
+      query?: {
+        /**
+         * format: uuid
+         * default: null
+         */
+        canteen_id?: string | null;
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: MealRoutePage;
+  };
+  /**
+   * A canteen's meal route in my area, with its meals and daily capacity.
+   * operationId: adminCreateMealRoute · tags: admin-care-meals · requires a bearer token
+   */
+  "POST /api/v1/admin/care/meal-routes": {
+    request: {
+      body: MealRouteArgs;
+    };
+    response: MealRoute;
+  };
+  /**
+   * Change capacity, meals, name or service; more room orders the meals on the shortage list at once.
+   * operationId: adminUpdateMealRoute · tags: admin-care-meals · requires a bearer token
+   */
+  "PATCH /api/v1/admin/care/meal-routes/{route_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        route_id: string;
+      };
+      body: MealRoutePatchArgs;
+    };
+    response: MealRoute;
+  };
+  /**
+   * The route's meals of a day (default tomorrow): the count, each elder and door, the ones left out.
+   * operationId: adminMealList · tags: admin-care-meals · requires a bearer token
+   */
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals": {
+    request: {
+      path: {
+        /** format: uuid */
+        route_id: string;
+      };
+      query?: {
+        /**
+         * default tomorrow (Asia/Shanghai)
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        date?: string | null;
+        /** default: null */
+        meal?: "breakfast" | "lunch" | "dinner" | null;
+      };
+    };
+    response: MealList;
+  };
+  /**
+   * The same list for the kitchen as CSV (UTF-8 with BOM; amounts in yuan), the left-out meals at the end.
+   * operationId: adminMealListCsv · tags: admin-care-meals · requires a bearer token
+   */
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals.csv": {
+    request: {
+      path: {
+        /** format: uuid */
+        route_id: string;
+      };
+      query?: {
+        /**
+         * default tomorrow (Asia/Shanghai)
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        date?: string | null;
+        /** default: null */
+        meal?: "breakfast" | "lunch" | "dinner" | null;
+      };
+    };
+    response: string;
+  };
+  /**
+   * Meals a full route could not take, of my area: call the family, raise the capacity, or move the elder.
+   * operationId: adminMealShortages · tags: admin-care-meals · requires a bearer token
+   */
+  "GET /api/v1/admin/care/meal-shortages": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: date (ISO 8601), sent as a string
+         * default: null
+         */
+        date?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /**
+         * format: uuid
+         * default: null
+         */
+        route_id?: string | null;
+      };
+    };
+    response: ShortagePage;
+  };
+  /**
+   * Orders in my area; `escalated=true`: those waiting for a person to dispatch them.
+   * operationId: adminCareOrders · tags: admin-care · requires a bearer token
+   */
+  "GET /api/v1/admin/care/orders": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /** default: null */
+        escalated?: boolean | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed" | null;
+      };
+    };
+    response: CareOrderPage;
+  };
+  /** operationId: adminCareOrder · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/orders/{care_order_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+    };
+    response: CareStaffOrder;
+  };
+  /**
+   * Eligibility reviewed: to dispatch.
+   * operationId: adminCareApprove · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/approve": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+    };
+    response: CareStaffOrder;
+  };
+  /**
+   * Offer the order to one worker, who accepts or declines before CARE_OFFER_MINUTES pass.
+   * operationId: adminCareAssign · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/assign": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+      body: CareAssignArgs;
+    };
+    response: CareStaffOrder;
+  };
+  /**
+   * Cancel on the elder's behalf (a phone call).
+   * operationId: adminCareCancel · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+      body: CareCancelArgs;
+    };
+    response: CareStaffOrder;
+  };
+  /**
+   * Not eligible: the order ends.
+   * operationId: adminCareReject · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/reject": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+      body: CareReasonArgs;
+    };
+    response: CareStaffOrder;
+  };
+  /**
+   * Resolve a dispute: adjust the elder's share, void the order, or redo the service for free.
+   * operationId: adminCareResolve · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/resolve": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+      body: CareResolveArgs;
+    };
+    response: CareStaffOrder;
+  };
+  /**
+   * Put one order on the return-visit list by hand.
+   * operationId: adminCareVisitOrder · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/return-visits": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+    };
+    response: CareVisit;
+  };
+  /**
+   * Confirm this visit for an elder with neither phone nor card (in place of the service code).
+   * operationId: adminCareVouch · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/orders/{care_order_id}/vouch": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_order_id: string;
+      };
+    };
+    response: CareStaffOrder;
+  };
+  /** operationId: adminCareProviders · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/providers": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: CareProviderPage;
+  };
+  /**
+   * A service organisation, the canteen or a volunteer team, with the committees it serves.
+   * operationId: adminCareCreateProvider · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/providers": {
+    request: {
+      body: CareProviderCreateArgs;
+    };
+    response: CareProvider;
+  };
+  /** operationId: adminCareUpdateProvider · tags: admin-care · requires a bearer token */
+  "PATCH /api/v1/admin/care/providers/{care_provider_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_provider_id: string;
+      };
+      body: CareProviderUpdateArgs;
+    };
+    response: CareProvider;
+  };
+  /** operationId: adminCareWorkers · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/providers/{care_provider_id}/workers": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_provider_id: string;
+      };
+    };
+    response: CareWorkerList;
+  };
+  /**
+   * A user account becomes a worker of the provider: they see its pool, grab and serve.
+   * operationId: adminCareAddWorker · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/providers/{care_provider_id}/workers": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_provider_id: string;
+      };
+      body: CareWorkerArgs;
+    };
+    response: CareWorker;
+  };
+  /**
+   * Return visits (回访) to make: after a low score, or sampled.
+   * operationId: adminCareVisits · tags: admin-care · requires a bearer token
+   */
+  "GET /api/v1/admin/care/return-visits": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "open" | "done" | null;
+      };
+    };
+    response: CareVisitPage;
+  };
+  /**
+   * Sample the month's completed orders in my area for return visits (CARE_SAMPLE_PERCENT unless given).
+   * operationId: adminCareSample · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/return-visits/sample": {
+    request: {
+      body: CareSampleArgs;
+    };
+    response: CareVisitList;
+  };
+  /** operationId: adminCareVisitDone · tags: admin-care · requires a bearer token */
+  "POST /api/v1/admin/care/return-visits/{care_visit_id}/done": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_visit_id: string;
+      };
+      body: CareVisitDoneArgs;
+    };
+    response: CareVisit;
+  };
+  /** operationId: adminCareServices · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/services": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: CareServicePage;
+  };
+  /** operationId: adminCareCreateService · tags: admin-care · requires a bearer token */
+  "POST /api/v1/admin/care/services": {
+    request: {
+      body: CareServiceCreateArgs;
+    };
+    response: CareService;
+  };
+  /** operationId: adminCareUpdateService · tags: admin-care · requires a bearer token */
+  "PATCH /api/v1/admin/care/services/{care_service_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        care_service_id: string;
+      };
+      body: CareServiceUpdateArgs;
+    };
+    response: CareService;
+  };
+  /**
+   * Per provider, the month's completed orders, minutes, list price, subsidy by funding line, own share.
+   * operationId: adminCareSettlement · tags: admin-care · requires a bearer token
+   */
+  "GET /api/v1/admin/care/settlement": {
+    request: {
+      query: {
+        /**
+         * YYYY-MM
+         * max length 16
+         */
+        month: string;
+        /**
+         * format: uuid
+         * default: null
+         */
+        provider_id?: string | null;
+      };
+    };
+    response: CareSettlement;
+  };
+  /** operationId: adminCareSettlementCsv · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/settlement.csv": {
+    request: {
+      query: {
+        /**
+         * YYYY-MM
+         * max length 16
+         */
+        month: string;
+        /**
+         * format: uuid
+         * default: null
+         */
+        provider_id?: string | null;
+      };
+    };
+    response: undefined;
+  };
+  /** operationId: adminCareRules · tags: admin-care · requires a bearer token */
+  "GET /api/v1/admin/care/subsidy-rules": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: CareRulePage;
+  };
+  /**
+   * A funding line applied automatically when the elder and the service match (age band, 低保/独居/失能,
+   * 长护险 level with its weekly quota).
+   * operationId: adminCareCreateRule · tags: admin-care · requires a bearer token
+   */
+  "POST /api/v1/admin/care/subsidy-rules": {
+    request: {
+      body: CareRuleArgs;
+    };
+    response: CareRule;
   };
   /**
    * Devices of my area, newest first; filter by type, status, area, elder, low battery, offline.
@@ -7948,6 +10287,146 @@ export interface Operations {
     response: RosterEntry;
   };
   /**
+   * Per station and kind: how many are lendable, free now, and waited for. Nobody is named.
+   * operationId: aidsAvailability · tags: aids · requires a bearer token
+   */
+  "GET /api/v1/aids/availability": {
+    request: {
+      query?: {
+        /**
+         * stations in this area or serving it
+         * format: uuid
+         * default: null
+         */
+        area_id?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        type_id?: string | null;
+      };
+    };
+    response: AidAvailability;
+  };
+  /**
+   * My reservations and loans, and those of the elders I look after, newest first.
+   * operationId: aidsMyLoans · tags: aids · requires a bearer token
+   */
+  "GET /api/v1/aids/loans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AidLoanPage;
+  };
+  /** operationId: aidsMyLoan · tags: aids · requires a bearer token */
+  "GET /api/v1/aids/loans/{loan_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        loan_id: string;
+      };
+    };
+    response: AidLoan;
+  };
+  /**
+   * Cancel a reservation: the deposit comes back in full.
+   * operationId: aidsCancel · tags: aids · requires a bearer token
+   */
+  "POST /api/v1/aids/loans/{loan_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        loan_id: string;
+      };
+    };
+    response: AidLoan;
+  };
+  /**
+   * Another loan period, once, before the due date, while nobody waits.
+   * operationId: aidsRenew · tags: aids · requires a bearer token
+   */
+  "POST /api/v1/aids/loans/{loan_id}/renew": {
+    request: {
+      path: {
+        /** format: uuid */
+        loan_id: string;
+      };
+    };
+    response: AidLoan;
+  };
+  /**
+   * Reserve an aid for me or an elder I look after: held at the station for pick-up; a deposit, when the kind
+   * has one, is a payment order (`order_id`) to pay now.
+   * operationId: aidsReserve · tags: aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/aids/reservations": {
+    request: {
+      body: AidReserveArgs;
+    };
+    response: AidLoan;
+  };
+  /**
+   * The kinds of aid lent, with their deposit and loan period.
+   * operationId: aidsTypes · tags: aids · requires a bearer token
+   */
+  "GET /api/v1/aids/types": {
+    request: Record<string, never>;
+    response: AidTypes;
+  };
+  /** operationId: aidsMyWaits · tags: aids · requires a bearer token */
+  "GET /api/v1/aids/waits": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: AidWaitPage;
+  };
+  /**
+   * Wait for a kind of aid at a station: told when one comes back (whoever reserves first has it).
+   * operationId: aidsWait · tags: aids · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/aids/waits": {
+    request: {
+      body: AidWaitArgs;
+    };
+    response: AidWait;
+  };
+  /** operationId: aidsLeaveWait · tags: aids · requires a bearer token */
+  "POST /api/v1/aids/waits/{wait_id}/leave": {
+    request: {
+      path: {
+        /** format: uuid */
+        wait_id: string;
+      };
+    };
+    response: AidWait;
+  };
+  /**
    * One alert with its timeline (the page the WeChat message opens).
    * operationId: alertsGetAlert · tags: alerts · requires a bearer token
    */
@@ -8114,6 +10593,366 @@ export interface Operations {
       };
     };
     response: Booking;
+  };
+  /**
+   * Working days, holidays and make-up workdays (调休) between two dates (at most 93 days), and whether each
+   * comes from the official calendar or the Monday–Friday fallback of a year not published yet.
+   * operationId: mealCalendar · tags: care-meals · requires a bearer token
+   */
+  "GET /api/v1/care/meal-calendar": {
+    request: {
+      query: {
+        /** format: date (ISO 8601), sent as a string */
+        from: string;
+        /** format: date (ISO 8601), sent as a string */
+        to: string;
+      };
+    };
+    response: Calendar;
+  };
+  /**
+   * A daily meal for an elder on a route: on working days (holidays off, make-up days worked) or on fixed
+   * weekdays; the first days' orders are placed at once, the beat job keeps ordering a few days ahead.
+   * operationId: createMealPlan · tags: care-meals · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/care/meal-plans": {
+    request: {
+      body: MealPlanArgs;
+    };
+    response: MealPlan;
+  };
+  /** operationId: getMealPlan · tags: care-meals · requires a bearer token */
+  "GET /api/v1/care/meal-plans/{plan_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+    };
+    response: MealPlan;
+  };
+  /**
+   * The plan's last day (default today); later meals not yet dispatched are cancelled.
+   * operationId: endMealPlan · tags: care-meals · requires a bearer token
+   */
+  "POST /api/v1/care/meal-plans/{plan_id}/end": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+      body: EndArgs;
+    };
+    response: PlanChange;
+  };
+  /**
+   * Pause (a hospital stay): no meals from `starts_on` to `ends_on` (open-ended until resumed); meals already
+   * ordered for those days and not yet dispatched are cancelled.
+   * operationId: pauseMealPlan · tags: care-meals · requires a bearer token
+   */
+  "POST /api/v1/care/meal-plans/{plan_id}/pause": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+      body: PauseArgs;
+    };
+    response: PlanChange;
+  };
+  /**
+   * Meals again from `on` (default tomorrow); the days ahead are ordered at once.
+   * operationId: resumeMealPlan · tags: care-meals · requires a bearer token
+   */
+  "POST /api/v1/care/meal-plans/{plan_id}/resume": {
+    request: {
+      path: {
+        /** format: uuid */
+        plan_id: string;
+      };
+      body: ResumeArgs;
+    };
+    response: PlanChange;
+  };
+  /**
+   * The canteen routes in service that reach the elder's home, with their meals and price.
+   * operationId: mealRoutesForElder · tags: care-meals · requires a bearer token
+   */
+  "GET /api/v1/care/meal-routes": {
+    request: {
+      query: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: MealRouteList;
+  };
+  /**
+   * Order a service for an elder: by the elder, a confirmed family member, or staff on the elder's behalf.
+   * Honours `Idempotency-Key`; the order records who ordered for whom and its price snapshot.
+   * operationId: careOrder · tags: care · requires a bearer token · honours Idempotency-Key
+   */
+  "POST /api/v1/care/orders": {
+    request: {
+      body: CareOrderArgs;
+    };
+    response: CareOrderDetail;
+  };
+  /** operationId: careGetOrder · tags: care · requires a bearer token */
+  "GET /api/v1/care/orders/{order_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: CareOrderDetail;
+  };
+  /**
+   * Cancel: free until a worker accepts; afterwards with a reason, and late ones are counted.
+   * operationId: careCancel · tags: care · requires a bearer token
+   */
+  "POST /api/v1/care/orders/{order_id}/cancel": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareCancelArgs;
+    };
+    response: CareOrderDetail;
+  };
+  /**
+   * The family or the elder confirm the service was done.
+   * operationId: careConfirm · tags: care · requires a bearer token
+   */
+  "POST /api/v1/care/orders/{order_id}/confirm": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: CareOrderDetail;
+  };
+  /**
+   * Dispute a service within CARE_DISPUTE_DAYS of its completion; staff resolve it.
+   * operationId: careDispute · tags: care · requires a bearer token
+   */
+  "POST /api/v1/care/orders/{order_id}/dispute": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareDisputeArgs;
+    };
+    response: CareDispute;
+  };
+  /**
+   * Overall, punctuality and attitude, 1–5 each; a low score asks staff for a return visit.
+   * operationId: careRate · tags: care · requires a bearer token
+   */
+  "POST /api/v1/care/orders/{order_id}/rating": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareRatingArgs;
+    };
+    response: CareRating;
+  };
+  /**
+   * The price snapshot an order would store — list price, each funding line, the elder's own share.
+   * operationId: careQuote · tags: care · requires a bearer token
+   */
+  "POST /api/v1/care/quote": {
+    request: {
+      body: CareQuoteArgs;
+    };
+    response: CareQuote;
+  };
+  /**
+   * The catalogue: every active service, with its unit, list price, funding tier and cut-off.
+   * operationId: careServices · tags: care · requires a bearer token
+   */
+  "GET /api/v1/care/services": {
+    request: {
+      query?: {
+        /** default: null */
+        category?: "meal_canteen" | "meal_delivery" | "bathing" | "cleaning" | "escort" | "rehab" | "companionship" | "errand" | "home_adaptation" | null;
+      };
+    };
+    response: CareServiceList;
+  };
+  /**
+   * Orders offered to me or that I hold.
+   * operationId: careMyWork · tags: care-worker · requires a bearer token
+   */
+  "GET /api/v1/care/worker/orders": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: CareWorkerOrderPage;
+  };
+  /**
+   * One of my orders: the full address and door notes only once accepted and around the window.
+   * operationId: careWorkOrder · tags: care-worker · requires a bearer token
+   */
+  "GET /api/v1/care/worker/orders/{order_id}": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Accept an order staff offered me.
+   * operationId: careAccept · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/accept": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Check in at the door within the window (± grace), with the elder's service code (422 when wrong).
+   * operationId: careCheckIn · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/check-in": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareCheckInArgs;
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Check out: actual minutes stored, the family asked to confirm; photos where the service asks for them.
+   * operationId: careCheckOut · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/check-out": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareCheckOutArgs;
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Decline an offer: back to dispatch.
+   * operationId: careDecline · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/decline": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareReasonArgs;
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Take an order from the pool; of two grabs at once exactly one wins.
+   * operationId: careGrab · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/grab": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Nobody answered the door: the family is told at once, then staff.
+   * operationId: careNotDelivered · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/not-delivered": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareNoteArgs;
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * I am on my way.
+   * operationId: careSetOff · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/set-off": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Hand an accepted order back to dispatch (I cannot serve it).
+   * operationId: careTransfer · tags: care-worker · requires a bearer token
+   */
+  "POST /api/v1/care/worker/orders/{order_id}/transfer": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareReasonArgs;
+    };
+    response: CareWorkerOrder;
+  };
+  /**
+   * Orders my providers may take, soonest window last page first (by id); no address until accepted.
+   * operationId: carePool · tags: care-worker · requires a bearer token
+   */
+  "GET /api/v1/care/worker/pool": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+      };
+    };
+    response: CareWorkerOrderPage;
   };
   /**
    * Elders I registered, and my own elder profile; newest first.
@@ -8526,6 +11365,79 @@ export interface Operations {
       };
     };
     response: BookingPage;
+  };
+  /**
+   * The elder's service code, to read to the worker at the door (the elder's printed card shows the same).
+   * operationId: meCareCode · tags: me-care · requires a bearer token
+   */
+  "GET /api/v1/me/care/elders/{elder_id}/code": {
+    request: {
+      path: {
+        /** format: uuid */
+        elder_id: string;
+      };
+    };
+    response: CareServiceCode;
+  };
+  /**
+   * Meal plans of the elders I am or look after (and those I made), newest first.
+   * operationId: myMealPlans · tags: my-care-meals · requires a bearer token
+   */
+  "GET /api/v1/me/care/meal-plans": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "active" | "ended" | null;
+      };
+    };
+    response: MealPlanPage;
+  };
+  /**
+   * Orders I placed and every order of the elders I look after (or am), newest first.
+   * operationId: meCareOrders · tags: me-care · requires a bearer token
+   */
+  "GET /api/v1/me/care/orders": {
+    request: {
+      query?: {
+        /**
+         * `next_cursor` of the previous page
+         * max length 512
+         * default: null
+         */
+        cursor?: string | null;
+        /**
+         * format: uuid
+         * default: null
+         */
+        elder_id?: string | null;
+        /**
+         * page size, 1–100
+         * minimum 1; maximum 100
+         * default: 20
+         */
+        limit?: number;
+        /** default: null */
+        status?: "submitted" | "pending_dispatch" | "offered" | "accepted" | "en_route" | "in_service" | "service_done" | "awaiting_confirmation" | "completed" | "cancelled" | "not_delivered" | "provider_no_show" | "disputed" | null;
+      };
+    };
+    response: CareOrderPage;
   };
   /**
    * Ask for a copy of everything Linli holds about me: a ZIP (a JSON document per part of Linli and my
@@ -10234,9 +13146,58 @@ export interface OperationMeta {
 export const OPERATIONS = {
   "GET /api/v1/admin/access-log": { method: "GET", path: "/api/v1/admin/access-log", operationId: "privacyAccessLog", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/access-log.csv": { method: "GET", path: "/api/v1/admin/access-log.csv", operationId: "privacyAccessLogCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/aids/items": { method: "GET", path: "/api/v1/admin/aids/items", operationId: "adminAidsItems", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/items": { method: "POST", path: "/api/v1/admin/aids/items", operationId: "adminAidsCreateItem", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/aids/items/{aid_item_id}": { method: "GET", path: "/api/v1/admin/aids/items/{aid_item_id}", operationId: "adminAidsItem", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/aids/items/{aid_item_id}": { method: "PATCH", path: "/api/v1/admin/aids/items/{aid_item_id}", operationId: "adminAidsUpdateItem", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/loans": { method: "GET", path: "/api/v1/admin/aids/loans", operationId: "adminAidsLoans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/aids/loans/{aid_loan_id}": { method: "GET", path: "/api/v1/admin/aids/loans/{aid_loan_id}", operationId: "adminAidsLoan", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/cancel": { method: "POST", path: "/api/v1/admin/aids/loans/{aid_loan_id}/cancel", operationId: "adminAidsCancel", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/lend": { method: "POST", path: "/api/v1/admin/aids/loans/{aid_loan_id}/lend", operationId: "adminAidsLend", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/aids/loans/{aid_loan_id}/return": { method: "POST", path: "/api/v1/admin/aids/loans/{aid_loan_id}/return", operationId: "adminAidsReturn", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/locations": { method: "GET", path: "/api/v1/admin/aids/locations", operationId: "adminAidsLocations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/locations": { method: "POST", path: "/api/v1/admin/aids/locations", operationId: "adminAidsCreateLocation", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/aids/locations/{aid_location_id}": { method: "GET", path: "/api/v1/admin/aids/locations/{aid_location_id}", operationId: "adminAidsLocation", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/aids/locations/{aid_location_id}": { method: "PATCH", path: "/api/v1/admin/aids/locations/{aid_location_id}", operationId: "adminAidsUpdateLocation", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/aids/stock": { method: "GET", path: "/api/v1/admin/aids/stock", operationId: "adminAidsStock", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/aids/types": { method: "POST", path: "/api/v1/admin/aids/types", operationId: "adminAidsCreateType", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/aids/types/{aid_type_id}": { method: "PATCH", path: "/api/v1/admin/aids/types/{aid_type_id}", operationId: "adminAidsUpdateType", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/admin/alerts": { method: "GET", path: "/api/v1/admin/alerts", operationId: "adminListAlerts", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/stats": { method: "GET", path: "/api/v1/admin/alerts/stats", operationId: "adminAlertStats", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/admin/alerts/{alert_id}": { method: "GET", path: "/api/v1/admin/alerts/{alert_id}", operationId: "adminGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/elders/{elder_id}/profile": { method: "GET", path: "/api/v1/admin/care/elders/{elder_id}/profile", operationId: "adminCareProfile", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "PATCH /api/v1/admin/care/elders/{elder_id}/profile": { method: "PATCH", path: "/api/v1/admin/care/elders/{elder_id}/profile", operationId: "adminCareUpdateProfile", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/care/meal-plans": { method: "GET", path: "/api/v1/admin/care/meal-plans", operationId: "adminMealPlans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-routes": { method: "GET", path: "/api/v1/admin/care/meal-routes", operationId: "adminMealRoutes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/meal-routes": { method: "POST", path: "/api/v1/admin/care/meal-routes", operationId: "adminCreateMealRoute", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/care/meal-routes/{route_id}": { method: "PATCH", path: "/api/v1/admin/care/meal-routes/{route_id}", operationId: "adminUpdateMealRoute", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals": { method: "GET", path: "/api/v1/admin/care/meal-routes/{route_id}/meals", operationId: "adminMealList", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-routes/{route_id}/meals.csv": { method: "GET", path: "/api/v1/admin/care/meal-routes/{route_id}/meals.csv", operationId: "adminMealListCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/meal-shortages": { method: "GET", path: "/api/v1/admin/care/meal-shortages", operationId: "adminMealShortages", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/orders": { method: "GET", path: "/api/v1/admin/care/orders", operationId: "adminCareOrders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/orders/{care_order_id}": { method: "GET", path: "/api/v1/admin/care/orders/{care_order_id}", operationId: "adminCareOrder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/approve": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/approve", operationId: "adminCareApprove", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/assign": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/assign", operationId: "adminCareAssign", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/cancel": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/cancel", operationId: "adminCareCancel", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/reject": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/reject", operationId: "adminCareReject", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/resolve": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/resolve", operationId: "adminCareResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/return-visits": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/return-visits", operationId: "adminCareVisitOrder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [201] },
+  "POST /api/v1/admin/care/orders/{care_order_id}/vouch": { method: "POST", path: "/api/v1/admin/care/orders/{care_order_id}/vouch", operationId: "adminCareVouch", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/providers": { method: "GET", path: "/api/v1/admin/care/providers", operationId: "adminCareProviders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/providers": { method: "POST", path: "/api/v1/admin/care/providers", operationId: "adminCareCreateProvider", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/care/providers/{care_provider_id}": { method: "PATCH", path: "/api/v1/admin/care/providers/{care_provider_id}", operationId: "adminCareUpdateProvider", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/care/providers/{care_provider_id}/workers": { method: "GET", path: "/api/v1/admin/care/providers/{care_provider_id}/workers", operationId: "adminCareWorkers", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/providers/{care_provider_id}/workers": { method: "POST", path: "/api/v1/admin/care/providers/{care_provider_id}/workers", operationId: "adminCareAddWorker", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/admin/care/return-visits": { method: "GET", path: "/api/v1/admin/care/return-visits", operationId: "adminCareVisits", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/return-visits/sample": { method: "POST", path: "/api/v1/admin/care/return-visits/sample", operationId: "adminCareSample", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/admin/care/return-visits/{care_visit_id}/done": { method: "POST", path: "/api/v1/admin/care/return-visits/{care_visit_id}/done", operationId: "adminCareVisitDone", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/care/services": { method: "GET", path: "/api/v1/admin/care/services", operationId: "adminCareServices", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/services": { method: "POST", path: "/api/v1/admin/care/services", operationId: "adminCareCreateService", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "PATCH /api/v1/admin/care/services/{care_service_id}": { method: "PATCH", path: "/api/v1/admin/care/services/{care_service_id}", operationId: "adminCareUpdateService", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/admin/care/settlement": { method: "GET", path: "/api/v1/admin/care/settlement", operationId: "adminCareSettlement", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/settlement.csv": { method: "GET", path: "/api/v1/admin/care/settlement.csv", operationId: "adminCareSettlementCsv", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/admin/care/subsidy-rules": { method: "GET", path: "/api/v1/admin/care/subsidy-rules", operationId: "adminCareRules", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/admin/care/subsidy-rules": { method: "POST", path: "/api/v1/admin/care/subsidy-rules", operationId: "adminCareCreateRule", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/admin/devices": { method: "GET", path: "/api/v1/admin/devices", operationId: "adminListDevices", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/admin/devices": { method: "POST", path: "/api/v1/admin/devices", operationId: "adminCreateDevice", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/devices/import": { method: "POST", path: "/api/v1/admin/devices/import", operationId: "adminImportDevices", auth: true, idempotencyKey: false, bodyType: "multipart/form-data", successStatus: [200] },
@@ -10399,6 +13360,16 @@ export const OPERATIONS = {
   "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/roster/close", operationId: "adminCloseRoster", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/admin/volunteer-tasks/{task_id}/signups": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/signups", operationId: "adminAddSignup", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote": { method: "POST", path: "/api/v1/admin/volunteer-tasks/{task_id}/signups/{signup_id}/promote", operationId: "adminPromote", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/aids/availability": { method: "GET", path: "/api/v1/aids/availability", operationId: "aidsAvailability", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/aids/loans": { method: "GET", path: "/api/v1/aids/loans", operationId: "aidsMyLoans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/aids/loans/{loan_id}": { method: "GET", path: "/api/v1/aids/loans/{loan_id}", operationId: "aidsMyLoan", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/loans/{loan_id}/cancel": { method: "POST", path: "/api/v1/aids/loans/{loan_id}/cancel", operationId: "aidsCancel", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/loans/{loan_id}/renew": { method: "POST", path: "/api/v1/aids/loans/{loan_id}/renew", operationId: "aidsRenew", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/reservations": { method: "POST", path: "/api/v1/aids/reservations", operationId: "aidsReserve", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/aids/types": { method: "GET", path: "/api/v1/aids/types", operationId: "aidsTypes", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/aids/waits": { method: "GET", path: "/api/v1/aids/waits", operationId: "aidsMyWaits", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/aids/waits": { method: "POST", path: "/api/v1/aids/waits", operationId: "aidsWait", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/aids/waits/{wait_id}/leave": { method: "POST", path: "/api/v1/aids/waits/{wait_id}/leave", operationId: "aidsLeaveWait", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/alerts/{alert_id}": { method: "GET", path: "/api/v1/alerts/{alert_id}", operationId: "alertsGetAlert", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/ack": { method: "POST", path: "/api/v1/alerts/{alert_id}/ack", operationId: "alertsAcknowledge", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/alerts/{alert_id}/resolve": { method: "POST", path: "/api/v1/alerts/{alert_id}/resolve", operationId: "alertsResolve", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
@@ -10410,6 +13381,32 @@ export const OPERATIONS = {
   "POST /api/v1/auth/wechat-login": { method: "POST", path: "/api/v1/auth/wechat-login", operationId: "wechatLogin", auth: false, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/bookings/{booking_id}": { method: "GET", path: "/api/v1/bookings/{booking_id}", operationId: "getMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/bookings/{booking_id}/cancel": { method: "POST", path: "/api/v1/bookings/{booking_id}/cancel", operationId: "cancelMyBooking", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/care/meal-calendar": { method: "GET", path: "/api/v1/care/meal-calendar", operationId: "mealCalendar", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/meal-plans": { method: "POST", path: "/api/v1/care/meal-plans", operationId: "createMealPlan", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/care/meal-plans/{plan_id}": { method: "GET", path: "/api/v1/care/meal-plans/{plan_id}", operationId: "getMealPlan", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/meal-plans/{plan_id}/end": { method: "POST", path: "/api/v1/care/meal-plans/{plan_id}/end", operationId: "endMealPlan", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/meal-plans/{plan_id}/pause": { method: "POST", path: "/api/v1/care/meal-plans/{plan_id}/pause", operationId: "pauseMealPlan", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/meal-plans/{plan_id}/resume": { method: "POST", path: "/api/v1/care/meal-plans/{plan_id}/resume", operationId: "resumeMealPlan", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/care/meal-routes": { method: "GET", path: "/api/v1/care/meal-routes", operationId: "mealRoutesForElder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/orders": { method: "POST", path: "/api/v1/care/orders", operationId: "careOrder", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
+  "GET /api/v1/care/orders/{order_id}": { method: "GET", path: "/api/v1/care/orders/{order_id}", operationId: "careGetOrder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/orders/{order_id}/cancel": { method: "POST", path: "/api/v1/care/orders/{order_id}/cancel", operationId: "careCancel", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/orders/{order_id}/confirm": { method: "POST", path: "/api/v1/care/orders/{order_id}/confirm", operationId: "careConfirm", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/orders/{order_id}/dispute": { method: "POST", path: "/api/v1/care/orders/{order_id}/dispute", operationId: "careDispute", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/care/orders/{order_id}/rating": { method: "POST", path: "/api/v1/care/orders/{order_id}/rating", operationId: "careRate", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/care/quote": { method: "POST", path: "/api/v1/care/quote", operationId: "careQuote", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/care/services": { method: "GET", path: "/api/v1/care/services", operationId: "careServices", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/care/worker/orders": { method: "GET", path: "/api/v1/care/worker/orders", operationId: "careMyWork", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/care/worker/orders/{order_id}": { method: "GET", path: "/api/v1/care/worker/orders/{order_id}", operationId: "careWorkOrder", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/accept": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/accept", operationId: "careAccept", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/check-in": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/check-in", operationId: "careCheckIn", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/check-out": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/check-out", operationId: "careCheckOut", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/decline": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/decline", operationId: "careDecline", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/grab": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/grab", operationId: "careGrab", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/not-delivered": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/not-delivered", operationId: "careNotDelivered", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/set-off": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/set-off", operationId: "careSetOff", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "POST /api/v1/care/worker/orders/{order_id}/transfer": { method: "POST", path: "/api/v1/care/worker/orders/{order_id}/transfer", operationId: "careTransfer", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
+  "GET /api/v1/care/worker/pool": { method: "GET", path: "/api/v1/care/worker/pool", operationId: "carePool", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/elders": { method: "GET", path: "/api/v1/elders", operationId: "eldercareListMyRegistrations", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/elders": { method: "POST", path: "/api/v1/elders", operationId: "eldercareRegisterElder", auth: true, idempotencyKey: true, bodyType: "application/json", successStatus: [201] },
   "GET /api/v1/elders/{elder_id}": { method: "GET", path: "/api/v1/elders/{elder_id}", operationId: "eldercareGetMyRegistration", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -10438,6 +13435,9 @@ export const OPERATIONS = {
   "POST /api/v1/me/account-deletion/cancel": { method: "POST", path: "/api/v1/me/account-deletion/cancel", operationId: "privacyCancelDeletion", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/alerts": { method: "GET", path: "/api/v1/me/alerts", operationId: "alertsListMine", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/bookings": { method: "GET", path: "/api/v1/me/bookings", operationId: "listMyBookings", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/care/elders/{elder_id}/code": { method: "GET", path: "/api/v1/me/care/elders/{elder_id}/code", operationId: "meCareCode", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/care/meal-plans": { method: "GET", path: "/api/v1/me/care/meal-plans", operationId: "myMealPlans", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
+  "GET /api/v1/me/care/orders": { method: "GET", path: "/api/v1/me/care/orders", operationId: "meCareOrders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/me/data-exports": { method: "POST", path: "/api/v1/me/data-exports", operationId: "privacyRequestExport", auth: true, idempotencyKey: false, bodyType: null, successStatus: [202] },
   "GET /api/v1/me/data-exports/{export_id}": { method: "GET", path: "/api/v1/me/data-exports/{export_id}", operationId: "privacyGetExport", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "GET /api/v1/me/elders": { method: "GET", path: "/api/v1/me/elders", operationId: "eldercareListMyElders", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -10564,6 +13564,22 @@ export const OPERATION_IDS = {
   adminAddMember: "POST /api/v1/admin/volunteer-groups/{group_id}/members",
   adminAddPartyDuesRate: "POST /api/v1/admin/party/dues-rates",
   adminAddSignup: "POST /api/v1/admin/volunteer-tasks/{task_id}/signups",
+  adminAidsCancel: "POST /api/v1/admin/aids/loans/{aid_loan_id}/cancel",
+  adminAidsCreateItem: "POST /api/v1/admin/aids/items",
+  adminAidsCreateLocation: "POST /api/v1/admin/aids/locations",
+  adminAidsCreateType: "POST /api/v1/admin/aids/types",
+  adminAidsItem: "GET /api/v1/admin/aids/items/{aid_item_id}",
+  adminAidsItems: "GET /api/v1/admin/aids/items",
+  adminAidsLend: "POST /api/v1/admin/aids/loans/{aid_loan_id}/lend",
+  adminAidsLoan: "GET /api/v1/admin/aids/loans/{aid_loan_id}",
+  adminAidsLoans: "GET /api/v1/admin/aids/loans",
+  adminAidsLocation: "GET /api/v1/admin/aids/locations/{aid_location_id}",
+  adminAidsLocations: "GET /api/v1/admin/aids/locations",
+  adminAidsReturn: "POST /api/v1/admin/aids/loans/{aid_loan_id}/return",
+  adminAidsStock: "GET /api/v1/admin/aids/stock",
+  adminAidsUpdateItem: "PATCH /api/v1/admin/aids/items/{aid_item_id}",
+  adminAidsUpdateLocation: "PATCH /api/v1/admin/aids/locations/{aid_location_id}",
+  adminAidsUpdateType: "PATCH /api/v1/admin/aids/types/{aid_type_id}",
   adminAlertStats: "GET /api/v1/admin/alerts/stats",
   adminAppointPartyOfficer: "POST /api/v1/admin/party/orgs/{org_id}/officers",
   adminApproveElder: "POST /api/v1/admin/elders/{elder_id}/approve",
@@ -10572,6 +13588,32 @@ export const OPERATION_IDS = {
   adminCancelEvent: "POST /api/v1/admin/events/{event_id}/cancel",
   adminCancelPartyMeeting: "POST /api/v1/admin/party/meetings/{meeting_id}/cancel",
   adminCancelTask: "POST /api/v1/admin/volunteer-tasks/{task_id}/cancel",
+  adminCareAddWorker: "POST /api/v1/admin/care/providers/{care_provider_id}/workers",
+  adminCareApprove: "POST /api/v1/admin/care/orders/{care_order_id}/approve",
+  adminCareAssign: "POST /api/v1/admin/care/orders/{care_order_id}/assign",
+  adminCareCancel: "POST /api/v1/admin/care/orders/{care_order_id}/cancel",
+  adminCareCreateProvider: "POST /api/v1/admin/care/providers",
+  adminCareCreateRule: "POST /api/v1/admin/care/subsidy-rules",
+  adminCareCreateService: "POST /api/v1/admin/care/services",
+  adminCareOrder: "GET /api/v1/admin/care/orders/{care_order_id}",
+  adminCareOrders: "GET /api/v1/admin/care/orders",
+  adminCareProfile: "GET /api/v1/admin/care/elders/{elder_id}/profile",
+  adminCareProviders: "GET /api/v1/admin/care/providers",
+  adminCareReject: "POST /api/v1/admin/care/orders/{care_order_id}/reject",
+  adminCareResolve: "POST /api/v1/admin/care/orders/{care_order_id}/resolve",
+  adminCareRules: "GET /api/v1/admin/care/subsidy-rules",
+  adminCareSample: "POST /api/v1/admin/care/return-visits/sample",
+  adminCareServices: "GET /api/v1/admin/care/services",
+  adminCareSettlement: "GET /api/v1/admin/care/settlement",
+  adminCareSettlementCsv: "GET /api/v1/admin/care/settlement.csv",
+  adminCareUpdateProfile: "PATCH /api/v1/admin/care/elders/{elder_id}/profile",
+  adminCareUpdateProvider: "PATCH /api/v1/admin/care/providers/{care_provider_id}",
+  adminCareUpdateService: "PATCH /api/v1/admin/care/services/{care_service_id}",
+  adminCareVisitDone: "POST /api/v1/admin/care/return-visits/{care_visit_id}/done",
+  adminCareVisitOrder: "POST /api/v1/admin/care/orders/{care_order_id}/return-visits",
+  adminCareVisits: "GET /api/v1/admin/care/return-visits",
+  adminCareVouch: "POST /api/v1/admin/care/orders/{care_order_id}/vouch",
+  adminCareWorkers: "GET /api/v1/admin/care/providers/{care_provider_id}/workers",
   adminCheckIn: "POST /api/v1/admin/events/{event_id}/check-ins",
   adminCloseRoster: "POST /api/v1/admin/volunteer-tasks/{task_id}/roster/close",
   adminConfirmBinding: "POST /api/v1/admin/family-bindings/{binding_id}/confirm",
@@ -10582,6 +13624,7 @@ export const OPERATION_IDS = {
   adminCreateEvent: "POST /api/v1/admin/events",
   adminCreateGroup: "POST /api/v1/admin/volunteer-groups",
   adminCreateHandlingUnit: "POST /api/v1/admin/handling-units",
+  adminCreateMealRoute: "POST /api/v1/admin/care/meal-routes",
   adminCreatePartyMember: "POST /api/v1/admin/party/members",
   adminCreatePartyOrg: "POST /api/v1/admin/party/orgs",
   adminCreatePartyQuiz: "POST /api/v1/admin/party/quizzes",
@@ -10653,6 +13696,11 @@ export const OPERATION_IDS = {
   adminListPayments: "GET /api/v1/admin/payments",
   adminListProfiles: "GET /api/v1/admin/volunteer-profiles",
   adminListTasks: "GET /api/v1/admin/volunteer-tasks",
+  adminMealList: "GET /api/v1/admin/care/meal-routes/{route_id}/meals",
+  adminMealListCsv: "GET /api/v1/admin/care/meal-routes/{route_id}/meals.csv",
+  adminMealPlans: "GET /api/v1/admin/care/meal-plans",
+  adminMealRoutes: "GET /api/v1/admin/care/meal-routes",
+  adminMealShortages: "GET /api/v1/admin/care/meal-shortages",
   adminMergeIncident: "POST /api/v1/admin/incidents/{incident_id}/merge",
   adminOrderElderContacts: "PUT /api/v1/admin/elders/{elder_id}/contacts",
   adminParkingAnomalies: "GET /api/v1/admin/parking/anomalies",
@@ -10714,11 +13762,22 @@ export const OPERATION_IDS = {
   adminUpdateElder: "PATCH /api/v1/admin/elders/{elder_id}",
   adminUpdateEvent: "PATCH /api/v1/admin/events/{event_id}",
   adminUpdateGroup: "PATCH /api/v1/admin/volunteer-groups/{group_id}",
+  adminUpdateMealRoute: "PATCH /api/v1/admin/care/meal-routes/{route_id}",
   adminUpdatePartyMember: "PATCH /api/v1/admin/party/members/{member_id}",
   adminUpdateSkill: "PATCH /api/v1/admin/volunteer-skills/{skill_id}",
   adminUpdateTask: "PATCH /api/v1/admin/volunteer-tasks/{task_id}",
   adminWithdrawElderConsent: "POST /api/v1/admin/elders/{elder_id}/consents/{consent_id}/withdraw",
   adminWritePartyMinutes: "PUT /api/v1/admin/party/meetings/{meeting_id}/minutes",
+  aidsAvailability: "GET /api/v1/aids/availability",
+  aidsCancel: "POST /api/v1/aids/loans/{loan_id}/cancel",
+  aidsLeaveWait: "POST /api/v1/aids/waits/{wait_id}/leave",
+  aidsMyLoan: "GET /api/v1/aids/loans/{loan_id}",
+  aidsMyLoans: "GET /api/v1/aids/loans",
+  aidsMyWaits: "GET /api/v1/aids/waits",
+  aidsRenew: "POST /api/v1/aids/loans/{loan_id}/renew",
+  aidsReserve: "POST /api/v1/aids/reservations",
+  aidsTypes: "GET /api/v1/aids/types",
+  aidsWait: "POST /api/v1/aids/waits",
   alertsAcknowledge: "POST /api/v1/alerts/{alert_id}/ack",
   alertsGetAlert: "GET /api/v1/alerts/{alert_id}",
   alertsListMine: "GET /api/v1/me/alerts",
@@ -10727,12 +13786,32 @@ export const OPERATION_IDS = {
   approveHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/approve",
   bookEvent: "POST /api/v1/events/{event_id}/bookings",
   cancelMyBooking: "POST /api/v1/bookings/{booking_id}/cancel",
+  careAccept: "POST /api/v1/care/worker/orders/{order_id}/accept",
+  careCancel: "POST /api/v1/care/orders/{order_id}/cancel",
+  careCheckIn: "POST /api/v1/care/worker/orders/{order_id}/check-in",
+  careCheckOut: "POST /api/v1/care/worker/orders/{order_id}/check-out",
+  careConfirm: "POST /api/v1/care/orders/{order_id}/confirm",
+  careDecline: "POST /api/v1/care/worker/orders/{order_id}/decline",
+  careDispute: "POST /api/v1/care/orders/{order_id}/dispute",
+  careGetOrder: "GET /api/v1/care/orders/{order_id}",
+  careGrab: "POST /api/v1/care/worker/orders/{order_id}/grab",
+  careMyWork: "GET /api/v1/care/worker/orders",
+  careNotDelivered: "POST /api/v1/care/worker/orders/{order_id}/not-delivered",
+  careOrder: "POST /api/v1/care/orders",
+  carePool: "GET /api/v1/care/worker/pool",
+  careQuote: "POST /api/v1/care/quote",
+  careRate: "POST /api/v1/care/orders/{order_id}/rating",
+  careServices: "GET /api/v1/care/services",
+  careSetOff: "POST /api/v1/care/worker/orders/{order_id}/set-off",
+  careTransfer: "POST /api/v1/care/worker/orders/{order_id}/transfer",
+  careWorkOrder: "GET /api/v1/care/worker/orders/{order_id}",
   checkIn: "POST /api/v1/volunteer/tasks/{task_id}/check-in",
   checkOut: "POST /api/v1/volunteer/tasks/{task_id}/check-out",
   completeUpload: "POST /api/v1/media/{media_id}/complete",
   confirmAttendance: "POST /api/v1/volunteer/signups/{signup_id}/confirm",
   countUnreadMessages: "GET /api/v1/me/messages/unread-count",
   createHouseholdRequest: "POST /api/v1/me/household-requests",
+  createMealPlan: "POST /api/v1/care/meal-plans",
   createSandboxPayment: "POST /api/v1/payments/sandbox-orders",
   createUploadTicket: "POST /api/v1/media/upload-tickets",
   declineOffer: "POST /api/v1/volunteer/tasks/{task_id}/decline",
@@ -10753,11 +13832,13 @@ export const OPERATION_IDS = {
   eldercareRequestBinding: "POST /api/v1/family-bindings",
   eldercareSandboxConfirmOfficialAccountLink: "POST /api/v1/me/official-account/link/sandbox-confirm",
   eldercareStartOfficialAccountLink: "POST /api/v1/me/official-account/link",
+  endMealPlan: "POST /api/v1/care/meal-plans/{plan_id}/end",
   gateDecision: "POST /api/v1/parking/gates/decisions",
   gatePassages: "POST /api/v1/parking/gates/passages",
   getEvent: "GET /api/v1/events/{event_id}",
   getEventLive: "GET /api/v1/events/{event_id}/live",
   getMe: "GET /api/v1/me",
+  getMealPlan: "GET /api/v1/care/meal-plans/{plan_id}",
   getMedia: "GET /api/v1/media/{media_id}",
   getMediaFile: "GET /api/v1/media/files/{key}",
   getMyBooking: "GET /api/v1/bookings/{booking_id}",
@@ -10800,7 +13881,12 @@ export const OPERATION_IDS = {
   logout: "POST /api/v1/auth/logout",
   markAllMessagesRead: "POST /api/v1/me/messages/read-all",
   markMessageRead: "POST /api/v1/me/messages/{message_id}/read",
+  meCareCode: "GET /api/v1/me/care/elders/{elder_id}/code",
+  meCareOrders: "GET /api/v1/me/care/orders",
+  mealCalendar: "GET /api/v1/care/meal-calendar",
+  mealRoutesForElder: "GET /api/v1/care/meal-routes",
   myCertificate: "GET /api/v1/me/volunteer/certificate",
+  myMealPlans: "GET /api/v1/me/care/meal-plans",
   parkingAvailability: "GET /api/v1/parking/availability",
   parkingBook: "POST /api/v1/parking/bookings",
   parkingBuyPass: "POST /api/v1/parking/passes",
@@ -10851,6 +13937,7 @@ export const OPERATION_IDS = {
   partyStudyHeartbeat: "POST /api/v1/party/study-materials/{material_id}/heartbeats",
   partyUpdateMe: "PATCH /api/v1/party/me",
   patchMe: "PATCH /api/v1/me",
+  pauseMealPlan: "POST /api/v1/care/meal-plans/{plan_id}/pause",
   postLiveHeartbeat: "POST /api/v1/events/{event_id}/live/heartbeats",
   postStreamCallback: "POST /api/v1/live/callbacks",
   prepayMyPayment: "POST /api/v1/payments/{order_id}/prepay",
@@ -10869,6 +13956,7 @@ export const OPERATION_IDS = {
   recordSubscriptions: "POST /api/v1/me/subscriptions",
   refresh: "POST /api/v1/auth/refresh",
   rejectHouseholdRequest: "POST /api/v1/admin/household-requests/{request_id}/reject",
+  resumeMealPlan: "POST /api/v1/care/meal-plans/{plan_id}/resume",
   revealUserPhone: "POST /api/v1/admin/users/{user_id}/reveal-phone",
   sandboxCompleteMyPayment: "POST /api/v1/payments/{order_id}/sandbox-complete",
   sensorFrames: "POST /api/v1/parking/sensors/frames",

@@ -219,6 +219,9 @@ def test_cancel_is_free_before_the_cutoff_and_a_lender_cancellation_refunds_and_
     mine = booked(client, zhang, mall, local(tuesday, "19:00"), local(tuesday, "21:00"))
     cancelled = ok(client.post(f"/api/v1/parking/bookings/{mine['id']}/cancel", json={}, headers=zhang["headers"]))
     assert cancelled["status"] == "cancelled" and cancelled["refund_fen"] == mine["price_fen"]
+    again = client.post(f"/api/v1/parking/bookings/{mine['id']}/cancel", json={}, headers=zhang["headers"])
+    assert again.status_code == 409 and again.get_json()["code"] == "booking_not_changeable"
+    assert "已取消" in again.get_json()["message"]  # the state it is in, in the resident's words
     theirs = booked(client, lisi, mall, local(tuesday, "19:00"), local(tuesday, "21:00"))
     seen = ok(client.get("/api/v1/parking/lender/bookings", headers=mall["lender"]["headers"]))["items"]
     assert {b["plate"] for b in seen} == {"沪A***45", "沪B***90"}  # masked for the lender
@@ -261,6 +264,31 @@ def test_extending_takes_the_following_time_only_when_it_is_free(client, world, 
 # ------------------------------------------------------------------------------------------------
 # Vehicles
 # ------------------------------------------------------------------------------------------------
+
+
+def test_a_driving_licence_photo_is_seen_by_its_owner_and_staff_only(client, world, admin, zhang, lisi):
+    from PIL import Image
+
+    car = ok(client.post("/api/v1/parking/vehicles", json={"plate": "沪D54321"}, headers=zhang["headers"]), 201)
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 90, 200)).save(buffer, "JPEG")
+    picture = ok(
+        client.post(
+            "/api/v1/media",
+            data={"file": (io.BytesIO(buffer.getvalue()), "licence.jpg", "image/jpeg")},
+            headers=zhang["headers"],
+            content_type="multipart/form-data",
+        ),
+        201,
+    )["id"]
+    verified = ok(
+        client.post(
+            f"/api/v1/parking/vehicles/{car['id']}/licence", json={"media_id": picture}, headers=zhang["headers"]
+        )
+    )
+    assert verified["verification"] == "verified"
+    for who, status in ((zhang, 200), (admin, 200), (lisi, 404)):
+        assert client.get(f"/api/v1/media/{picture}", headers=who["headers"]).status_code == status
 
 
 def test_a_plate_is_on_one_household_and_a_household_has_at_most_n_cars(client, world, admin, zhang, lisi, settings):

@@ -512,6 +512,24 @@ NOT_PERSONAL = {
     "party_announcements.title",
     "party_announcements.body",
     "party_points_ledger.note",  # what a point was for: a meeting's topic, a material's title
+    # Aids lending: the catalogue, the stations' public names and addresses, the state of an item (staff's words
+    # about a wheelchair; what was noted at a hand-out or return stays on the loan, which is covered).
+    "aid_types.name",
+    "aid_types.description",
+    "aid_locations.name",
+    "aid_locations.address",
+    "aid_items.condition_note",
+    # Elderly services: organisations and their service desks, the catalogue and the street's rules; why a return
+    # visit is due (low_score / sample).
+    "care_providers.name",
+    "care_providers.contact_name",
+    "care_providers.contact_phone",
+    "care_services.name",
+    "care_services.description",
+    "care_subsidy_rules.name",
+    "care_return_visits.reason",
+    # Daily meal plans: a canteen's route is named by staff, about no person.
+    "care_meal_routes.name",
 }
 PERSONAL_NAME = ("phone", "id_number", "name", "nickname", "address", "note", "description", "comment", "reason")
 PERSONAL_NAME += ("conditions", "relation", "body", "title", "given_by", "openid", "unionid", "username", "avatar")

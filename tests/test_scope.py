@@ -180,9 +180,15 @@ def kj02(client, world, admin) -> dict[str, str]:
     coin_entry = ok(client.get("/api/v1/me/volunteer/coins", headers=volunteer["headers"]))["items"][0]["id"]
     parking = kj02_parking(client, world, admin)
     party = kj02_party(client, world, h, family, applicant)
+    aids = kj02_aids(client, world, admin, family)
+    care = kj02_care(client, world, h, elder, family)
+    meals = kj02_meals(client, world, h, elder)
     return {
         **parking,
         **party,
+        **aids,
+        **care,
+        **meals,
         "skill_id": skill,
         "profile_id": profile,
         "group_id": group,
@@ -205,6 +211,21 @@ def kj02(client, world, admin) -> dict[str, str]:
         "user_id": applicant["user"]["id"],
         "shift_id": shift,
         "unit_id": unit,
+    }
+
+
+def kj02_aids(client: Any, world: Any, admin: dict[str, Any], resident: dict[str, Any]) -> dict[str, str]:
+    """A KJ02 service station with a wheelchair in stock, reserved by a resident."""
+    from tests.test_aids import make_station
+
+    station = make_station(client, world, admin, admin, area="KJ02-01")
+    body = {"type_id": station["types"]["walker"]["id"], "location_id": station["station"]["id"]}
+    loan = ok(client.post("/api/v1/aids/reservations", json=body, headers=resident["headers"]), 201)
+    return {
+        "aid_type_id": station["types"]["walker"]["id"],
+        "aid_location_id": station["station"]["id"],
+        "aid_item_id": station["items"]["walker"][0]["id"],
+        "aid_loan_id": loan["id"],
     }
 
 
@@ -261,6 +282,49 @@ def kj02_parking(client: Any, world: Any, admin: dict[str, Any]) -> dict[str, st
         "session_id": entered["results"][0]["session_id"],
         "sensor_id": sensor,
     }
+
+
+def kj02_meals(client: Any, world: Any, h: dict[str, str], elder: str) -> dict[str, str]:
+    """Daily meal plans of KJ02: a canteen's route with no room left, the elder's lunch plan (phoned in by the admin)
+    and the shortage it leaves on the route's list."""
+    from api.care.models import CareProvider, CareService, Category, DeliveredBy, FundingTier, Unit
+
+    canteen = CareProvider(name="KJ02长者食堂", kind=DeliveredBy.CANTEEN, area_path="/KJ/KJ02/", daily_capacity=50)
+    service = CareService(
+        code="kj02-lunch",
+        name="助餐（午餐）",
+        category=Category.MEAL_CANTEEN,
+        unit=Unit.PER_MEAL,
+        list_price_fen=1200,
+        duration_minutes=60,
+        delivered_by=DeliveredBy.CANTEEN,
+        funding_tier=FundingTier.SHICHANG,
+        cutoff_days_before=None,
+        cutoff_local_time=None,
+    )
+    db.session.add_all([canteen, service])
+    db.session.commit()
+    route = {
+        "canteen_id": str(canteen.id),
+        "service_id": str(service.id),
+        "name": "KJ02线",
+        "mode": "pickup",
+        "area_id": str(world.areas["KJ02"].id),
+        "meals": ["lunch"],
+        "daily_capacity": 0,
+    }
+    route_id = ok(client.post("/api/v1/admin/care/meal-routes", json=route, headers=h), 201)["id"]
+    plan = {
+        "elder_id": elder,
+        "route_id": route_id,
+        "meal": "lunch",
+        "schedule": "weekdays",
+        "weekdays": "1234567",
+        "skip_holidays": False,
+    }
+    plan_id = ok(client.post("/api/v1/care/meal-plans", json=plan, headers=h), 201)["id"]
+    shortage = ok(client.get(f"/api/v1/admin/care/meal-shortages?route_id={route_id}", headers=h))["items"][0]["id"]
+    return {"route_id": route_id, "meal_plan_id": plan_id, "meal_shortage_id": shortage}
 
 
 def kj02_party(
@@ -380,6 +444,46 @@ def kj02_party(
     }
 
 
+def kj02_care(client: Any, world: Any, h: dict[str, str], elder: str, worker: dict[str, Any]) -> dict[str, str]:
+    """Elderly services in KJ02: a provider with a worker, a bath service and a subsidy rule of the committee, an
+    order staff placed by phone for the KJ02 elder, and a return visit on it."""
+    care = "/api/v1/admin/care"
+    kj02 = str(world.areas["KJ02"].id)
+    provider = ok(
+        client.post(f"{care}/providers", json={"name": "KJ02服务社", "kind": "provider", "area_id": kj02}, headers=h),
+        201,
+    )["id"]
+    hired = {"user_id": worker["user"]["id"], "name": "KJ02护理员"}
+    care_worker = ok(client.post(f"{care}/providers/{provider}/workers", json=hired, headers=h), 201)["id"]
+    service = {
+        "code": "kj02-bath",
+        "name": "KJ02助浴",
+        "category": "bathing",
+        "unit": "per_visit",
+        "list_price_fen": 8000,
+        "duration_minutes": 60,
+        "delivered_by": "provider",
+        "funding_tier": "shichang",
+        "provider_id": provider,
+        "area_id": kj02,
+    }
+    service_id = ok(client.post(f"{care}/services", json=service, headers=h), 201)["id"]
+    rule = {"name": "KJ02助浴补贴", "funding_line": "居委补贴", "tier": "shichang", "percent": 10, "area_id": kj02}
+    rule_id = ok(client.post(f"{care}/subsidy-rules", json=rule, headers=h), 201)["id"]
+    starts = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    placed = {"elder_id": elder, "service_id": service_id, "window_start": starts.isoformat()}
+    order = ok(client.post("/api/v1/care/orders", json=placed, headers=h), 201)["id"]
+    visit = ok(client.post(f"{care}/orders/{order}/return-visits", headers=h), 201)["id"]
+    return {
+        "care_provider_id": provider,
+        "care_worker_id": care_worker,
+        "care_service_id": service_id,
+        "care_rule_id": rule_id,
+        "care_order_id": order,
+        "care_visit_id": visit,
+    }
+
+
 def _jpeg() -> bytes:
     from PIL import Image
 
@@ -419,6 +523,16 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/volunteer-hour-entries/{hour_entry_id}/reverse": {"reason": "录入错误"},
         "post /api/v1/admin/time-coin-entries/{coin_entry_id}/reverse": {"reason": "录入错误"},
         "patch /api/v1/admin/parking/lots/{lot_id}": {"name": "改名的车库"},
+        "patch /api/v1/admin/care/providers/{care_provider_id}": {"daily_capacity": 10},
+        "post /api/v1/admin/care/providers/{care_provider_id}/workers": {"user_id": objects["user_id"], "name": "某"},
+        "patch /api/v1/admin/care/services/{care_service_id}": {"name": "改名的服务"},
+        "patch /api/v1/admin/care/elders/{elder_id}/profile": {"dibao": True},
+        "post /api/v1/admin/care/orders/{care_order_id}/reject": {"reason": "不符合条件"},
+        "post /api/v1/admin/care/orders/{care_order_id}/assign": {"worker_id": objects["care_worker_id"]},
+        "post /api/v1/admin/care/orders/{care_order_id}/cancel": {"reason": "老人住院"},
+        "post /api/v1/admin/care/orders/{care_order_id}/resolve": {"outcome": "void", "note": "核实"},
+        "post /api/v1/admin/care/return-visits/{care_visit_id}/done": {"outcome": "已回访"},
+        "patch /api/v1/admin/care/meal-routes/{route_id}": {"daily_capacity": 5},
         "post /api/v1/admin/parking/lots/{lot_id}/spaces": {"code": "NEW1", "kind": "bay"},
         "patch /api/v1/admin/parking/lots/{lot_id}/spaces/{space_id}": {"capacity": 1},
         "post /api/v1/admin/parking/offers/{offer_id}/reject": {"reason": "手续不全"},
@@ -443,6 +557,12 @@ def bodies(objects: dict[str, str]) -> dict[str, Any]:
         "post /api/v1/admin/party/point-claims/{point_claim_id}/decision": {"approve": True},
         "post /api/v1/admin/party/transfers/{transfer_id}/transitions": {"action": "withdraw"},
         "post /api/v1/admin/party/registrations/{registration_id}/decision": {"confirm": True},
+        "patch /api/v1/admin/aids/types/{aid_type_id}": {"loan_days": 60},
+        "patch /api/v1/admin/aids/locations/{aid_location_id}": {"name": "改名的服务站"},
+        "patch /api/v1/admin/aids/items/{aid_item_id}": {"condition": "fair"},
+        "post /api/v1/admin/aids/loans/{aid_loan_id}/lend": {"condition_note": "完好"},
+        "post /api/v1/admin/aids/loans/{aid_loan_id}/return": {"condition_note": "完好"},
+        "post /api/v1/admin/aids/loans/{aid_loan_id}/cancel": {"reason": "辅具维修"},
     }
 
 

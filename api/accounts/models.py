@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, String, Text, UniqueConstraint, select, text
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.ext.hybrid import Comparator, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.sql import operators
 
 from api.crypto import Encrypted, lookup_hash
 from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -60,8 +61,14 @@ class HouseholdRequestStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+# Staff scope compares paths by prefix (`LIKE '/KJ/KJ01/%'`): on PostgreSQL only an index with the pattern
+# operator class serves that under a non-C collation (the unique index on `path` does not).
+PATH_PREFIX_OPS = "varchar_pattern_ops"
+
+
 class Area(IdMixin, Base):
     __tablename__ = "areas"
+    __table_args__ = (Index("ix_areas_path_prefix", "path", postgresql_ops={"path": PATH_PREFIX_OPS}),)
 
     kind: Mapped[AreaKind] = mapped_column(enum_column(AreaKind, "area_kind"))
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -146,6 +153,29 @@ class Room(IdMixin, Base):
         return estate + door
 
 
+class _PlacePath(Comparator[str | None]):
+    """The SQL side of `area_path_through`: the place's path as a correlated subquery, except that "starts with"
+    (the staff scope, `api.scope`) reads `place_id IN (the places whose path starts so)`, "equals" likewise,
+    and "is NULL" `place_id IS NULL`. In a WHERE both forms say the same (nothing negates a scope);
+    the second lets PostgreSQL find the places through the path's prefix index and the rows through their
+    place's index, instead of running the subquery once per row of the table."""
+
+    def __init__(self, expression: ColumnElement[str | None], place_id: Any, through_room: bool) -> None:
+        super().__init__(expression)
+        self.place_id = place_id
+        self.through_room = through_room
+
+    def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+        if op in (operators.is_, operators.eq) and other[0] is None:
+            # A place id always names a row (a foreign key): the path is missing exactly when the id is.
+            return self.place_id.is_(None)
+        if op in (operators.startswith_op, operators.eq):
+            places = select(Room.id).join(Area, Room.building_id == Area.id) if self.through_room else select(Area.id)
+            places = places.where(op(Area.path, *other, **kwargs)).correlate_except(Area, Room)
+            return self.place_id.in_(places)
+        return op(self.expression, *other, **kwargs)
+
+
 def area_path_through(relationship: str) -> hybrid_property[str | None]:
     """The `area_path` of a model placed through `relationship` (to an Area or a Room, held in `<relationship>_id`):
     the place's path on an object, None while it has none; in SQL a correlated subquery giving the same, so one
@@ -155,16 +185,17 @@ def area_path_through(relationship: str) -> hybrid_property[str | None]:
         place = getattr(self, relationship)
         return place.path if place is not None else None
 
-    def expression(cls: Any) -> ColumnElement[str | None]:
+    def comparator(cls: Any) -> _PlacePath:
         place_id = getattr(cls, f"{relationship}_id")
-        if getattr(cls, relationship).property.mapper.class_ is Room:
+        through_room = getattr(cls, relationship).property.mapper.class_ is Room
+        if through_room:
             query = select(Area.path).join(Room, Room.building_id == Area.id).where(Room.id == place_id)
         else:
             query = select(Area.path).where(Area.id == place_id)
         # Its own areas and rooms even when the enclosing query joins them: only the placed row is correlated.
-        return query.correlate_except(Area, Room).scalar_subquery()
+        return _PlacePath(query.correlate_except(Area, Room).scalar_subquery(), place_id, through_room)
 
-    return hybrid_property(path, expr=expression)
+    return hybrid_property(path, custom_comparator=comparator)
 
 
 class User(IdMixin, TimestampMixin, Base):

@@ -13,7 +13,7 @@ from api import ratelimit
 from api.accounts import policy, schemas, services
 from api.accounts.access import USER, record_access
 from api.accounts.models import Area, AreaKind, HouseholdRequest, Room
-from api.auth import current_user, login_required, policy_exempt, staff_route
+from api.auth import current_user, login_required, policy_exempt, reads_replica, staff_route
 from api.db import db
 from api.errors import NotFound
 from api.extensions import Blueprint, get_miniprogram, get_settings
@@ -140,6 +140,7 @@ def withdraw_household_request(request_id: uuid.UUID) -> Any:
 @login_required()
 @areas_blp.arguments(schemas.AreaListArgs, location="query")
 @areas_blp.response(200, page_of(schemas.AreaSchema))
+@reads_replica
 def list_areas(args: dict[str, Any]) -> Any:
     """Browse the area tree: roots, or the children of `parent_id`; `q` filters by name."""
     stmt = services.search_areas(args["parent_id"], args["q"])
@@ -167,11 +168,13 @@ def list_rooms(args: dict[str, Any], area_id: uuid.UUID) -> Any:
 @staff_route(admin_blp, "/household-requests", methods=["GET"])
 @admin_blp.arguments(schemas.AdminHouseholdRequestListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AdminHouseholdRequestSchema))
+@reads_replica
 def admin_list_household_requests(args: dict[str, Any]) -> Any:
     """Household requests in my area (pending by default), newest first."""
     staff = current_user()
     stmt = services.household_requests_in_scope(staff, args["status"])
     page = paginate(stmt, order_by=(HouseholdRequest.id,), limit=args["limit"], cursor=args["cursor"])
+    services.load_ancestors(r.room.building for r in page.items)  # the addresses, in one statement
     record_access(staff, USER, [r.user_id for r in page.items], ("household_request", "nickname", "phone_masked"))
     return page
 

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api import scope
 from api.accounts import signals
@@ -281,6 +283,29 @@ WITH_ADDRESS = (
     .joinedload(Area.parent)
     .joinedload(Area.parent)
 )
+
+
+def load_ancestors(places: Iterable[Area | None]) -> None:
+    """Load every ancestor of these areas in one statement and hang each on its child's `.parent`, so walking
+    up the tree (full names, addresses) sends no more statements. Their paths name the ancestors
+    ("/KJ/KJ01/KJ01-01/" → "/KJ/", "/KJ/KJ01/"): a page of cases in twenty estates costs this one statement,
+    not one per estate and level."""
+    areas = [area for area in places if area is not None]
+    wanted: set[str] = set()
+    for area in areas:
+        parts = area.path.strip("/").split("/")
+        wanted.update("/" + "/".join(parts[:depth]) + "/" for depth in range(1, len(parts)))
+    if not wanted:
+        return
+    by_id = {a.id: a for a in db.session.scalars(select(Area).where(Area.path.in_(sorted(wanted))))}
+    for area in areas:
+        node: Area | None = area
+        while node is not None and "parent" not in node.__dict__:
+            parent = by_id.get(node.parent_id) if node.parent_id is not None else None
+            if node.parent_id is not None and parent is None:
+                break  # not under its path's ancestors (never so in practice): leave it to the lazy load
+            set_committed_value(node, "parent", parent)
+            node = parent
 
 
 def households_of(user: User) -> list[HouseholdMember]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User, area_path_through
+from api.accounts.models import PATH_PREFIX_OPS, Area, User, area_path_through
 from api.db import Base, IdMixin, enum_column, utcnow
 from api.devices.models import Device
 from api.eldercare.models import Elder
@@ -110,7 +110,7 @@ class Alert(IdMixin, Base):
         ),
         # The escalation beat: unacknowledged alerts due for their next step.
         Index("ix_alerts_status_next_escalation_at", "status", "next_escalation_at"),
-        Index("ix_alerts_area_path_id", "area_path", "id"),
+        Index("ix_alerts_area_path_id", "area_path", "id", postgresql_ops={"area_path": PATH_PREFIX_OPS}),
         Index("ix_alerts_elder_id_id", "elder_id", "id"),
         Index("ix_alerts_device_id_id", "device_id", "id"),
         CheckConstraint("count >= 1", name="count_positive"),

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, text, tuple_, update
+from sqlalchemy import Float, Select, and_, case, func, select, text, tuple_, type_coerce, update
+from sqlalchemy.dialects import postgresql
 
 from api import dialect, scope
 from api.accounts.models import Area, Role, Room, User, UserRole
@@ -714,19 +715,43 @@ def device_events(staff: User, device_id: uuid.UUID) -> Select[tuple[IotEvent]]:
 def stats(staff: User, since: datetime, until: datetime) -> dict[str, Any]:
     """Alerts by type and severity, time to acknowledge (p50/p90, seconds), false-alarm rate — in SQL."""
     mine = and_(scope.condition(staff, Alert.area_path), Alert.first_at >= since, Alert.first_at < until)
-    by_type = db.session.execute(
-        select(Alert.rule, Alert.severity, func.count()).where(mine).group_by(Alert.rule, Alert.severity)
-    ).all()
-    resolved, false_alarms = db.session.execute(
-        select(
-            func.count().filter(Alert.status == AlertStatus.RESOLVED),
-            func.count().filter(Alert.resolution == Resolution.FALSE_ALARM),
-        ).where(mine)
-    ).one()
     ack = dialect.seconds_between(Alert.acknowledged_at, Alert.first_at)
-    acked = and_(mine, Alert.acknowledged_at.is_not(None))
-    n = db.session.scalar(select(func.count()).select_from(Alert).where(acked))
-    p50, p90 = dialect.percentiles(lambda *columns: select(*columns).where(acked), ack).get(None, (None, None))
+    acked = Alert.acknowledged_at.is_not(None)
+    if db.dialect == "postgresql":
+        # One statement, one scan: the type × severity cells and the whole period's figures are a
+        # `GROUP BY GROUPING SETS`; the percentiles one `percentile_cont(ARRAY[…])` over the acknowledged.
+        percentiles = func.percentile_cont(postgresql.array([0.5, 0.9])).within_group(ack).filter(acked)
+        rows = db.session.execute(
+            select(
+                func.grouping(Alert.rule, Alert.severity),
+                Alert.rule,
+                Alert.severity,
+                func.count(),
+                func.count().filter(acked),
+                func.count().filter(Alert.status == AlertStatus.RESOLVED),
+                func.count().filter(Alert.resolution == Resolution.FALSE_ALARM),
+                type_coerce(percentiles, postgresql.ARRAY(Float)),
+            )
+            .where(mine)
+            .group_by(func.grouping_sets(tuple_(Alert.rule, Alert.severity), tuple_()))
+        ).all()
+        by_type = [(rule, severity, count) for grouped, rule, severity, count, *_ in rows if not grouped]
+        _, _, _, _, n, resolved, false_alarms, quantiles = next(row for row in rows if row[0])
+        p50, p90 = quantiles or (None, None)
+    else:
+        by_type = db.session.execute(
+            select(Alert.rule, Alert.severity, func.count()).where(mine).group_by(Alert.rule, Alert.severity)
+        ).all()
+        resolved, false_alarms = db.session.execute(
+            select(
+                func.count().filter(Alert.status == AlertStatus.RESOLVED),
+                func.count().filter(Alert.resolution == Resolution.FALSE_ALARM),
+            ).where(mine)
+        ).one()
+        n = db.session.scalar(select(func.count()).select_from(Alert).where(mine, acked))
+        p50, p90 = dialect.percentiles(lambda *columns: select(*columns).where(mine, acked), ack).get(
+            None, (None, None)
+        )
     total = sum(count for _rule, _severity, count in by_type)
     types: dict[str, int] = {}
     severities: dict[str, int] = {}

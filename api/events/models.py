@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from api.accounts.models import Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column
@@ -120,3 +120,6 @@ class Booking(IdMixin, Base):
 
     event: Mapped[Event] = relationship(lazy="joined", innerjoin=True)
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+    # How many wait before a waitlisted booking, when a list loaded it with the row
+    # (`services.with_waitlist_ahead`); None otherwise, and `services.waitlist_position` counts.
+    waitlist_ahead: Mapped[int | None] = query_expression()

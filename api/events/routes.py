@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response
 
 from api import ratelimit
-from api.auth import current_user, login_required, staff_route
+from api.auth import current_user, login_required, reads_replica, staff_route
 from api.events import estimate, schemas, services
 from api.events.models import Booking, Event
 from api.extensions import Blueprint, get_settings
@@ -32,6 +32,7 @@ BOOKINGS_PER_MINUTE = 30
 @login_required()
 @events_blp.arguments(schemas.EventListArgs, location="query")
 @events_blp.response(200, page_of(schemas.EventSchema))
+@reads_replica
 def list_events(args: dict[str, Any]) -> Any:
     """Published events, soonest first; filter by category, committee, dates, or what can be booked now."""
     stmt = services.list_events(
@@ -74,6 +75,7 @@ def book_event(args: dict[str, Any], event_id: uuid.UUID) -> Any:
 @login_required()
 @bookings_blp.arguments(CursorArgs, location="query")
 @bookings_blp.response(200, page_of(schemas.BookingSchema))
+@reads_replica
 def list_my_bookings(args: dict[str, Any]) -> Any:
     """My bookings, newest first."""
     stmt = services.my_bookings(current_user())

@@ -8,7 +8,8 @@ from typing import Any
 
 from api import ratelimit
 from api.accounts.access import USER, record_access
-from api.auth import current_user, login_required, staff_route
+from api.accounts.services import load_ancestors
+from api.auth import current_user, login_required, reads_replica, staff_route
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
 from api.incidents import schemas, services
@@ -67,10 +68,13 @@ def incidents_create(args: dict[str, Any]) -> Any:
 @login_required()
 @blp.arguments(CursorArgs, location="query")
 @blp.response(200, page_of(schemas.IncidentSummarySchema))
+@reads_replica
 def incidents_list_mine(args: dict[str, Any]) -> Any:
     """Reports I filed or follow (merged into another), newest first."""
     stmt = services.my_incidents(current_user())
-    return paginate(stmt, order_by=(Incident.id,), limit=args["limit"], cursor=args["cursor"])
+    page = paginate(stmt, order_by=(Incident.id,), limit=args["limit"], cursor=args["cursor"])
+    load_ancestors(i.area for i in page.items)  # the places' full names, in one statement
+    return page
 
 
 @blp.route("/incidents/<uuid:incident_id>", methods=["GET"])
@@ -78,7 +82,9 @@ def incidents_list_mine(args: dict[str, Any]) -> Any:
 @blp.response(200, schemas.IncidentDetailSchema)
 def incidents_get(incident_id: uuid.UUID) -> Any:
     """One of my reports: its photos, the timeline of what was done, and the handler's closing photos."""
-    return services.own_incident(current_user(), incident_id)
+    incident = services.own_incident(current_user(), incident_id)
+    load_ancestors([incident.area])
+    return incident
 
 
 @blp.route("/incidents/<uuid:incident_id>/feedback", methods=["POST"])
@@ -98,6 +104,7 @@ def incidents_give_feedback(args: dict[str, Any], incident_id: uuid.UUID) -> Any
 @staff_route(admin_blp, "/incidents", methods=["GET"])
 @admin_blp.arguments(schemas.AdminIncidentListArgs, location="query")
 @admin_blp.response(200, page_of(schemas.AdminIncidentSummarySchema))
+@reads_replica
 def admin_list_incidents(args: dict[str, Any]) -> Any:
     """The triage queue of my area, newest first; filter by status, category, committee, overdue."""
     stmt = services.triage_queue(
@@ -107,13 +114,16 @@ def admin_list_incidents(args: dict[str, Any]) -> Any:
         area_id=args["area_id"],
         overdue=args["overdue"],
     )
-    return paginate(stmt, order_by=(Incident.id,), limit=args["limit"], cursor=args["cursor"])
+    page = paginate(stmt, order_by=(Incident.id,), limit=args["limit"], cursor=args["cursor"])
+    load_ancestors(i.area for i in page.items)  # the places' full names, in one statement
+    return page
 
 
 @staff_route(admin_blp, "/incidents/stats", methods=["GET"])
 @admin_blp.arguments(schemas.StatsArgs, location="query")
 @admin_blp.response(200, schemas.StatsSchema)
 @admin_blp.alt_response(422, description="`from` is not before `to`")
+@reads_replica
 def admin_incident_stats(args: dict[str, Any]) -> Any:
     """Received, closed, closure rate, median/p90 handling hours, overdue and satisfaction, per committee
     or category, for cases received in [from, to) within my area."""
@@ -123,8 +133,7 @@ def admin_incident_stats(args: dict[str, Any]) -> Any:
     if start >= end:
         raise ApiError("validation_failed", errors={"to": ["must be after from"]})
     staff = current_user()
-    rows = services.statistics(staff, start=start, end=end, group_by=args["group_by"])
-    total = services.statistics(staff, start=start, end=end, group_by="total")
+    rows, total = services.statistics_with_total(staff, start=start, end=end, group_by=args["group_by"])
     empty = {k: 0 for k in ("received", "closed", "rejected", "overdue", "feedback_count")}
     none = dict.fromkeys(("closure_rate", "median_handling_hours", "p90_handling_hours", "satisfaction_rate"))
     return {
@@ -132,7 +141,7 @@ def admin_incident_stats(args: dict[str, Any]) -> Any:
         "from_": start,
         "to": end,
         "rows": rows,
-        "total": total[0] if total else {"key": "total", "name": "合计", **empty, **none},
+        "total": total or {"key": "total", "name": "合计", **empty, **none},
     }
 
 
@@ -142,6 +151,7 @@ def admin_get_incident(incident_id: uuid.UUID) -> Any:
     """One case with its full timeline (who did what, when), the reporter (phone masked) and allowed actions."""
     staff = current_user()
     incident = services.staff_incident(staff, incident_id)
+    load_ancestors([incident.area])
     record_access(staff, USER, [incident.reporter_id], ("reporter_nickname", "reporter_phone_masked"))
     return incident
 

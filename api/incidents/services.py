@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, literal, or_, select
+from sqlalchemy import Float, Select, and_, false, func, literal, or_, select, type_coerce
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from api import dialect, scope
@@ -346,16 +347,23 @@ def timeline(incident: Incident) -> list[IncidentEvent]:
     )
 
 
-def photos(incident: Incident) -> list[Any]:
-    from api.media.services import photos_of
+def _photos(incident: Incident) -> dict[str, list[Any]]:
+    """The report's and the result's photos, read together once per case object (one statement, not two)."""
+    from api.media.services import photos_of_kinds
 
-    return photos_of(PHOTO_RECORD, incident.id)
+    cached: dict[str, list[Any]] | None = incident.__dict__.get("_linli_photos")
+    if cached is None:
+        cached = photos_of_kinds((PHOTO_RECORD, RESULT_RECORD), incident.id)
+        incident.__dict__["_linli_photos"] = cached
+    return cached
+
+
+def photos(incident: Incident) -> list[Any]:
+    return _photos(incident)[PHOTO_RECORD]
 
 
 def result_photos(incident: Incident) -> list[Any]:
-    from api.media.services import photos_of
-
-    return photos_of(RESULT_RECORD, incident.id)
+    return _photos(incident)[RESULT_RECORD]
 
 
 def staff_incident(staff: User, incident_id: uuid.UUID) -> Incident:
@@ -874,48 +882,111 @@ def statistics(
             Incident.created_at < end,
         )
 
-    overdue = or_(
-        and_(Incident.status.in_(CLOCKED_STATUSES), Incident.due_at <= now),
-        and_(Incident.status.in_(("resolved", "closed")), Incident.resolved_at > Incident.due_at),
-    )
     counts = db.session.execute(
-        base(
-            key_id,
-            key_code,
-            key_name,
-            func.count(),
-            func.count().filter(Incident.status == S.CLOSED),
-            func.count().filter(Incident.status == S.REJECTED),
-            func.count().filter(overdue),
-            func.count(Incident.feedback_score),
-            func.count().filter(Incident.feedback_score >= 4),
-        ).group_by(key_id, key_code, key_name)
+        base(key_id, key_code, key_name, *_stats_counts(now)).group_by(key_id, key_code, key_name)
     ).all()
 
     handled = and_(Incident.resolved_at.is_not(None), Incident.status.in_(("resolved", "closed")))
     hours = dialect.seconds_between(Incident.resolved_at, Incident.created_at) / 3600.0
     handling = dialect.percentiles(lambda *columns: base(*columns).where(handled), hours, (0.5, 0.9), group=key_id)
 
-    out = []
-    for key, code, name, received, closed, rejected, late, scored, satisfied in counts:
-        median, p90 = handling.get(key, (None, None))
-        considered = received - rejected
-        out.append(
-            {
-                "key": "total" if group_by == "total" else (code or "unassigned"),
-                "name": "合计" if group_by == "total" else (name or "未归属"),
-                "received": received,
-                "closed": closed,
-                "rejected": rejected,
-                "closure_rate": round(closed / considered, 4) if considered else None,
-                "median_handling_hours": round(float(median), 2) if median is not None else None,
-                "p90_handling_hours": round(float(p90), 2) if p90 is not None else None,
-                "overdue": late,
-                "feedback_count": scored,
-                "satisfaction_rate": round(satisfied / scored, 4) if scored else None,
-            }
-        )
+    out = [
+        _stats_row(group_by == "total", code, name, counted, handling.get(key, (None, None)))
+        for key, code, name, *counted in counts
+    ]
     return sorted(out, key=lambda row: row["key"])
+
+
+def _stats_row(
+    total: bool, code: str | None, name: str | None, counted: Sequence[int], handling: Sequence[Any]
+) -> dict[str, Any]:
+    received, closed, rejected, late, scored, satisfied = counted
+    median, p90 = handling
+    considered = received - rejected
+    return {
+        "key": "total" if total else (code or "unassigned"),
+        "name": "合计" if total else (name or "未归属"),
+        "received": received,
+        "closed": closed,
+        "rejected": rejected,
+        "closure_rate": round(closed / considered, 4) if considered else None,
+        "median_handling_hours": round(float(median), 2) if median is not None else None,
+        "p90_handling_hours": round(float(p90), 2) if p90 is not None else None,
+        "overdue": late,
+        "feedback_count": scored,
+        "satisfaction_rate": round(satisfied / scored, 4) if scored else None,
+    }
+
+
+def statistics_with_total(
+    staff: User, *, start: datetime, end: datetime, group_by: str, now: datetime | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """`statistics` by `group_by` and their total (None when no case was received).
+
+    On PostgreSQL one statement answers both, over one scan of the period's cases: the groups and the total
+    are a `GROUP BY ROLLUP`, the counts aggregate `FILTER`s, both percentiles one `percentile_cont(ARRAY[…])`
+    (one sort per group), and the committee of each case comes from a join of the 1,640 areas with their
+    committees, not of every case with every committee. Elsewhere (SQLite) the two are asked separately."""
+    if db.dialect != "postgresql":
+        totals = statistics(staff, start=start, end=end, group_by="total", now=now)
+        return statistics(staff, start=start, end=end, group_by=group_by, now=now), (totals[0] if totals else None)
+    now = now or utcnow()
+    stmt = select().select_from(Incident)
+    if group_by == "category":
+        key_id, key_code, key_name = IncidentCategory.id, IncidentCategory.code, IncidentCategory.name_zh
+        stmt = stmt.outerjoin(IncidentCategory, IncidentCategory.id == Incident.category_id)
+    else:
+        committee, placed = aliased(Area), aliased(Area)
+        placement = (
+            select(placed.id.label("area_id"), committee.id, committee.code, committee.name)
+            .join(committee, and_(committee.kind == AreaKind.COMMITTEE, placed.path.startswith(committee.path)))
+            .subquery()
+        )
+        key_id, key_code, key_name = placement.c.id, placement.c.code, placement.c.name
+        stmt = stmt.outerjoin(placement, placement.c.area_id == Incident.area_id)
+    handled = and_(Incident.resolved_at.is_not(None), Incident.status.in_(("resolved", "closed")))
+    hours = dialect.seconds_between(Incident.resolved_at, Incident.created_at) / 3600.0
+    percentiles = func.percentile_cont(postgresql.array([0.5, 0.9])).within_group(hours).filter(handled)
+    rows = db.session.execute(
+        stmt.add_columns(
+            func.grouping(key_id),
+            func.min(key_code),
+            func.min(key_name),
+            *_stats_counts(now),
+            type_coerce(percentiles, postgresql.ARRAY(Float)),
+        )
+        .where(
+            scope.condition(staff, Incident.area_path),
+            Incident.merged_into_id.is_(None),
+            Incident.created_at >= start,
+            Incident.created_at < end,
+        )
+        .group_by(func.rollup(key_id))
+    ).all()
+    groups, total = [], None
+    for is_total, code, name, *counted, handling in rows:
+        row = _stats_row(bool(is_total), code, name, counted[:6], handling or (None, None))
+        if is_total:
+            total = row
+        else:
+            groups.append(row)
+    return sorted(groups, key=lambda row: row["key"]), total
+
+
+def _stats_counts(now: datetime) -> tuple[Any, ...]:
+    """Received, closed, rejected, overdue, rated and satisfied, as aggregates (see `statistics`)."""
+    overdue = or_(
+        and_(Incident.status.in_(CLOCKED_STATUSES), Incident.due_at <= now),
+        and_(Incident.status.in_(("resolved", "closed")), Incident.resolved_at > Incident.due_at),
+    )
+    return (
+        func.count(),
+        func.count().filter(Incident.status == S.CLOSED),
+        func.count().filter(Incident.status == S.REJECTED),
+        func.count().filter(overdue),
+        func.count(Incident.feedback_score),
+        func.count().filter(Incident.feedback_score >= 4),
+    )
 
 
 # ------------------------------------------------------------------------------------------------

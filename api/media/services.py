@@ -365,6 +365,18 @@ def photos_of(record_type: str, record_id: uuid.UUID) -> list[Media]:
     )
 
 
+def photos_of_kinds(record_types: tuple[str, ...], record_id: uuid.UUID) -> dict[str, list[Media]]:
+    """`photos_of` for several kinds of photo of one record (a case's report and its result), in one statement."""
+    found: dict[str, list[Media]] = {kind: [] for kind in record_types}
+    for media in db.session.scalars(
+        select(Media)
+        .where(Media.record_type.in_(record_types), Media.record_id == record_id)
+        .order_by(Media.position, Media.id)
+    ):
+        found[media.record_type].append(media)
+    return found
+
+
 def release(record_type: str, record_id: uuid.UUID) -> int:
     """Detach a record's photos (the record is deleted): they go back to their uploaders and are purged
     at the next run of `purge_unattached` once they are a day old."""

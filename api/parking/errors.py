@@ -38,8 +38,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "booking_not_changeable": (
         409,
-        "该预约当前状态（{status}）不能进行此操作",
-        "This booking cannot be changed in its current state ({status})",
+        "该预约当前状态（{state}）不能进行此操作",
+        "This booking cannot be changed in its current state ({state})",
     ),
     "cancel_not_refundable": (
         409,

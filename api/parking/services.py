@@ -109,7 +109,7 @@ def yuan(fen: int) -> str:
 def move(booking: Booking, to: BookingStatus, now: datetime) -> None:
     """The one way a booking changes status; a move the machine does not allow is a 409 naming the status."""
     if to not in BOOKING_MOVES[booking.status]:
-        raise ApiError("booking_not_changeable", status=STATUS_ZH[booking.status.value])
+        raise ApiError("booking_not_changeable", state=STATUS_ZH[booking.status.value])
     booking.status = to
     if to == BookingStatus.CONFIRMED:
         booking.confirmed_at = now
@@ -120,7 +120,7 @@ def move(booking: Booking, to: BookingStatus, now: datetime) -> None:
 
 def move_pass(parking_pass: ParkingPass, to: PassStatus, now: datetime) -> None:
     if to not in PASS_MOVES[parking_pass.status]:
-        raise ApiError("booking_not_changeable", status=parking_pass.status.value)
+        raise ApiError("booking_not_changeable", state=parking_pass.status.value)
     parking_pass.status = to
     if to == PassStatus.ACTIVE:
         parking_pass.activated_at = now
@@ -494,8 +494,8 @@ def remove_vehicle(user: User, vehicle_id: uuid.UUID, now: datetime) -> Vehicle:
     return vehicle
 
 
-def may_see_licence(viewer: User, media_obj: Any) -> bool:
-    vehicle = db.session.get(Vehicle, media_obj.record_id)
+def may_see_licence(viewer: User, vehicle_id: uuid.UUID) -> bool:
+    vehicle = db.session.get(Vehicle, vehicle_id)
     if vehicle is None:
         return False
     return vehicle.owner_id == viewer.id or (viewer.is_staff and scope.sees(viewer, vehicle.area_path))
@@ -974,7 +974,7 @@ def cancel_by_driver(user: User, booking_id: uuid.UUID, accept_no_refund: bool, 
     own_booking(user, booking_id)
     booking = _locked_booking_of(booking_id)
     if booking.status not in (BookingStatus.HELD, BookingStatus.CONFIRMED):
-        raise ApiError("booking_not_changeable", status=STATUS_ZH[booking.status.value])
+        raise ApiError("booking_not_changeable", state=STATUS_ZH[booking.status.value])
     cutoff = booking.starts_at - timedelta(minutes=settings().parking_free_cancel_minutes)
     refundable = booking.status == BookingStatus.HELD or now < cutoff
     if not refundable and not accept_no_refund:
@@ -987,7 +987,7 @@ def cancel_for_driver(actor: User, booking: Booking, by: str, reason: str, now: 
     """A lender or staff cancels: a full refund, and the driver told at once."""
     booking = _locked_booking_of(booking.id)
     if booking.status not in (BookingStatus.HELD, BookingStatus.CONFIRMED):
-        raise ApiError("booking_not_changeable", status=STATUS_ZH[booking.status.value])
+        raise ApiError("booking_not_changeable", state=STATUS_ZH[booking.status.value])
     _end_with_refund(booking, True, reason, by, now)
     _tell_cancelled(booking, reason)
     return booking
@@ -1025,7 +1025,7 @@ def extend(user: User, booking_id: uuid.UUID, ends_at: datetime, now: datetime) 
     own_booking(user, booking_id)
     booking = _locked_booking_of(booking_id)
     if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.IN_PROGRESS):
-        raise ApiError("booking_not_changeable", status=STATUS_ZH[booking.status.value])
+        raise ApiError("booking_not_changeable", state=STATUS_ZH[booking.status.value])
     if ends_at <= booking.ends_at:
         raise ApiError("period_invalid", errors={"ends_at": ["须晚于当前结束时间"]}, problem="须晚于当前结束时间")
     if ends_at - booking.starts_at > MAX_STAY:
@@ -1066,7 +1066,7 @@ def change_plate(user: User, booking_id: uuid.UUID, vehicle_id: uuid.UUID) -> Bo
     vehicle = usable_vehicle(user, vehicle_id)
     booking = _lock_booking(booking_id)
     if booking.status not in (BookingStatus.HELD, BookingStatus.CONFIRMED):
-        raise ApiError("booking_not_changeable", status=STATUS_ZH[booking.status.value])
+        raise ApiError("booking_not_changeable", state=STATUS_ZH[booking.status.value])
     booking.vehicle_id, booking.plate = vehicle.id, vehicle.plate
     if booking.status == BookingStatus.CONFIRMED:
         after_commit(PUSH_TASK, "booking", str(booking.id))
@@ -1145,7 +1145,7 @@ def report_occupied(user: User, booking_id: uuid.UUID, now: datetime) -> dict[st
     own_booking(user, booking_id)
     booking = _locked_booking_of(booking_id)
     if booking.status != BookingStatus.CONFIRMED or now < booking.starts_at - timedelta(minutes=30):
-        raise ApiError("booking_not_changeable", status=STATUS_ZH[booking.status.value])
+        raise ApiError("booking_not_changeable", state=STATUS_ZH[booking.status.value])
     if sensors.reads_vacant(booking.space_id):
         raise ApiError("not_occupied")
     config = settings()

@@ -5,7 +5,8 @@ someone's approval before they reach them.
 Append-only: this module only ever INSERTs entries. A correction is a reversing entry pointing at the one it undoes
 (once: `reverses_id` is unique; a reversal is never reversed); a balance is the SUM of an account's entries,
 computed, never stored. Moving coins locks the giver's account row first, so two gifts at once cannot spend the same
-coins. Coins can be given to family or donated to the community pool; nothing buys them or pays them out.
+coins. Coins can be given to family, donated to the community pool, or spent on a coin-redeemable elderly service
+(`spend`, given back by `refund_spent` when the service does not happen); nothing buys them or pays them out.
 """
 
 from __future__ import annotations
@@ -386,6 +387,44 @@ def give(giver: User, receiver_id: uuid.UUID, centi: int) -> uuid.UUID:
 
 def donate(giver: User, centi: int) -> uuid.UUID:
     return _move_coins(giver, pool(), centi, CoinKind.DONATION_OUT, CoinKind.DONATION_IN)
+
+
+def spend(payer: User, centi: int) -> uuid.UUID:
+    """Pay `centi` for an elderly service (api/care): to the community pool, under the payer's lock; 409
+    `coins_insufficient` when the balance is short."""
+    return _move_coins(payer, pool(), centi, CoinKind.SPENT_OUT, CoinKind.SPENT_IN)
+
+
+def refund_spent(payer: User, centi: int, source_id: uuid.UUID) -> uuid.UUID:
+    """Give back coins spent on a service that did not happen (the pool's row locked first)."""
+    community = pool()
+    _lock(community.id)
+    account = account_of(payer)
+    assert account is not None
+    transfer = new_id()
+    now = utcnow()
+    db.session.add_all(
+        [
+            CoinEntry(
+                account_id=community.id,
+                kind=CoinKind.REFUND_OUT,
+                centi=-centi,
+                counterpart_id=account.id,
+                source_id=source_id,
+                created_at=now,
+            ),
+            CoinEntry(
+                account_id=account.id,
+                kind=CoinKind.REFUND_IN,
+                centi=centi,
+                counterpart_id=community.id,
+                source_id=source_id,
+                created_at=now,
+            ),
+        ]
+    )
+    db.session.flush()
+    return transfer
 
 
 def close_account(user: User) -> int:

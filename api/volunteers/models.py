@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area, User, area_path_through
+from api.accounts.models import PATH_PREFIX_OPS, Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 
 
@@ -135,6 +135,10 @@ class CoinKind(enum.StrEnum):
     DONATION_IN = "donation_in"  # the pool's side of a donation
     CLOSING_OUT = "closing_out"  # an erased account's balance, moved to the pool
     CLOSING_IN = "closing_in"
+    SPENT_OUT = "spent_out"  # paid for an elderly service (api/care), to the community pool
+    SPENT_IN = "spent_in"  # the pool's side of it
+    REFUND_OUT = "refund_out"  # the pool gives them back: the service was cancelled or voided
+    REFUND_IN = "refund_in"
 
 
 volunteer_profile_skills = Table(
@@ -435,7 +439,9 @@ class HourEntry(IdMixin, Base):
         CheckConstraint("minutes <> 0", name="minutes_not_zero"),
         Index("ix_volunteer_hour_entries_account_id_id", "account_id", "id"),
         Index("ix_volunteer_hour_entries_group_id_served_at", "group_id", "served_at"),
-        Index("ix_volunteer_hour_entries_area_path_id", "area_path", "id"),
+        Index(
+            "ix_volunteer_hour_entries_area_path_id", "area_path", "id", postgresql_ops={"area_path": PATH_PREFIX_OPS}
+        ),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("volunteer_accounts.id", ondelete="RESTRICT"))
@@ -458,7 +464,7 @@ class CoinEntry(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("centi <> 0", name="centi_not_zero"),
         Index("ix_time_coin_entries_account_id_id", "account_id", "id"),
-        Index("ix_time_coin_entries_area_path_id", "area_path", "id"),
+        Index("ix_time_coin_entries_area_path_id", "area_path", "id", postgresql_ops={"area_path": PATH_PREFIX_OPS}),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("volunteer_accounts.id", ondelete="RESTRICT"))
