@@ -301,8 +301,9 @@ def _hostile_fuzz(operation: Any, client: Any, headers: dict[str, str], known: d
         before = _row_counts()
         response = _send(client, case, headers, body)
         problem = _problem(response.status_code, response.content_type or "", response.get_data())
-        if problem is None and response.status_code >= 400 and _row_counts() != before:
-            problem = f"{response.status_code} but something was stored"
+        if problem is None and response.status_code >= 400 and (after := _row_counts()) != before:
+            changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+            problem = f"{response.status_code} but something was stored: {changed}"
         if problem:
             raise Finding(
                 f"{problem}\n  {case.method.upper()} {_path(case)} query={case.query!r}\n"
