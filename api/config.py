@@ -267,7 +267,8 @@ class Settings:
     # Elderly service orders (api/care): how long an offer waits for the worker, how many declines or time-outs
     # before staff are asked, the check-in grace around the window, when an unconfirmed order confirms itself,
     # how long a dispute may be opened, the score that asks staff for a return visit, the share of completed
-    # orders sampled for one, how long before the window a worker sees the address, and wrong-code attempts.
+    # orders sampled for one, how long before the window a worker sees the address, wrong-code attempts, and how
+    # long after nobody answered the door staff are told unless the family reports the elder safe.
     care_offer_minutes: int = 15
     care_dispatch_tries: int = 3
     care_checkin_grace_minutes: int = 30
@@ -277,6 +278,7 @@ class Settings:
     care_sample_percent: int = 5
     care_address_lead_minutes: int = 120
     care_code_attempts: int = 5
+    care_welfare_staff_minutes: int = 15
     # Daily meal plans (api/care meals): how many days ahead the beat job orders each plan's meals.
     care_meal_days_ahead: int = 2
     care_coin_value_fen: int = 3000  # one time coin (an hour of volunteer help) pays this much of a service

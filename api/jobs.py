@@ -40,6 +40,7 @@ ROUTES: dict[str, str] = {
     "notifications.*": NOTIFICATIONS,
     "notifications.deliver_alarm": ALERTS,
     "notifications.sweep_alarms": ALERTS,
+    "care.welfare_escalate": ALERTS,  # an elder nobody found at home, the family silent: staff must hear at once
     "accounts.purge_expired_credentials": BULK,
     "media.make_thumbnail": BULK,
     "media.sweep_thumbnails": BULK,

@@ -239,6 +239,8 @@ export const ERRORS = {
   care_staff_proof_required: { status: 422, zh: "该老人由工作人员确认服务，请联系工作人员", en: "Staff confirm this elder's visits: call them" },
   care_already_confirmed: { status: 409, zh: "该订单已确认（{at}）", en: "This order was already confirmed ({at})" },
   care_already_rated: { status: 409, zh: "该订单已评价", en: "This order was already rated" },
+  care_welfare_not_open: { status: 409, zh: "只有上门无人应答的订单才需要报平安", en: "Only an order nobody answered the door for waits for word that the elder is safe" },
+  care_welfare_already_reported: { status: 409, zh: "已报过平安（{at}）", en: "The elder was already reported safe ({at})" },
   care_not_ratable: { status: 409, zh: "服务完成后才能评价", en: "Rate the order once it is completed" },
   care_dispute_closed: { status: 409, zh: "已超过申诉期限（完成后 {days} 天内）", en: "Disputes are open for {days} days after completion" },
   care_month_invalid: { status: 422, zh: "月份无效：{month}", en: "Not a valid month: {month}" },

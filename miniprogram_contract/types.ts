@@ -1005,6 +1005,16 @@ export interface CareOrder {
   service_date: string | null;
   meal_plan_id: string | null;
   route_id: string | null;
+  /**
+   * nobody at the door: when staff are told unless the family reports the elder safe
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  welfare_staff_due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  welfare_staff_told_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  welfare_safe_at: string | null;
+  welfare_safe_note: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
 }
@@ -1097,6 +1107,16 @@ export interface CareOrderDetail {
   service_date: string | null;
   meal_plan_id: string | null;
   route_id: string | null;
+  /**
+   * nobody at the door: when staff are told unless the family reports the elder safe
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  welfare_staff_due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  welfare_staff_told_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  welfare_safe_at: string | null;
+  welfare_safe_note: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
   timeline: CareEvent[];
@@ -1615,6 +1635,16 @@ export interface CareStaffOrder {
   service_date: string | null;
   meal_plan_id: string | null;
   route_id: string | null;
+  /**
+   * nobody at the door: when staff are told unless the family reports the elder safe
+   * format: date-time (ISO 8601 with offset), sent as a string
+   */
+  welfare_staff_due_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  welfare_staff_told_at: string | null;
+  /** format: date-time (ISO 8601 with offset), sent as a string */
+  welfare_safe_at: string | null;
+  welfare_safe_note: string | null;
   /** format: date-time (ISO 8601 with offset), sent as a string */
   created_at: string;
   timeline: CareEvent[];
@@ -10750,6 +10780,21 @@ export interface Operations {
     response: CareDispute;
   };
   /**
+   * After nobody answered the door: I reached the elder and they are safe — staff need not check (and are told
+   * so if they already were). Without it staff are told `CARE_WELFARE_STAFF_MINUTES` after the missed visit.
+   * operationId: careElderSafe · tags: care · requires a bearer token
+   */
+  "POST /api/v1/care/orders/{order_id}/elder-safe": {
+    request: {
+      path: {
+        /** format: uuid */
+        order_id: string;
+      };
+      body: CareNoteArgs;
+    };
+    response: CareOrderDetail;
+  };
+  /**
    * Overall, punctuality and attitude, 1–5 each; a low score asks staff for a return visit.
    * operationId: careRate · tags: care · requires a bearer token
    */
@@ -10891,7 +10936,7 @@ export interface Operations {
     response: CareWorkerOrder;
   };
   /**
-   * Nobody answered the door: the family is told at once, then staff.
+   * Nobody answered the door: the family is told at once; staff when nobody of them reports the elder safe in time.
    * operationId: careNotDelivered · tags: care-worker · requires a bearer token
    */
   "POST /api/v1/care/worker/orders/{order_id}/not-delivered": {
@@ -13393,6 +13438,7 @@ export const OPERATIONS = {
   "POST /api/v1/care/orders/{order_id}/cancel": { method: "POST", path: "/api/v1/care/orders/{order_id}/cancel", operationId: "careCancel", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/care/orders/{order_id}/confirm": { method: "POST", path: "/api/v1/care/orders/{order_id}/confirm", operationId: "careConfirm", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
   "POST /api/v1/care/orders/{order_id}/dispute": { method: "POST", path: "/api/v1/care/orders/{order_id}/dispute", operationId: "careDispute", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
+  "POST /api/v1/care/orders/{order_id}/elder-safe": { method: "POST", path: "/api/v1/care/orders/{order_id}/elder-safe", operationId: "careElderSafe", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "POST /api/v1/care/orders/{order_id}/rating": { method: "POST", path: "/api/v1/care/orders/{order_id}/rating", operationId: "careRate", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [201] },
   "POST /api/v1/care/quote": { method: "POST", path: "/api/v1/care/quote", operationId: "careQuote", auth: true, idempotencyKey: false, bodyType: "application/json", successStatus: [200] },
   "GET /api/v1/care/services": { method: "GET", path: "/api/v1/care/services", operationId: "careServices", auth: true, idempotencyKey: false, bodyType: null, successStatus: [200] },
@@ -13793,6 +13839,7 @@ export const OPERATION_IDS = {
   careConfirm: "POST /api/v1/care/orders/{order_id}/confirm",
   careDecline: "POST /api/v1/care/worker/orders/{order_id}/decline",
   careDispute: "POST /api/v1/care/orders/{order_id}/dispute",
+  careElderSafe: "POST /api/v1/care/orders/{order_id}/elder-safe",
   careGetOrder: "GET /api/v1/care/orders/{order_id}",
   careGrab: "POST /api/v1/care/worker/orders/{order_id}/grab",
   careMyWork: "GET /api/v1/care/worker/orders",

@@ -30,7 +30,7 @@ from api.care.models import (
     Unit,
 )
 from api.care.pricing import profile_of
-from api.care.tasks import auto_confirm, expire_offers, no_shows
+from api.care.tasks import auto_confirm, expire_offers, no_shows, welfare_escalate
 from api.db import db
 from api.errors import ApiError
 from api.fields import LOCAL_TZ
@@ -504,13 +504,14 @@ def test_a_worker_who_never_turns_up_causes_a_staff_alert_and_a_re_dispatch(
     assert regrab["status"] == "accepted"
 
 
-def test_nobody_at_the_door_tells_the_family_at_once_and_then_staff(client, care, clock, kj01_staff):
+def _nobody_at_the_door(client: Any, care: Care, clock: Any, who: dict[str, Any]) -> tuple[dict[str, Any], datetime]:
     start = local(2, "09:00")
-    order = ok(care.order(client, care.daughter, start=start), 201)
+    order = ok(care.order(client, who, start=start), 201)
     ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/grab", headers=care.w1["headers"]))
     early = client.post(f"/api/v1/care/worker/orders/{order['id']}/not-delivered", json={}, headers=care.w1["headers"])
     fails(early, 422, "care_outside_window")
-    clock.at(start + timedelta(minutes=10))
+    missed = start + timedelta(minutes=10)
+    clock.at(missed)
     gone = ok(
         client.post(
             f"/api/v1/care/worker/orders/{order['id']}/not-delivered",
@@ -519,13 +520,82 @@ def test_nobody_at_the_door_tells_the_family_at_once_and_then_staff(client, care
         )
     )
     assert gone["status"] == "not_delivered"
+    return gone, missed
+
+
+def test_nobody_at_the_door_tells_the_family_at_once_and_staff_only_when_nobody_reports_him_safe(
+    app, client, care, clock, kj01_staff, settings
+):
+    gone, missed = _nobody_at_the_door(client, care, clock, care.daughter)
     urgent = db.session.scalar(
         select(Notification).where(
             Notification.user_id == uuid.UUID(care.daughter["user"]["id"]), Notification.kind == "care_not_delivered"
         )
     )
     assert urgent is not None and urgent.urgency == "high"
+    assert f"{settings.care_welfare_staff_minutes} 分钟内未报平安" in urgent.body
+    due = missed + timedelta(minutes=settings.care_welfare_staff_minutes)
+    mine = ok(client.get(f"/api/v1/care/orders/{gone['id']}", headers=care.daughter["headers"]))
+    assert datetime.fromisoformat(mine["welfare_staff_due_at"]) == due and mine["welfare_staff_told_at"] is None
+    assert "care_welfare_check" not in kinds_for(kj01_staff["user"]["id"])
+
+    assert run(app, welfare_escalate, due - timedelta(minutes=1)) == 0
+    assert "care_welfare_check" not in kinds_for(kj01_staff["user"]["id"])
+    assert run(app, welfare_escalate, due) == 1
+    assert run(app, welfare_escalate, due + timedelta(minutes=1)) == 0  # told once
+    assert kinds_for(kj01_staff["user"]["id"]).count("care_welfare_check") == 1
+    seen = ok(client.get(f"/api/v1/admin/care/orders/{gone['id']}", headers=kj01_staff["headers"]))
+    assert seen["welfare_staff_told_at"] is not None and seen["welfare_safe_at"] is None
+    assert seen["timeline"][-1]["action"] == "welfare_staff_told"
+
+
+def test_a_daughter_who_reaches_her_father_spares_staff_the_check_and_tells_them_if_they_already_heard(
+    app, client, care, clock, kj01_staff, settings
+):
+    gone, missed = _nobody_at_the_door(client, care, clock, care.daughter)
+    safe_url = f"/api/v1/care/orders/{gone['id']}/elder-safe"
+    fails(client.post(safe_url, json={}, headers=care.stranger["headers"]), 404, "not_found")
+    safe = ok(client.post(safe_url, json={"note": "在楼下晒太阳，已联系上"}, headers=care.daughter["headers"]))
+    assert safe["welfare_safe_at"] is not None and safe["welfare_safe_note"] == "在楼下晒太阳，已联系上"
+    assert safe["timeline"][-1]["action"] == "elder_safe"
+    fails(client.post(safe_url, json={}, headers=care.daughter["headers"]), 409, "care_welfare_already_reported")
+    due = missed + timedelta(minutes=settings.care_welfare_staff_minutes)
+    assert run(app, welfare_escalate, due + timedelta(minutes=5)) == 0
+    assert not {"care_welfare_check", "care_welfare_safe"} & set(kinds_for(kj01_staff["user"]["id"]))
+
+    # Another week: she answers only after staff were told — they hear it, so nobody knocks for nothing.
+    clock.at(local(3, "08:00"))
+    order = ok(care.order(client, care.daughter, start=local(9, "09:00")), 201)
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/grab", headers=care.w1["headers"]))
+    clock.at(local(9, "09:05"))
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/not-delivered", json={}, headers=care.w1["headers"]))
+    assert run(app, welfare_escalate, local(9, "09:05") + timedelta(minutes=settings.care_welfare_staff_minutes)) == 1
+    clock.at(local(9, "09:40"))
+    ok(client.post(f"/api/v1/care/orders/{order['id']}/elder-safe", json={}, headers=care.daughter["headers"]))
+    assert kinds_for(kj01_staff["user"]["id"]).count("care_welfare_safe") == 1
+
+    # Nothing was missed at the door of an order that went well: there is nothing to report.
+    fine = ok(care.order(client, care.daughter, start=local(10, "09:00")), 201)
+    fails(
+        client.post(f"/api/v1/care/orders/{fine['id']}/elder-safe", json={}, headers=care.daughter["headers"]),
+        409,
+        "care_welfare_not_open",
+    )
+
+
+def test_an_elder_with_no_family_to_tell_has_staff_told_at_once(app, client, care, clock, kj01_staff, world):
+    alone = add_elder(world.room("KJ01/102"), "王阿婆", birth_year=1938)
+    db.session.commit()
+    start = local(2, "09:00")
+    body = {"elder_id": str(alone.id), "service_id": str(care.bath.id), "window_start": start.isoformat()}
+    order = ok(client.post("/api/v1/care/orders", json=body, headers=kj01_staff["headers"]), 201)
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/grab", headers=care.w1["headers"]))
+    clock.at(start + timedelta(minutes=5))
+    ok(client.post(f"/api/v1/care/worker/orders/{order['id']}/not-delivered", json={}, headers=care.w1["headers"]))
+    seen = ok(client.get(f"/api/v1/admin/care/orders/{order['id']}", headers=kj01_staff["headers"]))
+    assert seen["welfare_staff_told_at"] is not None
     assert "care_welfare_check" in kinds_for(kj01_staff["user"]["id"])
+    assert run(app, welfare_escalate, start + timedelta(hours=2)) == 0
 
 
 def test_a_check_in_outside_the_window_or_without_staffs_word_is_refused(client, care, clock, kj01_staff):

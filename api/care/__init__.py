@@ -21,6 +21,7 @@ domain = Domain(
     beat={
         "care-expire-offers": {"task": "care.expire_offers", "schedule": 60.0},
         "care-no-shows": {"task": "care.no_shows", "schedule": 120.0},
+        "care-welfare-escalate": {"task": "care.welfare_escalate", "schedule": 60.0},
         "care-auto-confirm": {"task": "care.auto_confirm", "schedule": 900.0},
         # Every hour at :10 — a plan made or resumed, or a route given more room, is ordered by the next run anyway.
         "care-meal-plans-order": {"task": "care.order_meal_plans", "schedule": crontab(minute=10)},

@@ -71,6 +71,12 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "care_already_confirmed": (409, "该订单已确认（{at}）", "This order was already confirmed ({at})"),
     "care_already_rated": (409, "该订单已评价", "This order was already rated"),
+    "care_welfare_not_open": (
+        409,
+        "只有上门无人应答的订单才需要报平安",
+        "Only an order nobody answered the door for waits for word that the elder is safe",
+    ),
+    "care_welfare_already_reported": (409, "已报过平安（{at}）", "The elder was already reported safe ({at})"),
     "care_not_ratable": (409, "服务完成后才能评价", "Rate the order once it is completed"),
     "care_dispute_closed": (
         409,

@@ -93,7 +93,7 @@ MESSAGES: tuple[MessageKind, ...] = (
         title="上门未应答：{elder_name}",
         body=(
             "服务人员 {worker_name} 按约（{window_start_text}）上门为 {elder_name} 提供「{service_name}」，"
-            "敲门无人应答。请尽快联系老人确认安全；社区工作人员也已收到提醒。"
+            "敲门无人应答。请尽快联系老人，确认安全后在小程序中报平安；{staff_after}。"
         ),
         page=_ORDER,
         urgency=Urgency.HIGH,
@@ -168,11 +168,25 @@ MESSAGES: tuple[MessageKind, ...] = (
     ),
     MessageKind(
         kind="care_welfare_check",
-        description="Nobody answered an elder's door at a visit: staff check on them after the family",
+        description="Nobody answered an elder's door and no family member reported them safe in time: staff check",
         title="请关注老人安全：{elder_name}",
-        body="{elder_name} 的「{service_name}」（{window_start_text}）上门无人应答（{note}），已通知家属，请跟进。",
+        body=(
+            "{elder_name} 的「{service_name}」（{window_start_text}）上门无人应答（{note}），"
+            "家属尚未确认老人安全，请跟进。"
+        ),
         page=_ADMIN,
         urgency=Urgency.HIGH,
+        subscribe=Template(
+            "linli-sub-care-welfare", {"thing1": "{elder_name}", "thing2": "{service_name}", "time3": "{window_start}"}
+        ),
+        channels=(Channel.SUBSCRIBE,),
+    ),
+    MessageKind(
+        kind="care_welfare_safe",
+        description="The family reached an elder after nobody answered the door: staff need not check any more",
+        title="家属已确认老人安全：{elder_name}",
+        body="{elder_name} 的「{service_name}」（{window_start_text}）上门无人应答后，家属已联系上老人：{note}",
+        page=_ADMIN,
         subscribe=Template(
             "linli-sub-care-welfare", {"thing1": "{elder_name}", "thing2": "{service_name}", "time3": "{window_start}"}
         ),

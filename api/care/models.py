@@ -338,6 +338,14 @@ class CareOrder(IdMixin, Base):
     cancelled_at: Mapped[datetime | None]
     late_cancel: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
+    # Nobody at the door: the family is told at once and staff at `welfare_staff_due_at` unless someone of the
+    # family reports the elder reached and safe first (staff at once when there is no family to tell).
+    welfare_staff_due_at: Mapped[datetime | None]
+    welfare_staff_told_at: Mapped[datetime | None]
+    welfare_safe_at: Mapped[datetime | None]
+    welfare_safe_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    welfare_safe_note: Mapped[str | None] = mapped_column(String(200))
+
     # Daily meal plans (api.care meal plans): which meal of which local day, from which plan, on which route.
     meal: Mapped[Meal | None] = mapped_column(enum_column(Meal, "care_meal"))
     service_date: Mapped[date | None] = mapped_column(Date)

@@ -1,7 +1,8 @@
 """Who is told what about an order: the family and the elder (the person who ordered, the elder's own account,
 the confirmed family in contact order) at acceptance, check-in, check-out and when nobody answered the door;
-staff of the order's area when a worker never came, an order needs a person to dispatch it, or a welfare check
-is due; a worker when staff offer them an order. Through the notifications outbox, in the caller's transaction."""
+staff of the order's area when a worker never came, an order needs a person to dispatch it, a welfare check
+is due (or the family reported the elder safe after it); a worker when staff offer them an order. Through the
+notifications outbox, in the caller's transaction."""
 
 from __future__ import annotations
 

@@ -126,6 +126,20 @@ def care_confirm(order_id: uuid.UUID) -> Any:
     return _fresh(visits.confirm(current_user(), order_id, utcnow()))
 
 
+@care_blp.route("/orders/<uuid:order_id>/elder-safe", methods=["POST"])
+@login_required()
+@care_blp.arguments(schemas.CareNoteArgs)
+@care_blp.response(200, schemas.CareOrderDetailSchema)
+@care_blp.alt_response(404, description="No such order, or not my elder's")
+@care_blp.alt_response(
+    409, description="`care_welfare_not_open` (nobody missed at the door) or `care_welfare_already_reported`"
+)
+def care_elder_safe(args: dict[str, Any], order_id: uuid.UUID) -> Any:
+    """After nobody answered the door: I reached the elder and they are safe — staff need not check (and are told
+    so if they already were). Without it staff are told `CARE_WELFARE_STAFF_MINUTES` after the missed visit."""
+    return _fresh(visits.elder_safe(current_user(), order_id, args["note"], utcnow()))
+
+
 @care_blp.route("/orders/<uuid:order_id>/rating", methods=["POST"])
 @login_required()
 @care_blp.arguments(schemas.CareRatingArgs)
@@ -279,7 +293,7 @@ def care_check_out(args: dict[str, Any], order_id: uuid.UUID) -> Any:
 @_worker_action(
     "/orders/<uuid:order_id>/not-delivered",
     "care_not_delivered",
-    "Nobody answered the door: the family is told at once, then staff.",
+    "Nobody answered the door: the family is told at once; staff when nobody of them reports the elder safe in time.",
     schemas.CareNoteArgs,
 )
 def care_not_delivered(args: dict[str, Any], order_id: uuid.UUID) -> Any:

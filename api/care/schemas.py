@@ -325,6 +325,14 @@ class CareOrderSchema(Schema):
     service_date = fields.Date(required=True, allow_none=True)
     meal_plan_id = fields.String(required=True, allow_none=True)
     route_id = fields.String(required=True, allow_none=True)
+    welfare_staff_due_at = DateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "nobody at the door: when staff are told unless the family reports the elder safe"},
+    )
+    welfare_staff_told_at = DateTime(required=True, allow_none=True)
+    welfare_safe_at = DateTime(required=True, allow_none=True)
+    welfare_safe_note = Text(required=True, allow_none=True)
     created_at = DateTime(required=True)
 
 

@@ -1,5 +1,6 @@
 """The beat's jobs of elderly services: offers nobody answered go back to dispatch, workers who never came are
-reported and their orders re-dispatched, unconfirmed visits confirm themselves. Each takes `now` (ISO) for tests
+reported and their orders re-dispatched, staff told of a missed door nobody of the family answered for in time,
+unconfirmed visits confirm themselves. Each takes `now` (ISO) for tests
 and operators."""
 
 from __future__ import annotations
@@ -31,3 +32,8 @@ def no_shows(now: str | None = None) -> int:
 @celery.task(name="care.auto_confirm", ignore_result=True)
 def auto_confirm(now: str | None = None) -> int:
     return visits.auto_confirm(_moment(now))
+
+
+@celery.task(name="care.welfare_escalate", ignore_result=True)
+def welfare_escalate(now: str | None = None) -> int:
+    return visits.escalate_welfare(_moment(now))

@@ -1,9 +1,9 @@
 """The visit and what follows it: cancelling before it; the worker setting off, checking in at the door with the
 elder's service code (or staff vouching for an elder with neither phone nor card) within the window, checking out
-with the actual minutes (and photos where the service asks); nobody at the door (the family told at once, then
-staff); a worker who never came (staff told, the order back to dispatch); the family's confirmation or the
-automatic one; disputes staff resolve (adjust, void, redo); ratings, and the return visits (回访) a low score
-or a staff sample asks for.
+with the actual minutes (and photos where the service asks); nobody at the door (the family told at once, staff
+after `CARE_WELFARE_STAFF_MINUTES` unless the family reports the elder safe first); a worker who never came (staff
+told, the order back to dispatch); the family's confirmation or the automatic one; disputes staff resolve (adjust,
+void, redo); ratings, and the return visits (回访) a low score or a staff sample asks for.
 
 Proof of a visit needs two people: the worker's check-in carries what only the elder's side knows (the code), or
 a staff member's word recorded beforehand (`vouch`). Wrong codes are counted; after `CARE_CODE_ATTEMPTS` in ten
@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
 from api import scope
 from api.accounts.models import User
@@ -186,16 +186,73 @@ def check_out(
 
 
 def not_delivered(user: User, order_id: uuid.UUID, note: str, now: datetime) -> CareOrder:
-    """Nobody answered the door: a welfare step at once — the family told (urgent), and staff."""
+    """Nobody answered the door: a welfare step like an alarm's — the family told at once (urgent), staff after
+    `CARE_WELFARE_STAFF_MINUTES` unless one of them reports the elder safe first; staff at once when nobody but
+    the elder's own account could be told."""
     order, _worker = worker_order(user, order_id)
     states.ensure(order, "not_delivered")
     _window_open(order, now)
     states.move(order, "not_delivered", user.id, now, note=note)
     pricing.release_quota(order)
     money.refund_all(order, "老人不在家，未能服务")
-    notices.tell_family(order, "care_not_delivered", note=note, round=now.isoformat())
-    notices.tell_staff(order, "care_welfare_check", note=note, round=now.isoformat())
+    minutes = settings().care_welfare_staff_minutes
+    family = [person for person in notices.family_of(order) if person.id != order.elder.user_id]
+    staff_after = f"{minutes} 分钟内未报平安，社区工作人员将跟进" if family else "社区工作人员也已收到提醒"
+    notices.tell_family(order, "care_not_delivered", note=note, staff_after=staff_after, round=now.isoformat())
+    if family:
+        order.welfare_staff_due_at = now + timedelta(minutes=minutes)
+    else:
+        _tell_staff_welfare(order, now)
     return order
+
+
+def _tell_staff_welfare(order: CareOrder, now: datetime) -> None:
+    order.welfare_staff_due_at = order.welfare_staff_told_at = now
+    door = db.session.scalar(
+        select(CareOrderEvent.note)
+        .where(CareOrderEvent.order_id == order.id, CareOrderEvent.action == "not_delivered")
+        .order_by(CareOrderEvent.seq.desc())
+        .limit(1)
+    )
+    notices.tell_staff(order, "care_welfare_check", note=door or "无人应答", round=now.isoformat())
+    states.record(order, "welfare_staff_told", None, now)
+
+
+def elder_safe(user: User, order_id: uuid.UUID, note: str, now: datetime) -> CareOrder:
+    """Someone of the family reached the elder after nobody answered the door: staff need not check (and are
+    told so if they already were)."""
+    order = _family_order(user, order_id)
+    if order.status != OrderStatus.NOT_DELIVERED:
+        raise ApiError("care_welfare_not_open")
+    if order.welfare_safe_at is not None:
+        raise ApiError("care_welfare_already_reported", at=local_text(order.welfare_safe_at))
+    order.welfare_safe_at, order.welfare_safe_by_id, order.welfare_safe_note = now, user.id, note
+    states.record(order, "elder_safe", user.id, now, note=note)
+    if order.welfare_staff_told_at is not None:
+        notices.tell_staff(order, "care_welfare_safe", note=note or "家属已联系上老人", round=now.isoformat())
+    return order
+
+
+def escalate_welfare(now: datetime) -> int:
+    """Beat: nobody of the family reported the elder safe in time — staff are told, once per order (the
+    conditional UPDATE lets two beats at once tell them once)."""
+    ids = list(
+        db.session.scalars(
+            update(CareOrder)
+            .where(
+                CareOrder.status == OrderStatus.NOT_DELIVERED,
+                CareOrder.welfare_safe_at.is_(None),
+                CareOrder.welfare_staff_told_at.is_(None),
+                CareOrder.welfare_staff_due_at <= now,
+            )
+            .values(welfare_staff_told_at=now)
+            .returning(CareOrder.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    for order_id in ids:
+        _tell_staff_welfare(get_order(order_id), now)
+    return len(ids)
 
 
 def vouch(staff: User, order_id: uuid.UUID, now: datetime) -> CareOrder:
