@@ -4,6 +4,10 @@ The key is scoped per user and kept 24 h. The first request inserts its key row 
 transaction; a concurrent duplicate blocks on the unique index until the first commits, then replays
 the stored response. A failed first attempt rolls its key back with everything else, so the retry runs
 afresh. The same key with a different body is a 422, never a silent replay of something else.
+
+A view may commit its work before its answer is stored (a booking gives the event's lock back at once); if the
+request then dies (its connection cut, its worker killed), the key is committed with no answer. A retry waits
+a moment for one, then runs the view again, which finds what the first attempt made (the booking it took).
 """
 
 from __future__ import annotations
@@ -62,10 +66,10 @@ def _request_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _finished(row: IdempotencyKey) -> IdempotencyKey:
-    """The first request's row once it has stored its answer. A view may commit its work before the answer is
-    written (a booking releases the event's lock at once), so a duplicate can find the key committed and the
-    answer not there yet: it waits a moment for it, then says the key is in use."""
+def _finished(row: IdempotencyKey) -> IdempotencyKey | None:
+    """The first request's row once it has stored its answer (or, after a wait, still without one); None if
+    the key went away. A view may commit its work before the answer is written, so a duplicate can find the
+    key committed and the answer not there yet: it waits a moment for it."""
     waited = 0.0
     while row.status_code is None and waited < ANSWER_WAIT_SECONDS:
         user_id, key = row.user_id, row.key
@@ -76,20 +80,34 @@ def _finished(row: IdempotencyKey) -> IdempotencyKey:
             select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         )
         if found is None:
-            break
+            return None
         row = found
     return row
 
 
-def _replay(row: IdempotencyKey, fingerprint: str) -> Response:
+def _replay(row: IdempotencyKey, fingerprint: str, view: Callable[[], Any]) -> Response:
     if row.request_hash != fingerprint:
         raise ApiError("idempotency_key_mismatch", errors={HEADER: ["used with a different request"]})
-    row = _finished(row)
-    if row.status_code is None:
+    finished = _finished(row)
+    if finished is None:
         raise ApiError("idempotency_key_in_use")
-    response = current_app.response_class(row.response_body, status=row.status_code, mimetype="application/json")
+    if finished.status_code is None:
+        # The first attempt committed its work and died before storing its answer: the view again finds it.
+        response = current_app.make_response(view())
+        _store(finished, response)
+        return response
+    response = current_app.response_class(
+        finished.response_body, status=finished.status_code, mimetype="application/json"
+    )
     response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _store(row: IdempotencyKey, response: Response) -> None:
+    if response.status_code < 400:
+        row.status_code = response.status_code
+        row.response_body = response.get_data(as_text=True)
+        response.headers["Idempotent-Replayed"] = "false"
 
 
 def idempotent(func: F) -> F:
@@ -106,12 +124,16 @@ def idempotent(func: F) -> F:
         user = authenticate()
         fingerprint = _request_fingerprint()
         session = db.session
+
+        def view() -> Any:
+            return func(*args, **kwargs)
+
         now = utcnow()
         existing = session.scalar(
             select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
         )
         if existing is not None and existing.expires_at > now:
-            return _replay(existing, fingerprint)
+            return _replay(existing, fingerprint, view)
         if existing is not None:
             session.delete(existing)
             session.flush()
@@ -134,13 +156,10 @@ def idempotent(func: F) -> F:
             )
             if winner is None:
                 raise ApiError("idempotency_key_in_use") from None
-            return _replay(winner, fingerprint)
+            return _replay(winner, fingerprint, view)
 
-        response = current_app.make_response(func(*args, **kwargs))
-        if response.status_code < 400:
-            row.status_code = response.status_code
-            row.response_body = response.get_data(as_text=True)
-            response.headers["Idempotent-Replayed"] = "false"
+        response = current_app.make_response(view())
+        _store(row, response)
         return response
 
     apidoc = getattr(wrapper, "_apidoc", {})

@@ -544,13 +544,14 @@ def test_a_rush_through_a_redis_outage_and_cut_database_connections_loses_and_do
             retried = _fire(
                 served.port, served.tokens, [[_book(event_id, who, "retry", keys[who])] for who in unavailable]
             )
-            assert all(a.status in (201, 409) for a in retried), retried
+            # A 200 is a booking the first attempt made before its answer was lost: the retry found it.
+            assert all(a.status in (200, 201, 409) for a in retried), retried
             final = {a.who: a for a in answers if a.status != 503} | {a.who: a for a in retried}
             assert len(final) == OUTAGE_RESIDENTS
 
             event, rows = _db_state(event_id)
             _check_counters(event, rows)
-            booked = {who: a.body["id"] for who, a in final.items() if a.status == 201}
+            booked = {who: a.body["id"] for who, a in final.items() if a.status in (200, 201)}
             assert {str(b.id) for b in rows} == set(booked.values()), "a booking was lost or made twice"
             assert len(rows) == min(OUTAGE_RESIDENTS, CAPACITY + WAITLIST_LIMIT)
             print(f"\noutage rush: {len(unavailable)} of {OUTAGE_RESIDENTS} bookings answered 503 and were retried")

@@ -436,3 +436,25 @@ def test_booking_honours_the_idempotency_key(client, world, published):
     retry = client.post(f"/api/v1/events/{event_id}/bookings", json={}, headers=headers)
     assert retry.headers["Idempotent-Replayed"] == "true" and retry.get_json() == first.get_json()
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
+
+
+def test_a_booking_whose_answer_was_lost_is_found_by_the_retry_with_its_key(client, world, published, monkeypatch):
+    """The booking commits before its answer is stored (the event's lock goes at once); a request that dies in
+    between leaves the key without an answer. The phone's retry gets the booking, not a key 'in use'."""
+    from api import idempotency
+
+    monkeypatch.setattr(idempotency, "ANSWER_WAIT_SECONDS", 0.1)
+    event_id = published()
+    [a] = residents(client, 1)
+    headers = {**a["headers"], "Idempotency-Key": "tap-lost"}
+    first = client.post(f"/api/v1/events/{event_id}/bookings", json={}, headers=headers)
+    assert first.status_code == 201
+    key = db.session.scalar(select(idempotency.IdempotencyKey).where(idempotency.IdempotencyKey.key == "tap-lost"))
+    key.status_code, key.response_body = None, None  # as if the request died after the booking's commit
+    db.session.commit()
+
+    retry = client.post(f"/api/v1/events/{event_id}/bookings", json={}, headers=headers)
+    assert retry.status_code == 200 and retry.get_json()["id"] == first.get_json()["id"]
+    again = client.post(f"/api/v1/events/{event_id}/bookings", json={}, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["id"] == first.get_json()["id"]
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
