@@ -574,6 +574,19 @@ def test_a_daughter_who_reaches_her_father_spares_staff_the_check_and_tells_them
     ok(client.post(f"/api/v1/care/orders/{order['id']}/elder-safe", json={}, headers=care.daughter["headers"]))
     assert kinds_for(kj01_staff["user"]["id"]).count("care_welfare_safe") == 1
 
+    # Her reports are her personal data: in her export, and gone with her account.
+    from api.accounts.models import User
+    from api.care import personal
+
+    daughter = db.session.get(User, uuid.UUID(care.daughter["user"]["id"]))
+    assert [r["welfare_safe_note"] for r in personal.export(daughter)["elder_safe_reports"]] == [
+        "在楼下晒太阳，已联系上",
+        "",
+    ]
+    personal.erase(daughter)
+    db.session.commit()
+    assert db.session.scalar(select(CareOrder.id).where(CareOrder.welfare_safe_note.is_not(None))) is None
+
     # Nothing was missed at the door of an order that went well: there is nothing to report.
     fine = ok(care.order(client, care.daughter, start=local(10, "09:00")), 201)
     fails(

@@ -37,6 +37,8 @@ personal_data = PersonalData(
         "care_orders.confirmed_by_id",
         "care_orders.cancelled_by_id",
         "care_orders.cancel_reason",
+        "care_orders.welfare_safe_by_id",
+        "care_orders.welfare_safe_note",
         "care_order_events.actor_id",
         "care_order_events.note",
         "care_ratings.by_id",
@@ -66,6 +68,9 @@ def export(user: User) -> dict[str, Any]:
     ratings = db.session.scalars(select(CareRating).where(CareRating.by_id == user.id)).all()
     disputes = db.session.scalars(select(CareDispute).where(CareDispute.opened_by_id == user.id)).all()
     workers = db.session.scalars(select(CareWorker).where(CareWorker.user_id == user.id)).all()
+    safe = db.session.scalars(
+        select(CareOrder).where(CareOrder.welfare_safe_by_id == user.id).order_by(CareOrder.id)
+    ).all()
     return {
         "orders": [
             {
@@ -87,6 +92,10 @@ def export(user: User) -> dict[str, Any]:
             }
             for o in orders
         ],
+        "elder_safe_reports": [
+            {"service": o.service.name, "elder": o.elder.name, **record(o, "welfare_safe_at", "welfare_safe_note")}
+            for o in safe
+        ],
         "ratings": [record(r, "overall", "punctuality", "attitude", "comment", "created_at") for r in ratings],
         "disputes": [record(d, "reason", "status", "outcome", "opened_at") for d in disputes],
         "worker_of": [{"provider": w.provider.name, **record(w, "name", "is_active", "created_at")} for w in workers],
@@ -102,6 +111,7 @@ def erase(user: User) -> None:
     forget(CareOrder.ordered_by_id, user.id)
     forget(CareOrder.confirmed_by_id, user.id)
     forget(CareOrder.cancelled_by_id, user.id)
+    forget(CareOrder.welfare_safe_by_id, user.id, welfare_safe_note=None)
     db.session.execute(update(CareOrderEvent).where(CareOrderEvent.actor_id == user.id).values(note=""))
     forget(CareOrderEvent.actor_id, user.id)
     forget(CareRating.by_id, user.id, comment="")
