@@ -1104,6 +1104,42 @@ def test_300_volunteers_signing_up_in_the_same_second_fill_exactly_ten_places_th
     assert (stored.confirmed_count, stored.waitlist_count) == (RUSH_SLOTS, RUSH - RUSH_SLOTS)
 
 
+def _leave_at_the_gate(app: Any, gate: threading.Barrier, signup_id: str, headers: dict[str, str]) -> int:
+    gate.wait()
+    return app.test_client().post(f"/api/v1/volunteer/signups/{signup_id}/leave", json={}, headers=headers).status_code
+
+
+@pytest.mark.services
+@pytest.mark.commits
+@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (the services pass)")
+def test_a_volunteer_waiting_for_two_overlapping_tasks_moves_up_into_one_when_both_free_a_place_at_once(
+    app, client, enrol, make_task
+):
+    for _ in range(4):  # the two departures race; a few rounds give the race its chances
+        first, second = make_task(slots=1), make_task(slots=1)  # the same two hours
+        leaving_first, leaving_second, waiting = enrol(), enrol(), enrol()
+        places = {}
+        for who, task in ((leaving_first, first), (leaving_second, second)):
+            places[who.name] = ok(
+                client.post(f"/api/v1/volunteer/tasks/{task['id']}/signups", headers=who.headers), 201
+            )
+        for task in (first, second):
+            queued = ok(client.post(f"/api/v1/volunteer/tasks/{task['id']}/signups", headers=waiting.headers), 201)
+            assert queued["status"] == "waitlisted"
+        gate = threading.Barrier(2)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            left = [
+                pool.submit(_leave_at_the_gate, app, gate, places[who.name]["id"], who.headers)
+                for who in (leaving_first, leaving_second)
+            ]
+            assert [f.result() for f in left] == [200, 200]
+        db.session.remove()
+        confirmed = db.session.scalars(
+            select(Signup.task_id).where(Signup.user_id == waiting.user_id, Signup.status == SignupStatus.CONFIRMED)
+        ).all()
+        assert len(confirmed) == 1, "moved up into two tasks at the same time, or into none"
+
+
 @pytest.mark.services
 @pytest.mark.commits
 @pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (the services pass)")

@@ -6,7 +6,8 @@ Every change to a task's places takes the task row's lock first (`services.lock_
 departures and promotions of one task run one after another: the capacity check and the insert are one step, and
 never are more people confirmed than the task has places. A person's own sign-ups are serialised on their profile
 row (locked before the task, always in that order), so two sign-ups of one person for overlapping tasks cannot
-both pass the overlap check.
+both pass the overlap check; a promotion, which holds the task's lock already, takes the person's row without
+waiting (SKIP LOCKED), so two promotions into overlapping tasks cannot both confirm them either.
 """
 
 from __future__ import annotations
@@ -224,7 +225,8 @@ def _promotion_stopped(task: Task, settings: Settings, now: datetime) -> bool:
 
 def promote(task: Task, settings: Settings, now: datetime, *, by_hand: bool = False) -> list[Signup]:
     """Fill free places from the waitlist in arrival order (the task is locked). Stops a while before the start —
-    the owner fills by hand then. Someone now confirmed for an overlapping task is passed over, and stays waiting."""
+    the owner fills by hand then. Someone now confirmed for an overlapping task, or whose row another sign-up or
+    promotion holds this instant, is passed over, and stays waiting."""
     if task.status != TaskStatus.OPEN or (not by_hand and _promotion_stopped(task, settings, now)):
         return []
     promoted: list[Signup] = []
@@ -234,11 +236,23 @@ def promote(task: Task, settings: Settings, now: datetime, *, by_hand: bool = Fa
     for head in waiting:
         if task.confirmed_count >= task.slots:
             break
-        profile = db.session.scalar(select(Profile).where(Profile.user_id == head.user_id)) if head.user_id else None
+        if head.user_id is None:
+            continue
+        # The person's row, as a sign-up takes it: a promotion in an overlapping task at the same moment holds it
+        # or has committed. Taken without waiting (the task's lock is already ours, and a sign-up takes the
+        # person's first): someone busy right now is passed over this time and stays waiting.
+        profile = db.session.scalar(
+            select(Profile)
+            .where(Profile.user_id == head.user_id)
+            .with_for_update(of=Profile, skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if profile is None:
+            continue
         reserved = _reserved_free_for(task, profile, now)
         if not reserved and _general_free(task, now) <= 0:
             continue  # only reserved places are free, and this person is not in their group
-        if head.user_id is None or clash(head.user_id, task) is not None:
+        if clash(head.user_id, task) is not None:
             continue
         head.reserved = reserved
         states.move(head, S.CONFIRMED, now)
