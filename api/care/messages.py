@@ -14,6 +14,10 @@ _ORDER = "pages/care/order?id={order_id}"
 _ADMIN = "pages/admin/care/order?id={order_id}"
 _WORKER = "pages/care/worker/order?id={order_id}"
 _OA_FIRST = (Channel.OFFICIAL_ACCOUNT, Channel.SUBSCRIBE)
+# Staff's welfare check and the family's word that the elder is safe go out on one subscribe template.
+_WELFARE = Template(
+    "linli-sub-care-welfare", {"thing1": "{elder_name}", "thing2": "{service_name}", "time3": "{window_start}"}
+)
 
 MESSAGES: tuple[MessageKind, ...] = (
     MessageKind(
@@ -176,9 +180,7 @@ MESSAGES: tuple[MessageKind, ...] = (
         ),
         page=_ADMIN,
         urgency=Urgency.HIGH,
-        subscribe=Template(
-            "linli-sub-care-welfare", {"thing1": "{elder_name}", "thing2": "{service_name}", "time3": "{window_start}"}
-        ),
+        subscribe=_WELFARE,
         channels=(Channel.SUBSCRIBE,),
     ),
     MessageKind(
@@ -187,9 +189,7 @@ MESSAGES: tuple[MessageKind, ...] = (
         title="家属已确认老人安全：{elder_name}",
         body="{elder_name} 的「{service_name}」（{window_start_text}）上门无人应答后，家属已联系上老人：{note}",
         page=_ADMIN,
-        subscribe=Template(
-            "linli-sub-care-welfare", {"thing1": "{elder_name}", "thing2": "{service_name}", "time3": "{window_start}"}
-        ),
+        subscribe=_WELFARE,
         channels=(Channel.SUBSCRIBE,),
     ),
     MessageKind(

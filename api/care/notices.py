@@ -68,9 +68,10 @@ def staff_of(order: CareOrder) -> list[User]:
     return [u for u in dict.fromkeys(rows) if u.staff_area is not None and path.startswith(u.staff_area.path)]
 
 
-def tell_family(order: CareOrder, kind: str, **extra: Any) -> None:
+def tell_family(order: CareOrder, kind: str, *, to: list[User] | None = None, **extra: Any) -> None:
+    """Tell `family_of(order)`, or `to` when the caller has it already."""
     ctx = context(order, **extra)
-    for person in family_of(order):
+    for person in family_of(order) if to is None else to:
         notify(
             person,
             kind,

@@ -196,25 +196,21 @@ def not_delivered(user: User, order_id: uuid.UUID, note: str, now: datetime) -> 
     pricing.release_quota(order)
     money.refund_all(order, "老人不在家，未能服务")
     minutes = settings().care_welfare_staff_minutes
-    family = [person for person in notices.family_of(order) if person.id != order.elder.user_id]
+    told = notices.family_of(order)
+    family = any(person.id != order.elder.user_id for person in told)
     staff_after = f"{minutes} 分钟内未报平安，社区工作人员将跟进" if family else "社区工作人员也已收到提醒"
-    notices.tell_family(order, "care_not_delivered", note=note, staff_after=staff_after, round=now.isoformat())
+    notices.tell_family(order, "care_not_delivered", to=told, note=note, staff_after=staff_after, round=now.isoformat())
     if family:
         order.welfare_staff_due_at = now + timedelta(minutes=minutes)
     else:
-        _tell_staff_welfare(order, now)
+        order.welfare_staff_due_at = order.welfare_staff_told_at = now
+        _tell_staff_welfare(order, now, note)
     return order
 
 
-def _tell_staff_welfare(order: CareOrder, now: datetime) -> None:
-    order.welfare_staff_due_at = order.welfare_staff_told_at = now
-    door = db.session.scalar(
-        select(CareOrderEvent.note)
-        .where(CareOrderEvent.order_id == order.id, CareOrderEvent.action == "not_delivered")
-        .order_by(CareOrderEvent.seq.desc())
-        .limit(1)
-    )
-    notices.tell_staff(order, "care_welfare_check", note=door or "无人应答", round=now.isoformat())
+def _tell_staff_welfare(order: CareOrder, now: datetime, door_note: str) -> None:
+    """Staff are told to check on the elder (the caller has marked the order told)."""
+    notices.tell_staff(order, "care_welfare_check", note=door_note or "无人应答", round=now.isoformat())
     states.record(order, "welfare_staff_told", None, now)
 
 
@@ -251,7 +247,13 @@ def escalate_welfare(now: datetime) -> int:
         )
     )
     for order_id in ids:
-        _tell_staff_welfare(get_order(order_id), now)
+        door_note = db.session.scalar(
+            select(CareOrderEvent.note)
+            .where(CareOrderEvent.order_id == order_id, CareOrderEvent.action == "not_delivered")
+            .order_by(CareOrderEvent.seq.desc())
+            .limit(1)
+        )
+        _tell_staff_welfare(get_order(order_id), now, door_note or "")
     return len(ids)
 
 

@@ -86,13 +86,19 @@ def clash(user_id: uuid.UUID, task: Task) -> Task | None:
     )
 
 
-def _lock_profile(user: User) -> Profile:
-    profile = db.session.scalar(
+def _profile_row(user_id: uuid.UUID, *, skip_locked: bool = False) -> Profile | None:
+    """The person's profile, locked: their sign-ups and promotions run one at a time. With `skip_locked`, None
+    when someone else holds it this instant."""
+    return db.session.scalar(
         select(Profile)
-        .where(Profile.user_id == user.id)
-        .with_for_update(of=Profile)
+        .where(Profile.user_id == user_id)
+        .with_for_update(of=Profile, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     )
+
+
+def _lock_profile(user: User) -> Profile:
+    profile = _profile_row(user.id)
     if profile is None:
         raise ApiError("volunteer_profile_missing")
     return profile
@@ -241,12 +247,7 @@ def promote(task: Task, settings: Settings, now: datetime, *, by_hand: bool = Fa
         # The person's row, as a sign-up takes it: a promotion in an overlapping task at the same moment holds it
         # or has committed. Taken without waiting (the task's lock is already ours, and a sign-up takes the
         # person's first): someone busy right now is passed over this time and stays waiting.
-        profile = db.session.scalar(
-            select(Profile)
-            .where(Profile.user_id == head.user_id)
-            .with_for_update(of=Profile, skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
+        profile = _profile_row(head.user_id, skip_locked=True)
         if profile is None:
             continue
         reserved = _reserved_free_for(task, profile, now)
