@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -28,7 +29,7 @@ from api.media.storage import make_storage
 from api.platform import Domain
 from api.wechat import make_miniprogram
 
-__all__ = ["ConfigError", "Settings", "create_app"]
+__all__ = ["ConfigError", "Settings", "create_app", "settle_heap"]
 
 
 API_PREFIX = "/api/v1"
@@ -83,6 +84,15 @@ class Liveness:
             start_response("200 OK", list(self.HEADERS))
             return [self.BODY] if environ["REQUEST_METHOD"] == "GET" else []
         return self.wsgi_app(environ, start_response)
+
+
+def settle_heap() -> None:
+    """Once a process has built its app (a gunicorn worker, the Celery worker): what it built — modules, the
+    mapped models, the routes and schemas, about half a million objects — lives as long as the process, so it
+    is taken out of the garbage collector's sight. Otherwise every full collection walks all of it: 0.3 s a
+    time on this project's 2-core machine, twice in each batch of an alarm storm."""
+    gc.collect()
+    gc.freeze()
 
 
 def _openapi_config(app: Flask) -> None:

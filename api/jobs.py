@@ -8,7 +8,8 @@ imported, so a service never imports its own tasks module back.
 A broker that does not answer is logged, not raised: every kind of work sent here has a periodic sweep
 that finds what was never handed over (the outbox, thumbnails), so a Redis outage delays it and loses
 nothing. Many tasks from one commit (an alarm storm, an event cancelled) go through one producer, and
-after the first refusal the rest are left to the sweeps rather than each waiting on a dead broker.
+after the first refusal the rest are left to the sweeps rather than each waiting on a dead broker; more than
+`FAN_OUT_AT` of one kind go as one `fan_out` task that a worker splits, on their own queue.
 
 Which queue a task goes to is decided here, in `ROUTES`, and nowhere else: an alarm never waits behind bulk
 work. `alerts` (alarm ingestion follow-ups, escalation, the delivery of alarm messages) has workers of its own
@@ -72,12 +73,19 @@ _PENDING = "linli.jobs"
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
-def enqueue(task_name: str, *args: Any, countdown: float | None = None, producer: Any = None) -> bool:
+def enqueue(
+    task_name: str, *args: Any, countdown: float | None = None, producer: Any = None, queue: str | None = None
+) -> bool:
     """Send `task_name(*args)` now; False (and logged) when the broker did not take it."""
     task = celery.tasks[task_name]
     try:
         task.apply_async(
-            args=list(args), countdown=countdown, retry=True, retry_policy=_RETRY_POLICY, producer=producer
+            args=list(args),
+            countdown=countdown,
+            retry=True,
+            retry_policy=_RETRY_POLICY,
+            producer=producer,
+            queue=queue,
         )
     except Exception:
         log.warning("could not enqueue %s%r; its sweep will hand it over", task_name, args, exc_info=True)
@@ -120,17 +128,50 @@ def _send_committed(session: Session) -> None:
         for task_name, args in jobs:
             enqueue(task_name, *args)
         return
+    _send_all(_fanned_out(jobs))
+
+
+def _send_all(jobs: list[tuple[str, tuple[Any, ...]]]) -> None:
     handled = 0  # sent, or refused and logged by `enqueue`
     try:
         with celery.producer_or_acquire() as producer:
             for task_name, args in jobs:
                 handled += 1
-                if not enqueue(task_name, *args, producer=producer):
+                queue = queue_of(args[0]) if task_name == FAN_OUT else None
+                if not enqueue(task_name, *args, producer=producer, queue=queue):
                     break
     except Exception:
         log.debug("the broker connection failed while enqueueing", exc_info=True)
     for task_name, args in jobs[handled:]:
         log.warning("could not enqueue %s%r; its sweep will hand it over", task_name, args)
+
+
+FAN_OUT = "jobs.fan_out"
+# More tasks of one name from one commit than this go as one `fan_out` task: handing a task to the broker costs
+# about a millisecond, so an alarm storm's thousand messages held its request a second after the commit.
+FAN_OUT_AT = 20
+
+
+def _fanned_out(jobs: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    by_name: dict[str, list[tuple[Any, ...]]] = {}
+    for task_name, args in jobs:
+        by_name.setdefault(task_name, []).append(args)
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    for task_name, calls in by_name.items():
+        if len(calls) > FAN_OUT_AT:
+            out.append((FAN_OUT, (task_name, [list(args) for args in calls])))
+        else:
+            out.extend((task_name, args) for args in calls)
+    return out
+
+
+@celery.task(name=FAN_OUT, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def fan_out(task_name: str, calls: list[list[Any]]) -> int:
+    """Send `task_name(*args)` for each of `calls`, from a worker on the tasks' own queue (an alarm's fan-out
+    waits behind no bulk work). Acknowledged once all are sent: a worker lost half-way has the whole list sent
+    again, which the tasks allow — each is idempotent, as every task sent through `after_commit` must be."""
+    _send_all([(task_name, tuple(args)) for args in calls])
+    return len(calls)
 
 
 @event.listens_for(Session, "after_rollback")

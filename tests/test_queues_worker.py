@@ -26,6 +26,7 @@ import pytest
 import redis
 from flask import Flask
 
+from api import jobs
 from api.accounts.models import User
 from api.config import PROJECT_ROOT
 from api.db import db
@@ -157,11 +158,13 @@ def bulk_work_running(deployed: Deployment) -> Iterator[str]:
         wait_until(lambda: deployed.broker.get(f"{key}:finished"), PATIENCE, "the bulk task to stop", deployed.jobs)
 
 
-def test_a_smoke_alarm_reaches_the_family_while_bulk_work_and_3000_messages_wait(deployed):
+def test_a_smoke_alarm_reaches_the_family_while_bulk_work_and_3000_messages_wait(deployed, monkeypatch):
     deployed.fake.reset()
     daughter, daughter_openid = deployed.family_member()
     neighbour, neighbour_openid = deployed.family_member()
     reminder = {"event_title": "社区合唱", "venue": "活动室", "booking_id": "b-1"}
+    # The backlog as 3,000 tasks in the queue (as many small commits leave it), not one fan-out task.
+    monkeypatch.setattr(jobs, "FAN_OUT_AT", BACKLOG)
 
     with bulk_work_running(deployed) as key:
         deployed.commit(neighbour, "event_reminder", reminder, times=BACKLOG)
@@ -183,6 +186,23 @@ def test_a_smoke_alarm_reaches_the_family_while_bulk_work_and_3000_messages_wait
     assert sent["kind"] == "template" and sent["data"]["thing1"] == {"value": "王阿婆"}
     row = deployed.row(alarm_id)
     assert (row.status, row.channel, row.attempt_count) == (DeliveryStatus.SENT, Channel.OFFICIAL_ACCOUNT, 1)
+
+
+def test_a_storm_of_alarms_from_one_commit_reaches_the_families_each_once_through_the_alerts_workers(deployed):
+    """A commit of many alarm messages hands the broker one fan-out task (not one per message); an alerts worker
+    splits it on the alerts queue, so the storm's messages wait neither behind the bulk work nor for each other's
+    hand-over."""
+    deployed.fake.reset()
+    family = [deployed.family_member() for _ in range(3 * jobs.FAN_OUT_AT)]
+    with bulk_work_running(deployed):
+        with deployed.app.app_context():
+            users = [db.session.get(User, user_id) for user_id, _openid in family]
+            ids = [services.notify(user, "device_alert", ALERT, subject_path=HOME).id for user in users]
+            db.session.commit()
+        arrived = lambda: all(deployed.to(openid) for _user, openid in family)  # noqa: E731
+        wait_until(arrived, PATIENCE, "the storm at WeChat", deployed.alerts[0])
+    assert [len(deployed.to(openid)) for _user, openid in family] == [1] * len(family)
+    assert {(deployed.row(i).status, deployed.row(i).attempt_count) for i in ids} == {(DeliveryStatus.SENT, 1)}
 
 
 @contextlib.contextmanager

@@ -16,8 +16,9 @@ def __getattr__(name: str) -> Any:
     global _celery
     if name in {"app", "celery"}:
         if _celery is None:
-            from api import create_app
+            from api import create_app, settle_heap
 
             _celery = create_app().extensions["celery"]
+            settle_heap()
         return _celery
     raise AttributeError(name)

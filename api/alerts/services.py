@@ -169,8 +169,10 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
             "last_at": case((stmt.excluded.last_at > table.c.last_at, stmt.excluded.last_at), else_=table.c.last_at),
             "value": func.coalesce(stmt.excluded.value, table.c.value),
         },
-    ).returning(table.c.id, table.c.device_id, table.c.rule, table.c.count, sort_by_parameter_order=True)
+    ).returning(table.c.id, table.c.device_id, table.c.rule, table.c.count)
     wanted = {(r.device_id, r.rule): r.count for r in raises}
+    # Each returned row names its (device, rule), so the rows' order does not matter: asking for parameter order
+    # made SQLAlchemy send one statement per alert (an upsert's RETURNING cannot be matched to its parameters).
     result: dict[tuple[uuid.UUID, AlertRule], Raised] = {}
     for alert_id, device_id, rule, count in db.session.execute(stmt, rows):
         key = (device_id, AlertRule(rule))
@@ -181,17 +183,35 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
         alerts = db.session.scalars(
             select(Alert).where(Alert.id.in_(created_ids)).execution_options(populate_existing=True)
         ).all()
+        loaded = _load_places_and_elders(alerts)
         # Set-based for a storm: every new alert's first messages go into one outbox INSERT (`notify_many`)
-        # and their timeline steps into one more at flush, instead of an ORM round of each per alert.
+        # and their timeline steps into one more at flush, instead of an ORM round of each per alert. Nothing
+        # in the loop reads what it wrote, so it is not flushed as it goes (each flush was a round trip).
         outbox: list[Outgoing] = []
         db.session.info[_OUTBOX] = outbox
         try:
-            for alert in alerts:
-                advance(alert, settings, now, ChainRecord())  # just inserted: nothing on its timeline yet
+            with db.session.no_autoflush:
+                for alert in alerts:
+                    advance(alert, settings, now, ChainRecord())  # just inserted: nothing on its timeline yet
         finally:
             db.session.info.pop(_OUTBOX, None)
+            del loaded
         notify_many(outbox)
     return result
+
+
+def _load_places_and_elders(alerts: list[Alert]) -> list[Area | Elder]:
+    """The areas above the alerts' buildings and the alerts' elders, in two queries, into the session: each
+    alert's message names its estate, committee and elder, which would otherwise be read one alert at a time.
+    The caller holds the list while it works: the session keeps only objects someone refers to."""
+    loaded: list[Area | Elder] = []
+    above = {path for alert in alerts for path in ancestor_paths(alert.area_path)}
+    if above:
+        loaded.extend(db.session.scalars(select(Area).where(Area.path.in_(above))))
+    elders = {alert.elder_id for alert in alerts if alert.elder_id is not None}
+    if elders:
+        loaded.extend(db.session.scalars(select(Elder).where(Elder.id.in_(elders))))
+    return loaded
 
 
 # ------------------------------------------------------------------------------------------------
