@@ -297,7 +297,8 @@ def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -
     if until is not None:
         raise ApiError("booking_suspended", until=local_text(until), limit=settings.no_show_limit)
 
-    booking = Booking(event_id=event.id, user_id=user.id, party_size=party_size, created_at=now)
+    # With its event in hand: the answer shows the event, which would otherwise be read again after the commit.
+    booking = Booking(event=event, user_id=user.id, party_size=party_size, created_at=now)
     if event.seats_taken + party_size <= event.capacity and event.waitlist_count == 0:
         booking.status = BookingStatus.CONFIRMED
         booking.confirmed_at = now
