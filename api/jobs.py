@@ -56,14 +56,21 @@ ROUTES: dict[str, str] = {
 }
 
 
+FAN_OUT = "jobs.fan_out"
+# More tasks of one name from one commit than this go as one `fan_out` task: handing a task to the broker costs
+# about a millisecond, so an alarm storm's thousand messages held its request a second after the commit.
+FAN_OUT_AT = 20
+
+
 def queue_of(task_name: str) -> str:
     """The queue `task_name` is sent to (`ROUTES`)."""
     return ROUTES.get(task_name) or ROUTES.get(task_name.split(".", 1)[0] + ".*") or DEFAULT
 
 
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_kw: Any) -> dict[str, str]:
-    """Celery's `task_routes` router: every task sent (by a service, the sweeps or beat) goes by `ROUTES`."""
-    return {"queue": queue_of(name)}
+    """Celery's `task_routes` router: every task sent (by a service, the sweeps or beat) goes by `ROUTES`; a
+    `fan_out` goes where the tasks it carries go."""
+    return {"queue": queue_of(args[0] if name == FAN_OUT and args else name)}
 
 
 _PENDING = "linli.jobs"
@@ -73,19 +80,12 @@ _PENDING = "linli.jobs"
 _RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 
 
-def enqueue(
-    task_name: str, *args: Any, countdown: float | None = None, producer: Any = None, queue: str | None = None
-) -> bool:
+def enqueue(task_name: str, *args: Any, countdown: float | None = None, producer: Any = None) -> bool:
     """Send `task_name(*args)` now; False (and logged) when the broker did not take it."""
     task = celery.tasks[task_name]
     try:
         task.apply_async(
-            args=list(args),
-            countdown=countdown,
-            retry=True,
-            retry_policy=_RETRY_POLICY,
-            producer=producer,
-            queue=queue,
+            args=list(args), countdown=countdown, retry=True, retry_policy=_RETRY_POLICY, producer=producer
         )
     except Exception:
         log.warning("could not enqueue %s%r; its sweep will hand it over", task_name, args, exc_info=True)
@@ -137,19 +137,12 @@ def _send_all(jobs: list[tuple[str, tuple[Any, ...]]]) -> None:
         with celery.producer_or_acquire() as producer:
             for task_name, args in jobs:
                 handled += 1
-                queue = queue_of(args[0]) if task_name == FAN_OUT else None
-                if not enqueue(task_name, *args, producer=producer, queue=queue):
+                if not enqueue(task_name, *args, producer=producer):
                     break
     except Exception:
         log.debug("the broker connection failed while enqueueing", exc_info=True)
     for task_name, args in jobs[handled:]:
         log.warning("could not enqueue %s%r; its sweep will hand it over", task_name, args)
-
-
-FAN_OUT = "jobs.fan_out"
-# More tasks of one name from one commit than this go as one `fan_out` task: handing a task to the broker costs
-# about a millisecond, so an alarm storm's thousand messages held its request a second after the commit.
-FAN_OUT_AT = 20
 
 
 def _fanned_out(jobs: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
