@@ -35,6 +35,7 @@ from api.notifications.models import (
 )
 from tests.conftest import STAFF_PASSWORD, bearer, staff_login, wechat_login
 from tests.fake_wechat import FakeWechat
+from tests.test_read_path import counting_statements
 
 HOUSEHOLD_TEMPLATE = "linli-sub-household-decided"
 ALERT_OA_TEMPLATE = "linli-oa-device-alert"
@@ -390,6 +391,29 @@ def test_delivering_the_same_row_twice_sends_it_once(live_app, fake, world):
     assert deliver_again(live_app, message.id) is None
     assert deliver_again(live_app, message.id, due=False) is None
     assert len(fake.sent_messages) == 1
+
+
+def test_a_delivery_costs_a_fixed_handful_of_statements_whoever_the_recipient_is(live_app, fake, world):
+    # An alarm storm hands thousands of these to one worker: each statement more is a family told later.
+    following, unreachable = family_member(), family_member(follows=False)
+    with live_app.app_context():
+        ids = [
+            services.notify(db.session.get(User, user.id), "device_alert", ALERT, subject_path=HOME).id
+            for user in (following, unreachable)
+        ]
+        forget_pending(db.session)  # delivered below, one at a time
+        db.session.commit()
+    counted = []
+    for message_id in ids:
+        with counting_statements() as seen:
+            deliver_again(live_app, message_id, due=False)
+        counted.append(len(seen))
+
+    assert [reload(i).status for i in ids] == [DeliveryStatus.SENT, DeliveryStatus.INBOX_ONLY]
+    # Sent: claimed (read, count the try, record it in flight), then answered (read both, record both).
+    # Unreachable: read, count the try and say why the Official Account does not apply, look for a subscription
+    # credit, settle and say why. Neither reads the recipient's roles, nor looks for an earlier try's leftovers.
+    assert counted == [7, 6]
 
 
 def test_without_a_follow_the_subscribe_message_is_used_and_a_credit_spent(live_app, fake, world):

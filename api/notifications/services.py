@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from api import scope
 from api.accounts.models import User
@@ -389,6 +389,10 @@ def _next_channel(
     return message.status
 
 
+# A delivery reads the recipient's openids, never their roles: loading those too was a query more per message.
+_RECIPIENT = joinedload(Notification.user).lazyload(User.role_rows)
+
+
 def _claim(
     session: Session, notification_id: uuid.UUID, settings: Settings, senders: WechatSenders
 ) -> _InFlight | DeliveryStatus | None:
@@ -396,18 +400,21 @@ def _claim(
         select(Notification)
         .where(Notification.id == notification_id, Notification.status == DeliveryStatus.PENDING)
         .with_for_update(of=Notification, skip_locked=True)
+        .options(_RECIPIENT)
         .execution_options(populate_existing=True)
     )
     if message is None or (message.next_attempt_at is not None and message.next_attempt_at > utcnow()):
         return None
-    # Still in flight after its lease: the deliverer died between handing the message to WeChat and
-    # recording the answer. WeChat may have taken it; it is sent again below.
-    session.execute(
-        update(DeliveryAttempt)
-        .where(DeliveryAttempt.notification_id == message.id, DeliveryAttempt.outcome == AttemptOutcome.SENDING)
-        .values(outcome=AttemptOutcome.UNKNOWN, errmsg="no answer recorded: the deliverer stopped during the call")
-        .execution_options(synchronize_session=False)
-    )
+    if message.attempt_count > 0:
+        # Still in flight after its lease: the deliverer died between handing the message to WeChat and
+        # recording the answer. WeChat may have taken it; it is sent again below. (An attempt is only ever
+        # begun in the commit that counts it, so a row never tried has none.)
+        session.execute(
+            update(DeliveryAttempt)
+            .where(DeliveryAttempt.notification_id == message.id, DeliveryAttempt.outcome == AttemptOutcome.SENDING)
+            .values(outcome=AttemptOutcome.UNKNOWN, errmsg="no answer recorded: the deliverer stopped during the call")
+            .execution_options(synchronize_session=False)
+        )
     if message.attempt_count >= settings.notification_max_attempts:
         # Only tries that never recorded an answer end here (a deliverer killed mid-call, again and again):
         # stop sending possible duplicates. The inbox has the message.
@@ -446,6 +453,7 @@ def _settle(
         select(Notification)
         .where(Notification.id == notification_id)
         .with_for_update(of=Notification)
+        .options(_RECIPIENT)
         .execution_options(populate_existing=True)
     )
     attempt = session.get(DeliveryAttempt, step.attempt_id, populate_existing=True)
