@@ -1189,8 +1189,9 @@ def test_incident_after_incident_each_opens_a_new_alert_and_tells_the_family(cli
 def test_an_alarm_storm_opens_every_alert_with_one_outbox_insert_and_tells_the_staff_once_each(
     app, client, home, world, kj01_staff
 ):
-    """Many detectors of flats without an elder go off in one batch: each opens its own alert whose one step
-    tells the area's staff (one message each), and the outbox rows of all of them are one INSERT."""
+    """Many detectors of flats without an elder go off in one batch with 王阿婆's: each opens its own alert whose
+    first step tells the area's staff (one message each) — hers tells her daughter — and the outbox rows, the
+    timeline steps and the alerts' new levels of all of them are written set-based, not a statement per alert."""
     from sqlalchemy import event
 
     room = world.room("KJ01/101")
@@ -1198,24 +1199,33 @@ def test_an_alarm_storm_opens_every_alert_with_one_outbox_insert_and_tells_the_s
     for serial in serials:
         add_device(serial, DeviceType.SMOKE_DETECTOR, room)
     db.session.commit()
-    inserts: list[str] = []
+    writes: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO NOTIFICATIONS"):
-            inserts.append(statement)
+        writes.append(" ".join(statement.split()[:3]).upper())
+        if statement.startswith("UPDATE alerts SET escalation_level"):  # an executemany is a statement per row
+            writes.extend(["the first steps' levels"] * (len(parameters) if executemany else 1))
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        answer = pushed(client, [iot_event(serial, "smoke") for serial in serials])
+        answer = pushed(client, [iot_event(serial, "smoke") for serial in [*serials, "SMK-1"]])
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
 
-    assert answer["alerts_opened"] == len(serials)
-    alert_ids = {r["alert_id"] for r in answer["results"]}
+    assert answer["alerts_opened"] == len(serials) + 1
+    hers = answer["results"][-1]["alert_id"]
+    alert_ids = {r["alert_id"] for r in answer["results"][:-1]}
     assert len(alert_ids) == len(serials)
-    assert len(inserts) == 1
+    assert writes.count("INSERT INTO NOTIFICATIONS") == 1
+    assert writes.count("INSERT INTO ALERT_STEPS") == 1
+    assert writes.count("the first steps' levels") == 1  # every one now at level 1, escalating in 3 minutes
     for alert_id in alert_ids:
         assert who_was_told(alert_id) == [("escalated_staff", "kj01-staff")]
+    assert who_was_told(hers) == [("notified_contact", "王家女儿")]
+    for alert_id in [*alert_ids, hers]:
+        alert = the_alert(alert_id)
+        assert alert.escalation_level == 1
+        assert alert.next_escalation_at == alert.created_at + timedelta(seconds=180)
     staff_id = uuid.UUID(kj01_staff["user"]["id"])
     told = db.session.scalars(select(Notification).where(Notification.user_id == staff_id)).all()
     assert sorted(m.context["alert_id"] for m in told) == sorted(alert_ids)

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, func, select, text, tuple_, type_coerce, update
+from sqlalchemy import Float, Select, and_, case, func, insert, select, text, tuple_, type_coerce, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api import dialect, scope
 from api.accounts.models import Area, Role, Room, User, UserRole
@@ -184,19 +185,21 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
             select(Alert).where(Alert.id.in_(created_ids)).execution_options(populate_existing=True)
         ).all()
         loaded = _load_places_and_elders(alerts)
-        # Set-based for a storm: every new alert's first messages go into one outbox INSERT (`notify_many`)
-        # and their timeline steps into one more at flush, instead of an ORM round of each per alert. Nothing
-        # in the loop reads what it wrote, so it is not flushed as it goes (each flush was a round trip).
+        # Set-based for a storm: every new alert's first messages go into one outbox INSERT (`notify_many`),
+        # their timeline steps into one more and the alerts' levels into a few UPDATEs (`_write_first_steps`),
+        # instead of an ORM round of each per alert. Nothing in the loop reads what it wrote, so it is not
+        # flushed as it goes (each flush was a round trip).
         outbox: list[Outgoing] = []
         db.session.info[_OUTBOX] = outbox
         try:
             with db.session.no_autoflush:
-                for alert in alerts:
-                    advance(alert, settings, now, ChainRecord())  # just inserted: nothing on its timeline yet
+                # Just inserted: nothing on their timelines yet. A first step never asks for volunteers.
+                taken = [_take(alert, settings, now, ChainRecord()) for alert in alerts]
         finally:
             db.session.info.pop(_OUTBOX, None)
             del loaded
         notify_many(outbox)
+        _write_first_steps(alerts, taken)
     return result
 
 
@@ -389,22 +392,24 @@ def _tell(
     return sent
 
 
-def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord | None = None) -> AlertStep | None:
-    """Take the alert's next step (level N → N+1) and schedule the one after; None when none is left.
+@dataclass
+class _Taken:
+    """One step of the chain worked out and its messages queued: what it does to the alert and its timeline row
+    (None when the chain has nothing left to do)."""
 
-    `record` is the chain's record of this alert (`chain_records`); read from its timeline when not given.
-    """
-    if record is None:
-        record = chain_records([alert.id])[alert.id]
+    level: int
+    next_escalation_at: datetime | None
+    step: dict[str, Any] | None = None  # AlertStep's columns
+
+
+def _take(alert: Alert, settings: Settings, now: datetime, record: ChainRecord) -> _Taken:
+    """The alert's next step (level N → N+1): whom to tell, told (queued in the outbox), and the one after it
+    scheduled. Writes only the messages; `advance` and the storm's `_write_first_steps` write the rest."""
     planned = next_step(alert, record)
     if planned is None:
-        alert.next_escalation_at = None
         if alert.escalation_level == 0:  # nobody at all to tell: say so on the timeline, once
-            alert.escalation_level = 1
-            step = AlertStep(alert_id=alert.id, kind=StepKind.NO_CONTACT, level=1, note="无可通知的联系人", at=now)
-            db.session.add(step)
-            return step
-        return None
+            return _Taken(1, None, _step_row(alert, StepKind.NO_CONTACT, 1, "无可通知的联系人", now))
+        return _Taken(alert.escalation_level, None)
     level = alert.escalation_level + 1
     user_id: uuid.UUID | None = None
     if planned.kind == StepKind.NOTIFIED_CONTACT:
@@ -423,26 +428,73 @@ def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord
         message_ids = _tell(responders_for(alert.area_path, now), alert, level, settings, now, VOLUNTEERS_NEEDED)
         note = f"请求附近志愿者上门（已通知工作人员 {len(message_ids)} 人）"
         record.volunteers = True
-    step = AlertStep(
-        alert_id=alert.id,
-        kind=planned.kind,
-        level=level,
-        user_id=user_id,
-        notification_ids=[str(i) for i in message_ids],
-        note=note,
-        at=now,
-    )
-    db.session.add(step)
-    alert.escalation_level = level
-    if planned.kind == StepKind.VOLUNTEERS_REQUESTED:
-        signals.volunteers_needed.send(alert, step=step, now=now)
     delay = rules.escalation_delay(
         alert.severity, settings.alerts_critical_escalate_seconds, settings.alerts_warning_escalate_seconds
     )
     # Every step but the volunteers' leaves one after it (more contacts, or staff, or volunteers).
     further = planned.kind != StepKind.VOLUNTEERS_REQUESTED
-    alert.next_escalation_at = now + timedelta(seconds=delay) if delay is not None and further else None
+    step = _step_row(alert, planned.kind, level, note, now, user_id, message_ids)
+    return _Taken(level, now + timedelta(seconds=delay) if delay is not None and further else None, step)
+
+
+def _step_row(
+    alert: Alert,
+    kind: StepKind,
+    level: int,
+    note: str,
+    now: datetime,
+    user_id: uuid.UUID | None = None,
+    message_ids: list[uuid.UUID] | None = None,
+) -> dict[str, Any]:
+    """An `AlertStep`'s columns, every one given: the storm writes them with one executemany INSERT."""
+    return {
+        "id": new_id(),
+        "alert_id": alert.id,
+        "kind": kind,
+        "level": level,
+        "user_id": user_id,
+        "notification_ids": [str(i) for i in message_ids or []],
+        "note": note,
+        "at": now,
+    }
+
+
+def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord | None = None) -> AlertStep | None:
+    """Take the alert's next step (level N → N+1) and schedule the one after; None when none is left.
+
+    `record` is the chain's record of this alert (`chain_records`); read from its timeline when not given.
+    """
+    if record is None:
+        record = chain_records([alert.id])[alert.id]
+    taken = _take(alert, settings, now, record)
+    alert.escalation_level, alert.next_escalation_at = taken.level, taken.next_escalation_at
+    if taken.step is None:
+        return None
+    step = AlertStep(**taken.step)
+    db.session.add(step)
+    if step.kind == StepKind.VOLUNTEERS_REQUESTED:
+        signals.volunteers_needed.send(alert, step=step, now=now)
     return step
+
+
+def _write_first_steps(alerts: list[Alert], taken: list[_Taken]) -> None:
+    """The first steps of a storm's new alerts, set-based: their timeline rows in one INSERT, and the alerts'
+    new level and escalation time in one UPDATE per distinct pair (a handful: the severities' delays, or none)
+    — where the ORM would send a statement per alert at flush. The loaded alerts are given the same values,
+    as already stored, so the session agrees with the rows and flushes nothing more for them."""
+    steps = [t.step for t in taken if t.step is not None]
+    if steps:
+        db.session.execute(insert(AlertStep.__table__), steps)
+    moved: dict[tuple[int, datetime | None], list[uuid.UUID]] = {}
+    for alert, t in zip(alerts, taken, strict=True):
+        moved.setdefault((t.level, t.next_escalation_at), []).append(alert.id)
+        set_committed_value(alert, "escalation_level", t.level)
+        set_committed_value(alert, "next_escalation_at", t.next_escalation_at)
+    table = Alert.__table__
+    for (level, next_at), ids in moved.items():
+        db.session.execute(
+            update(table).where(table.c.id.in_(ids)).values(escalation_level=level, next_escalation_at=next_at)
+        )
 
 
 def escalate_due(settings: Settings, now: datetime, batch: int = ESCALATION_BATCH) -> int:
