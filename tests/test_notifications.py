@@ -411,9 +411,9 @@ def test_a_delivery_costs_a_fixed_handful_of_statements_whoever_the_recipient_is
 
     assert [reload(i).status for i in ids] == [DeliveryStatus.SENT, DeliveryStatus.INBOX_ONLY]
     # Sent: claimed (read, count the try, record it in flight), then answered (read both, record both).
-    # Unreachable: read, count the try and say why the Official Account does not apply, look for a subscription
-    # credit, settle and say why. Neither reads the recipient's roles, nor looks for an earlier try's leftovers.
-    assert counted == [7, 6]
+    # Unreachable: read, look for a subscription credit, then settle it and say why no channel applied (one
+    # statement for both attempts). Neither reads the recipient's roles, nor looks for an earlier try's leftovers.
+    assert counted == [7, 4]
 
 
 def test_without_a_follow_the_subscribe_message_is_used_and_a_credit_spent(live_app, fake, world):

@@ -304,11 +304,13 @@ def _prepare(
         return _Prepared(skip_reason=reason)
     credit_template = None
     if channel == Channel.SUBSCRIBE:
-        credit = session.scalar(
-            select(SubscriptionCredit)
-            .where(SubscriptionCredit.user_id == user.id, SubscriptionCredit.template_id == template)
-            .with_for_update()
-        )
+        # Not flushing first: the attempts recorded so far go out with the rest at commit, in one statement.
+        with session.no_autoflush:
+            credit = session.scalar(
+                select(SubscriptionCredit)
+                .where(SubscriptionCredit.user_id == user.id, SubscriptionCredit.template_id == template)
+                .with_for_update()
+            )
         if credit is None or credit.credits <= 0:
             return _Prepared(skip_reason="no subscription credit")
         # Spent in the same commit as the in-flight attempt: a deliverer that dies during the call leaves it
