@@ -1,6 +1,6 @@
 # Linli API image. One image, four processes:
 #   web     (default)  gunicorn -c gunicorn.conf.py wsgi:app
-#   alerts worker      celery -A workers worker -Q alerts --concurrency 2 --prefetch-multiplier 1 -n alerts@%h --loglevel=INFO
+#   alerts worker      celery -A workers worker -Q alerts --pool threads --concurrency 16 --prefetch-multiplier 1 -n alerts@%h --loglevel=INFO
 #   jobs worker        celery -A workers worker -Q notifications,default,bulk -n jobs@%h --loglevel=INFO
 #   beat               celery -A workers beat --loglevel=INFO --schedule /tmp/celerybeat-schedule
 # (queues: api/jobs.py ROUTES; an alarm never waits behind bulk work.)

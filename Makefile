@@ -35,7 +35,7 @@ worker:     ## one worker for every queue (one machine)
 	.venv/bin/celery -A workers worker --loglevel=INFO
 
 worker-alerts:  ## the alarm queue's own worker, as deployed
-	.venv/bin/celery -A workers worker -Q alerts --concurrency 2 --prefetch-multiplier 1 -n alerts@%h --loglevel=INFO
+	.venv/bin/celery -A workers worker -Q alerts --pool threads --concurrency 16 --prefetch-multiplier 1 -n alerts@%h --loglevel=INFO
 
 worker-jobs:    ## everything else: notifications, default, bulk
 	.venv/bin/celery -A workers worker -Q notifications,default,bulk -n jobs@%h --loglevel=INFO
