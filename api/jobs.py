@@ -12,10 +12,10 @@ after the first refusal the rest are left to the sweeps rather than each waiting
 `FAN_OUT_AT` of one kind go as one `fan_out` task that a worker splits, on their own queue.
 
 Which queue a task goes to is decided here, in `ROUTES`, and nowhere else: an alarm never waits behind bulk
-work. `alerts` (alarm ingestion follow-ups, escalation, the delivery of alarm messages) has workers of its own
-whose threads take one message at a time each and acknowledge it only once done; `notifications` (every other message),
-`default` (short domain jobs) and `bulk` (exports, imports, reconciliation, thumbnails, retention: minutes of
-work each) share the others. A task not named here goes to `default`.
+work. `alerts` (alarm ingestion follow-ups, escalation, the delivery of alarm messages) has workers of its own,
+whose threads take one message at a time each and acknowledge it only once done; `notifications` (every other
+message), `default` (short domain jobs) and `bulk` (exports, imports, reconciliation, thumbnails, retention:
+minutes of work each) share the others. A task not named here goes to `default`.
 """
 
 from __future__ import annotations

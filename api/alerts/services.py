@@ -152,7 +152,9 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
                 "value": r.value,
                 "first_at": r.first_at,
                 "last_at": r.last_at,
-                "escalation_level": 0,
+                # Its first step is taken below, in this transaction, and every first step is level 1: the row is
+                # written at that level (and the escalation time most first steps keep), not written twice.
+                "escalation_level": 1,
                 "next_escalation_at": now + timedelta(seconds=delay) if delay is not None else None,
                 "created_at": now,
             }
@@ -194,7 +196,7 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
         try:
             with db.session.no_autoflush:
                 # Just inserted: nothing on their timelines yet. A first step never asks for volunteers.
-                taken = [_take(alert, settings, now, ChainRecord()) for alert in alerts]
+                taken = [_take(alert, settings, now, ChainRecord(), level_before=0) for alert in alerts]
         finally:
             db.session.info.pop(_OUTBOX, None)
             del loaded
@@ -402,15 +404,15 @@ class _Taken:
     step: dict[str, Any] | None = None  # AlertStep's columns
 
 
-def _take(alert: Alert, settings: Settings, now: datetime, record: ChainRecord) -> _Taken:
-    """The alert's next step (level N → N+1): whom to tell, told (queued in the outbox), and the one after it
-    scheduled. Writes only the messages; `advance` and the storm's `_write_first_steps` write the rest."""
+def _take(alert: Alert, settings: Settings, now: datetime, record: ChainRecord, level_before: int) -> _Taken:
+    """The alert's next step (level N → N+1, N = `level_before`): whom to tell, told (queued in the outbox), and
+    the one after it scheduled. Writes only the messages; `advance` and `_write_first_steps` write the rest."""
     planned = next_step(alert, record)
     if planned is None:
-        if alert.escalation_level == 0:  # nobody at all to tell: say so on the timeline, once
+        if level_before == 0:  # nobody at all to tell: say so on the timeline, once
             return _Taken(1, None, _step_row(alert, StepKind.NO_CONTACT, 1, "无可通知的联系人", now))
-        return _Taken(alert.escalation_level, None)
-    level = alert.escalation_level + 1
+        return _Taken(level_before, None)
+    level = level_before + 1
     user_id: uuid.UUID | None = None
     if planned.kind == StepKind.NOTIFIED_CONTACT:
         assert planned.contact is not None
@@ -466,7 +468,7 @@ def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord
     """
     if record is None:
         record = chain_records([alert.id])[alert.id]
-    taken = _take(alert, settings, now, record)
+    taken = _take(alert, settings, now, record, alert.escalation_level)
     alert.escalation_level, alert.next_escalation_at = taken.level, taken.next_escalation_at
     if taken.step is None:
         return None
@@ -478,15 +480,18 @@ def advance(alert: Alert, settings: Settings, now: datetime, record: ChainRecord
 
 
 def _write_first_steps(alerts: list[Alert], taken: list[_Taken]) -> None:
-    """The first steps of a storm's new alerts, set-based: their timeline rows in one INSERT, and the alerts'
-    new level and escalation time in one UPDATE per distinct pair (a handful: the severities' delays, or none)
-    — where the ORM would send a statement per alert at flush. The loaded alerts are given the same values,
-    as already stored, so the session agrees with the rows and flushes nothing more for them."""
+    """The first steps of new alerts (one, or a storm's thousand), set-based: their timeline rows in one INSERT.
+    The alerts were inserted at level 1 with their severity's escalation time, which most first steps keep;
+    those that differ (nobody to tell: no escalation) get one UPDATE per distinct pair — where the ORM would send
+    a statement per alert at flush. The loaded alerts are given the values stored, so the session agrees with
+    the rows and flushes nothing more for them."""
     steps = [t.step for t in taken if t.step is not None]
     if steps:
         db.session.execute(insert(AlertStep.__table__), steps)
     moved: dict[tuple[int, datetime | None], list[uuid.UUID]] = {}
     for alert, t in zip(alerts, taken, strict=True):
+        if (t.level, t.next_escalation_at) == (alert.escalation_level, alert.next_escalation_at):
+            continue
         moved.setdefault((t.level, t.next_escalation_at), []).append(alert.id)
         set_committed_value(alert, "escalation_level", t.level)
         set_committed_value(alert, "next_escalation_at", t.next_escalation_at)
