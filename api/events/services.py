@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy import Select, Subquery, and_, func, literal, or_, select, true
 from sqlalchemy.orm import aliased, with_expression
 
 from api import scope
@@ -236,12 +236,13 @@ def ineligibility(event: Event, user: User, now: datetime) -> list[str]:
     return reasons
 
 
-def suspended_until(user: User, settings: Settings, now: datetime) -> datetime | None:
-    """The no-show policy: missing `no_show_limit` confirmed events within the rolling window
-    suspends booking until `no_show_suspension_days` after the last one missed."""
+def _no_shows(user: User, settings: Settings, now: datetime) -> Subquery:
+    """One row: how many confirmed events `user` missed within the no-show window (`missed`), and when the last
+    of them ended (`last_missed`) — read with the event being booked, in the same statement."""
     window_start = now - timedelta(days=settings.no_show_window_days)
-    missed = db.session.scalars(
-        select(Event.ends_at)
+    return (
+        select(func.count().label("missed"), func.max(Event.ends_at).label("last_missed"))
+        .select_from(Event)
         .join(Booking, Booking.event_id == Event.id)
         .where(
             Booking.user_id == user.id,
@@ -251,22 +252,32 @@ def suspended_until(user: User, settings: Settings, now: datetime) -> datetime |
             Event.ends_at < now,
             Event.ends_at >= window_start,
         )
-        .order_by(Event.ends_at.desc())
-    ).all()
-    if len(missed) < settings.no_show_limit:
+        .subquery("no_shows")
+    )
+
+
+def suspension_end(missed: int, last_missed: datetime | None, settings: Settings, now: datetime) -> datetime | None:
+    """The no-show policy: missing `no_show_limit` confirmed events within the rolling window
+    suspends booking until `no_show_suspension_days` after the last one missed."""
+    if missed < settings.no_show_limit or last_missed is None:
         return None
-    until = missed[0] + timedelta(days=settings.no_show_suspension_days)
+    until = last_missed + timedelta(days=settings.no_show_suspension_days)
     return until if until > now else None
 
 
 def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -> BookingResult:
     """Book a seat (or a place on the waitlist). A second attempt returns the first booking."""
     # What does not depend on seats is worked out before the lock, so the rush queues for less time.
-    unlocked = db.session.get(Event, event_id)
-    if unlocked is None:
+    checked_at = utcnow()
+    no_shows = _no_shows(user, settings, checked_at)
+    row = db.session.execute(
+        select(Event, no_shows.c.missed, no_shows.c.last_missed).join(no_shows, true()).where(Event.id == event_id)
+    ).first()
+    if row is None:
         raise NotFound()
-    reasons = ineligibility(unlocked, user, utcnow())
-    until = suspended_until(user, settings, utcnow())
+    unlocked, missed, last_missed = row
+    reasons = ineligibility(unlocked, user, checked_at)
+    until = suspension_end(missed, last_missed, settings, checked_at)
     event = _lock_event(event_id)
     # The clock is read once the lock is ours, so `created_at` follows the order seats and waitlist
     # numbers are handed out in; read before, a request that waited on the lock was dated before
