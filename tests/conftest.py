@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from alembic import command
@@ -52,6 +52,9 @@ from api.cli import alembic_config
 from api.db import db, new_id, utcnow
 from api.extensions import store
 from api.models import metadata
+
+if TYPE_CHECKING:
+    from tests.worker_support import RedisServer
 
 REQUIRE_SERVICES = os.environ.get("LINLI_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("LINLI_TEST_DATABASE_URL", "")
@@ -122,6 +125,30 @@ def broker_url(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield server.url
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def private_redis(log_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of its own on a free port, stopped afterwards (a test may stop and start it: a broker crash);
+    one that cannot be started makes the test unavailable."""
+    from tests.worker_support import RedisServer
+
+    server = RedisServer(log_path)
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        _unavailable(f"could not start a private redis-server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_broker(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
+    """A broker of the test's own (`private_redis`)."""
+    with private_redis(tmp_path / "redis-server.log") as server:
+        yield server
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from api.accounts.models import User
 from api.db import db
 from api.notifications import services
 from api.notifications.models import DeliveryStatus, Notification
-from tests.conftest import _unavailable
 from tests.fake_wechat import Answer, FakeWechat, Received
+from tests.test_deploy import DEPLOY, command_of, option
 from tests.test_notifications_worker import ALERT, HOME, MINIAPP, OA, TEMPLATE_SEND, deployment, sending_app
 from tests.worker_support import RedisServer, Worker, deployment_env, migrated_database, wait_until
 
@@ -31,16 +31,16 @@ pytestmark = [pytest.mark.services, pytest.mark.xdist_group("alarm_worker_pool")
 ALARMS = 12
 AT_ONCE = 8  # more than any two processes could hold
 PATIENCE = 30  # how long the test waits at most; never an assertion of speed
-COMPOSE = Path(__file__).resolve().parent.parent / "deploy" / "compose.yaml"
 
 
 def deployed_pool_options() -> list[str]:
     """`--pool` and `--concurrency` of the compose file's alerts worker, as it gives them."""
-    command = yaml.safe_load(COMPOSE.read_text())["services"]["worker-alerts"]["command"]
+    command = command_of(yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["worker-alerts"])
     options = []
     for name in ("--pool", "--concurrency"):
-        assert name in command, f"the alerts worker's command names its {name}"
-        options += [name, str(command[command.index(name) + 1])]
+        value = option(command, name)
+        assert value, f"the alerts worker's command names its {name}"
+        options += [name, value]
     return options
 
 
@@ -76,26 +76,13 @@ def fake() -> Iterator[FakeWechat]:
         yield server
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis-server.log")
-    try:
-        server.start()
-    except (OSError, RuntimeError) as exc:
-        _unavailable(f"could not start a private redis-server: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_while_wechat_is_slow_the_alerts_worker_has_a_commits_alarms_at_wechat_together(
-    pg_url: str, broker: RedisServer, fake: FakeWechat, tmp_path: Path
+    pg_url: str, private_broker: RedisServer, fake: FakeWechat, tmp_path: Path
 ) -> None:
     held = HeldWechat(fake)
     with migrated_database(pg_url, "linli_alarm_pool") as url:
         # A held call is not given up on (and retried, a second request at the fake) while the test holds it.
-        env = {**deployment(url, broker.url, fake), "WECHAT_TIMEOUT_SECONDS": str(2 * PATIENCE)}
+        env = {**deployment(url, private_broker.url, fake), "WECHAT_TIMEOUT_SECONDS": str(2 * PATIENCE)}
         (tmp_path / "worker").mkdir()
         worker_env = deployment_env(**env, LINLI_INSTANCE_PATH=str(tmp_path / "worker"))
         # `default` too: the readiness ping `sending_app` waits for goes there; every alarm goes to `alerts`.

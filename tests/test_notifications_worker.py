@@ -43,7 +43,6 @@ from api.jobs import QUEUES, forget_pending
 from api.models import metadata
 from api.notifications import services
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification
-from tests.conftest import _unavailable
 from tests.fake_wechat import FakeWechat, Received
 from tests.worker_support import (
     READY_TIMEOUT,
@@ -439,19 +438,6 @@ def test_a_busy_wechat_is_retried_later_and_the_message_arrives_once(rig):
 # ----------------------------------------------------------------------------------------------------
 # The broker goes down at commit time, or the worker dies mid-call (a private redis-server and worker)
 # ----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def private_broker(redis_url: str, tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis-server.log")
-    try:
-        server.start()
-    except (OSError, RuntimeError) as exc:
-        _unavailable(f"could not start a private redis-server: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

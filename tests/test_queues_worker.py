@@ -34,7 +34,7 @@ from api.extensions import celery
 from api.jobs import ALERTS, BULK, DEFAULT, NOTIFICATIONS
 from api.notifications import services
 from api.notifications.models import AttemptOutcome, Channel, DeliveryStatus, Notification
-from tests.conftest import _unavailable
+from tests.conftest import private_redis
 from tests.fake_wechat import FakeWechat, Received
 from tests.queue_tasks import HOLD_TASK
 from tests.test_notifications_worker import ALERT, HOME, MINIAPP, OA, TEMPLATE_SEND, deployment, sending_app
@@ -100,15 +100,8 @@ def fake() -> Iterator[FakeWechat]:
 @pytest.fixture(scope="module")
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A broker of the module's own: the 3,000-message backlog never reaches another module's workers."""
-    server = RedisServer(tmp_path_factory.mktemp("queues-broker") / "redis-server.log")
-    try:
-        server.start()
-    except (OSError, RuntimeError) as exc:
-        _unavailable(f"could not start a private redis-server: {exc}")
-    try:
+    with private_redis(tmp_path_factory.mktemp("queues-broker") / "redis-server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
