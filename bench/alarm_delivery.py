@@ -26,12 +26,9 @@ import json
 import logging
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +39,7 @@ for path in (PROJECT_ROOT, PROJECT_ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from alert_ingestion import start_worker  # noqa: E402
 from booking_rush import BenchError, check_redis, drop_database, recreate_database, stop  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_bench_alarm_delivery"
@@ -71,21 +69,6 @@ def slow_wechat(seconds: float) -> Any:
             return super().template_send(req)
 
     return SlowWechat(dict([MINIAPP, OA])).start()
-
-
-def start_worker(env: dict[str, str], log: Path, pool: str, concurrency: str) -> subprocess.Popen[bytes]:
-    node = f"alarm-bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "alerts", "--pool", pool]
-    argv += ["--concurrency", concurrency, "--prefetch-multiplier", "1", "-n", node, "--loglevel=INFO"]
-    with log.open("wb") as out:
-        worker = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while f"{node} ready." not in log.read_text(errors="replace"):
-        if worker.poll() is not None or time.monotonic() > deadline:
-            stop(worker)
-            raise BenchError(f"the Celery worker did not start; its log ends:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return worker
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -151,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         env |= {"LINLI_INSTANCE_PATH": str(tmp / "worker"), **wechat}
         print(f"{args.alarms} alarms in one commit, WeChat answering in {args.wechat_ms:.0f} ms a call\n", flush=True)
         for pool, concurrency in pools:
-            worker = start_worker(env, tmp / f"worker-{pool}-{concurrency}.log", pool, concurrency)
+            options = ("-Q", "alerts", "--pool", pool, "--concurrency", concurrency, "--prefetch-multiplier", "1")
+            worker = start_worker(env, tmp / f"worker-{pool}-{concurrency}.log", options)
             try:
                 before, sent_before = len(fake.calls(TEMPLATE_SEND)), len(fake.sent_messages)
                 with app.app_context():

@@ -167,10 +167,12 @@ def seed(app: Any, devices: int, rng: random.Random) -> dict[str, Any]:
         }
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    node = f"alerts-bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool=solo", "-Q", QUEUE_LIST, "-n", node]
-    argv += ["--loglevel=INFO"]
+def start_worker(
+    env: dict[str, str], log: Path, options: tuple[str, ...] = ("--pool=solo", "-Q", QUEUE_LIST)
+) -> subprocess.Popen[bytes]:
+    """`celery -A workers worker OPTIONS`, once it says it is ready."""
+    node = f"bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    argv = [sys.executable, "-m", "celery", "-A", "workers", "worker", *options, "-n", node, "--loglevel=INFO"]
     with log.open("wb") as out:
         worker = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
