@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 from flask import current_app, g, request
-from sqlalchemy import false, select
+from sqlalchemy import Select, bindparam, false, select
 from sqlalchemy.orm import joinedload
 
 from api.accounts import policy
@@ -96,26 +96,8 @@ def authenticate() -> User:
         session_id = uuid.UUID(hex=claims["sid"]) if "sid" in claims else None
     except (ValueError, TypeError, AttributeError) as exc:
         raise ApiError("token_invalid") from exc
-    # The user, their roles, whether this login session was ended (logout, a stolen refresh token) and the
-    # privacy policy version in force, in one query. Ended sessions are read from the database, where
-    # logging out revokes the session's refresh tokens, not from Redis: a Redis restart or outage neither
-    # lets an ended session back in nor locks anyone out.
-    ended = (
-        select(RefreshToken.id)
-        .where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
-        .exists()
-        if session_id is not None
-        else false()
-    )
-    row = (
-        db.session.execute(
-            select(User, ended.label("ended"), policy.version_in_force().label("policy"))
-            .where(User.id == user_id)
-            .options(joinedload(User.role_rows))
-        )
-        .unique()
-        .first()
-    )
+    statement = _AUTH_IN_SESSION if session_id is not None else _AUTH
+    row = db.session.execute(statement, {"uid": user_id, "sid": session_id, "now": utcnow()}).unique().first()
     if row is None:
         raise ApiError("token_invalid")
     user, session_ended, g.policy_in_force = row
@@ -125,6 +107,32 @@ def authenticate() -> User:
         raise ApiError("account_disabled")
     g.user = user
     return user
+
+
+def _auth_statement(*, in_session: bool) -> Select[Any]:
+    """The user, their roles, whether this login session was ended (logout, a stolen refresh token) and the
+    privacy policy version in force, in one query. Ended sessions are read from the database, where logging
+    out revokes the session's refresh tokens, not from Redis: a Redis restart or outage neither lets an
+    ended session back in nor locks anyone out.
+
+    Built once, with its values as bound parameters: every request runs it, and building a statement and
+    deriving its cache key cost more than the database takes to answer it."""
+    ended = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == bindparam("sid"), RefreshToken.revoked_at.is_not(None))
+        .exists()
+        if in_session
+        else false()
+    )
+    return (
+        select(User, ended.label("ended"), policy.version_in_force(bindparam("now")).label("policy"))
+        .where(User.id == bindparam("uid"))
+        .options(joinedload(User.role_rows))
+    )
+
+
+_AUTH = _auth_statement(in_session=False)
+_AUTH_IN_SESSION = _auth_statement(in_session=True)
 
 
 def current_user() -> User:

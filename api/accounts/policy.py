@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts.models import PolicyAcceptance, PrivacyPolicy, User
@@ -20,11 +20,12 @@ from api.db import db, utcnow
 from api.errors import ApiError
 
 
-def version_in_force(now: datetime | None = None) -> ScalarSelect[Any]:
-    """The version in force now, as a scalar subquery: `authenticate` reads it with the user, in one query."""
+def version_in_force(now: datetime | ColumnElement[datetime] | None = None) -> ScalarSelect[Any]:
+    """The version in force now (or at `now`, a time or a bound parameter), as a scalar subquery:
+    `authenticate` reads it with the user, in one query."""
     return (
         select(PrivacyPolicy.version)
-        .where(PrivacyPolicy.effective_at <= (now or utcnow()))
+        .where(PrivacyPolicy.effective_at <= (utcnow() if now is None else now))
         .order_by(PrivacyPolicy.effective_at.desc(), PrivacyPolicy.id.desc())
         .limit(1)
         .scalar_subquery()

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -308,16 +308,18 @@ def load_ancestors(places: Iterable[Area | None]) -> None:
             node = parent
 
 
+# Built once (see `api.auth._auth_statement`): the home screen asks for it on every open.
+_HOUSEHOLDS_OF = (
+    select(HouseholdMember)
+    .where(HouseholdMember.user_id == bindparam("user_id"))
+    .options(WITH_ADDRESS)
+    .order_by(HouseholdMember.created_at)
+)
+
+
 def households_of(user: User) -> list[HouseholdMember]:
     """The person's households, each with what its address needs, in one statement."""
-    return list(
-        db.session.scalars(
-            select(HouseholdMember)
-            .where(HouseholdMember.user_id == user.id)
-            .options(WITH_ADDRESS)
-            .order_by(HouseholdMember.created_at)
-        ).unique()
-    )
+    return list(db.session.scalars(_HOUSEHOLDS_OF, {"user_id": user.id}).unique())
 
 
 # Household binding --------------------------------------------------------------------------------
