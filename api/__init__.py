@@ -132,6 +132,12 @@ def _check_body_type() -> Response | None:
     return None
 
 
+def _reads_first() -> None:
+    """A GET reads without BEGIN and COMMIT round trips until it writes (`Database.read_without_transaction`)."""
+    if request.method in ("GET", "HEAD"):
+        db.read_without_transaction()
+
+
 def _finish_unit_of_work(response: Response) -> Response:
     """Commit what a successful request did; anything else is rolled back at teardown. A request that never
     touched the database (the probes, the docs) has no session to commit: creating one costs more than the
@@ -276,6 +282,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
     app.before_request(_check_body_type)
+    app.before_request(_reads_first)
     app.after_request(_finish_unit_of_work)
 
     @app.teardown_appcontext

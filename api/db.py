@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, Select, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator, Uuid
 
@@ -121,39 +122,77 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    # LIFO: under a light load the connection just returned is the one reused, so the others sit idle and
+    # are the ones checked (`_ping_when_idle`) or recycled, not every connection in turn.
+    engine = create_engine(url, pool_size=10, max_overflow=10, pool_use_lifo=True, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back from a request within this many seconds is handed out again without a round trip to
+# the server; one idle for longer is pinged first, and replaced if the server has gone.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, but only for a connection that sat idle: pinging on every checkout cost
+    a round trip and a tenth of a single read's CPU, to guard a connection that answered a moment ago. If the
+    server goes away within those seconds, the request that meets the dead connection answers 503 with
+    Retry-After (`api.errors.is_outage`), and SQLAlchemy then discards every connection of the pool made
+    before the disconnect, so the next requests get fresh ones."""
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool's documented answer: drop this connection and check out another (up to three tries).
+            raise DisconnectionError() from exc
 
 
 class RoutingSession(Session):
-    """A session that sends a request's plain reads to the read replica once the request chose it
-    (`Database.read_from_replica`); everything else — writes, flushes, `SELECT … FOR UPDATE`, text SQL, and
-    every statement of a request that did not choose it — goes to the primary."""
+    """A session whose plain reads may go elsewhere than its transaction on the primary: to the read replica
+    once the request chose it (`Database.read_from_replica`), or, in a GET, to a primary connection in
+    autocommit (`Database.read_without_transaction`). Writes, flushes, `SELECT … FOR UPDATE`, text SQL, and
+    every statement of a request that chose neither, go through the transaction on the primary — and so does
+    every read after a request's first write, which it must see."""
 
     def get_bind(self, mapper: Any = None, *, clause: Any = None, **kwargs: Any) -> Any:
-        replica = self.info.get(REPLICA)
-        if (
-            replica is not None
-            and not self._flushing
-            and isinstance(clause, Select)
-            and clause._for_update_arg is None  # SELECT … FOR UPDATE locks on the primary
-        ):
-            return replica
+        reads = self.info.get(READS)
+        if reads is not None:
+            if not self._flushing and isinstance(clause, Select) and clause._for_update_arg is None:
+                return reads
+            del self.info[READS]
         return super().get_bind(mapper, clause=clause, **kwargs)
 
 
-REPLICA = "linli.replica"
+READS = "linli.reads"
 
 
 class Database:
     """The engine and the scoped session; `bind()` is called once by the app factory.
 
     With a read URL, `read_engine` is a second engine (a streaming replica); a request that only lists or counts
-    may read through it (`read_from_replica`). Without one, it is None and everything reads the primary.
+    may read through it (`read_from_replica`). Without one, it is None and everything reads the primary. On
+    PostgreSQL, a GET's reads go through the primary in autocommit until it writes (`read_without_transaction`).
     """
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.read_engine: Engine | None = None
+        self._autocommit: Engine | None = None
         self._factory = sessionmaker(class_=RoutingSession, expire_on_commit=False)
         self.session = scoped_session(self._factory)
 
@@ -164,6 +203,11 @@ class Database:
                 self.engine.dispose()
             self.engine = make_engine(url)
             self._factory.configure(bind=self.engine)
+            self._autocommit = (
+                self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                if self.engine.dialect.name == "postgresql"
+                else None
+            )
         if (self.read_engine.url.render_as_string(hide_password=False) if self.read_engine else "") != read_url:
             if self.read_engine is not None:
                 self.session.remove()
@@ -175,8 +219,17 @@ class Database:
         """This request's plain reads go to the replica from now on (when one is configured)."""
         if self.read_engine is None:
             return False
-        self.session().info[REPLICA] = self.read_engine
+        self.session().info[READS] = self.read_engine
         return True
+
+    def read_without_transaction(self) -> None:
+        """This request's plain reads run in autocommit, each on its own, until it writes: no BEGIN and COMMIT
+        round trips around a GET. Under PostgreSQL's READ COMMITTED each statement reads its own snapshot
+        in a transaction too, so the reads see what they would have seen; a write (a GET rarely makes one)
+        opens the transaction as before. Only when the session is bound to the engine: a test that holds
+        everything in one rolled-back transaction keeps it."""
+        if self._autocommit is not None and self._factory.kw.get("bind") is self.engine:
+            self.session().info[READS] = self._autocommit
 
     def new_session(self) -> Session:
         """A session of its own, outside the request's unit of work (e.g. for work done after commit)."""
