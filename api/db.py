@@ -192,7 +192,7 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.read_engine: Engine | None = None
-        self._autocommit: Engine | None = None
+        self._autocommit: tuple[Engine, Engine] | None = None
         self._factory = sessionmaker(class_=RoutingSession, expire_on_commit=False)
         self.session = scoped_session(self._factory)
 
@@ -203,11 +203,6 @@ class Database:
                 self.engine.dispose()
             self.engine = make_engine(url)
             self._factory.configure(bind=self.engine)
-            self._autocommit = (
-                self.engine.execution_options(isolation_level="AUTOCOMMIT")
-                if self.engine.dialect.name == "postgresql"
-                else None
-            )
         if (self.read_engine.url.render_as_string(hide_password=False) if self.read_engine else "") != read_url:
             if self.read_engine is not None:
                 self.session.remove()
@@ -228,8 +223,19 @@ class Database:
         in a transaction too, so the reads see what they would have seen; a write (a GET rarely makes one)
         opens the transaction as before. Only when the session is bound to the engine: a test that holds
         everything in one rolled-back transaction keeps it."""
-        if self._autocommit is not None and self._factory.kw.get("bind") is self.engine:
-            self.session().info[READS] = self._autocommit
+        engine = self.engine
+        if engine is None or engine.dialect.name != "postgresql" or self._factory.kw.get("bind") is not engine:
+            return
+        if self._autocommit is None or self._autocommit[0] is not engine:
+            # Derived from whichever engine is bound now (tests swap it): same pool, autocommit on checkout.
+            self._autocommit = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self.session().info[READS] = self._autocommit[1]
+
+    def only_read(self) -> bool:
+        """Whether this request's session has only read, in autocommit or on the replica: nothing written,
+        nothing waiting to be flushed. (What else waits for a commit, the outbox, `api.jobs` knows.)"""
+        session = self.session()
+        return READS in session.info and not (session.new or session.dirty or session.deleted)
 
     def new_session(self) -> Session:
         """A session of its own, outside the request's unit of work (e.g. for work done after commit)."""
