@@ -23,7 +23,7 @@ from api.errors import error_response, is_outage, register_error_handlers, unava
 from api.errors import install as install_errors
 from api.extensions import Api, body_types, celery, store
 from api.hygiene import LinliRequest
-from api.jobs import run_eager_after_request
+from api.jobs import run_eager_after_request, waiting_for_commit
 from api.masking import install_log_masking
 from api.media.storage import make_storage
 from api.platform import Domain
@@ -144,6 +144,8 @@ def _finish_unit_of_work(response: Response) -> Response:
     whole of such a request."""
     if response.status_code >= 400 or not db.session.registry.has():
         return response
+    if db.only_read() and not waiting_for_commit():
+        return response  # a GET that only read: nothing to commit, and the teardown closes its session
     try:
         db.session.commit()
     except IntegrityError:

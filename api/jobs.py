@@ -98,6 +98,11 @@ def after_commit(task_name: str, *args: Any, session: Session | None = None) -> 
     (session or db.session).info.setdefault(_PENDING, []).append((task_name, args))
 
 
+def waiting_for_commit(session: Session | None = None) -> bool:
+    """Whether tasks wait for this unit of work (the request's by default) to commit."""
+    return bool((session or db.session).info.get(_PENDING))
+
+
 def forget_pending(session: Session | None = None) -> list[tuple[str, tuple[Any, ...]]]:
     """Drop the tasks waiting for this unit of work to commit (as if the broker had lost them); returns them.
     For tests and tools that commit outside a request and read the outbox themselves."""

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from api.accounts.access import AccessLog
 from api.accounts.models import HouseholdRelation, HouseholdRequest, User
-from api.db import db
+from api.db import RoutingSession, db
 
 pytestmark = pytest.mark.commits
 
@@ -121,3 +121,30 @@ def test_a_connection_whose_server_went_away_while_it_idled_is_replaced_before_a
     response = client.get("/api/v1/me", headers=resident["headers"])
     assert response.status_code == 200, response.get_json()
     assert pings, "the connection was handed out unchecked"
+
+
+def test_a_get_that_only_read_is_not_committed_unless_a_task_waits_for_its_commit(app):
+    from api.jobs import after_commit, waiting_for_commit
+
+    committed: list[object] = []
+
+    def on_commit(session: object) -> None:
+        committed.append(session)
+
+    event.listen(RoutingSession, "after_commit", on_commit)
+    try:
+        with app.test_request_context("/api/v1/me", method="GET"):
+            app.preprocess_request()
+            db.session.scalar(select(func.count()).select_from(User))
+            app.process_response(app.response_class("{}", status=200))
+            assert committed == []  # nothing to commit: the teardown closes the session
+
+        with app.test_request_context("/api/v1/me", method="GET"):
+            app.preprocess_request()
+            db.session.scalar(select(func.count()).select_from(User))
+            after_commit("linli.ping")
+            app.process_response(app.response_class("{}", status=200))
+            assert committed and not waiting_for_commit()  # committed, and the task handed over
+    finally:
+        event.remove(RoutingSession, "after_commit", on_commit)
+        db.session.remove()
