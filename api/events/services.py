@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Select, Subquery, and_, func, literal, or_, select, true
 from sqlalchemy.orm import aliased, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from api import scope
 from api.accounts.models import Area, HouseholdMember, Room, User
@@ -331,6 +332,9 @@ def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -
     # transaction of their own, while the next resident already has the lock (a rush is served one booking at
     # a time: its throughput is the inverse of how long the lock is held).
     db.session.commit()
+    if booking.status == BookingStatus.WAITLISTED:
+        # Last in the line, as the counter said under the lock: the answer need not count the line again.
+        set_committed_value(booking, "waitlist_ahead", event.waitlist_count - 1)
     return BookingResult(booking, created=True)
 
 
