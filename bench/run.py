@@ -16,7 +16,8 @@ What it does, in order:
    `--duration` seconds, and samples the CPU time of gunicorn, of the PostgreSQL backends serving the
    benchmark database and of the load generator itself;
 5. runs an in-process probe (Flask test client, no network) that counts SQL statements, pool checkouts
-   (each one is a `pool_pre_ping` round trip) and commits per request, and times the app code alone;
+   (a ping round trip only for a connection idle 2 s or more, `api.db`) and commits per request, and times
+   the app code alone;
 6. prints the tables, writes `bench/results/<timestamp>.json`, stops gunicorn and drops the database
    (unless `--keep`).
 
@@ -694,7 +695,7 @@ def build_scenarios(port: int, resident: str, staff: str, run_id: str) -> list[S
 
 
 def probe(env: dict[str, str], scenarios: list[Scenario], run_id: str, requests: int = 200) -> list[dict[str, Any]]:
-    """Per request: SQL statements, pool checkouts (pre-ping round trips), commits, and app time (ms)."""
+    """Per request: SQL statements, pool checkouts, commits (none for a GET that only read), and app time (ms)."""
     sys.path.insert(0, str(PROJECT_ROOT))
     from sqlalchemy import event
 
