@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Subquery, and_, func, literal, or_, select, true
+from sqlalchemy import Select, and_, bindparam, func, literal, or_, select, true
 from sqlalchemy.orm import aliased, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -193,23 +193,31 @@ class BookingResult:
     created: bool
 
 
+# The statements of a booking are built once, with their values as bound parameters (as `api.auth` builds the
+# account query): a rush runs them for every resident, and building and keying a statement costs more CPU than
+# PostgreSQL spends answering it.
+_LOCKED_EVENT = (
+    select(Event)
+    .where(Event.id == bindparam("event_id"))
+    .with_for_update(of=Event)
+    .execution_options(populate_existing=True)
+)
+_ACTIVE_BOOKING = select(Booking).where(
+    Booking.event_id == bindparam("event_id"),
+    Booking.user_id == bindparam("user_id"),
+    Booking.status != BookingStatus.CANCELLED,
+)
+
+
 def _lock_event(event_id: uuid.UUID) -> Event:
-    event = db.session.scalar(
-        select(Event).where(Event.id == event_id).with_for_update(of=Event).execution_options(populate_existing=True)
-    )
+    event = db.session.scalar(_LOCKED_EVENT, {"event_id": event_id})
     if event is None:
         raise NotFound()
     return event
 
 
 def _active_booking(event_id: uuid.UUID, user_id: uuid.UUID) -> Booking | None:
-    return db.session.scalar(
-        select(Booking).where(
-            Booking.event_id == event_id,
-            Booking.user_id == user_id,
-            Booking.status != BookingStatus.CANCELLED,
-        )
-    )
+    return db.session.scalar(_ACTIVE_BOOKING, {"event_id": event_id, "user_id": user_id})
 
 
 def ineligibility(event: Event, user: User, now: datetime) -> list[str]:
@@ -241,24 +249,31 @@ def ineligibility(event: Event, user: User, now: datetime) -> list[str]:
     return reasons
 
 
-def _no_shows(user: User, settings: Settings, now: datetime) -> Subquery:
-    """One row: how many confirmed events `user` missed within the no-show window (`missed`), and when the last
-    of them ended (`last_missed`) — read with the event being booked, in the same statement."""
-    window_start = now - timedelta(days=settings.no_show_window_days)
-    return (
+def _event_with_no_shows() -> Select[tuple[Event, int, datetime | None]]:
+    """The event, and in the same row how many confirmed events the resident (`user_id`) missed within the
+    no-show window (`window_start` to `now`): `missed`, and when the last of them ended: `last_missed`."""
+    no_shows = (
         select(func.count().label("missed"), func.max(Event.ends_at).label("last_missed"))
         .select_from(Event)
         .join(Booking, Booking.event_id == Event.id)
         .where(
-            Booking.user_id == user.id,
+            Booking.user_id == bindparam("user_id"),
             Booking.status == BookingStatus.CONFIRMED,
             Booking.checked_in_at.is_(None),
             Event.status == EventStatus.PUBLISHED,
-            Event.ends_at < now,
-            Event.ends_at >= window_start,
+            Event.ends_at < bindparam("now"),
+            Event.ends_at >= bindparam("window_start"),
         )
         .subquery("no_shows")
     )
+    return (
+        select(Event, no_shows.c.missed, no_shows.c.last_missed)
+        .join(no_shows, true())
+        .where(Event.id == bindparam("event_id"))
+    )
+
+
+_EVENT_WITH_NO_SHOWS = _event_with_no_shows()
 
 
 def suspension_end(missed: int, last_missed: datetime | None, settings: Settings, now: datetime) -> datetime | None:
@@ -274,9 +289,14 @@ def book(user: User, event_id: uuid.UUID, party_size: int, settings: Settings) -
     """Book a seat (or a place on the waitlist). A second attempt returns the first booking."""
     # What does not depend on seats is worked out before the lock, so the rush queues for less time.
     checked_at = utcnow()
-    no_shows = _no_shows(user, settings, checked_at)
     row = db.session.execute(
-        select(Event, no_shows.c.missed, no_shows.c.last_missed).join(no_shows, true()).where(Event.id == event_id)
+        _EVENT_WITH_NO_SHOWS,
+        {
+            "event_id": event_id,
+            "user_id": user.id,
+            "now": checked_at,
+            "window_start": checked_at - timedelta(days=settings.no_show_window_days),
+        },
     ).first()
     if row is None:
         raise NotFound()
