@@ -21,7 +21,11 @@ What it does, in order:
 4. checks the invariants in the database and in the answers after each phase (OK / FAILED): exactly `capacity`
    confirmed seats, the waitlist counted right and numbered in arrival order, the rest `event_full`, nobody
    with two active bookings, promotion in arrival order with one message each, no 5xx;
-5. prints the table, writes `bench/results/booking-rush-<timestamp>.json`, stops gunicorn, drops the database
+5. measures, before the rounds, how long one COMMIT takes on the database (its WAL flush): a booking keeps its
+   event's row lock until its COMMIT returns, so a rush on one event cannot beat one booking per COMMIT; it
+   prints that ceiling beside the CPU's (cores over app and PostgreSQL CPU per request), to say which of the
+   two bounds the figure on this machine;
+6. prints the table, writes `bench/results/booking-rush-<timestamp>.json`, stops gunicorn, drops the database
    (unless `--keep`). Exit status 0 when every invariant held, 1 when one failed, 2 when something it needs is
    missing (PostgreSQL, Redis, a migration, gunicorn not answering).
 
@@ -46,6 +50,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -434,6 +439,35 @@ def summarise(name: str, load: dict[str, Any], cpu: dict[str, float]) -> dict[st
     }
 
 
+def commit_latency(url: str, samples: int = 200) -> float:
+    """Median milliseconds of a one-row UPDATE and its COMMIT on this database, on one connection and nothing
+    else running: the WAL flush (fdatasync) a committed booking waits for.
+
+    A booking holds its event's row lock until its COMMIT returns, so one event's bookings follow one another
+    at best once per commit: 1000 / this figure is the ceiling of a rush on one event here, whatever the CPU."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url).set(drivername="postgresql")
+    times = []
+    with psycopg.connect(target.render_as_string(hide_password=False)) as conn:
+        # A plain table, not a temporary one: a temporary table writes no WAL, and its COMMIT flushes nothing.
+        conn.execute("CREATE TABLE bench_commit_probe (n int)")
+        conn.execute("INSERT INTO bench_commit_probe VALUES (0)")
+        conn.commit()
+        try:
+            for _ in range(samples):
+                start = time.perf_counter()
+                conn.execute("UPDATE bench_commit_probe SET n = n + 1")
+                conn.commit()
+                times.append((time.perf_counter() - start) * 1000.0)
+        finally:
+            conn.rollback()
+            conn.execute("DROP TABLE bench_commit_probe")
+            conn.commit()
+    return statistics.median(times)
+
+
 def db_state(event_id: uuid.UUID) -> tuple[Any, list[Any]]:
     from sqlalchemy import select
 
@@ -709,6 +743,12 @@ def main(argv: list[str] | None = None) -> int:
             command.upgrade(alembic_config(url), "head")
         except Exception as exc:
             raise BenchError(f"migration failed: {exc}") from exc
+        commit_ms = commit_latency(url)
+        print(
+            f"a COMMIT here takes {commit_ms:.2f} ms (median of 200): one event's bookings, which queue on its row "
+            f"lock until each COMMIT returns, cannot go faster than {1000 / commit_ms:,.0f}/s on this database",
+            flush=True,
+        )
         app = build_app(url, args.redis_url, secret, tmp / "bench-instance")
         t = time.monotonic()
         world = seed(app, args.residents + args.newcomers)
@@ -723,6 +763,8 @@ def main(argv: list[str] | None = None) -> int:
             LINLI_INSTANCE_PATH=str(tmp / "instance"),
             WEB_CONCURRENCY=str(args.workers),
         )
+        # gunicorn.conf.py's own knobs (worker class, threads) pass through, to compare them in one command.
+        env.update({k: v for k, v in os.environ.items() if k.startswith("GUNICORN_")})
         port = free_port()
         log = tmp / "gunicorn.log"
         server = start_gunicorn(env, port, log)
@@ -768,6 +810,18 @@ def main(argv: list[str] | None = None) -> int:
             median = rush_rows[len(rush_rows) // 2]
             p50, p99 = _fmt(median["p50_ms"]), _fmt(median["p99_ms"])
             print(f"\nmedian rush round: {median['rps']} req/s, p50 {p50} ms, p99 {p99} ms")
+        cpu_ms = [
+            (r["gunicorn_cpu_ms_per_request"] or 0) + (r["postgres_cpu_ms_per_request"] or 0)
+            for r in rush_rows
+            if r.get("gunicorn_cpu_ms_per_request")
+        ]
+        if cpu_ms:
+            cpu_bound = (os.cpu_count() or 1) * 1000 / statistics.median(cpu_ms)
+            print(
+                f"ceilings of a rush on one event here: the disk, one COMMIT per booking, {1000 / commit_ms:,.0f}/s; "
+                f"the CPU, {os.cpu_count()} cores over {statistics.median(cpu_ms):.1f} ms of app and PostgreSQL CPU "
+                f"per request, {cpu_bound:,.0f}/s (the load generator's share not counted)"
+            )
         print("\ninvariants:")
         names: dict[str, list[bool]] = defaultdict(list)
         for c in all_checks:
@@ -799,6 +853,7 @@ def main(argv: list[str] | None = None) -> int:
                         "platform": platform.platform(),
                         "python": platform.python_version(),
                     },
+                    "commit_ms": round(commit_ms, 3),
                     "results": rows,
                     "checks": all_checks,
                     "ok": ok,
