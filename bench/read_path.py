@@ -12,7 +12,8 @@ busy machine better than req/s do; compare two trees (before and after a change)
 `--prepare` drops and recreates the database (its name must contain `bench`), migrates it, runs `seed-demo`
 (the 控江路街道 demo: 1,640 areas, 29,942 rooms), and adds with plain SQL (`generate_series`): `--incidents`
 cases (default 200,000) spread over the last year, 20,000 smoke detectors and `--alerts` alerts (default
-50,000), 2,000 pending household requests, 30 published events and 25 bookings of 张三 (half waitlisted).
+50,000), 2,000 pending household requests, 30 published events and 25 bookings of 张三 (half waitlisted); 张三
+reported the newest 30 incidents.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ DATA_SQL = [
        CROSS JOIN (SELECT u.id FROM users u JOIN household_members m ON m.user_id = u.id
                    WHERE u.nickname = '张三' LIMIT 1) u
        WHERE e.n <= 25""",
+    # 张三 reported the newest 30 of them (their own case is what `/incidents/{id}` shows a resident).
+    """UPDATE incidents SET reporter_id = (SELECT id FROM users WHERE nickname = '张三' AND wechat_openid IS NOT NULL
+                                          LIMIT 1)
+       WHERE id IN (SELECT id FROM incidents ORDER BY created_at DESC LIMIT 30)""",
     "ANALYZE",
 ]
 
@@ -142,6 +147,7 @@ def scenarios(app: Any) -> dict[str, tuple[str, dict[str, str]]]:
         kj = db.session.scalar(select(Area).where(Area.code == "KJ"))
         booking = db.session.scalar(select(Booking).where(Booking.user_id == resident.id).limit(1))
         case = db.session.scalar(select(Incident).where(Incident.area_path.startswith("/KJ/KJ01/")).limit(1))
+        own_case = db.session.scalar(select(Incident).where(Incident.reporter_id == resident.id).limit(1))
         alert = db.session.scalar(select(Alert).where(Alert.area_path.startswith("/KJ/KJ01/")).limit(1))
 
         def headers(user: Any) -> dict[str, str]:
@@ -157,6 +163,7 @@ def scenarios(app: Any) -> dict[str, tuple[str, dict[str, str]]]:
             "areas": (f"/api/v1/areas?parent_id={kj.id}&limit=20", as_resident),
             "my-bookings": ("/api/v1/me/bookings?limit=20", as_resident),
             "booking": (f"/api/v1/bookings/{booking.id}", as_resident),
+            "incident": (f"/api/v1/incidents/{own_case.id}", as_resident),
             "admin-incidents": ("/api/v1/admin/incidents?limit=20", as_staff),
             "admin-incident": (f"/api/v1/admin/incidents/{case.id}", as_staff),
             "admin-alerts": ("/api/v1/admin/alerts?limit=20", as_staff),

@@ -285,6 +285,10 @@ WITH_ADDRESS = (
 )
 
 
+# Built once (see `api.auth._auth_statement`): nearly every page that names a place runs it.
+_AREAS_AT = select(Area).where(Area.path.in_(bindparam("paths", expanding=True)))
+
+
 def load_ancestors(places: Iterable[Area | None]) -> None:
     """Load every ancestor of these areas in one statement and hang each on its child's `.parent`, so walking
     up the tree (full names, addresses) sends no more statements. Their paths name the ancestors
@@ -297,7 +301,7 @@ def load_ancestors(places: Iterable[Area | None]) -> None:
         wanted.update("/" + "/".join(parts[:depth]) + "/" for depth in range(1, len(parts)))
     if not wanted:
         return
-    by_id = {a.id: a for a in db.session.scalars(select(Area).where(Area.path.in_(sorted(wanted))))}
+    by_id = {a.id: a for a in db.session.scalars(_AREAS_AT, {"paths": sorted(wanted)})}
     for area in areas:
         node: Area | None = area
         while node is not None and "parent" not in node.__dict__:

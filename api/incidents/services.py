@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, false, func, literal, or_, select, type_coerce
+from sqlalchemy import Float, Select, and_, bindparam, false, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
@@ -337,14 +337,16 @@ def my_incidents(user: User) -> Select[tuple[Incident]]:
     return select(Incident).where(or_(Incident.reporter_id == user.id, Incident.id.in_(followed)))
 
 
+# Built once, with a bound parameter (see `api.auth._auth_statement`): every case opened runs it.
+_TIMELINE = (
+    select(IncidentEvent)
+    .where(IncidentEvent.incident_id == bindparam("incident_id"))
+    .order_by(IncidentEvent.at, IncidentEvent.id)
+)
+
+
 def timeline(incident: Incident) -> list[IncidentEvent]:
-    return list(
-        db.session.scalars(
-            select(IncidentEvent)
-            .where(IncidentEvent.incident_id == incident.id)
-            .order_by(IncidentEvent.at, IncidentEvent.id)
-        )
-    )
+    return list(db.session.scalars(_TIMELINE, {"incident_id": incident.id}))
 
 
 def _photos(incident: Incident) -> dict[str, list[Any]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from api.accounts.models import User
 from api.db import db, new_id, utcnow
@@ -365,14 +365,18 @@ def photos_of(record_type: str, record_id: uuid.UUID) -> list[Media]:
     )
 
 
+# Built once, with bound parameters (see `api.auth._auth_statement`): every case a resident opens runs it.
+_PHOTOS_OF_KINDS = (
+    select(Media)
+    .where(Media.record_type.in_(bindparam("kinds", expanding=True)), Media.record_id == bindparam("record_id"))
+    .order_by(Media.position, Media.id)
+)
+
+
 def photos_of_kinds(record_types: tuple[str, ...], record_id: uuid.UUID) -> dict[str, list[Media]]:
     """`photos_of` for several kinds of photo of one record (a case's report and its result), in one statement."""
     found: dict[str, list[Media]] = {kind: [] for kind in record_types}
-    for media in db.session.scalars(
-        select(Media)
-        .where(Media.record_type.in_(record_types), Media.record_id == record_id)
-        .order_by(Media.position, Media.id)
-    ):
+    for media in db.session.scalars(_PHOTOS_OF_KINDS, {"kinds": list(record_types), "record_id": record_id}):
         found[media.record_type].append(media)
     return found
 
