@@ -71,10 +71,8 @@ HOST = "127.0.0.1"
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-
-class BenchError(RuntimeError):
-    """Something the benchmark needs is missing or broken; the message says what."""
-
+# The benchmarks' one error and one way to make and drop their database (bench/run.py).
+from run import BenchError, drop_database, recreate_database  # noqa: E402  (re-exported to the other benches)
 
 # ----------------------------------------------------------------------------------------------------
 # Load generator (a child process: no app code, only http.client)
@@ -218,40 +216,6 @@ def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, flo
 # ----------------------------------------------------------------------------------------------------
 # Database, seed, server
 # ----------------------------------------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    target = make_url(url)
-    name = target.database or ""
-    if "bench" not in name:
-        raise BenchError(f"refusing to drop database {name!r}: its name must contain 'bench'")
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        raise BenchError(f"PostgreSQL at {target.host}:{target.port} does not answer or refuses: {exc}") from exc
-    finally:
-        admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def check_redis(url: str) -> None:

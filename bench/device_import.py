@@ -29,6 +29,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from run import BenchError, drop_database, recreate_database  # noqa: E402  (the benchmarks' one way, bench/run.py)
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_bench_devices"
 # Roughly the subdistrict's installed base (门磁, 烟感, 电弧, …) by share.
 MIX = [
@@ -41,33 +43,6 @@ MIX = [
     ("fall_detector", 0.02),
     ("blood_pressure_monitor", 0.02),
 ]
-
-
-def recreate_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    target = make_url(url)
-    if "bench" not in (target.database or ""):
-        raise SystemExit("refusing: the benchmark database name must contain 'bench'")
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def make_csv(rooms: list[tuple[str, str]], rows: int, seed: int = 19715) -> bytes:
@@ -104,7 +79,11 @@ def main() -> int:
     from api.db import db
     from api.devices.models import Device
 
-    recreate_database(args.database_url)
+    try:
+        recreate_database(args.database_url)
+    except BenchError as exc:
+        print(f"device_import: {exc}", file=sys.stderr)
+        return 2
     try:
         command.upgrade(alembic_config(args.database_url), "head")
         settings = Settings(env="test", database_url=args.database_url, celery_always_eager=True)

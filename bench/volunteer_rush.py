@@ -36,6 +36,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from run import BenchError, drop_database, recreate_database  # noqa: E402  (the benchmarks' one way, bench/run.py)
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -60,18 +62,15 @@ def main() -> int:
     args = parser.parse_args()
 
     from alembic import command
-    from sqlalchemy import create_engine, select, text
+    from sqlalchemy import select
     from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
 
     url = make_url(args.database_url)
-    if "bench" not in (url.database or ""):
-        print("the benchmark database's name must contain 'bench' (it is dropped)", file=sys.stderr)
+    try:
+        recreate_database(args.database_url)
+    except BenchError as exc:
+        print(f"volunteer_rush: {exc}", file=sys.stderr)
         return 2
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
     database_url = url.render_as_string(hide_password=False)
 
     from api import Settings, create_app
@@ -225,8 +224,7 @@ def main() -> int:
     if db.engine is not None:
         db.engine.dispose()
     if not args.keep:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        drop_database(database_url)
     print(json.dumps({"signups_per_second": round(args.volunteers / elapsed, 1)}))
     return 0 if all(checks.values()) else 1
 
