@@ -471,7 +471,7 @@ def table(record: dict[str, Any]) -> str:
         good = (rush["bookings_per_s"] or 0) >= 600 and (rush["p99_ms"] or 1e9) <= 150
         invariants = f"{rush['invariants_held']}/{rush['invariants']} invariants"
         if rush.get("commit_ms"):
-            # A rush on one event cannot beat one booking per COMMIT: whether the disk or the CPU bounds it here.
+            # A rush on one event cannot beat one booking per COMMIT: the disk's ceiling, beside the figure.
             invariants += f"; a COMMIT takes {rush['commit_ms']:.1f} ms (≤ {1000 / rush['commit_ms']:,.0f}/s)"
         rows.append(
             [

@@ -410,11 +410,11 @@ def commit_latency(url: str, samples: int = 200) -> float:
     A booking holds its event's row lock until its COMMIT returns, so one event's bookings follow one another
     at best once per commit: 1000 / this figure is the ceiling of a rush on one event here, whatever the CPU."""
     import psycopg
-    from sqlalchemy.engine import make_url
+    from run import _pg_params
 
-    target = make_url(url).set(drivername="postgresql")
+    params, dbname = _pg_params(url)
     times = []
-    with psycopg.connect(target.render_as_string(hide_password=False)) as conn:
+    with psycopg.connect(dbname=dbname, **params) as conn:
         # A plain table, not a temporary one: a temporary table writes no WAL, and its COMMIT flushes nothing.
         conn.execute("CREATE TABLE bench_commit_probe (n int)")
         conn.execute("INSERT INTO bench_commit_probe VALUES (0)")

@@ -356,16 +356,10 @@ def attach(
 
 def photos_of(record_type: str, record_id: uuid.UUID) -> list[Media]:
     """The photos attached to a record, in their order (the caller checked the viewer may see the record)."""
-    return list(
-        db.session.scalars(
-            select(Media)
-            .where(Media.record_type == record_type, Media.record_id == record_id)
-            .order_by(Media.position, Media.id)
-        )
-    )
+    return photos_of_kinds((record_type,), record_id)[record_type]
 
 
-# Built once, with bound parameters (see `api.auth._auth_statement`): every case a resident opens runs it.
+# Built once, with bound parameters (see `api.auth._auth_statement`): every case, aid or party page opened runs it.
 _PHOTOS_OF_KINDS = (
     select(Media)
     .where(Media.record_type.in_(bindparam("kinds", expanding=True)), Media.record_id == bindparam("record_id"))
