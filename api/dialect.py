@@ -1,5 +1,6 @@
 """The one place for SQL that differs between PostgreSQL (production) and SQLite (the embedded default):
 `INSERT … ON CONFLICT`, "IN a list" (`= ANY(:array)` on PostgreSQL: one parameter however many values),
+many rows in one INSERT (`unnest` of one array per column on PostgreSQL),
 interval arithmetic against a per-row number of seconds, durations between two timestamps, and
 percentiles interpolated like PostgreSQL's `percentile_cont` (SQLite has no percentile aggregate, so
 there the values are numbered with window functions and the two around p·(n−1) interpolated — still
@@ -8,11 +9,27 @@ they are on."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, any_, bindparam, case, cast, extract, func, literal, select
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from api.db import db
@@ -26,11 +43,62 @@ def insert_on_conflict(target: Any) -> Any:
     return (postgresql.insert if db.dialect == "postgresql" else sqlite.insert)(target)
 
 
-def among(column: Any, values: list[str]) -> Any:
-    """`column IN (values)` for text; on PostgreSQL `= ANY(:array)`, one parameter however many values."""
+def among(column: Any, values: Sequence[Any]) -> Any:
+    """`column IN (values)`; on PostgreSQL `= ANY(:array)`, one parameter however many values: psycopg parses a
+    statement's placeholders anew each time once it is past the size it caches, and a thousand of them cost
+    more than the database's answer."""
     if db.dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
+
+
+def among_pairs(first: Any, second: Any, pairs: Sequence[tuple[Any, Any]]) -> Any:
+    """`(first, second) IN (pairs)`; on PostgreSQL against `unnest(:firsts, :seconds)`, two parameters however
+    many pairs (see `among`)."""
+    if db.dialect == "postgresql":
+        source = (
+            func.unnest(
+                bindparam(None, [p[0] for p in pairs], type_=postgresql.ARRAY(first.type)),
+                bindparam(None, [p[1] for p in pairs], type_=postgresql.ARRAY(second.type)),
+            )
+            .table_valued("first", "second")
+            .render_derived()
+        )
+        return tuple_(first, second).in_(select(source.c.first, source.c.second))
+    return tuple_(first, second).in_(pairs)
+
+
+def insert_rows(table: Table, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """One INSERT of `rows` (dicts with the same keys) and its parameters: `db.session.execute(*insert_rows(…))`,
+    after adding ON CONFLICT or RETURNING to the statement (it is `insert_on_conflict`'s).
+
+    On PostgreSQL the rows arrive as one array per column and are unnested (`INSERT … SELECT … FROM
+    unnest(:a, :b, …)`), in the order given (a lock order callers rely on): one parameter per column, where
+    SQLAlchemy's multi-row VALUES for an INSERT with ON CONFLICT or RETURNING has one per value — fifteen
+    thousand for a storm's thousand alerts, for psycopg to parse anew (past its cache's size) and PostgreSQL to
+    plan. Measured on a batch of 1,000 (in process): the alerts' upsert 78 → 47 ms, the events' insert 42 →
+    29 ms. A plain executemany INSERT (no RETURNING) is sent as a pipeline of one short prepared statement and
+    gains nothing from this. JSON values travel as text and are cast back (an array of JSON would take a list
+    value for one more dimension). On SQLite, the rows as executemany parameters."""
+    stmt = insert_on_conflict(table)
+    if db.dialect != "postgresql" or not rows:
+        return stmt, rows
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+    arrays = {}
+    for column in columns:
+        values = [row[column.name] for row in rows]
+        arrays[column.name] = [json.dumps(v) for v in values] if column.name in json_columns else values
+    source = (
+        func.unnest(
+            *(bindparam(c.name, type_=postgresql.ARRAY(Text if c.name in json_columns else c.type)) for c in columns)
+        )
+        .table_valued(*names)
+        .render_derived()
+    )
+    picked = [cast(source.c[n], JSON) if n in json_columns else source.c[n] for n in names]
+    return stmt.from_select(names, select(*picked)), arrays
 
 
 def batches(values: list[Any], size: int = SQLITE_BATCH) -> list[list[Any]]:

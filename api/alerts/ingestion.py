@@ -30,7 +30,7 @@ from api.alerts.models import AlertRule, IotBatchReceipt, IotEvent
 from api.config import Settings
 from api.db import db, new_id
 from api.devices.models import Device, DeviceStatus
-from api.dialect import insert_on_conflict
+from api.dialect import among, insert_rows
 from api.eldercare.models import Elder
 from api.errors import ApiError
 
@@ -138,7 +138,7 @@ def _devices(serials: set[str]) -> dict[str, _DeviceRow]:
         .outerjoin(Room, Room.id == Device.room_id)
         .outerjoin(Area, Area.id == Room.building_id)
         .outerjoin(Elder, Elder.id == Device.elder_id)
-        .where(Device.serial.in_(serials))
+        .where(among(Device.serial, sorted(serials)))
     ).all()
     out = {}
     for serial, device_id, device_type, status, elder_id, room_id, path, sys_max, dia_max, seen in rows:
@@ -227,15 +227,9 @@ def _store_events(
         }
         for item, device in candidates
     ]
-    # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues", up to 1,000
-    # rows a statement) from one cached compilation — a `.values(rows)` statement would be compiled anew for
-    # every batch, which cost more than the database's work.
-    stmt = (
-        insert_on_conflict(table)
-        .on_conflict_do_nothing(index_elements=[table.c.platform, table.c.event_id])
-        .returning(table.c.event_id)
-    )
-    new = set(db.session.scalars(stmt, rows).all())
+    stmt, params = insert_rows(table, rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[table.c.platform, table.c.event_id]).returning(table.c.event_id)
+    new = set(db.session.scalars(stmt, params).all())
     accepted = []
     for item, device in candidates:
         if item.event_id in new:

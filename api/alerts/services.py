@@ -51,7 +51,6 @@ from api.alerts.models import (
 from api.config import Settings
 from api.db import db, new_id
 from api.devices.models import Device, DeviceStatus
-from api.dialect import insert_on_conflict
 from api.eldercare.models import BindingStatus, Elder, ElderStatus, FamilyBinding
 from api.errors import ApiError, NotFound
 from api.notifications.services import Outgoing, notify, notify_many
@@ -113,7 +112,7 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
         db.session.execute(
             update(table)
             .where(
-                tuple_(table.c.device_id, table.c.rule).in_(pairs),
+                dialect.among_pairs(table.c.device_id, table.c.rule, pairs),
                 table.c.status == AlertStatus.ACKNOWLEDGED.value,
                 table.c.last_at < window_start,
             )
@@ -159,9 +158,7 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
                 "created_at": now,
             }
         )
-    # Executed with the rows as parameters (not `.values(rows)`): SQLAlchemy sends them as one multi-row
-    # statement ("insertmanyvalues") compiled once, instead of compiling a statement of 15 parameters per row.
-    stmt = insert_on_conflict(table)
+    stmt, params = dialect.insert_rows(table, rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.device_id, table.c.rule],
         # A literal, exactly the index's predicate: with a bound parameter PostgreSQL cannot match the partial
@@ -177,14 +174,14 @@ def raise_alerts(raises: list[Raise], settings: Settings, now: datetime) -> dict
     # Each returned row names its (device, rule), so the rows' order does not matter: asking for parameter order
     # made SQLAlchemy send one statement per alert (an upsert's RETURNING cannot be matched to its parameters).
     result: dict[tuple[uuid.UUID, AlertRule], Raised] = {}
-    for alert_id, device_id, rule, count in db.session.execute(stmt, rows):
+    for alert_id, device_id, rule, count in db.session.execute(stmt, params):
         key = (device_id, AlertRule(rule))
         # The row holds exactly this batch's count only when this statement inserted it.
         result[key] = Raised(alert_id, created=count == wanted[key])
     created_ids = [r.alert_id for r in result.values() if r.created]
     if created_ids:
         alerts = db.session.scalars(
-            select(Alert).where(Alert.id.in_(created_ids)).execution_options(populate_existing=True)
+            select(Alert).where(dialect.among(Alert.id, created_ids)).execution_options(populate_existing=True)
         ).all()
         loaded = _load_places_and_elders(alerts)
         # Set-based for a storm: every new alert's first messages go into one outbox INSERT (`notify_many`),
@@ -212,10 +209,10 @@ def _load_places_and_elders(alerts: list[Alert]) -> list[Area | Elder]:
     loaded: list[Area | Elder] = []
     above = {path for alert in alerts for path in ancestor_paths(alert.area_path)}
     if above:
-        loaded.extend(db.session.scalars(select(Area).where(Area.path.in_(above))))
+        loaded.extend(db.session.scalars(select(Area).where(dialect.among(Area.path, sorted(above)))))
     elders = {alert.elder_id for alert in alerts if alert.elder_id is not None}
     if elders:
-        loaded.extend(db.session.scalars(select(Elder).where(Elder.id.in_(elders))))
+        loaded.extend(db.session.scalars(select(Elder).where(dialect.among(Elder.id, list(elders)))))
     return loaded
 
 
