@@ -28,7 +28,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, false, literal, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, false, literal, or_, select, true
 
 from api.accounts.models import Area, AreaKind, Role, Room, User
 from api.db import db
@@ -58,12 +58,23 @@ def sees(staff: User, path: str | None) -> bool:
     return path.startswith(reach.path)
 
 
+def _prefix(path: str) -> BindParameter[str]:
+    """An area's path as a LIKE prefix (escaped with "/"), written into the statement rather than sent as a
+    parameter. Bound, PostgreSQL cannot know how much of the table the prefix selects when it weighs a reused
+    plan, estimates it at 0.5 % of the areas, prices the generic plan above a fresh one and so plans the
+    statement again on every run: 1.6–3.5 ms of planning for the triage queue's 0.7 ms of work (EXPLAIN of the
+    prepared statement, 200,000 cases). Written in, the prefix makes each area's statement its own, and the
+    plan PostgreSQL keeps for it is the one it would make."""
+    escaped = path.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return bindparam(None, escaped, literal_execute=True)
+
+
 def condition(staff: User, path: ColumnElement[Any]) -> ColumnElement[bool]:
     """`sees` in SQL, for a WHERE: the same rule over a path column or expression."""
     reach = _reach(staff)
     if isinstance(reach, bool):
         return true() if reach else false()
-    inside = path.startswith(reach.path, autoescape=True)
+    inside = path.startswith(_prefix(reach.path), escape="/")
     if reach.kind == AreaKind.SUBDISTRICT:
         return or_(inside, path.is_(None), path == "")
     return inside

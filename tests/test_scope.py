@@ -633,6 +633,30 @@ def test_the_rule_in_one_place_agrees_for_lists_and_single_objects(world, who, s
                 scope.ensure_visible(staff, device)
 
 
+def test_an_area_whose_code_holds_a_like_wildcard_or_a_quote_reaches_only_itself(world):
+    """The area's path goes into the statement as a LIKE prefix: "_" and "%" match only themselves, a quote is
+    only a quote — staff of "K_1" see nothing of "KX1", staff of "K%" nothing of "K%2" or "KX", and the list
+    agrees with the single-object rule."""
+    from api.accounts.models import AreaKind, Room
+    from tests.conftest import _add_area
+
+    devices, staff = {}, {}
+    for code in ("K_1", "KX1", "K%", "K%2", "KX", "O'B"):
+        committee = _add_area(world, AreaKind.COMMITTEE, code, f"{code}居委会", "KJ")
+        building = _add_area(world, AreaKind.BUILDING, f"{code}-B", "1号楼", code)
+        room = Room(building_id=building.id, number="101", floor=1)
+        db.session.add(room)
+        db.session.flush()
+        devices[code] = Device(serial=f"SCOPE-{code}", type=DeviceType.DOOR_SENSOR, room_id=room.id)
+        staff[code] = create_staff(f"staff-{code}", "long-enough-password", Role.STAFF, committee.code)
+    db.session.add_all(devices.values())
+    db.session.commit()
+    for code, person in staff.items():
+        listed = {d.serial for d in db.session.scalars(scope.visible(person, Device))}
+        assert listed == {f"SCOPE-{code}"}, code
+        assert [c for c, d in devices.items() if scope.sees(person, d.area_path)] == [code]
+
+
 def test_committee_staff_find_nothing_of_another_committee_through_any_admin_route(
     app, client, world, kj01_staff, admin, kj02
 ):
