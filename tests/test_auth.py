@@ -210,6 +210,25 @@ def test_an_expired_access_token_says_so(client, resident, settings):
     assert response.get_json()["code"] == "token_expired"
 
 
+def test_a_token_that_worked_is_refused_as_expired_once_its_time_is_up(client, resident, monkeypatch):
+    headers = bearer(resident["access_token"])
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+    later = utcnow() + timedelta(hours=2)
+    monkeypatch.setattr("api.auth.utcnow", lambda: later)
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "token_expired"
+
+
+def test_a_signed_token_whose_expiry_is_not_a_time_is_invalid_not_an_error(client, resident, settings):
+    token = _forge(_claims(resident["user"]["id"], exp="tomorrow"), settings.secret_key)
+
+    response = client.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "token_invalid"
+
+
 def test_no_token_is_a_401_in_the_error_shape(client, world):
     response = client.get("/api/v1/me")
     assert response.status_code == 401
