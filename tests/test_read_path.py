@@ -22,6 +22,7 @@ from api.events.models import Booking, BookingStatus, Event, EventCategory, Even
 from api.incidents.categories import ensure_default_catalogue
 from api.incidents.models import Incident, IncidentStatus
 from api.incidents.services import get_category_by_code
+from api.media.models import Media, MediaStatus
 from tests.conftest import _add_area
 from tests.factories import add_device, add_elder
 
@@ -62,7 +63,19 @@ def statements_of(client: Any, url: str, headers: dict[str, str]) -> int:
 
 
 def add_events(world: Any, n: int, *, area: str = "KJ01") -> list[Event]:
+    """`n` published events, each with its cover photo."""
     now = utcnow()
+    covers = [
+        Media(
+            owner_id=world.users["kj01"].id,
+            status=MediaStatus.READY,
+            content_type="image/jpeg",
+            object_key=f"photos/00/cover-{uuid.uuid4()}.jpg",
+        )
+        for _ in range(n)
+    ]
+    db.session.add_all(covers)
+    db.session.flush()
     events = [
         Event(
             title=f"活动{i}",
@@ -78,10 +91,14 @@ def add_events(world: Any, n: int, *, area: str = "KJ01") -> list[Event]:
             status=EventStatus.PUBLISHED,
             published_at=now,
             created_by_id=world.users["kj01"].id,
+            cover_media_id=covers[i].id,
         )
         for i in range(n)
     ]
     db.session.add_all(events)
+    db.session.flush()
+    for cover, ev in zip(covers, events, strict=True):
+        cover.record_type, cover.record_id, cover.attached_at = "event", ev.id, now
     db.session.flush()
     return events
 
@@ -171,6 +188,9 @@ def _grow(kind: str, world: Any, people: dict[str, Any], n: int) -> str:
     if kind == "events":
         add_events(world, n)
         return "/api/v1/events?limit=25"
+    if kind == "admin-events":
+        add_events(world, n)
+        return "/api/v1/admin/events?limit=25"
     if kind == "areas":
         for i in range(n):
             _add_area(world, AreaKind.ESTATE, f"KJ01-X{len(world.areas)}-{i}", f"小区{i}", "KJ01")
@@ -205,6 +225,7 @@ def _grow(kind: str, world: Any, people: dict[str, Any], n: int) -> str:
 
 LISTS = {
     "events": "resident",
+    "admin-events": "kj01_staff",
     "areas": "resident",
     "my-bookings": "resident",
     "my-incidents": "resident",

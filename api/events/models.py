@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from api.accounts.models import Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column
+from api.media.models import Media
 
 
 class EventCategory(enum.StrEnum):
@@ -80,6 +81,9 @@ class Event(IdMixin, TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
 
     area: Mapped[Area] = relationship(lazy="joined", innerjoin=True)
+    # Read when shown: a page of events loads its covers in one statement (`list_events`), never joined (the
+    # booking's `SELECT … FOR UPDATE` of the event cannot lock the nullable side of an outer join).
+    cover: Mapped[Media | None] = relationship()
 
     area_path = area_path_through("area")
 

@@ -46,12 +46,10 @@ class EventSchema(Schema):
     def cover(self, event: Any) -> str | None:
         if event.cover_media_id is None:
             return None
-        from api.db import db
-        from api.media.models import Media
         from api.media.services import present
         from api.media.storage import get_storage
 
-        photo = db.session.get(Media, event.cover_media_id)
+        photo = event.cover
         return present(photo, get_storage()).url if photo is not None else None
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, literal, or_, select, true
-from sqlalchemy.orm import aliased, with_expression
+from sqlalchemy.orm import aliased, joinedload, selectinload, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from api import scope
@@ -46,9 +46,13 @@ def get_event(event_id: uuid.UUID) -> Event:
     return event
 
 
+# The event a page shows, with its cover in the same statement.
+_WITH_COVER = [joinedload(Event.cover)]
+
+
 def get_visible_event(event_id: uuid.UUID) -> Event:
     """Residents see published (and cancelled, so a booked resident learns why) events; drafts are staff's."""
-    event = db.session.get(Event, event_id)
+    event = db.session.get(Event, event_id, options=_WITH_COVER)
     if event is None or event.status == EventStatus.DRAFT:
         raise NotFound()
     return event
@@ -64,7 +68,8 @@ def list_events(
     now: datetime | None = None,
 ) -> Select[tuple[Event]]:
     now = now or utcnow()
-    stmt = select(Event).where(Event.status == EventStatus.PUBLISHED)
+    # A page's covers in one more statement (none when no event on it has one), not one per event.
+    stmt = select(Event).where(Event.status == EventStatus.PUBLISHED).options(selectinload(Event.cover))
     if category is not None:
         stmt = stmt.where(Event.category == category)
     if area_id is not None:
@@ -549,7 +554,9 @@ def may_see_event_photos(viewer: User, event_id: uuid.UUID) -> bool:
 
 
 def staff_event(staff: User, event_id: uuid.UUID, *, lock: bool = False) -> Event:
-    return scope.ensure_visible(staff, _lock_event(event_id) if lock else db.session.get(Event, event_id))
+    return scope.ensure_visible(
+        staff, _lock_event(event_id) if lock else db.session.get(Event, event_id, options=_WITH_COVER)
+    )
 
 
 def update_event(staff: User, event_id: uuid.UUID, changes: dict[str, Any], settings: Settings) -> Event:
@@ -733,7 +740,7 @@ def send_reminders(now: datetime | None = None) -> int:
 
 
 def staff_events(staff: User, status: EventStatus | None) -> Select[tuple[Event]]:
-    stmt = scope.visible(staff, Event)
+    stmt = scope.visible(staff, Event).options(selectinload(Event.cover))
     if status is not None:
         stmt = stmt.where(Event.status == status)
     return stmt
