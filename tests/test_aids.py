@@ -531,3 +531,30 @@ def test_condition_photos_are_seen_by_the_station_and_the_family_not_by_a_strang
         (kj02_staff, 404),
     ):
         assert client.get(f"/api/v1/media/{picture}", headers=who["headers"]).status_code == status
+
+
+def test_the_stations_list_of_loans_costs_the_same_statements_for_two_borrowers_as_for_one(
+    client, station, family, kj01_staff
+):
+    """Each loan shows its borrower, elder and condition photos: a page loads them with it, not per loan."""
+    from tests.test_read_path import statements_of
+
+    staff = kj01_staff["headers"]
+
+    def lend(who: dict[str, Any], kind: str, **extra: Any) -> None:
+        made = ok(reserve(client, who, station, kind, **extra), 201)
+        body = {"condition_note": "完好", "media_ids": [photo(client, staff)]}
+        ok(client.post(f"{ADMIN}/loans/{made['id']}/lend", json=body, headers=staff))
+
+    lend(family["son"], "walker", elder_id=family["elder_id"])
+    one = statements_of(client, f"{ADMIN}/loans", staff)
+    mine_one = statements_of(client, "/api/v1/aids/loans", family["son"]["headers"])
+    lend(family["stranger"], "hospital_bed")
+    listed = ok(client.get(f"{ADMIN}/loans", headers=staff))["items"]
+    assert {(loan["borrower_name"], loan["elder_name"], len(loan["lend_photos"])) for loan in listed} == {
+        (family["son"]["user"]["nickname"], "王阿婆", 1),
+        (family["stranger"]["user"]["nickname"], None, 1),
+    }
+    assert statements_of(client, f"{ADMIN}/loans", staff) == one
+    ok(reserve(client, family["son"], station, "wheelchair"), 201)  # a second loan of his own, photos or not
+    assert statements_of(client, "/api/v1/aids/loans", family["son"]["headers"]) == mine_one

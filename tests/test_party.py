@@ -1389,3 +1389,26 @@ def test_a_confirmed_working_member_may_take_the_communitys_tasks_and_their_hour
     rows = list(csv.reader(io.StringIO(report.get_data(as_text=True).lstrip("\ufeff"))))
     assert [row[1] for row in rows[1:]] == ["周在职"]
     assert rows[1][-1] == "1.7"  # 105 minutes, in tenths of an hour not rounded up
+
+
+def test_the_branchs_list_of_registrations_costs_the_same_statements_for_two_slips_as_for_one(client, party):
+    """Each registration shows its slip's photo: a page loads the slips with it, not one per registration."""
+    from tests.test_read_path import statements_of
+
+    def register(code: str, name: str) -> None:
+        headers = bearer(wechat_login(client, code)["access_token"])
+        body = {
+            "org_id": party.orgs["KJ01ZB1"],
+            "name": name,
+            "workplace_org": "上海某公司党委",
+            "registered_on": str(date.today()),
+            "slip_media_id": photo(client, headers),
+        }
+        ok(client.post(f"{PARTY}/registrations", json=body, headers=headers), 201)
+
+    register("worker-a#1", "钱在职")
+    one = statements_of(client, f"{ADMIN_PARTY}/registrations", party.h("张书记"))
+    register("worker-b#1", "孙在职")
+    listed = ok(client.get(f"{ADMIN_PARTY}/registrations", headers=party.h("张书记")))["items"]
+    assert sorted((r["name"], len(r["slip"])) for r in listed) == [("孙在职", 1), ("钱在职", 1)]
+    assert statements_of(client, f"{ADMIN_PARTY}/registrations", party.h("张书记")) == one

@@ -21,8 +21,9 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.accounts.models import Area
+from api.accounts.models import Area, User
 from api.db import Base, IdMixin, enum_column, utcnow
+from api.eldercare.models import Elder
 
 PATH_OPS = {"area_path": "varchar_pattern_ops"}
 LIVE = "status = 'reserved' OR status = 'lent'"
@@ -156,6 +157,9 @@ class AidLoan(IdMixin, Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
 
     item: Mapped[AidItem] = relationship(lazy="joined", innerjoin=True)
+    # Named in the station's list of loans, which loads them with its page (`services.staff_loans`).
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    elder: Mapped[Elder | None] = relationship()
 
 
 class AidWait(IdMixin, Base):

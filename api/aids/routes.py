@@ -15,6 +15,7 @@ from api.auth import current_user, login_required, staff_route
 from api.db import utcnow
 from api.extensions import Blueprint
 from api.idempotency import idempotent
+from api.media.services import preload_photos
 from api.pagination import CursorArgs, page_of, paginate
 
 aids_blp = Blueprint("aids", __name__, url_prefix="/api/v1/aids", description="康复辅具共享: rehabilitation aids")
@@ -23,6 +24,8 @@ admin_blp = Blueprint(
 )
 ADMINS = (Role.ADMIN,)
 BORROWER_SHOWN = ("nickname", "phone_masked")
+# The condition photos a loan shows: at hand-out and at return.
+LOAN_PHOTOS = ("aid_loan_out", "aid_loan_return")
 
 
 # Residents --------------------------------------------------------------------------------------
@@ -66,9 +69,11 @@ def aids_reserve(args: dict[str, Any]) -> Any:
 @aids_blp.response(200, page_of(schemas.AidLoanSchema))
 def aids_my_loans(args: dict[str, Any]) -> Any:
     """My reservations and loans, and those of the elders I look after, newest first."""
-    return paginate(
+    page = paginate(
         services.my_loans(current_user()), order_by=(AidLoan.id,), limit=args["limit"], cursor=args["cursor"]
     )
+    preload_photos(page.items, LOAN_PHOTOS)
+    return page
 
 
 @aids_blp.route("/loans/<uuid:loan_id>", methods=["GET"])
@@ -228,6 +233,7 @@ def admin_aids_loans(args: dict[str, Any]) -> Any:
         services.staff_loans(staff, args, utcnow()), order_by=(AidLoan.id,), limit=args["limit"], cursor=args["cursor"]
     )
     _log_read(staff, page.items)
+    preload_photos(page.items, LOAN_PHOTOS)
     return page
 
 

@@ -18,15 +18,13 @@ FEN = {"description": "integer fen (1 yuan = 100 fen), CNY"}
 CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,31}$", error="lower-case letters, digits and _, 2–32")
 
 
-def photos(record_type: str, record_id: Any) -> list[dict[str, Any]]:
+def photos(record_type: str, record: Any) -> list[dict[str, Any]]:
     """The photos attached to a record, with URLs signed for whoever asked (the route checked they may)."""
-    if record_id is None:
-        return []
-    from api.media.services import photos_of, present
+    from api.media.services import photos_on, present
     from api.media.storage import get_storage
 
     storage = get_storage()
-    return AidPhotoSchema(many=True).dump([present(m, storage) for m in photos_of(record_type, record_id)])
+    return AidPhotoSchema(many=True).dump([present(m, storage) for m in photos_on(record, record_type)])
 
 
 class AidPhotoSchema(Schema):
@@ -176,39 +174,27 @@ class AidLoanSchema(Schema):
     refund_fen = fields.Integer(required=True, metadata=FEN)
     cancel_reason = PersonalText(required=True, allow_none=True)
     lend_photos = fields.Function(
-        lambda loan: photos("aid_loan_out", loan.id),
+        lambda loan: photos("aid_loan_out", loan),
         required=True,
         metadata=PHOTOS,
     )
     return_photos = fields.Function(
-        lambda loan: photos("aid_loan_return", loan.id),
+        lambda loan: photos("aid_loan_return", loan),
         required=True,
         metadata=PHOTOS,
     )
 
 
 def _user_phone(loan: Any) -> str | None:
-    from api.accounts.models import User
-    from api.db import db
-
-    user = db.session.get(User, loan.user_id) if loan.user_id else None
-    return mask_phone(user.phone) if user is not None else None
+    return mask_phone(loan.user.phone) if loan.user is not None else None
 
 
 def _user_name(loan: Any) -> str | None:
-    from api.accounts.models import User
-    from api.db import db
-
-    user = db.session.get(User, loan.user_id) if loan.user_id else None
-    return user.nickname if user is not None else None
+    return loan.user.nickname if loan.user is not None else None
 
 
 def _elder_name(loan: Any) -> str | None:
-    from api.db import db
-    from api.eldercare.models import Elder
-
-    elder = db.session.get(Elder, loan.elder_id) if loan.elder_id else None
-    return elder.name if elder is not None else None
+    return loan.elder.name if loan.elder is not None else None
 
 
 class StaffAidLoanSchema(AidLoanSchema):

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from api import scope
 from api.accounts.models import Area, Role, User, UserRole
@@ -212,6 +213,11 @@ def staff_list(staff: User, model: Any, filters: dict[str, Any]) -> Select[Any]:
 
 def staff_loans(staff: User, filters: dict[str, Any], now: datetime) -> Select[tuple[AidLoan]]:
     stmt = staff_list(staff, AidLoan, {k: filters.get(k) for k in ("status", "location_id", "type_id", "elder_id")})
+    # The page's borrowers and elders in one statement each, not one per loan (their roles are not shown).
+    stmt = stmt.options(
+        selectinload(AidLoan.user).lazyload(User.role_rows),
+        selectinload(AidLoan.elder),
+    )
     if filters.get("overdue"):
         stmt = stmt.where(AidLoan.status == LoanStatus.LENT, AidLoan.due_at <= now)
     if filters.get("due_before") is not None:

@@ -18,6 +18,7 @@ from api.db import db, utcnow
 from api.errors import ApiError, NotFound
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
+from api.media.services import preload_photos
 from api.pagination import CursorArgs, page_of, paginate
 from api.party import (
     announcements,
@@ -599,6 +600,7 @@ def admin_list_party_registrations(args: dict[str, Any]) -> Any:
     stmt = registrations.staff_registrations(staff, args["status"])
     page = paginate(stmt, order_by=(WorkingMemberRegistration.id,), limit=args["limit"], cursor=args["cursor"])
     record_access(staff, USER, [r.user_id for r in page.items], ("name", "workplace_org"))
+    preload_photos(page.items, ("party_registration",))
     return page
 
 

@@ -11,6 +11,7 @@ from api.auth import current_user, login_required
 from api.db import utcnow
 from api.extensions import Blueprint, get_settings
 from api.idempotency import idempotent
+from api.media.services import preload_photos
 from api.pagination import CursorArgs, page_of, paginate
 from api.party import announcements, dues, meetings, members, points, registrations, schemas, study, transfers
 from api.party.admin_routes import admin_blp
@@ -440,7 +441,9 @@ def party_register(args: dict[str, Any]) -> Any:
 @party_blp.response(200, page_of(schemas.PartyRegistrationSchema))
 def party_list_my_registrations(args: dict[str, Any]) -> Any:
     stmt = registrations.my_registrations(current_user())
-    return paginate(stmt, order_by=(WorkingMemberRegistration.id,), limit=args["limit"], cursor=args["cursor"])
+    page = paginate(stmt, order_by=(WorkingMemberRegistration.id,), limit=args["limit"], cursor=args["cursor"])
+    preload_photos(page.items, ("party_registration",))
+    return page
 
 
 @party_blp.route("/registrations/<uuid:registration_id>/end", methods=["POST"])

@@ -64,15 +64,13 @@ def _transfer_actions(transfer: Any) -> list[str]:
     return allowed_actions(transfer)
 
 
-def photos(record_type: str, record_id: Any) -> list[Any]:
+def photos(record_type: str, record: Any) -> list[Any]:
     """The photos attached to a record, with URLs signed for whoever asked (the route checked they may)."""
-    if record_id is None:
-        return []
-    from api.media.services import photos_of, present
+    from api.media.services import photos_on, present
     from api.media.storage import get_storage
 
     storage = get_storage()
-    return PartyPhotoSchema(many=True).dump([present(m, storage) for m in photos_of(record_type, record_id)])
+    return PartyPhotoSchema(many=True).dump([present(m, storage) for m in photos_on(record, record_type)])
 
 
 class PartyQuarterArgs(Schema):
@@ -382,7 +380,7 @@ class PartyMinutesSchema(Schema):
     decided_at = DateTime(required=True, allow_none=True)
     reject_reason = Text(required=True, allow_none=True)
     attachments = fields.Function(
-        lambda m: photos("party_minutes", m.id), required=True, metadata={"type": "array", "items": {"type": "object"}}
+        lambda m: photos("party_minutes", m), required=True, metadata={"type": "array", "items": {"type": "object"}}
     )
 
 
@@ -890,7 +888,7 @@ class PartyRegistrationSchema(Schema):
     decided_at = DateTime(required=True, allow_none=True)
     reject_reason = Text(required=True, allow_none=True)
     slip = fields.Function(
-        lambda r: photos("party_registration", r.id),
+        lambda r: photos("party_registration", r),
         required=True,
         metadata={"type": "array", "items": {"type": "object"}, "description": "the slip's photo, signed URL"},
     )
