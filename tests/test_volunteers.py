@@ -1172,3 +1172,29 @@ def test_the_only_leader_of_a_group_with_members_cannot_leave_without_a_successo
     body = refused(client.post("/api/v1/me/account-deletion", headers=leader.headers), 409, "deletion_blocked")
     assert "巡查队" in body["message"]
     assert client.post("/api/v1/me/account-deletion", headers=member.headers).status_code == 202
+
+
+def test_my_list_shows_each_waiting_place_and_costs_the_same_statements_for_two_as_for_one(client, enrol, make_task):
+    from tests.test_read_path import statements_of
+
+    now = utcnow()
+    first, second, third = enrol(), enrol(), enrol()
+    tasks = [
+        make_task(
+            slots=1,
+            waitlist_limit=2,
+            starts_at=at(now + timedelta(days=day)),
+            ends_at=at(now + timedelta(days=day, hours=2)),
+        )
+        for day in (2, 4)
+    ]
+    for task in tasks:
+        ok(sign_up(client, first, task["id"]), 201)
+    ok(sign_up(client, second, tasks[0]["id"]), 201)
+    mine = "/api/v1/me/volunteer/tasks"
+    ok(sign_up(client, third, tasks[0]["id"]), 201)
+    one = statements_of(client, mine, third.headers)
+    ok(sign_up(client, third, tasks[1]["id"]), 201)
+    listed = ok(client.get(mine, headers=third.headers))["items"]
+    assert sorted((s["status"], s["position"]) for s in listed) == [("waitlisted", 1), ("waitlisted", 2)]
+    assert statements_of(client, mine, third.headers) == one

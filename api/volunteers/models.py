@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from api.accounts.models import PATH_PREFIX_OPS, Area, User, area_path_through
 from api.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -375,6 +375,9 @@ class Signup(IdMixin, Base):
     # Why the check-in or check-out is not trusted as it is (suspicious location, forgotten check-out).
     flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     minutes: Mapped[int | None]  # credited at the roster close
+    # How many wait ahead of a waitlisted sign-up, loaded with the row by the lists that show it
+    # (`services.my_tasks`); None otherwise, and the schema counts.
+    waitlist_ahead: Mapped[int | None] = query_expression()
 
     task: Mapped[Task] = relationship(lazy="joined", innerjoin=True)
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])

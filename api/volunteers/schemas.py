@@ -409,6 +409,8 @@ class VolunteerSignupSchema(Schema):
     def waiting(self, signup: Any) -> int | None:
         if signup.status != SignupStatus.WAITLISTED or signup.waitlist_seq is None:
             return None
+        if signup.waitlist_ahead is not None:  # counted with the row (`services.my_tasks`)
+            return signup.waitlist_ahead + 1
         from sqlalchemy import func, select
 
         from api.db import db

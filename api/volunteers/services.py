@@ -12,7 +12,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, literal, or_, select
+from sqlalchemy import Select, exists, func, literal, or_, select
+from sqlalchemy.orm import aliased, with_expression
 
 from api import scope
 from api.accounts.models import Area, AreaKind, HouseholdMember, Role, Room, User
@@ -610,8 +611,26 @@ def places_left_for(task: Task, profile: Profile | None, now: datetime) -> int:
     return max(general, 0)
 
 
+# Built once (see `api.events.services._WAITLIST_AHEAD`): a waitlisted sign-up's place, counted with the row.
+_AHEAD = aliased(Signup)
+_WAITLIST_AHEAD = (
+    select(func.count())
+    .select_from(_AHEAD)
+    .where(
+        _AHEAD.task_id == Signup.task_id,
+        _AHEAD.status == SignupStatus.WAITLISTED,
+        _AHEAD.waitlist_seq < Signup.waitlist_seq,
+    )
+    .correlate(Signup)
+    .scalar_subquery()
+)
+
+
 def my_tasks(user: User) -> Select[tuple[Signup]]:
-    return select(Signup).where(Signup.user_id == user.id)
+    """My sign-ups, each waitlisted one with its place in line: a page costs one statement, not one count each."""
+    return (
+        select(Signup).where(Signup.user_id == user.id).options(with_expression(Signup.waitlist_ahead, _WAITLIST_AHEAD))
+    )
 
 
 def coarse_context(task: Task) -> dict[str, Any]:
