@@ -1198,3 +1198,24 @@ def test_my_list_shows_each_waiting_place_and_costs_the_same_statements_for_two_
     listed = ok(client.get(mine, headers=third.headers))["items"]
     assert sorted((s["status"], s["position"]) for s in listed) == [("waitlisted", 1), ("waitlisted", 2)]
     assert statements_of(client, mine, third.headers) == one
+
+
+def test_the_task_list_costs_the_same_statements_for_three_tasks_as_for_one(client, enrol, make_task):
+    """Each task shows my sign-up, my availability and its place: loaded with the page, not per task."""
+    from tests.test_read_path import statements_of
+
+    now = utcnow()
+    me = enrol()
+
+    def task(day: int) -> dict[str, Any]:
+        when = now + timedelta(days=day)
+        return make_task(starts_at=at(when), ends_at=at(when + timedelta(hours=2)))
+
+    task(2)
+    url = "/api/v1/volunteer/tasks"
+    one = statements_of(client, url, me.headers)
+    for day in (4, 6):
+        task(day)
+    listed = ok(client.get(url, headers=me.headers))["items"]
+    assert len(listed) == 3 and all(t["place"] and t["in_my_availability"] is not None for t in listed)
+    assert statements_of(client, url, me.headers) == one

@@ -7,10 +7,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, request
+from flask import Response, g, request
 
 from api import ratelimit
 from api.accounts.models import Area, Role
+from api.accounts.services import load_ancestors
 from api.auth import current_user, login_required, staff_route
 from api.db import db, utcnow
 from api.errors import ApiError
@@ -127,10 +128,21 @@ def list_open_tasks(args: dict[str, Any]) -> Any:
             if home is None or home.lat is None or home.lng is None:
                 raise ApiError("validation_failed", errors={"lat": ["needed to sort by distance"]})
             lat, lng = home.lat, home.lng
-        return _nearest_page(stmt, lat, lng, args["limit"], args["cursor"])
-    return paginate(
+        return _with_what_the_page_shows(profile, _nearest_page(stmt, lat, lng, args["limit"], args["cursor"]))
+    page = paginate(
         stmt, order_by=(Task.starts_at, Task.id), limit=args["limit"], cursor=args["cursor"], descending=False
     )
+    return _with_what_the_page_shows(profile, page)
+
+
+def _with_what_the_page_shows(profile: Profile, page: Page) -> Page:
+    """Each task shows my sign-up for it, whether it fits my availability and its place's full name: loaded for
+    the page here — my profile, my sign-ups in one statement, the places' ancestors in one — not per task by the
+    schema (`VolunteerTaskSchema` reads them from `g`)."""
+    g.volunteer_profile = profile
+    g.volunteer_signups = services.my_signups(current_user(), [task.id for task in page.items])
+    load_ancestors(task.area for task in page.items)
+    return page
 
 
 @volunteer_blp.route("/volunteer/tasks/<uuid:task_id>", methods=["GET"])

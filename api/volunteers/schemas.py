@@ -307,20 +307,24 @@ class VolunteerTaskSchema(Schema):
             cache[task.id] = services.my_signup(user, task.id) if user is not None else None
         return cache[task.id]
 
+    def _profile(self) -> Any:
+        # Per request, like `_signup`: the reader's volunteer profile (the list route sets it).
+        if "volunteer_profile" not in g:
+            user = g.get("user")
+            g.volunteer_profile = services.profile_of(user) if user is not None else None
+        return g.volunteer_profile
+
     def left(self, task: Any) -> int:
         from api.db import utcnow
 
-        user = g.get("user")
-        profile = services.profile_of(user) if user is not None else None
-        return services.places_left_for(task, profile, utcnow())
+        return services.places_left_for(task, self._profile(), utcnow())
 
     def distance(self, task: Any) -> int | None:
         d2 = getattr(task, "_d2", None)
         return int(d2**0.5) if d2 is not None and d2 < 1e14 else None
 
     def available(self, task: Any) -> bool | None:
-        user = g.get("user")
-        profile = services.profile_of(user) if user is not None else None
+        profile = self._profile()
         return services.in_availability(profile, task) if profile is not None else None
 
     def exact_address(self, task: Any) -> str | None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased, with_expression
+from sqlalchemy.orm import aliased, selectinload, with_expression
 
 from api import scope
 from api.accounts.models import Area, AreaKind, HouseholdMember, Role, Room, User
@@ -502,6 +502,20 @@ def shows_address(task: Task, signup: Signup | None, settings: Settings, now: da
     return task.starts_at - lead <= now <= task.ends_at
 
 
+def my_signups(user: User, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, Signup | None]:
+    """`my_signup` for a page of tasks, in one statement: the latest sign-up of each, None where there is none."""
+    found: dict[uuid.UUID, Signup | None] = dict.fromkeys(task_ids)
+    if task_ids:
+        rows = db.session.scalars(
+            select(Signup)
+            .where(Signup.user_id == user.id, Signup.task_id.in_(task_ids))
+            .order_by(Signup.created_at, Signup.id)
+        )
+        for signup in rows:
+            found[signup.task_id] = signup  # in order: the latest stays
+    return found
+
+
 def my_signup(user: User, task_id: uuid.UUID) -> Signup | None:
     return db.session.scalar(
         select(Signup)
@@ -566,15 +580,20 @@ def open_tasks(profile: Profile, now: datetime) -> Select[Any]:
             .where(volunteer_profile_committees.c.profile_id == profile.id)
         )
     )
-    return select(Task).where(
-        Task.status == TaskStatus.OPEN,
-        Task.source != TaskSource.ALERT,
-        Task.starts_at > now,
-        _eligible_area(committees),
-        ~lacking,
-        ~clash,
-        ~already,
-        or_(Task.confirmed_count < Task.slots, Task.waitlist_count < Task.waitlist_limit),
+    # The skills each task asks for are shown with it: a page's in one statement, not one per task.
+    return (
+        select(Task)
+        .where(
+            Task.status == TaskStatus.OPEN,
+            Task.source != TaskSource.ALERT,
+            Task.starts_at > now,
+            _eligible_area(committees),
+            ~lacking,
+            ~clash,
+            ~already,
+            or_(Task.confirmed_count < Task.slots, Task.waitlist_count < Task.waitlist_limit),
+        )
+        .options(selectinload(Task.skills))
     )
 
 
