@@ -23,6 +23,7 @@ from api.incidents.categories import ensure_default_catalogue
 from api.incidents.models import Incident, IncidentStatus
 from api.incidents.services import get_category_by_code
 from api.media.models import Media, MediaStatus
+from api.notifications.models import AttemptOutcome, Channel, DeliveryAttempt, DeliveryStatus, Notification, Urgency
 from tests.conftest import _add_area
 from tests.factories import add_device, add_elder
 
@@ -171,6 +172,26 @@ def add_alerts(world: Any, n: int) -> list[Alert]:
     return alerts
 
 
+def add_messages(world: Any, user_id: uuid.UUID, n: int) -> None:
+    """`n` messages to the user about KJ01, each with its delivery attempt."""
+    now = utcnow()
+    for i in range(n):
+        message = Notification(
+            user_id=user_id,
+            kind="booking_confirmed",
+            urgency=Urgency.NORMAL,
+            title=f"通知{i}",
+            body="正文",
+            subject_path=world.areas["KJ01-01"].path,
+            status=DeliveryStatus.SENT,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        message.attempts.append(DeliveryAttempt(channel=Channel.SANDBOX, outcome=AttemptOutcome.SENT, attempted_at=now))
+        db.session.add(message)
+    db.session.flush()
+
+
 def bind_households(world: Any, user_id: uuid.UUID, rooms: list[str]) -> None:
     for key in rooms:
         db.session.add(HouseholdMember(user_id=user_id, room_id=world.room(key).id, relation=HouseholdRelation.OWNER))
@@ -208,6 +229,9 @@ def _grow(kind: str, world: Any, people: dict[str, Any], n: int) -> str:
     if kind == "admin-alerts":
         add_alerts(world, n)
         return "/api/v1/admin/alerts?limit=25"
+    if kind == "admin-outbox":
+        add_messages(world, resident_id, n)
+        return "/api/v1/admin/notifications?limit=25"
     if kind == "admin-household-requests":
         for i in range(n):
             applicant = User(nickname=f"申请人{i}", wechat_openid=f"o-applicant-{uuid.uuid4().hex}")
@@ -231,6 +255,7 @@ LISTS = {
     "my-incidents": "resident",
     "admin-incidents": "kj01_staff",
     "admin-alerts": "kj01_staff",
+    "admin-outbox": "kj01_staff",
     "admin-household-requests": "kj01_staff",
 }
 

@@ -652,7 +652,12 @@ def request_helpers(staff: User, event_id: uuid.UUID, slots: int, note: str) -> 
 
 def attendance(staff: User, event_id: uuid.UUID) -> Select[tuple[Booking]]:
     staff_event(staff, event_id)
-    return select(Booking).where(Booking.event_id == event_id, Booking.status != BookingStatus.CANCELLED)
+    # Each booking shows its resident's name and masked phone: the page's residents in one statement.
+    return (
+        select(Booking)
+        .where(Booking.event_id == event_id, Booking.status != BookingStatus.CANCELLED)
+        .options(selectinload(Booking.user).lazyload(User.role_rows))
+    )
 
 
 def figures(staff: User, event_id: uuid.UUID, now: datetime | None = None) -> dict[str, Any]:

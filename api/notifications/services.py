@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, func, insert, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from api import scope
 from api.accounts.models import User
@@ -648,7 +648,8 @@ def outbox_in_scope(staff: User, status: DeliveryStatus | None, user_id: uuid.UU
     """Messages a staff member may inspect: those about something inside their area, whoever received
     them (a resident of two committees is seen by each only in that committee's affairs). Messages about
     no place are for the whole subdistrict's staff and admins, not for committee staff (`api.scope`)."""
-    stmt = scope.visible(staff, Notification)
+    # Each message shows its delivery attempts: a page's in one statement, not one per message.
+    stmt = scope.visible(staff, Notification).options(selectinload(Notification.attempts))
     if status is not None:
         stmt = stmt.where(Notification.status == status)
     if user_id is not None:

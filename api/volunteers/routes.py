@@ -128,18 +128,19 @@ def list_open_tasks(args: dict[str, Any]) -> Any:
             if home is None or home.lat is None or home.lng is None:
                 raise ApiError("validation_failed", errors={"lat": ["needed to sort by distance"]})
             lat, lng = home.lat, home.lng
-        return _with_what_the_page_shows(profile, _nearest_page(stmt, lat, lng, args["limit"], args["cursor"]))
+        return _with_what_the_page_shows(_nearest_page(stmt, lat, lng, args["limit"], args["cursor"]), profile)
     page = paginate(
         stmt, order_by=(Task.starts_at, Task.id), limit=args["limit"], cursor=args["cursor"], descending=False
     )
-    return _with_what_the_page_shows(profile, page)
+    return _with_what_the_page_shows(page, profile)
 
 
-def _with_what_the_page_shows(profile: Profile, page: Page) -> Page:
+def _with_what_the_page_shows(page: Page, profile: Profile | None = None) -> Page:
     """Each task shows my sign-up for it, whether it fits my availability and its place's full name: loaded for
     the page here — my profile, my sign-ups in one statement, the places' ancestors in one — not per task by the
-    schema (`VolunteerTaskSchema` reads them from `g`)."""
-    g.volunteer_profile = profile
+    schema (`VolunteerTaskSchema` reads them from `g`, and reads my profile itself when not given)."""
+    if profile is not None:
+        g.volunteer_profile = profile
     g.volunteer_signups = services.my_signups(current_user(), [task.id for task in page.items])
     load_ancestors(task.area for task in page.items)
     return page
@@ -208,9 +209,11 @@ def check_out(args: dict[str, Any], task_id: uuid.UUID) -> Any:
 @volunteer_blp.response(200, page_of(schemas.VolunteerSignupSchema))
 def list_my_tasks(args: dict[str, Any]) -> Any:
     """My sign-ups and offers, newest first."""
-    return paginate(
+    page = paginate(
         services.my_tasks(current_user()), order_by=(Signup.id,), limit=args["limit"], cursor=args["cursor"]
     )
+    load_ancestors(signup.task.area for signup in page.items)  # each task's place, named in full
+    return page
 
 
 @volunteer_blp.route("/volunteer/signups/<uuid:signup_id>/leave", methods=["POST"])
@@ -477,7 +480,7 @@ def admin_remove_member(group_id: uuid.UUID, profile_id: uuid.UUID) -> Any:
 def admin_list_tasks(args: dict[str, Any]) -> Any:
     """Tasks of my area (a leader: my groups'), newest first."""
     stmt = services.managed_tasks(current_user(), args["status"], args["starts_from"])
-    return paginate(stmt, order_by=(Task.id,), limit=args["limit"], cursor=args["cursor"])
+    return _with_what_the_page_shows(paginate(stmt, order_by=(Task.id,), limit=args["limit"], cursor=args["cursor"]))
 
 
 @staff_route(admin_blp, "/volunteer-tasks", methods=["POST"], roles=LEADERS)
@@ -519,7 +522,12 @@ def admin_cancel_task(args: dict[str, Any], task_id: uuid.UUID) -> Any:
 def admin_roster(args: dict[str, Any], task_id: uuid.UUID) -> Any:
     """Everyone on the task in sign-up order, with check-ins, flags and each one's reliability."""
     stmt = roster.roster(current_user(), task_id)
-    return paginate(stmt, order_by=(Signup.id,), limit=args["limit"], cursor=args["cursor"], descending=False)
+    page = paginate(stmt, order_by=(Signup.id,), limit=args["limit"], cursor=args["cursor"], descending=False)
+    # Each entry shows the volunteer's name and reliability: the page's in one statement each, not per entry.
+    people = [signup.user_id for signup in page.items if signup.user_id is not None]
+    g.roster_names = services.real_names(people)
+    g.roster_reliability = roster.reliability(people)
+    return page
 
 
 @staff_route(admin_blp, "/volunteer-tasks/<uuid:task_id>/roster/close", methods=["POST"], roles=LEADERS)

@@ -457,9 +457,15 @@ class RosterEntrySchema(Schema):
     offered_distance_m = fields.Integer(allow_none=True, required=True)
     reliability = fields.Method("reliable", required=True, metadata={"type": "object"})
 
+    # The roster route loads the page's names and reliability in one statement each (`g.roster_names`,
+    # `g.roster_reliability`); without them (one entry) they are read here.
+
     def name(self, signup: Any) -> str | None:
         if signup.user_id is None:
             return None
+        names = g.get("roster_names")
+        if names is not None and signup.user_id in names:
+            return names[signup.user_id]
         profile = services.profile_of(signup.user)
         return profile.real_name if profile else None
 
@@ -468,6 +474,9 @@ class RosterEntrySchema(Schema):
 
         if signup.user_id is None:
             return {"attended": 0, "no_shows": 0, "late_cancels": 0, "rate": None}
+        figures = g.get("roster_reliability")
+        if figures is not None and signup.user_id in figures:
+            return figures[signup.user_id]
         return roster.reliability([signup.user_id])[signup.user_id]
 
 

@@ -105,6 +105,15 @@ def profile_of(user: User) -> Profile | None:
     return db.session.scalar(select(Profile).where(Profile.user_id == user.id))
 
 
+def real_names(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The volunteers' real names, by user, in one statement (None for someone with no profile)."""
+    names: dict[uuid.UUID, str | None] = dict.fromkeys(user_ids)
+    if user_ids:
+        rows = db.session.execute(select(Profile.user_id, Profile.real_name).where(Profile.user_id.in_(user_ids)))
+        names.update({user_id: name for user_id, name in rows})
+    return names
+
+
 def require_profile(user: User) -> Profile:
     profile = profile_of(user)
     if profile is None:
@@ -434,7 +443,7 @@ def create_task(user: User, data: dict[str, Any], settings: Settings) -> Task:
 def managed_tasks(
     user: User, status: TaskStatus | None = None, starts_from: datetime | None = None
 ) -> Select[tuple[Task]]:
-    stmt = access.managed(user, select(Task), Task)
+    stmt = access.managed(user, select(Task), Task).options(selectinload(Task.skills))  # a page's in one statement
     if status is not None:
         stmt = stmt.where(Task.status == status)
     if starts_from is not None:
