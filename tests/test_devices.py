@@ -280,3 +280,22 @@ def test_the_family_sees_recent_alerts_of_their_elder(client, world, kj01_staff)
     assert [(a["rule"], a["severity"], a["status"], a["device_id"]) for a in mine["recent_alerts"]] == [
         ("smoke", "critical", "open", device["id"])
     ]
+
+
+def test_my_elders_cost_the_same_statements_for_two_as_for_one(client, world, kj01_staff, admin):
+    """Each elder shows their devices and recent alerts: loaded for all of them at once, not per elder."""
+    from tests.test_read_path import statements_of
+
+    def elder_with_a_device(room: str, serial: str, code: str, staff: dict) -> dict:
+        elder = new_elder(client, staff, world.room(room))
+        consent(client, staff, elder["id"], "*")
+        new_device(client, staff, serial=serial, type="door_sensor", elder_id=elder["id"])
+        family, _ = bound_family(client, staff, elder["id"], code)
+        return family
+
+    family = elder_with_a_device("KJ01/101", "DOOR-1", "daughter#1", kj01_staff)
+    one = statements_of(client, "/api/v1/me/elders", family["headers"])
+    elder_with_a_device("KJ02/101", "DOOR-2", "daughter#2", admin)
+    mine = client.get("/api/v1/me/elders", headers=family["headers"]).get_json()["items"]
+    assert sorted(d["serial"] for e in mine for d in e["devices"]) == ["DOOR-1", "DOOR-2"]
+    assert statements_of(client, "/api/v1/me/elders", family["headers"]) == one

@@ -234,6 +234,7 @@ def eldercare_list_my_elders() -> Any:
     user = current_user()
     elders = eldercare.elders_of(user)
     ids = [e.id for e in elders]
+    load_ancestors(e.room.building for e in elders)  # each home's full address, in one statement
     bindings = {b.elder_id: b for b in eldercare.my_bindings(user)}
     watching = devices.devices_of_elders(ids)
     alerts = services.recent_alerts_for(ids, limit=5)
